@@ -1,0 +1,259 @@
+"""The embedded cost store: one DuckDB file of FOCUS line items.
+
+Every ingest is one transaction: files are validated first (a bad row rejects its file, and the batch, with
+file/row/column named), then the billing periods they carry are replaced (same source, billing account and
+month), so re-ingesting never double counts. Readers use a cursor per call, so threads can share the store.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from bot.adapters import sql_compile
+from bot.adapters.sources.columns import FOCUS_COLUMNS, quote_ident, quote_literal
+from bot.adapters.sources.cur import cur_mapping, is_cur
+from bot.adapters.sources.focus_files import focus_mapping, is_focus
+from bot.adapters.sources.mapping import Mapping
+from bot.adapters.sources.raw_files import RawFile, describe_duckdb_error, discover, open_file
+from bot.domain.errors import IngestError
+from bot.domain.spec import CostSpec, Grouping
+from bot.ports import DailyRow, IngestSummary, Totals
+
+ProgressCallback = Callable[[Path, int, int], None]  # file, index, count
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS costs ("
+    + ", ".join(f"{quote_ident(c)} {t}" for c, t in FOCUS_COLUMNS.items())
+    + ")"
+)
+_META = "CREATE TABLE IF NOT EXISTS store_meta (k VARCHAR PRIMARY KEY, v VARCHAR)"
+_TAG_KEYS = "CREATE TABLE IF NOT EXISTS tag_keys (k VARCHAR PRIMARY KEY)"
+
+
+def _mapping_for(raw: RawFile) -> Mapping:
+    if is_cur(raw):
+        return cur_mapping(raw)
+    if is_focus(raw):
+        return focus_mapping(raw)
+    raise IngestError(
+        "not a FOCUS or AWS CUR file: expected a ChargePeriodStart/BilledCost column (FOCUS) or "
+        "line_item_unblended_cost / lineItem/UnblendedCost (CUR)",
+        str(raw.path),
+    )
+
+
+class DuckDBCostStore:
+    """CostStore on an embedded DuckDB file (or `:memory:`)."""
+
+    def __init__(self, path: Path | str, read_only: bool = False) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._read_only = read_only and Path(self.path).exists()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._lock = threading.Lock()
+        self._tag_keys: tuple[str, ...] | None = None
+        self._generation: str | None = None
+
+    # -- connections -------------------------------------------------------------------------------
+    def _root(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            if self._con is None:
+                con = duckdb.connect(self.path, read_only=self._read_only)
+                con.execute("SET TimeZone = 'UTC'")
+                if not self._read_only:
+                    con.execute(_SCHEMA)
+                    con.execute(_META)
+                    con.execute(_TAG_KEYS)
+                self._con = con
+            return self._con
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        cur = self._root().cursor()
+        cur.execute("SET TimeZone = 'UTC'")
+        return cur
+
+    def close(self) -> None:
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+
+    # -- ingest --------------------------------------------------------------------------------------
+    def ingest_files(
+        self, paths: Iterable[Path], source: str | None = None, progress: ProgressCallback | None = None
+    ) -> IngestSummary:
+        files = discover(paths)
+        if not files:
+            raise IngestError("no billing files found (.csv, .csv.gz, .parquet)", ", ".join(map(str, paths)))
+        con = self.cursor()
+        con.execute("BEGIN TRANSACTION")
+        try:
+            summary = self._ingest(con, files, source, progress)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.close()
+        self._tag_keys = None
+        return summary
+
+    def _ingest(
+        self, con: duckdb.DuckDBPyConnection, files: list[Path], source: str | None,
+        progress: ProgressCallback | None,
+    ) -> IngestSummary:
+        staged: list[tuple[RawFile, Mapping, str]] = []
+        keys: set[tuple[str, str, date]] = set()
+        for i, path in enumerate(files):
+            raw = open_file(con, path, f"raw_{i}")
+            mapping = _mapping_for(raw)
+            label = source or mapping.kind
+            self._validate(con, raw, mapping)
+            for account, period in con.execute(
+                f"SELECT DISTINCT coalesce({mapping.exprs['BillingAccountId']}, ''), "
+                f"CAST(date_trunc('month', coalesce({mapping.exprs['BillingPeriodStart']}, "
+                f"{mapping.exprs['ChargePeriodStart']})) AS DATE) FROM {raw.relation}"
+            ).fetchall():
+                keys.add((label, account, period))
+            staged.append((raw, mapping, label))
+            if progress:
+                progress(path, i, len(files))
+        if keys:
+            con.execute("CREATE TEMP TABLE replace_keys (src VARCHAR, account VARCHAR, period DATE)")
+            con.executemany("INSERT INTO replace_keys VALUES (?, ?, ?)", sorted(keys))
+            con.execute(
+                "DELETE FROM costs WHERE (x_Source, coalesce(BillingAccountId, ''), x_BillingPeriod) "
+                "IN (SELECT src, account, period FROM replace_keys)"
+            )
+        now = datetime.now(UTC).replace(tzinfo=None)
+        rows = 0
+        for raw, mapping, label in staged:
+            rows += self._insert(con, raw, mapping, label, now)
+        # keys only ever accumulate: a stale key costs one extra lookup, a missing one a wrong answer
+        con.execute("INSERT OR IGNORE INTO tag_keys SELECT DISTINCT unnest(map_keys(Tags)) FROM costs "
+                    "WHERE x_IngestedAt = ?", [now])
+        con.execute(
+            "INSERT OR REPLACE INTO store_meta VALUES ('generation', ?)", [now.isoformat()]
+        )
+        return self._summary(con, now, rows, len(files))
+
+    def _validate(self, con: duckdb.DuckDBPyConnection, raw: RawFile, mapping: Mapping) -> None:
+        if not mapping.checks:
+            return
+        selects = ", ".join(f"min(__row) FILTER (WHERE {c.bad})" for c in mapping.checks)
+        try:
+            first_bad = con.execute(f"SELECT {selects} FROM {raw.relation}").fetchone()
+        except duckdb.Error as exc:
+            raise describe_duckdb_error(exc, raw.path) from None
+        assert first_bad is not None
+        found = [(row, i) for i, row in enumerate(first_bad) if row is not None]
+        if not found:
+            return
+        row, i = min(found)
+        check = mapping.checks[i]
+        reason = check.reason
+        if check.value is not None:
+            value = con.execute(f"SELECT CAST({check.value} AS VARCHAR) FROM {raw.relation} WHERE __row = ?",
+                                [row]).fetchone()
+            if value and value[0] is not None:
+                reason = f"'{str(value[0])[:60]}' {reason}"
+        raise IngestError(reason, str(raw.path), row=int(row), column=check.column)
+
+    def _insert(
+        self, con: duckdb.DuckDBPyConnection, raw: RawFile, mapping: Mapping, label: str, now: datetime
+    ) -> int:
+        exprs = dict(mapping.exprs)
+        exprs["x_Source"] = quote_literal(label)
+        exprs["x_BillingPeriod"] = (
+            f"CAST(date_trunc('month', coalesce({exprs['BillingPeriodStart']}, {exprs['ChargePeriodStart']})) "
+            "AS DATE)"
+        )
+        exprs["x_IngestedAt"] = f"TIMESTAMP {quote_literal(now.isoformat(sep=' '))}"
+        for cost in ("BilledCost", "EffectiveCost", "ListCost"):
+            exprs[cost] = f"coalesce({exprs[cost]}, 0)"
+        if exprs.get("ChargePeriodEnd") == "NULL":
+            exprs["ChargePeriodEnd"] = f"({exprs['ChargePeriodStart']}) + INTERVAL 1 DAY"
+        cols = ", ".join(quote_ident(c) for c in FOCUS_COLUMNS)
+        values = ", ".join(f"{exprs.get(c, 'NULL')}" for c in FOCUS_COLUMNS)
+        try:
+            result = con.execute(f"INSERT INTO costs ({cols}) SELECT {values} FROM {raw.relation}").fetchone()
+        except duckdb.Error as exc:
+            raise describe_duckdb_error(exc, raw.path) from None
+        return int(result[0]) if result else 0
+
+    def _summary(self, con: duckdb.DuckDBPyConnection, now: datetime, rows: int, files: int) -> IngestSummary:
+        row = con.execute(
+            "SELECT coalesce(sum(EffectiveCost), 0), coalesce(sum(BilledCost), 0), min(ChargePeriodStart), "
+            "max(ChargePeriodStart), list(DISTINCT coalesce(ProviderName, '(unknown)') ORDER BY 1), "
+            "list(DISTINCT coalesce(BillingCurrency, '(unknown)') ORDER BY 1) "
+            "FROM costs WHERE x_IngestedAt = ?",
+            [now],
+        ).fetchone()
+        assert row is not None
+        first, last = row[2], row[3]
+        return IngestSummary(
+            files=files,
+            rows=rows,
+            effective_cost=Decimal(row[0]),
+            billed_cost=Decimal(row[1]),
+            first_day=first.date() if first else None,
+            last_day=last.date() if last else None,
+            providers=tuple(row[4] or ()),
+            currencies=tuple(row[5] or ()),
+        )
+
+    # -- reads ---------------------------------------------------------------------------------------
+    def tag_keys(self) -> tuple[str, ...]:
+        if self._tag_keys is None:
+            con = self.cursor()
+            try:
+                self._tag_keys = tuple(r[0] for r in con.execute("SELECT k FROM tag_keys ORDER BY k").fetchall())
+            finally:
+                con.close()
+        return self._tag_keys
+
+    def _fetch(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        con = self.cursor()
+        try:
+            return con.execute(sql, params).fetchall()
+        finally:
+            con.close()
+
+    def totals(self, spec: CostSpec, previous: tuple[date, date]) -> Totals:
+        sql, params = sql_compile.totals_sql(spec, previous, self.tag_keys())
+        current, untagged, prev = self._fetch(sql, params)[0]
+        return Totals(current=Decimal(current), previous=Decimal(prev), untagged=Decimal(untagged))
+
+    def groups(self, spec: CostSpec, grouping: Grouping) -> list[tuple[str, Decimal]]:
+        sql, params = sql_compile.groups_sql(spec, grouping, self.tag_keys())
+        return [(str(k), Decimal(c)) for k, c in self._fetch(sql, params)]
+
+    def daily(self, spec: CostSpec, grouping: Grouping) -> list[DailyRow]:
+        sql, params = sql_compile.daily_sql(spec, grouping, self.tag_keys())
+        return [DailyRow(d, str(k), Decimal(c)) for d, k, c in self._fetch(sql, params)]
+
+    def freshness(self) -> date | None:
+        row = self._fetch("SELECT max(ChargePeriodStart) FROM costs", {})[0]
+        return row[0].date() if row[0] else None
+
+    def distinct_values(self, column: str) -> list[str]:
+        if column not in sql_compile.ALLOWED_COLUMNS:
+            raise ValueError(column)
+        rows = self._fetch(f"SELECT DISTINCT {quote_ident(column)} FROM costs WHERE {quote_ident(column)} "
+                           "IS NOT NULL ORDER BY 1", {})
+        return [str(r[0]) for r in rows]
+
+    def row_count(self) -> int:
+        return int(self._fetch("SELECT count(*) FROM costs", {})[0][0])
+
+    def sources(self) -> Sequence[tuple[str, int]]:
+        return [(str(s), int(n)) for s, n in self._fetch(
+            "SELECT x_Source, count(*) FROM costs GROUP BY 1 ORDER BY 1", {})]

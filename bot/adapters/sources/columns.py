@@ -1,0 +1,99 @@
+"""The FOCUS columns costbot keeps, their DuckDB types, and SQL expressions to parse raw text into them."""
+
+from __future__ import annotations
+
+COST_TYPE = "DECIMAL(18,9)"
+
+#: FOCUS column -> DuckDB type, in table order. `x_` columns are costbot's own.
+FOCUS_COLUMNS: dict[str, str] = {
+    "BillingAccountId": "VARCHAR",
+    "BillingAccountName": "VARCHAR",
+    "SubAccountId": "VARCHAR",
+    "SubAccountName": "VARCHAR",
+    "ProviderName": "VARCHAR",
+    "BillingPeriodStart": "TIMESTAMP",
+    "ChargePeriodStart": "TIMESTAMP",
+    "ChargePeriodEnd": "TIMESTAMP",
+    "ChargeCategory": "VARCHAR",
+    "ChargeDescription": "VARCHAR",
+    "BilledCost": COST_TYPE,
+    "EffectiveCost": COST_TYPE,
+    "ListCost": COST_TYPE,
+    "BillingCurrency": "VARCHAR",
+    "ServiceName": "VARCHAR",
+    "ServiceCategory": "VARCHAR",
+    "ResourceId": "VARCHAR",
+    "ResourceName": "VARCHAR",
+    "ResourceType": "VARCHAR",
+    "RegionId": "VARCHAR",
+    "SkuId": "VARCHAR",
+    "ConsumedQuantity": "DOUBLE",
+    "ConsumedUnit": "VARCHAR",
+    "Tags": "MAP(VARCHAR, VARCHAR)",
+    "x_UsageType": "VARCHAR",
+    "x_Source": "VARCHAR",
+    "x_BillingPeriod": "DATE",
+    "x_IngestedAt": "TIMESTAMP",
+}
+
+COST_COLUMNS = ("BilledCost", "EffectiveCost", "ListCost")
+
+_SLASH_DATE = r"'^\s*\d{1,2}/\d{1,2}/\d{2,4}'"
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def text_expr(expr: str) -> str:
+    """Trimmed text; empty strings and the literal NULL (any case) as SQL NULL."""
+    text = f"trim(CAST({expr} AS VARCHAR))"
+    return f"CASE WHEN upper({text}) IN ('', 'NULL') THEN NULL ELSE {text} END"
+
+
+def timestamp_expr(expr: str, source_type: str) -> str:
+    """A UTC timestamp from text with or without `T`, `Z` or an offset, M/D/Y dates, or a typed column."""
+    t = source_type.upper()
+    if t.startswith("TIMESTAMP WITH TIME ZONE") or t == "TIMESTAMPTZ":
+        return f"timezone('UTC', {expr})"
+    if t.startswith("TIMESTAMP") or t == "DATE":
+        return f"CAST({expr} AS TIMESTAMP)"
+    raw = text_expr(expr)
+    return (
+        f"CASE WHEN regexp_matches({raw}, {_SLASH_DATE}) "
+        f"THEN try_strptime({raw}, ['%m/%d/%y', '%m/%d/%Y', '%m/%d/%y %H:%M', '%m/%d/%Y %H:%M', "
+        f"'%m/%d/%Y %H:%M:%S']) "
+        f"ELSE timezone('UTC', TRY_CAST({raw} AS TIMESTAMPTZ)) END"
+    )
+
+
+def number_expr(expr: str, source_type: str, target: str) -> str:
+    """A number of the target type from text or a numeric column; NULL when it cannot be read."""
+    t = source_type.upper()
+    if t in ("VARCHAR", "TEXT", "STRING") or t.startswith("VARCHAR"):
+        return f"TRY_CAST({text_expr(expr)} AS {target})"
+    return f"TRY_CAST({expr} AS {target})"
+
+
+def tags_expr(expr: str, source_type: str) -> str:
+    """Tags from a MAP column or JSON text; empty text is an empty map."""
+    t = source_type.upper()
+    if t.startswith("MAP"):
+        return f"CAST({expr} AS MAP(VARCHAR, VARCHAR))"
+    raw = text_expr(expr)
+    return (
+        f"CASE WHEN {raw} IS NULL OR {raw} IN ('{{}}', '[]') THEN MAP {{}}::MAP(VARCHAR, VARCHAR) "
+        f"ELSE json_transform({raw}, '\"MAP(VARCHAR, VARCHAR)\"') END"
+    )
+
+
+def tags_valid_expr(expr: str, source_type: str) -> str:
+    """True when the tags value can be read (a JSON object, or nothing)."""
+    if source_type.upper().startswith("MAP"):
+        return "TRUE"
+    raw = text_expr(expr)
+    return f"({raw} IS NULL OR {raw} IN ('{{}}', '[]') OR (json_valid({raw}) AND json_type({raw}) = 'OBJECT'))"

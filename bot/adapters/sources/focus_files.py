@@ -1,0 +1,70 @@
+"""FOCUS 1.0–1.2 files (CSV, CSV.gz, Parquet) mapped onto costbot's FOCUS columns."""
+
+from __future__ import annotations
+
+from bot.adapters.sources.columns import (
+    COST_TYPE,
+    FOCUS_COLUMNS,
+    number_expr,
+    tags_expr,
+    tags_valid_expr,
+    text_expr,
+    timestamp_expr,
+)
+from bot.adapters.sources.mapping import Check, ColumnIndex, Mapping
+from bot.adapters.sources.raw_files import RawFile
+
+_TIMESTAMPS = ("BillingPeriodStart", "ChargePeriodStart", "ChargePeriodEnd")
+_NUMBERS = {"BilledCost": COST_TYPE, "EffectiveCost": COST_TYPE, "ListCost": COST_TYPE, "ConsumedQuantity": "DOUBLE"}
+
+
+def is_focus(raw: RawFile) -> bool:
+    index = ColumnIndex(raw)
+    return index.get("ChargePeriodStart") is not None or index.get("BilledCost") is not None
+
+
+def focus_mapping(raw: RawFile) -> Mapping:
+    index = ColumnIndex(raw)
+    exprs: dict[str, str] = {}
+    checks: list[Check] = []
+    for target in FOCUS_COLUMNS:
+        if target.startswith("x_"):
+            continue
+        col = index.get(target)
+        if col is None:
+            exprs[target] = "NULL"
+            continue
+        if target in _TIMESTAMPS:
+            expr = timestamp_expr(col.ref, col.type)
+            exprs[target] = expr
+            checks.append(Check(col.name, f"{col.ref} IS NOT NULL AND {text_expr(col.ref)} IS NOT NULL "
+                                f"AND ({expr}) IS NULL", "is not a timestamp", col.ref))
+            checks.append(Check(col.name, f"year({expr}) NOT BETWEEN 1990 AND 2200",
+                                "is outside the years 1990–2200", col.ref))
+        elif target in _NUMBERS:
+            expr = number_expr(col.ref, col.type, _NUMBERS[target])
+            exprs[target] = expr
+            checks.append(Check(col.name, f"{text_expr(col.ref)} IS NOT NULL AND ({expr}) IS NULL",
+                                "is not a number", col.ref))
+        elif target == "Tags":
+            exprs[target] = tags_expr(col.ref, col.type)
+            checks.append(Check(col.name, f"NOT {tags_valid_expr(col.ref, col.type)}",
+                                "is not a JSON object of tags", col.ref))
+        else:
+            exprs[target] = text_expr(col.ref)
+    start = index.get("ChargePeriodStart")
+    if start is None:
+        exprs["ChargePeriodStart"] = "NULL"
+    checks.insert(0, Check("ChargePeriodStart", f"({exprs['ChargePeriodStart']}) IS NULL AND "
+                           + (f"{text_expr(start.ref)} IS NULL" if start else "TRUE"),
+                           "is missing (a charge needs its start)"))
+    if index.get("BilledCost") is None and index.get("EffectiveCost") is None:
+        checks.insert(0, Check("BilledCost", "TRUE", "column is missing (need BilledCost or EffectiveCost)"))
+    billed, effective = exprs["BilledCost"], exprs["EffectiveCost"]
+    if billed == "NULL":
+        exprs["BilledCost"] = effective
+    if effective == "NULL":
+        exprs["EffectiveCost"] = billed
+    if exprs["Tags"] == "NULL":
+        exprs["Tags"] = "MAP {}::MAP(VARCHAR, VARCHAR)"
+    return Mapping("focus", exprs, checks)

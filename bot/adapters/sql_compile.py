@@ -1,0 +1,116 @@
+"""The one place where the query model becomes SQL (DuckDB dialect; other engines transpile from it)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from bot.adapters.sources.columns import quote_ident, quote_literal
+from bot.domain.spec import NONE_KEY, UNTAGGED, ColumnIn, Condition, CostSpec, Grouping, TagMissing, TagsMatch
+
+ALLOWED_COLUMNS = {
+    "ServiceName", "SubAccountId", "RegionId", "ResourceId", "ServiceCategory", "BillingAccountId",
+    "ProviderName", "ChargeCategory", "ResourceType", "x_UsageType",
+}
+
+
+class SqlBuilder:
+    """Builds parameterized SQL. `tag_keys` are the keys present in the data, for case-insensitive lookup."""
+
+    def __init__(self, tag_keys: Sequence[str], table: str = "costs") -> None:
+        self.table = table
+        self._keys: dict[str, list[str]] = {}
+        for k in tag_keys:
+            self._keys.setdefault(k.lower(), []).append(k)
+        self.params: dict[str, Any] = {}
+
+    def param(self, value: Any) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return f"${name}"
+
+    def tag(self, key: str) -> str:
+        """The tag's value (empty string as NULL), trying every spelling of the key found in the data."""
+        spellings = self._keys.get(key.lower(), [key])
+        refs = [f"NULLIF(Tags[{quote_literal(k)}], '')" for k in spellings]
+        return refs[0] if len(refs) == 1 else f"coalesce({', '.join(refs)})"
+
+    def condition(self, cond: Condition) -> str:
+        if isinstance(cond, TagsMatch):
+            parts = [f"lower({self.tag(k)}) = {self.param(v.lower())}" for k, v in cond.pairs]
+            return "(" + " AND ".join(parts) + ")"
+        if isinstance(cond, ColumnIn):
+            if cond.column not in ALLOWED_COLUMNS:
+                raise ValueError(f"column {cond.column} cannot be filtered")
+            if not cond.values:
+                return "FALSE"
+            values = ", ".join(self.param(v.lower()) for v in cond.values)
+            return f"lower({quote_ident(cond.column)}) IN ({values})"
+        if isinstance(cond, TagMissing):
+            return f"({self.tag(cond.key)} IS NULL)"
+        raise TypeError(cond)
+
+    def where(self, spec: CostSpec, start: date, end: date) -> str:
+        parts = [f"ChargePeriodStart >= {self.param(start)}", f"ChargePeriodStart < {self.param(end)}"]
+        parts += [self.condition(c) for c in spec.conditions]
+        return " AND ".join(parts)
+
+    def group_key(self, grouping: Grouping) -> str:
+        if grouping.kind == "teams":
+            if not grouping.teams:
+                return f"coalesce({self.tag(grouping.target)}, {quote_literal(UNTAGGED)})"
+            cases = " ".join(
+                f"WHEN {self.condition(rule.match)} THEN {self.param(rule.name)}" for rule in grouping.teams
+            )
+            return f"CASE {cases} ELSE {quote_literal(UNTAGGED)} END"
+        if grouping.kind == "tag":
+            return f"coalesce({self.tag(grouping.target)}, {quote_literal(UNTAGGED)})"
+        if grouping.kind == "column":
+            if grouping.target not in ALLOWED_COLUMNS:
+                raise ValueError(f"column {grouping.target} cannot be grouped on")
+            return f"coalesce({quote_ident(grouping.target)}, {quote_literal(NONE_KEY)})"
+        if grouping.kind == "time":
+            fmt = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m"}[grouping.target]
+            return f"strftime(date_trunc({quote_literal(grouping.target)}, ChargePeriodStart), {quote_literal(fmt)})"
+        raise ValueError(grouping.kind)
+
+
+def totals_sql(spec: CostSpec, previous: tuple[date, date], tag_keys: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    """Current, previous and untagged totals in one scan."""
+    b = SqlBuilder(tag_keys)
+    metric = quote_ident(spec.metric)
+    cur_start, cur_end = b.param(spec.start), b.param(spec.end)
+    untagged = b.tag(spec.untagged_key)
+    prev_start, prev_end = b.param(previous[0]), b.param(previous[1])
+    select = (
+        f"SELECT coalesce(sum({metric}) FILTER (WHERE ChargePeriodStart >= {cur_start} "
+        f"AND ChargePeriodStart < {cur_end}), 0), "
+        f"coalesce(sum({metric}) FILTER (WHERE ChargePeriodStart >= {b.param(spec.start)} "
+        f"AND ChargePeriodStart < {b.param(spec.end)} AND {untagged} IS NULL), 0), "
+        f"coalesce(sum({metric}) FILTER (WHERE ChargePeriodStart >= {prev_start} "
+        f"AND ChargePeriodStart < {prev_end}), 0) "
+    )
+    lo, hi = min(spec.start, previous[0]), max(spec.end, previous[1])
+    sql = select + f"FROM {b.table} WHERE " + b.where(spec, lo, hi)
+    return sql, b.params
+
+
+def groups_sql(spec: CostSpec, grouping: Grouping, tag_keys: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    b = SqlBuilder(tag_keys)
+    key = b.group_key(grouping)
+    metric = quote_ident(spec.metric)
+    where = b.where(spec, spec.start, spec.end)
+    sql = (f"SELECT {key} AS k, sum({metric}) AS cost FROM {b.table} WHERE {where} "
+           f"GROUP BY 1 ORDER BY cost DESC, k")
+    return sql, b.params
+
+
+def daily_sql(spec: CostSpec, grouping: Grouping, tag_keys: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    b = SqlBuilder(tag_keys)
+    key = b.group_key(grouping)
+    metric = quote_ident(spec.metric)
+    where = b.where(spec, spec.start, spec.end)
+    sql = (f"SELECT CAST(ChargePeriodStart AS DATE) AS d, {key} AS k, sum({metric}) AS cost FROM {b.table} "
+           f"WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2")
+    return sql, b.params

@@ -1,0 +1,164 @@
+"""The `costbot` command line (Typer). Commands parse, call one service, render; errors are shown in `main`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bot import __version__
+from bot.app import build_services
+from bot.config import Settings, load_config
+from bot.domain.answers import CostAnswer
+from bot.domain.errors import CostbotError
+from bot.domain.query import HelpRequest, help_text
+
+app = typer.Typer(
+    name="costbot",
+    help="Cloud spend answers for ML teams: what it costs, who spent it, what to switch off.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"costbot {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """costbot: answers in Slack and in the terminal."""
+
+
+def _write_chart(services_costs: object, answer: CostAnswer, path: Path) -> Path:
+    from bot.render.charts import stacked_daily_png
+    from bot.services.costs import CostService
+
+    assert isinstance(services_costs, CostService)
+    png = stacked_daily_png(services_costs.chart_series(answer))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(png)
+    return path
+
+
+@app.command()
+def ask(
+    text: Annotated[list[str] | None, typer.Argument(help='The question, e.g. "team-ml last-week by service"')] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (see README).")] = False,
+    chart: Annotated[Path | None, typer.Option("--chart", help="Also write a PNG chart to this file.")] = None,
+) -> None:
+    """Answer a cost question in the /cost language."""
+    from bot.render.json_out import answer_to_json
+    from bot.render.terminal import render_answer
+
+    services = build_services()
+    result = services.costs.ask(" ".join(text or []))
+    if isinstance(result, HelpRequest):
+        out.print(help_text(services.config.grammar, "costbot ask"), markup=False, highlight=False)
+        return
+    if as_json:
+        sys.stdout.write(json.dumps(answer_to_json(result)) + "\n")
+    else:
+        out.print(render_answer(result))
+    if chart is not None:
+        written = _write_chart(services.costs, result, chart)
+        (err if as_json else out).print(f"Chart written to {written}")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="FOCUS or AWS CUR files (.csv, .csv.gz, .parquet) or folders")],
+    source: Annotated[str | None, typer.Option(help="Source label; a re-ingest replaces the same "
+                                                     "source's billing periods. Default: focus or cur.")] = None,
+) -> None:
+    """Load billing files into the store, all or nothing."""
+    from bot.render.terminal import render_ingest_summary
+
+    services = build_services()
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err, transient=True) as progress:
+        task = progress.add_task("Validating", total=None)
+
+        def on_file(path: Path, index: int, count: int) -> None:
+            progress.update(task, total=count, completed=index + 1, description=f"Read {path.name}")
+
+        summary = services.ingest.ingest(paths, source=source, progress=on_file)
+    out.print(render_ingest_summary(summary))
+
+
+@app.command()
+def demo(
+    days: Annotated[int, typer.Option(min=14, max=1000, help="Days of history up to yesterday.")] = 180,
+) -> None:
+    """Generate a demo ML organization's billing data, ingest it and show sample answers."""
+    from bot.demo import write_demo_csv
+    from bot.render.terminal import render_answer
+
+    settings = Settings()
+    config = load_config(None)
+    today = settings.today(config.timezone)
+    folder = settings.data_dir / "demo"
+    csv_path = folder / "focus-demo.csv"
+    rows = write_demo_csv(csv_path, today, days)
+    config_path = settings.data_dir / "demo-costbot.yml"
+    config_path.write_text(resources.files("bot").joinpath("demo_config.yml").read_text(encoding="utf-8"),
+                           encoding="utf-8")
+    services = build_services(settings, config)
+    summary = services.ingest.ingest([csv_path], source="demo")
+    out.print(f"[bold green]Demo data:[/] {rows:,} FOCUS rows for {days} days up to {today.isoformat()} "
+              f"(exclusive) in {csv_path}")
+    out.print(f"Ingested {summary.rows:,} rows into {settings.data_dir / 'costs.duckdb'}; "
+              f"demo config written to {config_path}\n")
+    samples = ("team-ml last-week", "last-month by team", "mtd by service top 5")
+    chart_path = folder / "chart-last-30d-by-team.png"
+    for text in samples:
+        out.rule(f"costbot ask \"{text}\"")
+        result = services.costs.ask(text)
+        assert not isinstance(result, HelpRequest)
+        out.print(render_answer(result))
+    answer = services.costs.ask("last-30d by team")
+    assert not isinstance(answer, HelpRequest)
+    _write_chart(services.costs, answer, chart_path)
+    out.print(f"\nChart of the last 30 days by team: {chart_path}")
+    out.print('Try: costbot ask "team-vision last-30d by resource top 5"')
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: one place turns domain errors into messages and exit codes."""
+    try:
+        result = app(args=argv, standalone_mode=False)
+        return int(result) if isinstance(result, int) else 0
+    except CostbotError as exc:
+        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        err.print("aborted")
+        return 130
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

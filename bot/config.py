@@ -1,0 +1,234 @@
+"""costbot.yml (pydantic models, unknown keys are errors) and environment settings, loaded once."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bot.domain.errors import ConfigError
+from bot.domain.query import Grammar
+
+_TEAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BudgetConfig(_Strict):
+    monthly: Decimal = Field(gt=0, description="monthly budget in the config currency")
+
+
+class DigestConfig(_Strict):
+    schedule: str = Field(description="cron expression in the configured timezone")
+
+    @field_validator("schedule")
+    @classmethod
+    def _five_fields(cls, v: str) -> str:
+        if len(v.split()) != 5:
+            raise ValueError("expected a 5-field cron expression such as '0 9 * * MON-FRI'")
+        return v
+
+
+class TeamConfig(_Strict):
+    tags: dict[str, str] = Field(min_length=1)
+    channel: str | None = None
+    approvers: list[str] = Field(default_factory=list)
+    budget: BudgetConfig | None = None
+    digest: DigestConfig | None = None
+
+
+class SourceConfig(_Strict):
+    kind: Literal["focus_files", "cur", "cost_explorer", "s3_export", "athena"]
+    name: str | None = None
+    path: str | None = None
+    bucket: str | None = None
+    prefix: str | None = None
+    database: str | None = None
+    table: str | None = None
+    workgroup: str | None = None
+    output_location: str | None = None
+    region: str | None = None
+    role_arn: str | None = None
+
+
+class ProviderConfig(_Strict):
+    kind: Literal["aws"]
+    regions: list[str] = Field(default_factory=lambda: ["us-east-1"])
+    role_arn: str | None = None
+    accounts: list[dict[str, str]] = Field(default_factory=list)
+
+
+class RulesConfig(_Strict):
+    protect_tag: dict[str, str] = Field(default_factory=lambda: {"costbot": "protected"})
+    idle_gpu_percent: float = 5.0
+    idle_cpu_percent: float = 10.0
+    idle_hours: int = 24
+
+
+class AllocationRule(_Strict):
+    name: str
+    select: dict[str, Any]
+    method: Literal["proportional", "even", "weights", "usage"] = "proportional"
+    to: list[str] | None = None
+    weights: dict[str, Decimal] | None = None
+    metric: str | None = None
+
+
+class CostbotConfig(_Strict):
+    """The whole of costbot.yml."""
+
+    timezone: str = "UTC"
+    currency: str = "USD"
+    metric: Literal["EffectiveCost", "BilledCost"] = "EffectiveCost"
+    tag_keys: dict[str, str] = Field(
+        default_factory=lambda: {"team": "team", "project": "project", "model": "model", "env": "env"}
+    )
+    teams: dict[str, TeamConfig] = Field(default_factory=dict)
+    sources: list[SourceConfig] = Field(default_factory=list)
+    providers: list[ProviderConfig] = Field(default_factory=list)
+    rules: RulesConfig = Field(default_factory=RulesConfig)
+    allocation: list[AllocationRule] = Field(default_factory=list)
+    admins: list[str] = Field(default_factory=list)
+    dry_run: bool = False
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{v}' (expected an IANA name such as Europe/Berlin)") from None
+        return v
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Z]{3}", v):
+            raise ValueError("expected a 3-letter ISO currency code such as USD")
+        return v
+
+    @field_validator("teams")
+    @classmethod
+    def _team_names(cls, v: dict[str, TeamConfig]) -> dict[str, TeamConfig]:
+        for name in v:
+            if not _TEAM_NAME.match(name) or ":" in name:
+                raise ValueError(f"team name '{name}' must be letters, digits, '-', '_' or '.'")
+        return v
+
+    @field_validator("tag_keys")
+    @classmethod
+    def _team_key(cls, v: dict[str, str]) -> dict[str, str]:
+        if "team" not in v:
+            raise ValueError("tag_keys needs a 'team' entry (the tag that says who owns a line item)")
+        return v
+
+    @cached_property
+    def grammar(self) -> Grammar:
+        return Grammar(teams=tuple(self.teams), tag_keys=dict(self.tag_keys))
+
+    def team_tags(self, team: str) -> dict[str, str]:
+        """A team's matching tags with dimension names mapped to real tag keys."""
+        return {self.grammar.tag_key_for(k): v for k, v in self.teams[team].tags.items()}
+
+
+def _format_errors(err: ValidationError, source: str) -> str:
+    lines = [f"{source} is not valid:"]
+    for e in err.errors():
+        path = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        lines.append(f"  {path}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_config(data: Any, source: str = "config") -> CostbotConfig:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of keys at the top level")
+    try:
+        return CostbotConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_errors(err, source)) from None
+
+
+def load_config(path: Path | None) -> CostbotConfig:
+    """Load and validate a YAML config; None means the built-in demo config."""
+    if path is None:
+        text = resources.files("bot").joinpath("demo_config.yml").read_text(encoding="utf-8")
+        return parse_config(yaml.safe_load(text), "built-in demo config")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    return parse_config(data, str(path))
+
+
+class Settings:
+    """Environment settings. Secrets are read here and only here, and never printed."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self._env = dict(os.environ if env is None else env)
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        value = self._env.get(name)
+        return value if value not in (None, "") else default
+
+    @property
+    def config_path(self) -> Path | None:
+        explicit = self.get("COSTBOT_CONFIG")
+        if explicit:
+            return Path(explicit)
+        local = Path("costbot.yml")
+        return local if local.exists() else None
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.get("COSTBOT_DATA_DIR", ".costbot") or ".costbot")
+
+    @property
+    def database_url(self) -> str:
+        return self.get("DATABASE_URL") or f"sqlite:///{(self.data_dir / 'state.db').as_posix()}"
+
+    @property
+    def slack_api_url(self) -> str:
+        return self.get("SLACK_API_URL", "https://slack.com/api/") or "https://slack.com/api/"
+
+    @property
+    def port(self) -> int:
+        raw = self.get("PORT", "3000") or "3000"
+        if not raw.isdigit():
+            raise ConfigError(f"PORT must be a number, got '{raw}'")
+        return int(raw)
+
+    def today(self, timezone: str) -> date:
+        """Today's date in the configured zone; COSTBOT_TODAY=YYYY-MM-DD pins it (tests, reproducible runs)."""
+        pinned = self.get("COSTBOT_TODAY")
+        if pinned:
+            try:
+                return date.fromisoformat(pinned)
+            except ValueError:
+                raise ConfigError(f"COSTBOT_TODAY must be YYYY-MM-DD, got '{pinned}'") from None
+        return datetime.now(ZoneInfo(timezone)).date()
+
+    @cached_property
+    def config(self) -> CostbotConfig:
+        return load_config(self.config_path)

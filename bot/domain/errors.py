@@ -1,0 +1,48 @@
+"""Domain errors: raised by services, turned into user messages in one place (CLI / Slack error handler)."""
+
+from __future__ import annotations
+
+
+class CostbotError(Exception):
+    """Base of every error that carries a message meant for the user."""
+
+    exit_code = 1
+
+
+class QueryError(CostbotError):
+    """The `/cost` text could not be understood. `word` is the offending word, `suggestion` a close valid one."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, word: str | None = None, suggestion: str | None = None) -> None:
+        super().__init__(message)
+        self.word = word
+        self.suggestion = suggestion
+
+
+class UnknownScope(QueryError):
+    """A scope names something that is not in the config or the data (a team, a service)."""
+
+
+class ConfigError(CostbotError):
+    """costbot.yml is invalid; the message names the key path and what was expected."""
+
+
+class IngestError(CostbotError):
+    """A billing file was rejected whole; the message names the file, row and column."""
+
+    def __init__(self, message: str, path: str, row: int | None = None, column: str | None = None) -> None:
+        where = path
+        if row is not None:
+            where += f", row {row}"
+        if column is not None:
+            where += f", column {column}"
+        super().__init__(f"{where}: {message}")
+        self.path = path
+        self.row = row
+        self.column = column
+        self.reason = message
+
+
+class NoData(CostbotError):
+    """The store holds no billing data yet."""

@@ -1,0 +1,276 @@
+"""The query model and its text language: `[SCOPE ...] [PERIOD] [by DIMENSION] [top N] [billed]`.
+
+The grammar tables below are the single source of truth: the parser reads them, and `help_text` renders them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import shlex
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+from bot.domain.errors import QueryError
+from bot.domain.periods import DEFAULT_PERIOD, PERIOD_WORDS, looks_like_period, resolve_period
+
+ScopeKind = Literal["team", "tag", "service", "account", "region", "resource", "untagged"]
+DimensionKind = Literal["team", "tag", "column", "time"]
+
+#: scope prefix -> FOCUS column it filters
+SCOPE_COLUMNS: dict[str, str] = {
+    "service": "ServiceName",
+    "account": "SubAccountId",
+    "region": "RegionId",
+    "resource": "ResourceId",
+}
+#: `by` words that group on a FOCUS column
+COLUMN_DIMENSIONS: dict[str, str] = {
+    "service": "ServiceName",
+    "account": "SubAccountId",
+    "region": "RegionId",
+    "resource": "ResourceId",
+    "category": "ServiceCategory",
+}
+TIME_DIMENSIONS = ("day", "week", "month")
+KEYWORDS = ("by", "top", "billed", "untagged", "help")
+MAX_TOP = 1000
+_ANY_DAY = date(2000, 1, 15)
+
+GRAMMAR_HELP: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    (
+        "Scope (several AND together; nothing = the whole organization)",
+        (
+            ("TEAM", "a team from the config, e.g. team-ml"),
+            ("KEY:VALUE", "a tag, e.g. project:fraud, model:bert-large"),
+            ("service:NAME", 'a unique part of the service name, e.g. service:sagemaker, service:"Amazon S3"'),
+            ("account:ID", "a sub-account (AWS account, subscription)"),
+            ("region:ID", "a region, e.g. region:us-east-1"),
+            ("resource:ID", "one resource id"),
+            ("untagged", "line items without the team tag"),
+        ),
+    ),
+    (
+        f"Period (UTC dates; default {DEFAULT_PERIOD})",
+        (
+            ("today, yesterday", "one day"),
+            ("this-week, last-week", "ISO weeks, Monday first"),
+            ("this-month (mtd), last-month, ytd", "calendar months and the year to date"),
+            ("last-Nd", "N days ending yesterday, e.g. last-30d"),
+            ("YYYY-MM, YYYY-Qn, YYYY-MM-DD", "a month, a quarter, a day"),
+            ("YYYY-MM-DD..YYYY-MM-DD", "a date range, both ends included"),
+        ),
+    ),
+    (
+        "Breakdown and options",
+        (
+            ("by DIMENSION", "team, project, model, env, any tag key, service, account, region, resource, "
+             "category, day, week, month"),
+            ("top N", "show the N largest groups and sum the rest as (other)"),
+            ("billed", "BilledCost (invoice view) instead of EffectiveCost (amortized)"),
+            ("help", "this text"),
+        ),
+    ),
+)
+EXAMPLES = (
+    "team-ml last-week",
+    "project:fraud last-month by service",
+    "service:sagemaker mtd by resource top 5",
+    "untagged last-30d by account",
+    "2026-Q3 by team billed",
+)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One filter of a query. `key` is a team name or a tag key; `value` the value to match."""
+
+    kind: ScopeKind
+    key: str | None = None
+    value: str | None = None
+
+    def label(self) -> str:
+        if self.kind == "team":
+            return str(self.key)
+        if self.kind == "untagged":
+            return "untagged"
+        return f"{self.key if self.kind == 'tag' else self.kind}:{self.value}"
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """What `by` groups on: configured teams, a tag key, a FOCUS column, or a time bucket."""
+
+    name: str
+    kind: DimensionKind
+    target: str  # tag key, column name, or time unit
+
+
+@dataclass(frozen=True)
+class Query:
+    scopes: tuple[Scope, ...] = ()
+    period: str = DEFAULT_PERIOD
+    by: Dimension | None = None
+    top: int | None = None
+    billed: bool = False
+
+    def scope_label(self) -> str:
+        return " ".join(s.label() for s in self.scopes) or "all teams"
+
+
+@dataclass(frozen=True)
+class HelpRequest:
+    """`help`: show the grammar."""
+
+
+@dataclass(frozen=True)
+class Grammar:
+    """What the parser needs to know from the config: team names and dimension -> tag key mapping."""
+
+    teams: tuple[str, ...] = ()
+    tag_keys: Mapping[str, str] = field(default_factory=lambda: {"team": "team"})
+
+    @property
+    def team_tag_key(self) -> str:
+        return self.tag_keys.get("team", "team")
+
+    def tag_key_for(self, word: str) -> str:
+        """A dimension name maps through `tag_keys`; anything else is taken as a tag key itself."""
+        for dim, key in self.tag_keys.items():
+            if dim.lower() == word.lower():
+                return key
+        return word
+
+    def vocabulary(self) -> list[str]:
+        words = [*PERIOD_WORDS, *KEYWORDS, *self.teams, "last-7d", "last-30d"]
+        words += [f"{k}:" for k in SCOPE_COLUMNS] + [f"{k}:" for k in self.tag_keys]
+        return words
+
+    def dimensions(self) -> list[str]:
+        return ["team", *[d for d in self.tag_keys if d != "team"], *COLUMN_DIMENSIONS, *TIME_DIMENSIONS]
+
+
+def _tokens(text: str) -> list[str]:
+    try:
+        lexer = shlex.shlex(text, posix=True)
+        lexer.whitespace_split = True
+        lexer.commenters = ""
+        return list(lexer)
+    except ValueError as exc:
+        raise QueryError(f"could not read the query: {exc} (check the quotes)") from None
+
+
+def _suggest(word: str, candidates: Iterable[str]) -> str | None:
+    matches = difflib.get_close_matches(word.lower(), [c.lower() for c in candidates], n=1, cutoff=0.6)
+    if not matches:
+        return None
+    for c in candidates:
+        if c.lower() == matches[0]:
+            return c
+    return None
+
+
+def _unknown(word: str, candidates: Iterable[str], what: str = "word") -> QueryError:
+    suggestion = _suggest(word, list(candidates))
+    hint = f" Did you mean '{suggestion}'?" if suggestion else " Try `help`."
+    return QueryError(f"unknown {what} '{word}'.{hint}", word=word, suggestion=suggestion)
+
+
+def _dimension(word: str, grammar: Grammar) -> Dimension:
+    w = word.lower()
+    if w == "team":
+        return Dimension("team", "team", grammar.team_tag_key)
+    if w in COLUMN_DIMENSIONS:
+        return Dimension(w, "column", COLUMN_DIMENSIONS[w])
+    if w in TIME_DIMENSIONS:
+        return Dimension(w, "time", w)
+    if not re.match(r"^[\w .:/@+=-]{1,128}$", word):
+        raise _unknown(word, grammar.dimensions(), "dimension")
+    return Dimension(word, "tag", grammar.tag_key_for(word))
+
+
+def _scope(word: str, grammar: Grammar) -> Scope | None:
+    if ":" not in word:
+        for team in grammar.teams:
+            if team.lower() == word.lower():
+                return Scope("team", team)
+        if word.lower() == "untagged":
+            return Scope("untagged")
+        return None
+    key, _, value = word.partition(":")
+    if not key or not value:
+        raise QueryError(f"'{word}' needs a key and a value, e.g. project:fraud", word=word)
+    lk = key.lower()
+    if lk in SCOPE_COLUMNS:
+        return Scope(lk, lk, value)  # type: ignore[arg-type]
+    if lk == "team":
+        for team in grammar.teams:
+            if team.lower() == value.lower():
+                return Scope("team", team)
+    return Scope("tag", grammar.tag_key_for(key), value)
+
+
+def parse_query(text: str, grammar: Grammar) -> Query | HelpRequest:
+    """Parse `/cost` text; raises QueryError naming the first word it cannot place."""
+    tokens = _tokens(text)
+    if tokens and tokens[0].lower() == "help":
+        return HelpRequest()
+    scopes: list[Scope] = []
+    period: str | None = None
+    by: Dimension | None = None
+    top: int | None = None
+    billed = False
+    i = 0
+    while i < len(tokens):
+        word = tokens[i]
+        lw = word.lower()
+        if lw == "by":
+            if i + 1 >= len(tokens):
+                raise QueryError("'by' needs a dimension, e.g. `by service`", word="by")
+            if by is not None:
+                raise QueryError("only one `by` per query", word=word)
+            by = _dimension(tokens[i + 1], grammar)
+            i += 2
+            continue
+        if lw == "top":
+            if i + 1 >= len(tokens) or not tokens[i + 1].isdigit():
+                raise QueryError("'top' needs a number, e.g. `top 5`", word="top")
+            top = int(tokens[i + 1])
+            if not 1 <= top <= MAX_TOP:
+                raise QueryError(f"`top` takes 1 to {MAX_TOP}", word=tokens[i + 1])
+            i += 2
+            continue
+        if lw == "billed":
+            billed = True
+        elif looks_like_period(lw):
+            if period is not None:
+                raise QueryError(f"two periods given ('{period}' and '{word}'); use one", word=word)
+            resolve_period(lw, _ANY_DAY)  # validates the shape now, resolved against "today" later
+            period = lw
+        else:
+            scope = _scope(word, grammar)
+            if scope is None:
+                raise _unknown(word, grammar.vocabulary())
+            if scope not in scopes:
+                scopes.append(scope)
+        i += 1
+    return Query(tuple(scopes), period or DEFAULT_PERIOD, by, top, billed)
+
+
+def help_text(grammar: Grammar, command: str = "/cost") -> str:
+    """Plain-text help rendered from GRAMMAR_HELP (terminal and Slack use the same source)."""
+    lines = [f"Usage: {command} [SCOPE ...] [PERIOD] [by DIMENSION] [top N] [billed]", ""]
+    for title, items in GRAMMAR_HELP:
+        lines.append(title + ":")
+        width = max(len(k) for k, _ in items)
+        for key, desc in items:
+            lines.append(f"  {key.ljust(width)}  {desc}")
+        lines.append("")
+    if grammar.teams:
+        lines.append("Teams: " + ", ".join(grammar.teams))
+        lines.append("")
+    lines.append("Examples:")
+    lines += [f"  {command} {e}" for e in EXAMPLES]
+    return "\n".join(lines)

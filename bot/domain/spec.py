@@ -1,0 +1,66 @@
+"""Resolved cost questions: what the services hand to a CostStore. No text, no config, no SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+Metric = Literal["EffectiveCost", "BilledCost"]
+
+
+@dataclass(frozen=True)
+class TagsMatch:
+    """All (tag key, value) pairs match, values compared case-insensitively."""
+
+    pairs: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class ColumnIn:
+    """A FOCUS column equals one of the values (case-insensitively)."""
+
+    column: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TagMissing:
+    """The tag key is absent or empty (the 'untagged' slice)."""
+
+    key: str
+
+
+Condition = TagsMatch | ColumnIn | TagMissing
+
+
+@dataclass(frozen=True)
+class TeamRule:
+    name: str
+    match: TagsMatch
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """How to group line items: by configured team rules, a tag key, a column, or a time bucket."""
+
+    kind: Literal["teams", "tag", "column", "time"]
+    target: str
+    teams: tuple[TeamRule, ...] = ()
+
+
+UNTAGGED = "(untagged)"
+NONE_KEY = "(none)"
+OTHER = "(other)"
+
+
+@dataclass(frozen=True)
+class CostSpec:
+    metric: Metric
+    start: date
+    end: date  # exclusive
+    conditions: tuple[Condition, ...] = ()
+    untagged_key: str = "team"
+
+    def with_range(self, start: date, end: date) -> CostSpec:
+        return CostSpec(self.metric, start, end, self.conditions, self.untagged_key)

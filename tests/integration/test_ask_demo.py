@@ -1,0 +1,230 @@
+"""End to end: `costbot demo` data, `costbot ask --json`, figures checked against plain Python over the CSV."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CliResult
+
+Row = dict[str, str]
+TEAMS = {"team-ml": "ml", "team-vision": "vision", "team-search": "search", "team-data": "data",
+         "team-platform": "platform"}
+
+# (word, start, end, previous start, previous end) for today = 2026-11-28, worked out by hand
+WINDOWS = [
+    ("today", "2026-11-28", "2026-11-29", "2026-11-27", "2026-11-28"),
+    ("yesterday", "2026-11-27", "2026-11-28", "2026-11-26", "2026-11-27"),
+    ("this-week", "2026-11-23", "2026-11-29", "2026-11-16", "2026-11-22"),
+    ("last-week", "2026-11-16", "2026-11-23", "2026-11-09", "2026-11-16"),
+    ("this-month", "2026-11-01", "2026-11-29", "2026-10-01", "2026-10-29"),
+    ("mtd", "2026-11-01", "2026-11-29", "2026-10-01", "2026-10-29"),
+    ("last-month", "2026-10-01", "2026-11-01", "2026-09-01", "2026-10-01"),
+    ("ytd", "2026-01-01", "2026-11-29", "2025-01-01", "2025-11-29"),
+    ("last-7d", "2026-11-21", "2026-11-28", "2026-11-14", "2026-11-21"),
+    ("last-45d", "2026-10-14", "2026-11-28", "2026-08-30", "2026-10-14"),
+    ("2026-09", "2026-09-01", "2026-10-01", "2026-08-01", "2026-09-01"),
+    ("2026-Q3", "2026-07-01", "2026-10-01", "2026-04-01", "2026-07-01"),
+    ("2026-11-16", "2026-11-16", "2026-11-17", "2026-11-15", "2026-11-16"),
+    ("2026-10-30..2026-11-05", "2026-10-30", "2026-11-06", "2026-10-23", "2026-10-30"),
+]
+
+
+def cents(x: Decimal) -> float:
+    return float(x.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def day_of(row: Row) -> str:
+    return row["ChargePeriodStart"][:10]
+
+
+def tags(row: Row) -> dict[str, str]:
+    return json.loads(row["Tags"])
+
+
+def total(rows: list[Row], start: str, end: str, pred: Callable[[Row], bool] = lambda r: True,
+          metric: str = "EffectiveCost") -> Decimal:
+    return sum((Decimal(r[metric]) for r in rows if start <= day_of(r) < end and pred(r)), Decimal(0))
+
+
+@pytest.fixture(scope="module")
+def demo_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Row]]:
+    """One demo store for the module (the CLI fixture points at it through the env)."""
+    import os
+
+    from bot.cli import main
+
+    root = tmp_path_factory.mktemp("demo")
+    old = {k: os.environ.get(k) for k in ("COSTBOT_DATA_DIR", "COSTBOT_TODAY", "COSTBOT_CONFIG")}
+    os.environ.update({"COSTBOT_DATA_DIR": str(root / "data"), "COSTBOT_TODAY": "2026-11-28"})
+    os.environ.pop("COSTBOT_CONFIG", None)
+    try:
+        assert main(["demo"]) == 0
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    with (root / "data" / "demo" / "focus-demo.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return root / "data", rows
+
+
+@pytest.fixture
+def ask(demo_env: tuple[Path, list[Row]], monkeypatch: pytest.MonkeyPatch,
+        cli: Callable[..., CliResult]) -> Callable[[str], dict]:  # type: ignore[type-arg]
+    monkeypatch.setenv("COSTBOT_DATA_DIR", str(demo_env[0]))
+
+    def run(text: str) -> dict:  # type: ignore[type-arg]
+        result = cli("ask", text, "--json")
+        assert result.code == 0, result.err
+        return result.json()
+
+    return run
+
+
+@pytest.mark.parametrize(("word", "start", "end", "pstart", "pend"), WINDOWS)
+def test_every_period_word_whole_org(ask, demo_env, word, start, end, pstart, pend) -> None:  # type: ignore[no-untyped-def]
+    rows = demo_env[1]
+    answer = ask(word)
+    assert (answer["start"], answer["end"]) == (start, end)
+    assert answer["total"] == cents(total(rows, start, end))
+    assert answer["previous_total"] == cents(total(rows, pstart, pend))
+    assert answer["untagged_cost"] == cents(total(rows, start, end, lambda r: "team" not in tags(r)))
+    assert answer["metric"] == "EffectiveCost" and answer["currency"] == "USD"
+
+
+@pytest.mark.parametrize("word", ["last-week", "mtd", "last-month", "2026-Q3"])
+@pytest.mark.parametrize("team", ["team-ml", "team-vision"])
+def test_team_scope(ask, demo_env, word, team) -> None:  # type: ignore[no-untyped-def]
+    rows = demo_env[1]
+    start, end, pstart, pend = next(w[1:] for w in WINDOWS if w[0] == word)
+    mine = lambda r: tags(r).get("team") == TEAMS[team]  # noqa: E731
+    answer = ask(f"{team} {word}")
+    assert answer["scope"] == {"team": team}
+    assert answer["total"] == cents(total(rows, start, end, mine))
+    assert answer["previous_total"] == cents(total(rows, pstart, pend, mine))
+    assert answer["untagged_cost"] == 0.0
+
+
+def test_by_team_with_untagged_group(ask, demo_env) -> None:  # type: ignore[no-untyped-def]
+    rows = demo_env[1]
+    answer = ask("last-month by team")
+    expected: dict[str, Decimal] = defaultdict(Decimal)
+    by_value = {v: k for k, v in TEAMS.items()}
+    for r in rows:
+        if "2026-10-01" <= day_of(r) < "2026-11-01":
+            expected[by_value.get(tags(r).get("team", ""), "(untagged)")] += Decimal(r["EffectiveCost"])
+    groups = {g["key"]: g["cost"] for g in answer["groups"]}
+    assert groups == {k: cents(v) for k, v in expected.items()}
+    costs = [g["cost"] for g in answer["groups"]]
+    assert costs == sorted(costs, reverse=True)
+    assert groups["(untagged)"] == answer["untagged_cost"]
+
+
+def test_by_service_top_n_billed(ask, demo_env) -> None:  # type: ignore[no-untyped-def]
+    rows = demo_env[1]
+    answer = ask("billed mtd by service top 3")
+    per: dict[str, Decimal] = defaultdict(Decimal)
+    for r in rows:
+        if "2026-11-01" <= day_of(r) < "2026-11-29":
+            per[r["ServiceName"]] += Decimal(r["BilledCost"])
+    ranked = sorted(per.items(), key=lambda kv: -kv[1])
+    expected = [{"key": k, "cost": cents(v)} for k, v in ranked[:3]]
+    expected.append({"key": "(other)", "cost": cents(sum((v for _, v in ranked[3:]), Decimal(0)))})
+    assert answer["metric"] == "BilledCost"
+    assert answer["groups"] == expected
+    assert answer["total"] == cents(sum(per.values(), Decimal(0)))
+
+
+def test_tag_and_service_scopes_and_dimension(ask, demo_env) -> None:  # type: ignore[no-untyped-def]
+    rows = demo_env[1]
+    answer = ask("project:FRAUD service:sagemaker last-30d by model")
+    assert answer["scope"] == {"project": "FRAUD", "service": "Amazon SageMaker"}
+    per: dict[str, Decimal] = defaultdict(Decimal)
+    for r in rows:
+        t = tags(r)
+        if ("2026-10-29" <= day_of(r) < "2026-11-28" and t.get("project") == "fraud"
+                and r["ServiceName"] == "Amazon SageMaker"):
+            per[t.get("model", "(untagged)")] += Decimal(r["EffectiveCost"])
+    assert {g["key"]: g["cost"] for g in answer["groups"]} == {k: cents(v) for k, v in per.items()}
+
+
+def test_untagged_scope_by_account_and_time_buckets(ask, demo_env) -> None:  # type: ignore[no-untyped-def]
+    rows = demo_env[1]
+    answer = ask("untagged last-month by account")
+    per: dict[str, Decimal] = defaultdict(Decimal)
+    for r in rows:
+        if "2026-10-01" <= day_of(r) < "2026-11-01" and "team" not in tags(r):
+            per[r["SubAccountId"]] += Decimal(r["EffectiveCost"])
+    assert {g["key"]: g["cost"] for g in answer["groups"]} == {k: cents(v) for k, v in per.items()}
+    assert answer["total"] == answer["untagged_cost"] == cents(sum(per.values(), Decimal(0)))
+
+    weekly = ask("team-data 2026-Q3 by month")
+    assert {g["key"] for g in weekly["groups"]} == {"2026-07", "2026-08", "2026-09"}
+    daily = ask("2026-11-01..2026-11-03 by day")
+    assert {g["key"]: g["cost"] for g in daily["groups"]} == {
+        d: cents(total(rows, d, f"2026-11-0{int(d[-1]) + 1}")) for d in ("2026-11-01", "2026-11-02", "2026-11-03")
+    }
+
+
+def test_region_account_resource_scopes(ask, demo_env) -> None:  # type: ignore[no-untyped-def]
+    rows = demo_env[1]
+    rid = next(r["ResourceId"] for r in rows if r["ResourceName"] == "gpu-dev-02")
+    answer = ask(f"resource:{rid} last-week")
+    assert answer["total"] == cents(total(rows, "2026-11-16", "2026-11-23", lambda r: r["ResourceId"] == rid))
+    answer = ask("account:310987654321 region:US-EAST-1 last-week")
+    assert answer["total"] == cents(total(rows, "2026-11-16", "2026-11-23",
+                                          lambda r: r["SubAccountId"] == "310987654321"))
+
+
+def test_spike_and_idle_box_are_in_the_demo(demo_env) -> None:  # type: ignore[no-untyped-def]
+    rows = demo_env[1]
+    assert any(r["ResourceName"] == "train-vision-spike" and day_of(r) == "2026-11-16" for r in rows)
+    idle = [r for r in rows if r["ResourceName"] == "gpu-dev-02"]
+    assert len(idle) >= 20 and len({r["EffectiveCost"] for r in idle}) == 1  # flat: on around the clock
+    assert {json.loads(r["Tags"]).get("team") for r in rows} >= {"ml", "vision", "search", "data", "platform", None}
+    weekdays = total(rows, "2026-11-16", "2026-11-21") / 5
+    weekend = total(rows, "2026-11-21", "2026-11-23") / 2
+    assert weekend < weekdays * Decimal("0.8")  # weekly seasonality
+
+
+def test_errors_and_help(demo_env, monkeypatch, cli) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("COSTBOT_DATA_DIR", str(demo_env[0]))
+    bad = cli("ask", "team-ml lastweek")
+    assert bad.code == 2
+    assert "unknown word 'lastweek'" in bad.err and "'last-week'" in bad.err
+    assert bad.out == ""
+    unknown_service = cli("ask", "service:nosuchthing")
+    assert unknown_service.code == 2 and "no service matches 'nosuchthing'" in unknown_service.err
+    ambiguous = cli("ask", "service:amazon")
+    assert ambiguous.code == 2 and "matches several services" in ambiguous.err
+    helped = cli("ask", "help")
+    assert helped.code == 0 and "by DIMENSION" in helped.out and "team-vision" in helped.out
+
+
+def test_terminal_answer_and_chart(demo_env, monkeypatch, cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from PIL import Image
+
+    monkeypatch.setenv("COSTBOT_DATA_DIR", str(demo_env[0]))
+    png = tmp_path / "c.png"
+    result = cli("ask", "team-ml", "last-month", "by", "project", "--chart", str(png))
+    assert result.code == 0, result.err
+    assert "team-ml · last-month (2026-10-01 – 2026-10-31)" in result.out
+    assert "fraud" in result.out and "recsys" in result.out
+    assert "billing data through 2026-11-27" in result.out
+    with Image.open(png) as img:
+        assert img.format == "PNG" and img.size == (1200, 600)
+
+
+def test_empty_store_says_how_to_fill_it(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("ask", "last-week")
+    assert result.code == 1
+    assert "no billing data yet" in result.err and "costbot demo" in result.err
