@@ -39,6 +39,7 @@ FOCUS_COLUMNS: dict[str, str] = {
 COST_COLUMNS = ("BilledCost", "EffectiveCost", "ListCost")
 
 _SLASH_DATE = r"'^\s*\d{1,2}/\d{1,2}/\d{2,4}'"
+_FORMATTED_NUMBER = r"'^-?\$?(\d{1,3}(,\d{3})+|\$\d+)(\.\d+)?$'"
 
 
 def quote_ident(name: str) -> str:
@@ -75,7 +76,11 @@ def number_expr(expr: str, source_type: str, target: str) -> str:
     """A number of the target type from text or a numeric column; NULL when it cannot be read."""
     t = source_type.upper()
     if t in ("VARCHAR", "TEXT", "STRING") or t.startswith("VARCHAR"):
-        return f"TRY_CAST({text_expr(expr)} AS {target})"
+        raw = text_expr(expr)
+        # "$10,000.00" (a currency sign, commas grouping thousands) reads as 10000.00; "12,50" does not
+        return (f"CASE WHEN regexp_matches({raw}, {_FORMATTED_NUMBER}) "
+                f"THEN TRY_CAST(regexp_replace({raw}, '[$,]', '', 'g') AS {target}) "
+                f"ELSE TRY_CAST({raw} AS {target}) END")
     return f"TRY_CAST({expr} AS {target})"
 
 
@@ -96,4 +101,5 @@ def tags_valid_expr(expr: str, source_type: str) -> str:
     if source_type.upper().startswith("MAP"):
         return "TRUE"
     raw = text_expr(expr)
-    return f"({raw} IS NULL OR {raw} IN ('{{}}', '[]') OR (json_valid({raw}) AND json_type({raw}) = 'OBJECT'))"
+    return (f"({raw} IS NULL OR {raw} IN ('{{}}', '[]') OR "
+            f"CASE WHEN json_valid({raw}) THEN json_type({raw}) = 'OBJECT' ELSE FALSE END)")
