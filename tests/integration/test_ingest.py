@@ -63,7 +63,7 @@ def test_focus_csv_variations(cli: Callable[..., CliResult], tmp_path: Path) -> 
     # columns in a different order from the spec, an extra x_ column, an extra provider column
     header = [*HEADER, "ProviderSpecific"]
     order = [8, 0, 3, 1, 2, 4, 5, 6, 7, 9, 10]
-    rows = [[(r + ["p"])[i] for i in order] for r in VARIED_ROWS]
+    rows = [[([*r, "p"])[i] for i in order] for r in VARIED_ROWS]
     path = write_csv(tmp_path / "in" / "focus.csv", [header[i] for i in order], rows)
     result = cli("ingest", str(path))
     assert result.code == 0, result.err

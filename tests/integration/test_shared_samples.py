@@ -21,7 +21,8 @@ def cents(x: Decimal) -> float:
 def dec(text: str | None) -> Decimal:
     if text is None or text.strip().upper() in ("", "NULL"):
         return Decimal(0)
-    return Decimal(text.strip().replace("$", "").replace(",", "")).quantize(Decimal("0.000000001"), rounding=ROUND_HALF_UP)
+    plain = text.strip().replace("$", "").replace(",", "")
+    return Decimal(plain).quantize(Decimal("0.000000001"), rounding=ROUND_HALF_UP)
 
 
 def ask_json(cli: Callable[..., CliResult], text: str) -> dict:  # type: ignore[type-arg]
