@@ -32,6 +32,7 @@ def build_services(settings: Settings | None = None, config: CostbotConfig | Non
     settings = settings or Settings()
     config = config or settings.config
     store = DuckDBCostStore(store_path(settings))
+    store.index_tags(config.indexed_tag_keys())
 
     def today() -> date:
         return settings.today(config.timezone)

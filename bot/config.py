@@ -137,6 +137,13 @@ class CostbotConfig(_Strict):
     def grammar(self) -> Grammar:
         return Grammar(teams=tuple(self.teams), tag_keys=dict(self.tag_keys))
 
+    def indexed_tag_keys(self) -> set[str]:
+        """Tag keys the config filters and groups on: worth materializing in the store."""
+        keys = set(self.tag_keys.values())
+        for team in self.teams:
+            keys |= set(self.team_tags(team))
+        return keys
+
     def team_tags(self, team: str) -> dict[str, str]:
         """A team's matching tags with dimension names mapped to real tag keys."""
         return {self.grammar.tag_key_for(k): v for k, v in self.teams[team].tags.items()}

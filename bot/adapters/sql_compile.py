@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -18,8 +18,10 @@ ALLOWED_COLUMNS = {
 class SqlBuilder:
     """Builds parameterized SQL. `tag_keys` are the keys present in the data, for case-insensitive lookup."""
 
-    def __init__(self, tag_keys: Sequence[str], table: str = "costs") -> None:
+    def __init__(self, tag_keys: Sequence[str], tag_columns: Mapping[str, str] | None = None,
+                 table: str = "costs") -> None:
         self.table = table
+        self._columns = dict(tag_columns or {})
         self._keys: dict[str, list[str]] = {}
         for k in tag_keys:
             self._keys.setdefault(k.lower(), []).append(k)
@@ -32,6 +34,8 @@ class SqlBuilder:
 
     def tag(self, key: str) -> str:
         """The tag's value (empty string as NULL), trying every spelling of the key found in the data."""
+        if key.lower() in self._columns:
+            return quote_ident(self._columns[key.lower()])
         spellings = self._keys.get(key.lower(), [key])
         refs = [f"NULLIF(Tags[{quote_literal(k)}], '')" for k in spellings]
         return refs[0] if len(refs) == 1 else f"coalesce({', '.join(refs)})"
@@ -76,9 +80,11 @@ class SqlBuilder:
         raise ValueError(grouping.kind)
 
 
-def totals_sql(spec: CostSpec, previous: tuple[date, date], tag_keys: Sequence[str]) -> tuple[str, dict[str, Any]]:
+def totals_sql(
+    spec: CostSpec, previous: tuple[date, date], tag_keys: Sequence[str], tag_columns: Mapping[str, str] | None = None
+) -> tuple[str, dict[str, Any]]:
     """Current, previous and untagged totals in one scan."""
-    b = SqlBuilder(tag_keys)
+    b = SqlBuilder(tag_keys, tag_columns)
     metric = quote_ident(spec.metric)
     cur_start, cur_end = b.param(spec.start), b.param(spec.end)
     untagged = b.tag(spec.untagged_key)
@@ -96,8 +102,10 @@ def totals_sql(spec: CostSpec, previous: tuple[date, date], tag_keys: Sequence[s
     return sql, b.params
 
 
-def groups_sql(spec: CostSpec, grouping: Grouping, tag_keys: Sequence[str]) -> tuple[str, dict[str, Any]]:
-    b = SqlBuilder(tag_keys)
+def groups_sql(
+    spec: CostSpec, grouping: Grouping, tag_keys: Sequence[str], tag_columns: Mapping[str, str] | None = None
+) -> tuple[str, dict[str, Any]]:
+    b = SqlBuilder(tag_keys, tag_columns)
     key = b.group_key(grouping)
     metric = quote_ident(spec.metric)
     where = b.where(spec, spec.start, spec.end)
@@ -106,8 +114,10 @@ def groups_sql(spec: CostSpec, grouping: Grouping, tag_keys: Sequence[str]) -> t
     return sql, b.params
 
 
-def daily_sql(spec: CostSpec, grouping: Grouping, tag_keys: Sequence[str]) -> tuple[str, dict[str, Any]]:
-    b = SqlBuilder(tag_keys)
+def daily_sql(
+    spec: CostSpec, grouping: Grouping, tag_keys: Sequence[str], tag_columns: Mapping[str, str] | None = None
+) -> tuple[str, dict[str, Any]]:
+    b = SqlBuilder(tag_keys, tag_columns)
     key = b.group_key(grouping)
     metric = quote_ident(spec.metric)
     where = b.where(spec, spec.start, spec.end)

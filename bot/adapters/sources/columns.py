@@ -42,6 +42,11 @@ _SLASH_DATE = r"'^\s*\d{1,2}/\d{1,2}/\d{2,4}'"
 _FORMATTED_NUMBER = r"'^-?\$?(\d{1,3}(,\d{3})+|\$\d+)(\.\d+)?$'"
 
 
+def is_text(source_type: str) -> bool:
+    t = source_type.upper()
+    return t in ("VARCHAR", "TEXT", "STRING") or t.startswith("VARCHAR")
+
+
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -74,8 +79,7 @@ def timestamp_expr(expr: str, source_type: str) -> str:
 
 def number_expr(expr: str, source_type: str, target: str) -> str:
     """A number of the target type from text or a numeric column; NULL when it cannot be read."""
-    t = source_type.upper()
-    if t in ("VARCHAR", "TEXT", "STRING") or t.startswith("VARCHAR"):
+    if is_text(source_type):
         raw = text_expr(expr)
         # "$10,000.00" (a currency sign, commas grouping thousands) reads as 10000.00; "12,50" does not
         return (f"CASE WHEN regexp_matches({raw}, {_FORMATTED_NUMBER}) "

@@ -17,6 +17,7 @@ import re
 
 from bot.adapters.sources.columns import (
     COST_TYPE,
+    is_text,
     number_expr,
     quote_literal,
     text_expr,
@@ -149,13 +150,13 @@ def cur_mapping(raw: RawFile) -> Mapping:
     if start is None:
         checks.append(Check("line_item_usage_start_date", "TRUE", "column is missing"))
     else:
-        checks.append(Check(start.name, f"({exprs['ChargePeriodStart']}) IS NULL AND {text_expr(start.ref)} IS NULL",
-                            "is missing (a charge needs its start)"))
+        present = f"{text_expr(start.ref)} IS NOT NULL" if is_text(start.type) else f"{start.ref} IS NOT NULL"
+        checks.append(Check(start.name, f"NOT ({present})", "is missing (a charge needs its start)"))
         checks.append(Check(start.name, f"({exprs['ChargePeriodStart']}) IS NULL", "is not a timestamp", start.ref))
     for name in ("line_item_unblended_cost", "line_item_usage_amount", "pricing_public_on_demand_cost",
                  "reservation_effective_cost", "savings_plan_savings_plan_effective_cost"):
         c = col(name)
-        if c is not None:
+        if c is not None and is_text(c.type):
             target = "DOUBLE" if name == "line_item_usage_amount" else COST_TYPE
             checks.append(Check(c.name, f"{text_expr(c.ref)} IS NOT NULL AND "
                                 f"({number_expr(c.ref, c.type, target)}) IS NULL", "is not a number", c.ref))

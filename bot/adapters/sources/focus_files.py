@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.adapters.sources.columns import (
     COST_TYPE,
     FOCUS_COLUMNS,
+    is_text,
     number_expr,
     tags_expr,
     tags_valid_expr,
@@ -37,15 +38,17 @@ def focus_mapping(raw: RawFile) -> Mapping:
         if target in _TIMESTAMPS:
             expr = timestamp_expr(col.ref, col.type)
             exprs[target] = expr
-            checks.append(Check(col.name, f"{col.ref} IS NOT NULL AND {text_expr(col.ref)} IS NOT NULL "
-                                f"AND ({expr}) IS NULL", "is not a timestamp", col.ref))
+            if is_text(col.type):
+                checks.append(Check(col.name, f"{text_expr(col.ref)} IS NOT NULL AND ({expr}) IS NULL",
+                                    "is not a timestamp", col.ref))
             checks.append(Check(col.name, f"year({expr}) NOT BETWEEN 1990 AND 2200",
                                 "is outside the years 1990–2200", col.ref))
         elif target in _NUMBERS:
             expr = number_expr(col.ref, col.type, _NUMBERS[target])
             exprs[target] = expr
-            checks.append(Check(col.name, f"{text_expr(col.ref)} IS NOT NULL AND ({expr}) IS NULL",
-                                "is not a number", col.ref))
+            if is_text(col.type):  # typed Parquet numbers need no parsing check
+                checks.append(Check(col.name, f"{text_expr(col.ref)} IS NOT NULL AND ({expr}) IS NULL",
+                                    "is not a number", col.ref))
         elif target == "Tags":
             exprs[target] = tags_expr(col.ref, col.type)
             checks.append(Check(col.name, f"NOT {tags_valid_expr(col.ref, col.type)}",
@@ -55,9 +58,10 @@ def focus_mapping(raw: RawFile) -> Mapping:
     start = index.get("ChargePeriodStart")
     if start is None:
         exprs["ChargePeriodStart"] = "NULL"
-    checks.insert(0, Check("ChargePeriodStart", f"({exprs['ChargePeriodStart']}) IS NULL AND "
-                           + (f"{text_expr(start.ref)} IS NULL" if start else "TRUE"),
-                           "is missing (a charge needs its start)"))
+    missing = "TRUE"
+    if start is not None:
+        missing = f"{text_expr(start.ref)} IS NULL" if is_text(start.type) else f"{start.ref} IS NULL"
+    checks.insert(0, Check("ChargePeriodStart", missing, "is missing (a charge needs its start)"))
     if index.get("BilledCost") is None and index.get("EffectiveCost") is None:
         checks.insert(0, Check("BilledCost", "TRUE", "column is missing (need BilledCost or EffectiveCost)"))
     billed, effective = exprs["BilledCost"], exprs["EffectiveCost"]
