@@ -90,6 +90,7 @@ def bench_costbot(parquet: Path, work: Path) -> dict[str, object]:
 
     config = parse_config({"teams": {f"team-{t}": {"tags": {"team": t}} for t in TEAMS}})
     store = DuckDBCostStore(work / "costs.duckdb")
+    store.index_tags(config.indexed_tag_keys())  # as the composition root does
     t0 = time.perf_counter()
     summary = store.ingest_files([parquet])
     ingest_s = time.perf_counter() - t0

@@ -8,7 +8,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -142,19 +141,19 @@ def demo(
 def main(argv: list[str] | None = None) -> int:
     """Entry point: one place turns domain errors into messages and exit codes."""
     try:
-        result = app(args=argv, standalone_mode=False)
-        return int(result) if isinstance(result, int) else 0
+        app(args=argv, prog_name="costbot")  # standalone: usage errors print their help and exit
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        err.print(str(exc.code))
+        return 1
     except CostbotError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code or 0)
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
-        err.print("aborted")
+    except KeyboardInterrupt:
+        err.print("interrupted")
         return 130
+    return 0
 
 
 def run() -> None:
