@@ -1,17 +1,25 @@
-"""Composition root: Settings -> adapters -> services. The only module that wires concrete adapters.
-
-Nothing happens at import time; callers build what they need with `build_services`.
+"""Composition root: Settings -> adapters -> services; registers Slack handlers. The only module that wires
+concrete adapters and handlers/. Nothing happens at import time; callers build what they need.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from bot import __version__
 from bot.config import CostbotConfig, Settings
+from bot.domain.errors import ConfigError
 from bot.services.costs import CostService
 from bot.services.ingest import IngestService
+
+if TYPE_CHECKING:
+    from slack_bolt import App
+
+LISTENER_THREADS = 32
 
 
 @dataclass
@@ -43,3 +51,56 @@ def build_services(settings: Settings | None = None, config: CostbotConfig | Non
         costs=CostService(store, config, today),
         ingest=IngestService(store),
     )
+
+
+def build_web_client(settings: Settings) -> Any:
+    """slack_sdk WebClient on SLACK_API_URL with retries for 429 (Retry-After) and connection errors."""
+    from slack_sdk import WebClient
+    from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+
+    token = settings.get("SLACK_BOT_TOKEN")
+    if not token:
+        raise ConfigError("SLACK_BOT_TOKEN is not set (the bot token, xoxb-…; see README: Install in your workspace)")
+    base_url = settings.slack_api_url
+    if not base_url.endswith("/"):
+        base_url += "/"
+    return WebClient(
+        token=token,
+        base_url=base_url,
+        timeout=15,
+        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=3)],
+    )
+
+
+def build_slack_app(services: Services, socket_mode: bool = False) -> App:
+    """The Bolt app with every listener registered. Request signatures are always verified in HTTP mode."""
+    from slack_bolt import App
+
+    from handlers import actions, commands, errors, home
+
+    settings = services.settings
+    signing_secret = settings.get("SLACK_SIGNING_SECRET")
+    if not signing_secret and not socket_mode:
+        raise ConfigError("SLACK_SIGNING_SECRET is not set: HTTP mode verifies every request's signature")
+    app = App(
+        client=build_web_client(settings),
+        signing_secret=signing_secret or "unused-in-socket-mode",
+        request_verification_enabled=not socket_mode,
+        process_before_response=False,
+        listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="costbot-listener"),
+    )
+    errors.register(app)
+    commands.register(app, services)
+    actions.register(app, services)
+    home.register(app, services)
+    return app
+
+
+def health(services: Services) -> dict[str, Any]:
+    store = services.costs.store
+    through = store.freshness()
+    return {
+        "status": "ok",
+        "version": __version__,
+        "store": {"data_through": through.isoformat() if through else None, "rows": store.row_count()},
+    }

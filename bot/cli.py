@@ -138,6 +138,48 @@ def demo(
     out.print('Try: costbot ask "team-vision last-30d by resource top 5"')
 
 
+@app.command()
+def serve(
+    http: Annotated[bool, typer.Option("--http", help="Force HTTP mode (POST /slack/events on $PORT).")] = False,
+    socket: Annotated[bool, typer.Option("--socket", help="Force Socket Mode (needs SLACK_APP_TOKEN).")] = False,
+    host: Annotated[str, typer.Option(help="Interface to listen on in HTTP mode.")] = "0.0.0.0",
+) -> None:
+    """Run the Slack app: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on $PORT."""
+    import logging
+
+    from bot.app import build_slack_app, health
+    from bot.domain.errors import ConfigError
+    from bot.logs import setup_logging
+
+    settings = Settings()
+    setup_logging(settings.get("COSTBOT_LOG_FORMAT", "json") or "json", settings.get("COSTBOT_LOG_LEVEL", "INFO")
+                  or "INFO")
+    log = logging.getLogger("costbot")
+    if http and socket:
+        raise ConfigError("choose one of --http and --socket")
+    use_socket = socket or (not http and bool(settings.get("SLACK_APP_TOKEN")))
+    services = build_services(settings)
+    slack = build_slack_app(services, socket_mode=use_socket)
+    if use_socket:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        app_token = settings.get("SLACK_APP_TOKEN")
+        if not app_token:
+            raise ConfigError("SLACK_APP_TOKEN is not set (the app-level token, xapp-…) for Socket Mode")
+        log.info("starting in Socket Mode")
+        SocketModeHandler(slack, app_token).start()
+        return
+    from bot.web import CostbotWsgi, make_server
+
+    server = make_server(CostbotWsgi(slack, lambda: health(services)), host, settings.port)
+    log.info("listening on http://%s:%s (Slack: POST /slack/events, health: GET /healthz)", host,
+             server.effective_port)
+    try:
+        server.run()
+    finally:
+        server.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: one place turns domain errors into messages and exit codes."""
     try:

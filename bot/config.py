@@ -43,6 +43,7 @@ class DigestConfig(_Strict):
 class TeamConfig(_Strict):
     tags: dict[str, str] = Field(min_length=1)
     channel: str | None = None
+    members: list[str] = Field(default_factory=list)  # Slack user ids: whose `/cost` and App Home show this team
     approvers: list[str] = Field(default_factory=list)
     budget: BudgetConfig | None = None
     digest: DigestConfig | None = None
@@ -136,6 +137,10 @@ class CostbotConfig(_Strict):
     @cached_property
     def grammar(self) -> Grammar:
         return Grammar(teams=tuple(self.teams), tag_keys=dict(self.tag_keys))
+
+    def teams_of(self, user_id: str) -> list[str]:
+        """Teams a Slack user belongs to: listed as a member or an approver."""
+        return [name for name, t in self.teams.items() if user_id in t.members or user_id in t.approvers]
 
     def indexed_tag_keys(self) -> set[str]:
         """Tag keys the config filters and groups on: worth materializing in the store."""

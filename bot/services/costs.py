@@ -11,8 +11,9 @@ from bot.config import CostbotConfig
 from bot.domain.answers import ChartSeries, CostAnswer, Group
 from bot.domain.errors import NoData, UnknownScope
 from bot.domain.money import ZERO
+from bot.domain.overview import TeamOverview
 from bot.domain.periods import resolve_period
-from bot.domain.query import HelpRequest, Query, Scope, parse_query
+from bot.domain.query import Dimension, HelpRequest, Query, Scope, parse_query
 from bot.domain.spec import OTHER, ColumnIn, Condition, CostSpec, Grouping, TagMissing, TagsMatch, TeamRule
 from bot.ports import CostStore
 
@@ -124,6 +125,29 @@ class CostService:
         if isinstance(parsed, HelpRequest):
             return parsed
         return self.answer(parsed)
+
+    def team_overview(self, team: str) -> TeamOverview:
+        """Month to date against the budget, a linear month-end forecast and the top services."""
+        today = self.today()
+        first = today.replace(day=1)
+        query = Query(scopes=(Scope("team", team),), period="mtd",
+                      by=Dimension("service", "column", "ServiceName"), top=3)
+        answer = self.answer(query)
+        next_month = (first + timedelta(days=32)).replace(day=1)
+        elapsed = (today - first).days  # complete days with data (today is partial)
+        forecast = None
+        if elapsed > 0:
+            mtd_complete = self.store.totals(self.spec(query, first, today), (first, first)).current
+            forecast = mtd_complete / elapsed * (next_month - first).days
+        budget_cfg = self.config.teams[team].budget
+        return TeamOverview(
+            team=team,
+            currency=self.config.currency,
+            month_to_date=answer.total,
+            budget=budget_cfg.monthly if budget_cfg else None,
+            forecast=forecast,
+            top_services=tuple(g for g in answer.groups if g.key != OTHER),
+        )
 
     def chart_series(self, answer: CostAnswer) -> ChartSeries:
         """Daily spend for the answer's scope and period, stacked by its dimension (or by service)."""

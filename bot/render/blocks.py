@@ -1,0 +1,195 @@
+"""Block Kit payloads built with slack_sdk.models, so Slack's limits are checked before sending.
+
+Pure: domain objects in, blocks out. Limits the models do not enforce (50 blocks, 10 fields, 2,000 chars per
+field, 3,000 per text) are kept by summarizing into "(other)", never by failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from bot.domain.answers import CostAnswer, Group
+from bot.domain.errors import CostbotError, QueryError
+from bot.domain.money import ZERO, format_money
+from bot.domain.overview import TeamOverview
+from bot.domain.query import EXAMPLES, GRAMMAR_HELP
+from bot.domain.spec import OTHER
+
+# stable action_ids (DESIGN.md): handlers match on these
+ACTION_STOP = "costbot_stop"
+ACTION_RESIZE = "costbot_resize"
+ACTION_SNOOZE = "costbot_snooze"
+ACTION_NOT_MINE = "costbot_not_mine"
+ACTION_PROTECT = "costbot_protect"
+ACTION_APPROVE = "costbot_approve"
+ACTION_REJECT = "costbot_reject"
+ACTION_UNDO = "costbot_undo"
+ACTION_SHARE = "costbot_share"
+ACTION_CHART = "costbot_chart"
+ACTION_HOME_ASK = "costbot_home_ask"
+
+MAX_BLOCKS = 50
+MAX_FIELDS = 10
+MAX_FIELD_CHARS = 2000
+MAX_TEXT_CHARS = 3000
+MAX_HEADER_CHARS = 150
+MAX_BUTTON_VALUE = 2000
+MAX_BREAKDOWN_LINES = 15
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def change_line(answer: CostAnswer) -> str:
+    if answer.total == 0 and answer.previous_total == 0:
+        return "no spend in either period"
+    pct = answer.change_percent
+    arrow = ":arrow_up_small:" if answer.change > 0 else (":arrow_down_small:" if answer.change < 0 else "➖")
+    sign = "+" if answer.change >= 0 else "-"
+    pct_text = f"{abs(pct):.1f}%" if pct is not None else "new spend"
+    return (f"{arrow} {pct_text} ({sign}{format_money(abs(answer.change), answer.currency)}) vs previous "
+            f"period {format_money(answer.previous_total, answer.currency)}")
+
+
+def breakdown_lines(groups: Sequence[Group], total: Decimal, currency: str,
+                    max_lines: int = MAX_BREAKDOWN_LINES, max_chars: int = MAX_TEXT_CHARS) -> list[str]:
+    """One line per group; beyond `max_lines` or `max_chars` the rest is summed into one "(other)" line."""
+    lines: list[str] = []
+    used = 0
+    rest = ZERO
+    rest_count = 0
+    items = list(groups)
+    for i, g in enumerate(items):
+        share = f" ({g.cost / total * 100:.1f}%)" if total else ""
+        line = f"• *{_clip(g.key, 80)}* — {format_money(g.cost, currency)}{share}"
+        room_for_other = 120 if i < len(items) - 1 else 0
+        if len(lines) >= max_lines or used + len(line) + 1 + room_for_other > max_chars:
+            rest += g.cost
+            rest_count += 1
+            continue
+        lines.append(line)
+        used += len(line) + 1
+    if rest_count:
+        share = f" ({rest / total * 100:.1f}%)" if total else ""
+        lines.append(f"• *{OTHER}* ({rest_count} more) — {format_money(rest, currency)}{share}")
+    return lines
+
+
+def answer_blocks(answer: CostAnswer, query_text: str, shared_by: str | None = None,
+                  buttons: bool = True) -> list[Block]:
+    """The answer to `/cost`: header, total and change, breakdown, untagged share, context, buttons."""
+    blocks: list[Block] = [
+        HeaderBlock(text=_clip(f"{answer.scope_label} · {answer.period.label}", MAX_HEADER_CHARS)),
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=f"*{format_money(answer.total, answer.currency)}* "
+                f"{answer.period.describe().removeprefix(answer.period.label).strip()}\n{change_line(answer)}"
+            )
+        ),
+    ]
+    if answer.dimension is not None:
+        groups = list(answer.groups)
+        if answer.dimension in ("day", "week", "month"):
+            groups.sort(key=lambda g: g.key)
+        lines = breakdown_lines(groups, answer.total, answer.currency)
+        title = f"*By {answer.dimension}*\n"
+        body = "\n".join(lines) if lines else "_no spend in this period_"
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=_clip(title + body, MAX_TEXT_CHARS))))
+    share = answer.untagged_share
+    untagged = format_money(answer.untagged_cost, answer.currency)
+    untagged_text = f":label: Untagged: {untagged}" + (f" ({share:.1f}% of total)" if share is not None else "")
+    through = answer.data_through.isoformat() if answer.data_through else "no data yet"
+    context = [untagged_text, f"{answer.metric} · {answer.currency} · billing data through {through}"]
+    if shared_by:
+        context.append(f"shared by <@{shared_by}>")
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_clip(c, MAX_TEXT_CHARS)) for c in context]))
+    if buttons:
+        value = _clip(query_text, MAX_BUTTON_VALUE) or " "
+        elements = [ButtonElement(text="Chart", action_id=ACTION_CHART, value=value)]
+        if shared_by is None:
+            elements.insert(0, ButtonElement(text="Share in channel", action_id=ACTION_SHARE, value=value))
+        blocks.append(ActionsBlock(elements=elements))
+    return blocks[:MAX_BLOCKS]
+
+
+def answer_fallback_text(answer: CostAnswer) -> str:
+    return (f"{answer.scope_label} {answer.period.label}: {format_money(answer.total, answer.currency)} "
+            f"({change_line(answer)})")
+
+
+def error_blocks(error: CostbotError, command: str = "/cost") -> list[Block]:
+    """A problem, a suggestion when there is one, and an example."""
+    text = f":warning: {error}"
+    if isinstance(error, QueryError):
+        example = f"`{command} {EXAMPLES[0]}`"
+        text += f"\nFor example: {example} — or `{command} help` for everything you can ask."
+    return [SectionBlock(text=MarkdownTextObject(text=_clip(text, MAX_TEXT_CHARS)))]
+
+
+def help_blocks(teams: Sequence[str], command: str = "/cost") -> list[Block]:
+    blocks: list[Block] = [
+        HeaderBlock(text="Asking costbot"),
+        SectionBlock(text=MarkdownTextObject(
+            text=f"`{command} [SCOPE ...] [PERIOD] [by DIMENSION] [top N] [billed]` — words in any order.")),
+    ]
+    for title, items in GRAMMAR_HELP:
+        lines = [f"*{title}*"] + [f"• `{key}` — {desc}" for key, desc in items]
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=_clip("\n".join(lines), MAX_TEXT_CHARS))))
+    if teams:
+        blocks.append(SectionBlock(text=MarkdownTextObject(
+            text=_clip("*Teams:* " + ", ".join(f"`{t}`" for t in teams), MAX_TEXT_CHARS))))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(
+        text=_clip("Examples: " + " · ".join(f"`{command} {e}`" for e in EXAMPLES), MAX_TEXT_CHARS))]))
+    return blocks
+
+
+HOME_QUESTIONS = (("Last week", "last-week"), ("Month to date by service", "mtd by service"),
+                  ("Last 30 days by project", "last-30d by project"))
+
+
+def home_view(overviews: Sequence[TeamOverview]) -> View:
+    """App Home: per team of the user, month to date vs budget, top services, and common questions."""
+    blocks: list[Block] = [HeaderBlock(text="Your cloud spend")]
+    if not overviews:
+        blocks.append(SectionBlock(text=MarkdownTextObject(
+            text="You are not in a team in costbot's config yet. Ask anything with `/cost`, "
+                 "e.g. `/cost last-month by team`.")))
+    for ov in overviews[:8]:
+        mtd = format_money(ov.month_to_date, ov.currency)
+        if ov.budget:
+            pct = ov.month_to_date / ov.budget * 100
+            icon = ":red_circle:" if pct >= 100 else (":large_yellow_circle:" if pct >= 80 else ":large_green_circle:")
+            budget = f"{icon} {pct:.0f}% of the {format_money(ov.budget, ov.currency, whole=True)} monthly budget"
+        else:
+            budget = "no budget set"
+        lines = [f"*{ov.team}* — month to date *{mtd}* · {budget}"]
+        if ov.forecast is not None:
+            lines.append(f"Month-end forecast at this pace: {format_money(ov.forecast, ov.currency, whole=True)}")
+        if ov.top_services:
+            top = ", ".join(f"{g.key} {format_money(g.cost, ov.currency, whole=True)}" for g in ov.top_services)
+            lines.append(f"Top services: {top}")
+        if ov.open_recommendations:
+            lines.append(f":bulb: {ov.open_recommendations} open recommendations")
+        blocks.append(DividerBlock())
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=_clip("\n".join(lines), MAX_TEXT_CHARS))))
+        blocks.append(ActionsBlock(elements=[
+            ButtonElement(text=label, action_id=f"{ACTION_HOME_ASK}_{i}",
+                          value=_clip(f"{ov.team} {query}", MAX_BUTTON_VALUE))
+            for i, (label, query) in enumerate(HOME_QUESTIONS)
+        ]))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text="Type `/cost help` in any channel for more.")]))
+    return View(type="home", blocks=blocks[:MAX_BLOCKS])

@@ -1,0 +1,66 @@
+"""Buttons on answers and on App Home: Share in channel, Chart, and App Home's common questions."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot.domain.errors import QueryError
+from bot.domain.query import HelpRequest
+from bot.render import blocks
+from bot.render.charts import stacked_daily_png
+from handlers.errors import reported
+
+if TYPE_CHECKING:
+    from bot.app import Services
+    from bot.domain.answers import CostAnswer
+
+
+def _channel(body: dict[str, Any]) -> str:
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    return str(channel or body["user"]["id"])
+
+
+def register(app: App, services: Services) -> None:
+    def answer_for(body: dict[str, Any]) -> tuple[str, CostAnswer]:
+        question = str(body["actions"][0].get("value") or "").strip()
+        result = services.costs.ask(question)
+        if isinstance(result, HelpRequest):
+            raise QueryError("this button carries no question")
+        return question, result
+
+    @app.action(blocks.ACTION_SHARE)
+    @reported
+    def share(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        question, answer = answer_for(body)
+        client.chat_postMessage(
+            channel=_channel(body),
+            blocks=blocks.answer_blocks(answer, question, shared_by=body["user"]["id"]),
+            text=blocks.answer_fallback_text(answer),
+        )
+
+    @app.action(blocks.ACTION_CHART)
+    @reported
+    def chart(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        question, answer = answer_for(body)
+        png = stacked_daily_png(services.costs.chart_series(answer))
+        client.files_upload_v2(
+            channel=_channel(body),
+            file=png,
+            filename="costbot-chart.png",
+            title=f"{answer.scope_label} · {answer.period.describe()}",
+            initial_comment=f"<@{body['user']['id']}> asked for `{question}`",
+        )
+
+    @app.action(re.compile(f"^{blocks.ACTION_HOME_ASK}"))
+    @reported
+    def home_ask(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        question, answer = answer_for(body)
+        client.chat_postMessage(channel=body["user"]["id"], blocks=blocks.answer_blocks(answer, question),
+                                text=blocks.answer_fallback_text(answer))
