@@ -19,7 +19,7 @@ from bot.services.ingest import IngestService
 if TYPE_CHECKING:
     from slack_bolt import App
 
-LISTENER_THREADS = 32
+LISTENER_THREADS = 2  # answers are CPU-bound on DuckDB; more threads only fight over the GIL
 
 
 @dataclass
@@ -86,7 +86,7 @@ def build_slack_app(services: Services, socket_mode: bool = False) -> App:
         client=build_web_client(settings),
         signing_secret=signing_secret or "unused-in-socket-mode",
         request_verification_enabled=not socket_mode,
-        process_before_response=False,
+        process_before_response=True,  # acks run inline in the request; work runs as lazy listeners
         listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="costbot-listener"),
     )
     errors.register(app)
@@ -94,6 +94,13 @@ def build_slack_app(services: Services, socket_mode: bool = False) -> App:
     actions.register(app, services)
     home.register(app, services)
     return app
+
+
+def build_socket_mode_handler(slack: App, app_token: str) -> Any:
+    """Socket Mode over slack_sdk's built-in websocket client; `.start()` blocks, `.connect()` does not."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    return SocketModeHandler(slack, app_token, ping_interval=30)
 
 
 def health(services: Services) -> dict[str, Any]:

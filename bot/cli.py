@@ -161,13 +161,13 @@ def serve(
     services = build_services(settings)
     slack = build_slack_app(services, socket_mode=use_socket)
     if use_socket:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
+        from bot.app import build_socket_mode_handler
 
         app_token = settings.get("SLACK_APP_TOKEN")
         if not app_token:
             raise ConfigError("SLACK_APP_TOKEN is not set (the app-level token, xapp-…) for Socket Mode")
         log.info("starting in Socket Mode")
-        SocketModeHandler(slack, app_token).start()
+        build_socket_mode_handler(slack, app_token).start()
         return
     from bot.web import CostbotWsgi, make_server
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
 from bot.domain.errors import QueryError
 from bot.domain.query import HelpRequest
 from bot.render import blocks
 from bot.render.charts import stacked_daily_png
-from handlers.errors import reported
+from handlers.errors import ack_now, reported
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -32,10 +32,8 @@ def register(app: App, services: Services) -> None:
             raise QueryError("this button carries no question")
         return question, result
 
-    @app.action(blocks.ACTION_SHARE)
     @reported
-    def share(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
+    def share(body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         question, answer = answer_for(body)
         client.chat_postMessage(
             channel=_channel(body),
@@ -43,10 +41,8 @@ def register(app: App, services: Services) -> None:
             text=blocks.answer_fallback_text(answer),
         )
 
-    @app.action(blocks.ACTION_CHART)
     @reported
-    def chart(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
+    def chart(body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         question, answer = answer_for(body)
         png = stacked_daily_png(services.costs.chart_series(answer))
         client.files_upload_v2(
@@ -57,10 +53,12 @@ def register(app: App, services: Services) -> None:
             initial_comment=f"<@{body['user']['id']}> asked for `{question}`",
         )
 
-    @app.action(re.compile(f"^{blocks.ACTION_HOME_ASK}"))
     @reported
-    def home_ask(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
+    def home_ask(body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         question, answer = answer_for(body)
         client.chat_postMessage(channel=body["user"]["id"], blocks=blocks.answer_blocks(answer, question),
                                 text=blocks.answer_fallback_text(answer))
+
+    app.action(blocks.ACTION_SHARE)(ack=ack_now, lazy=[share])
+    app.action(blocks.ACTION_CHART)(ack=ack_now, lazy=[chart])
+    app.action(re.compile(f"^{blocks.ACTION_HOME_ASK}"))(ack=ack_now, lazy=[home_ask])

@@ -1,24 +1,22 @@
-"""`/cost`: ack at once, then parse, call the cost service, render, respond (ephemeral)."""
+"""`/cost`: ack inside the request, then parse, call the cost service, render, respond (ephemeral)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 
 from bot.domain.query import HelpRequest
 from bot.render import blocks
-from handlers.errors import reported
+from handlers.errors import ack_now, reported
 
 if TYPE_CHECKING:
     from bot.app import Services
 
 
 def register(app: App, services: Services) -> None:
-    @app.command("/cost")
     @reported
-    def cost(ack: Ack, command: dict[str, Any], body: dict[str, Any], respond: Respond) -> None:
-        ack()  # always first: Slack wants the ack within 3 s, the answer follows through response_url
+    def answer(command: dict[str, Any], body: dict[str, Any], respond: Respond) -> None:
         text = str(command.get("text") or "").strip()
         user = str(command.get("user_id") or "")
         if not text:
@@ -34,3 +32,6 @@ def register(app: App, services: Services) -> None:
                 continue
             respond(blocks=blocks.answer_blocks(result, question), text=blocks.answer_fallback_text(result),
                     response_type="ephemeral")
+
+    # the ack runs inside the HTTP request (Slack wants it within 3 s); the answer follows via response_url
+    app.command("/cost")(ack=ack_now, lazy=[answer])

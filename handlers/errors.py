@@ -1,8 +1,8 @@
 """The one place where errors raised by services become messages in Slack.
 
-Listeners are wrapped with `@reported` (and `@app.error` catches what happens outside them). Reporting inside
-the listener's own thread, after its `ack()`, keeps the HTTP ack intact even when a question fails at once.
-Every wrapped listener must take `body` and `respond` parameters.
+Listeners ack inside the HTTP request (`ack_now`) and do their work as Bolt lazy listeners on the listener
+pool; Bolt only logs a lazy listener's exception, so each is wrapped with `@reported`, and `@app.error` catches
+what fails outside them. Every wrapped listener must take `body` and `respond` parameters.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from slack_bolt import App, Respond
+from slack_bolt import Ack, App, Respond
 
 from bot.domain.errors import CostbotError
 from bot.render import blocks
@@ -36,6 +36,11 @@ def report(error: Exception, body: dict[str, Any], respond: Respond | None) -> N
             respond(blocks=message, text=text, response_type="ephemeral", replace_original=False)
         except Exception:
             log.exception("could not tell the user about an error")
+
+
+def ack_now(ack: Ack) -> None:
+    """The ack half of every listener: immediate and empty; the answer follows from the lazy half."""
+    ack()
 
 
 def reported(listener: F) -> F:

@@ -8,14 +8,13 @@ from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
 from bot.render import blocks
-from handlers.errors import reported
+from handlers.errors import ack_now, reported
 
 if TYPE_CHECKING:
     from bot.app import Services
 
 
 def register(app: App, services: Services) -> None:
-    @app.event("app_home_opened")
     @reported
     def home(event: dict[str, Any], client: WebClient, body: dict[str, Any], respond: Respond) -> None:
         if event.get("tab", "home") != "home":
@@ -23,3 +22,5 @@ def register(app: App, services: Services) -> None:
         user = str(event["user"])
         overviews = [services.costs.team_overview(team) for team in services.config.teams_of(user)]
         client.views_publish(user_id=user, view=blocks.home_view(overviews))
+
+    app.event("app_home_opened")(ack=ack_now, lazy=[home])

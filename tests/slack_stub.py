@@ -32,6 +32,7 @@ class SlackStub:
         self._lock = threading.Lock()
         self._failures: dict[str, list[tuple[int, dict[str, str]]]] = {}
         self._ts = 1700000000.0
+        self.socket_url = ""  # what apps.connections.open hands out (a local websocket stub)
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -156,6 +157,8 @@ class SlackStub:
             return {"ok": True, "files": [{"id": f.get("id"), "title": f.get("title")} for f in files]}
         if method in ("views.publish", "views.open", "views.update"):
             return {"ok": True, "view": {"id": "V1"}}
+        if method == "apps.connections.open":
+            return {"ok": True, "url": self.socket_url}
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": "D111"}}
         return {"ok": True}

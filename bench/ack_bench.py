@@ -1,0 +1,157 @@
+"""Slash-command latency over HTTP: 50 concurrent signed `/cost` requests against the demo store.
+
+    python bench/ack_bench.py [--requests 50]
+
+Prints p50/p99 time to the HTTP ack and p50/p95 time until the answer reaches the response_url, for costbot
+(ack first, answer in a listener thread) and, in the same run, for a baseline bot that answers inside the
+request before acking (the naive handler), with the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.app import build_services, health
+from bot.config import Settings
+from bot.demo import write_demo_csv
+from bot.domain.query import Query
+from bot.render import blocks
+from bot.web import CostbotWsgi, make_server
+from tests.signing import command_body, post
+from tests.slack_stub import SlackStub
+
+SECRET = "bench-secret"
+TODAY = "2026-11-28"
+QUESTIONS = ["team-ml last-week", "last-month by team", "mtd by service top 5", "team-vision last-30d by resource",
+             "untagged last-month by account", "ytd by month", "project:fraud last-30d by service",
+             "team-data 2026-Q3 by month", "last-90d by team", "service:sagemaker mtd by resource top 5"]
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def naive_app(services: Any) -> Any:
+    """Baseline: the answer is computed inside the request, then acked with it."""
+    from slack_bolt import App
+
+    from bot.app import build_web_client
+
+    app = App(client=build_web_client(services.settings), signing_secret=SECRET, process_before_response=True)
+
+    @app.command("/cost")
+    def cost(ack: Any, command: dict[str, Any]) -> None:
+        result = services.costs.ask(command["text"])
+        assert not isinstance(result, Query)
+        ack(blocks=blocks.answer_blocks(result, command["text"]), response_type="ephemeral")
+
+    return app
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_bot_process(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """`costbot serve --http` in its own process, as it runs in production."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--http", "--host", "127.0.0.1"],
+                            env={**os.environ, **env, "PORT": str(port), "COSTBOT_LOG_LEVEL": "WARNING"},
+                            cwd=Path(__file__).resolve().parents[1])
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=1):
+                return proc, url + "/slack/events"
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("the bot did not start")
+
+
+def fire(url: str, stub: SlackStub, n: int, tag: str, wait_answers: bool) -> tuple[list[float], list[float]]:
+    stub.reset()
+    sent: dict[str, float] = {}
+    barrier = threading.Barrier(n)
+
+    def send(i: int) -> float:
+        body = command_body(QUESTIONS[i % len(QUESTIONS)], stub.response_url(f"{tag}{i}"))
+        barrier.wait()
+        t = time.perf_counter()
+        sent[f"{tag}{i}"] = time.monotonic()
+        status, _ = post(url, body, SECRET)
+        assert status == 200, status
+        return time.perf_counter() - t
+
+    with ThreadPoolExecutor(n) as pool:
+        acks = list(pool.map(send, range(n)))
+    answers: list[float] = []
+    if wait_answers:
+        stub.wait_for(lambda cs: len([c for c in cs if c.kind == "response"]) >= n, timeout=60)
+        answers = [c.at - sent[c.name] for c in stub.responses()]
+    return acks, answers
+
+
+def run_inprocess(slack: Any, services: Any, stub: SlackStub, n: int) -> list[float]:
+    server = make_server(CostbotWsgi(slack, lambda: health(services)), "127.0.0.1", 0)
+    threading.Thread(target=server.run, daemon=True).start()
+    try:
+        acks, _ = fire(f"http://127.0.0.1:{server.effective_port}/slack/events", stub, n, "naive", False)
+    finally:
+        server.close()
+    return acks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=50)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="costbot-ackbench-") as tmp:
+        data = Path(tmp)
+        csv_path = data / "demo" / "focus-demo.csv"
+        write_demo_csv(csv_path, date.fromisoformat(TODAY))
+        stub = SlackStub().start()
+        env = {"COSTBOT_DATA_DIR": str(data), "COSTBOT_TODAY": TODAY, "SLACK_BOT_TOKEN": "xoxb-bench",
+               "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": stub.api_url}
+        services = build_services(Settings(env))
+        services.ingest.ingest([csv_path], source="demo")
+        base_acks = run_inprocess(naive_app(services), services, stub, args.requests)
+        services.costs.store.close()  # type: ignore[attr-defined]
+        proc, url = start_bot_process(env)
+        try:
+            fire(url, stub, 10, "warm", True)  # a running bot has served requests before
+            acks, answers = fire(url, stub, args.requests, "costbot", True)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+        stub.stop()
+    n = args.requests
+    print(f"{n} concurrent signed /cost requests over HTTP, demo store, 2 cores")
+    print(f"costbot  ack:    p50 {pct(acks, .5) * 1000:6.1f} ms   p99 {pct(acks, .99) * 1000:6.1f} ms")
+    print(f"costbot  answer: p50 {pct(answers, .5) * 1000:6.1f} ms   p95 {pct(answers, .95) * 1000:6.1f} ms "
+          "(request sent -> answer at response_url)")
+    print(f"baseline ack:    p50 {pct(base_acks, .5) * 1000:6.1f} ms   p99 {pct(base_acks, .99) * 1000:6.1f} ms "
+          "(answer computed before the ack)")
+    print(f"ratio (baseline / costbot) ack p99: {pct(base_acks, .99) / pct(acks, .99):.1f}x")
+
+
+if __name__ == "__main__":
+    main()
