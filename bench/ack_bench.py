@@ -17,8 +17,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from bot.demo import write_demo_csv
 from bot.domain.query import Query
 from bot.render import blocks
 from bot.web import CostbotWsgi, make_server
-from tests.signing import command_body, post
+from tests.signing import command_body, signature
 from tests.slack_stub import SlackStub
 
 SECRET = "bench-secret"
@@ -87,26 +87,59 @@ def start_bot_process(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str
     raise RuntimeError("the bot did not start")
 
 
-def fire(url: str, stub: SlackStub, n: int, tag: str, wait_answers: bool) -> tuple[list[float], list[float]]:
-    stub.reset()
-    sent: dict[str, float] = {}
-    barrier = threading.Barrier(n)
+async def _load(url: str, bodies: list[bytes]) -> list[tuple[float, float]]:
+    """Send all requests at once from one event loop; returns (start, ack seconds) per request."""
+    import asyncio
 
-    def send(i: int) -> float:
-        body = command_body(QUESTIONS[i % len(QUESTIONS)], stub.response_url(f"{tag}{i}"))
-        barrier.wait()
+    parsed = urllib.parse.urlparse(url)
+
+    async def one(body: bytes) -> tuple[float, float]:
+        ts = str(int(time.time()))
+        head = (f"POST {parsed.path} HTTP/1.1\r\nHost: {parsed.netloc}\r\n"
+                f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n"
+                f"X-Slack-Request-Timestamp: {ts}\r\nX-Slack-Signature: {signature(SECRET, ts, body)}\r\n"
+                "Connection: close\r\n\r\n").encode()
+        start = time.time()
         t = time.perf_counter()
-        sent[f"{tag}{i}"] = time.monotonic()
-        status, _ = post(url, body, SECRET)
-        assert status == 200, status
-        return time.perf_counter() - t
+        reader, writer = await asyncio.open_connection(parsed.hostname, parsed.port)
+        writer.write(head + body)
+        await writer.drain()
+        status = await reader.readline()
+        elapsed = time.perf_counter() - t
+        assert b" 200 " in status, status
+        writer.close()
+        return start, elapsed
 
-    with ThreadPoolExecutor(n) as pool:
-        acks = list(pool.map(send, range(n)))
+    return await asyncio.gather(*(one(b) for b in bodies))
+
+
+def load_phase(url: str, bodies_file: str) -> None:
+    import asyncio
+    import json
+
+    bodies = [b.encode() for b in json.loads(Path(bodies_file).read_text())]
+    print(json.dumps(asyncio.run(_load(url, bodies))))
+
+
+def fire(url: str, stub: SlackStub, n: int, tag: str, wait_answers: bool) -> tuple[list[float], list[float]]:
+    """Fire n signed commands from a separate load process (so the client does not share our GIL)."""
+    import json
+
+    stub.reset()
+    bodies = [command_body(QUESTIONS[i % len(QUESTIONS)], stub.response_url(f"{tag}{i}")).decode() for i in range(n)]
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(bodies, fh)
+    out = subprocess.run([sys.executable, __file__, "--load", url, fh.name], capture_output=True, text=True)
+    os.unlink(fh.name)
+    if out.returncode != 0:
+        raise RuntimeError("load generator failed: " + out.stderr[-2000:])
+    results = json.loads(out.stdout.strip().splitlines()[-1])
+    acks = [elapsed for _, elapsed in results]
+    sent = {f"{tag}{i}": start for i, (start, _) in enumerate(results)}
     answers: list[float] = []
     if wait_answers:
         stub.wait_for(lambda cs: len([c for c in cs if c.kind == "response"]) >= n, timeout=60)
-        answers = [c.at - sent[c.name] for c in stub.responses()]
+        answers = [c.wall - sent[c.name] for c in stub.responses()]
     return acks, answers
 
 
@@ -123,7 +156,11 @@ def run_inprocess(slack: Any, services: Any, stub: SlackStub, n: int) -> list[fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--load", nargs=2, metavar=("URL", "BODIES_FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.load:
+        load_phase(*args.load)
+        return
     with tempfile.TemporaryDirectory(prefix="costbot-ackbench-") as tmp:
         data = Path(tmp)
         csv_path = data / "demo" / "focus-demo.csv"

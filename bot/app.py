@@ -34,12 +34,21 @@ def store_path(settings: Settings) -> Path:
     return settings.data_dir / "costs.duckdb"
 
 
-def build_services(settings: Settings | None = None, config: CostbotConfig | None = None) -> Services:
+def build_services(
+    settings: Settings | None = None, config: CostbotConfig | None = None, duckdb_threads: int | None = None
+) -> Services:
+    """`duckdb_threads` caps each query's threads (COSTBOT_DUCKDB_THREADS overrides): a server answering many
+    questions at once does better with one thread per query than with every query fighting for all cores."""
     from bot.adapters.duckdb_store import DuckDBCostStore
 
     settings = settings or Settings()
     config = config or settings.config
-    store = DuckDBCostStore(store_path(settings))
+    configured = settings.get("COSTBOT_DUCKDB_THREADS")
+    if configured is not None:
+        if not configured.isdigit() or int(configured) < 1:
+            raise ConfigError(f"COSTBOT_DUCKDB_THREADS must be a positive number, got '{configured}'")
+        duckdb_threads = int(configured)
+    store = DuckDBCostStore(store_path(settings), threads=duckdb_threads)
     store.index_tags(config.indexed_tag_keys())
 
     def today() -> date:

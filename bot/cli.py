@@ -138,6 +138,9 @@ def demo(
     out.print('Try: costbot ask "team-vision last-30d by resource top 5"')
 
 
+SERVE_DUCKDB_THREADS = 1  # many concurrent answers: one core each beats all cores each (bench/RESULTS.md)
+
+
 @app.command()
 def serve(
     http: Annotated[bool, typer.Option("--http", help="Force HTTP mode (POST /slack/events on $PORT).")] = False,
@@ -158,7 +161,7 @@ def serve(
     if http and socket:
         raise ConfigError("choose one of --http and --socket")
     use_socket = socket or (not http and bool(settings.get("SLACK_APP_TOKEN")))
-    services = build_services(settings)
+    services = build_services(settings, duckdb_threads=SERVE_DUCKDB_THREADS)
     slack = build_slack_app(services, socket_mode=use_socket)
     if use_socket:
         from bot.app import build_socket_mode_handler

@@ -24,6 +24,7 @@ class Call:
     raw: bytes
     headers: dict[str, str]
     at: float = field(default_factory=time.monotonic)
+    wall: float = field(default_factory=time.time)
 
 
 class SlackStub:

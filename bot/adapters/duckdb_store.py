@@ -62,8 +62,9 @@ def _mapping_for(raw: RawFile) -> Mapping:
 class DuckDBCostStore:
     """CostStore on an embedded DuckDB file (or `:memory:`)."""
 
-    def __init__(self, path: Path | str, read_only: bool = False) -> None:
+    def __init__(self, path: Path | str, read_only: bool = False, threads: int | None = None) -> None:
         self.path = str(path)
+        self._threads = threads
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._read_only = read_only and Path(self.path).exists()
@@ -79,6 +80,8 @@ class DuckDBCostStore:
             if self._con is None:
                 con = duckdb.connect(self.path, read_only=self._read_only)
                 con.execute("SET TimeZone = 'UTC'")
+                if self._threads:
+                    con.execute(f"SET threads = {int(self._threads)}")
                 if not self._read_only:
                     con.execute(_SCHEMA)
                     con.execute(_META)
