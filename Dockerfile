@@ -11,4 +11,4 @@ USER costbot
 VOLUME ["/data"]
 EXPOSE 3000
 ENTRYPOINT ["costbot"]
-CMD ["--help"]
+CMD ["serve"]

@@ -4,8 +4,8 @@ concrete adapters and handlers/. Nothing happens at import time; callers build w
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,15 +19,46 @@ from bot.services.ingest import IngestService
 if TYPE_CHECKING:
     from slack_bolt import App
 
+    from bot.jobs import CostbotScheduler
+    from bot.services.digests import DigestService
+
 LISTENER_THREADS = 2  # answers are CPU-bound on DuckDB; more threads only fight over the GIL
 
 
-@dataclass
 class Services:
-    settings: Settings
-    config: CostbotConfig
-    costs: CostService
-    ingest: IngestService
+    """The application services, built once. App state (and with it digests) is opened on first use, so
+    `costbot ask` never touches the state database."""
+
+    def __init__(self, settings: Settings, config: CostbotConfig, costs: CostService, ingest: IngestService) -> None:
+        self.settings = settings
+        self.config = config
+        self.costs = costs
+        self.ingest = ingest
+        self.scheduler: CostbotScheduler | None = None
+        self._digests: DigestService | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def digests(self) -> DigestService:
+        with self._lock:
+            if self._digests is None:
+                self._digests = _build_digests(self)
+            return self._digests
+
+
+def _build_digests(services: Services) -> DigestService:
+    from bot.adapters.slack_publisher import SlackDigestPublisher
+    from bot.adapters.state.database import make_engine, upgrade
+    from bot.adapters.state.repository import SqlStateStore
+    from bot.services.digests import DigestBuilder, DigestService
+
+    engine = make_engine(services.settings.database_url)
+    upgrade(engine)
+    publisher = None
+    if services.settings.get("SLACK_BOT_TOKEN"):
+        publisher = SlackDigestPublisher(build_web_client(services.settings))
+    builder = DigestBuilder(services.costs, services.config, services.costs.today)
+    return DigestService(builder, SqlStateStore(engine), publisher, services.config)
 
 
 def store_path(settings: Settings) -> Path:

@@ -138,6 +138,58 @@ def demo(
     out.print('Try: costbot ask "team-vision last-30d by resource top 5"')
 
 
+@app.command()
+def digest(
+    scope: Annotated[str, typer.Argument(help='A /cost scope, e.g. "team-ml" or "project:fraud"; "" for all.')] = "",
+    weekly: Annotated[bool, typer.Option("--weekly", help="The weekly digest instead of the daily one.")] = False,
+    preview: Annotated[Path | None, typer.Option(help="Write the blocks (JSON) and the chart (PNG) here.")] = None,
+    post: Annotated[bool, typer.Option("--post", help="Post it to Slack now.")] = False,
+    channel: Annotated[str | None, typer.Option(help="Channel for --post (default: the team's channel).")] = None,
+) -> None:
+    """Build a digest: preview it as files, or post it now."""
+    from bot.domain.errors import ConfigError
+    from bot.render.blocks import digest_blocks
+    from bot.render.charts import digest_png
+
+    services = build_services()
+    cadence = "weekly" if weekly else "daily"
+    if preview is None and not post:
+        raise ConfigError("say what to do: --preview DIR and/or --post")
+    built = services.digests.builder.build(scope, cadence)
+    if preview is not None:
+        preview.mkdir(parents=True, exist_ok=True)
+        stem = f"digest-{(scope or 'all').replace(':', '-').replace(' ', '_')}-{cadence}"
+        (preview / f"{stem}.json").write_text(json.dumps([b.to_dict() for b in digest_blocks(built)], indent=2))
+        if built.chart is not None:
+            (preview / f"{stem}.png").write_bytes(digest_png(built.chart))
+        out.print(f"Wrote {preview / (stem + '.json')} and {preview / (stem + '.png')}")
+    if post:
+        target = channel or (services.config.teams[scope].channel if scope in services.config.teams else None)
+        if not target:
+            raise ConfigError(f"no channel for '{scope}': pass --channel")
+        services.digests.post_now(target, scope, cadence)
+        out.print(f"Posted the {cadence} digest for {scope or 'all teams'} to {target}")
+
+
+@app.command()
+def scheduler() -> None:
+    """Run the scheduler alone (for deployments with several web replicas): one instance is active."""
+    from bot.jobs import CostbotScheduler
+    from bot.logs import setup_logging
+
+    settings = Settings()
+    setup_logging(settings.get("COSTBOT_LOG_FORMAT", "json") or "json", settings.get("COSTBOT_LOG_LEVEL", "INFO")
+                  or "INFO")
+    services = build_services(settings, duckdb_threads=SERVE_DUCKDB_THREADS)
+    runner = CostbotScheduler(services)
+    try:
+        runner.start(block=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runner.stop()
+
+
 SERVE_DUCKDB_THREADS = 1  # many concurrent answers: one core each beats all cores each (bench/RESULTS.md)
 
 
@@ -146,6 +198,8 @@ def serve(
     http: Annotated[bool, typer.Option("--http", help="Force HTTP mode (POST /slack/events on $PORT).")] = False,
     socket: Annotated[bool, typer.Option("--socket", help="Force Socket Mode (needs SLACK_APP_TOKEN).")] = False,
     host: Annotated[str, typer.Option(help="Interface to listen on in HTTP mode.")] = "0.0.0.0",
+    with_scheduler: Annotated[bool, typer.Option("--scheduler/--no-scheduler",
+                                                 help="Run the digest scheduler in this process.")] = True,
 ) -> None:
     """Run the Slack app: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on $PORT."""
     import logging
@@ -163,6 +217,12 @@ def serve(
     use_socket = socket or (not http and bool(settings.get("SLACK_APP_TOKEN")))
     services = build_services(settings, duckdb_threads=SERVE_DUCKDB_THREADS)
     slack = build_slack_app(services, socket_mode=use_socket)
+    runner = None
+    if with_scheduler:
+        from bot.jobs import CostbotScheduler
+
+        runner = CostbotScheduler(services)
+        runner.start()
     if use_socket:
         from bot.app import build_socket_mode_handler
 
@@ -170,7 +230,11 @@ def serve(
         if not app_token:
             raise ConfigError("SLACK_APP_TOKEN is not set (the app-level token, xapp-…) for Socket Mode")
         log.info("starting in Socket Mode")
-        build_socket_mode_handler(slack, app_token).start()
+        try:
+            build_socket_mode_handler(slack, app_token).start()
+        finally:
+            if runner is not None:
+                runner.stop()
         return
     from bot.web import CostbotWsgi, make_server
 
@@ -181,6 +245,8 @@ def serve(
         server.run()
     finally:
         server.close()
+        if runner is not None:
+            runner.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

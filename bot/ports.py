@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
 
+from bot.domain.digest import Digest
 from bot.domain.spec import CostSpec, Grouping
+from bot.domain.subscriptions import Subscription
 
 
 @dataclass(frozen=True)
@@ -64,3 +66,37 @@ class CostStore(Protocol):
     def row_count(self) -> int: ...
 
     def sources(self) -> Sequence[tuple[str, int]]: ...
+
+
+class StateStore(Protocol):
+    """App state shared by every replica (SQLite or PostgreSQL).
+
+    Implementers must make `claim_run` and `acquire_lease` atomic across processes (a unique key or a
+    conditional update), so that two schedulers or bot replicas never both post or both lead.
+    """
+
+    def upsert_subscription(self, sub: Subscription) -> Subscription: ...
+
+    def remove_subscription(self, channel: str, scope: str) -> Subscription | None: ...
+
+    def subscriptions(self, channel: str | None = None) -> list[Subscription]: ...
+
+    def subscription(self, subscription_id: int) -> Subscription | None: ...
+
+    def remove_config_subscriptions_except(self, keep: set[tuple[str, str]]) -> int: ...
+
+    def claim_run(self, subscription_id: int, run_key: str) -> bool: ...
+
+    def finish_run(self, subscription_id: int, run_key: str, ok: bool, error: str | None = None) -> int: ...
+
+    def acquire_lease(self, name: str, holder: str, ttl: timedelta) -> bool: ...
+
+    def release_lease(self, name: str, holder: str) -> None: ...
+
+    def lease_holder(self, name: str) -> tuple[str, datetime] | None: ...
+
+
+class DigestPublisher(Protocol):
+    """Delivers a digest to a channel (Slack: the chart uploaded with the digest as its message)."""
+
+    def publish(self, channel: str, digest: Digest) -> None: ...

@@ -1,4 +1,4 @@
-"""`/cost`: ack inside the request, then parse, call the cost service, render, respond (ephemeral)."""
+"""`/cost`: ack inside the request, then parse, call one service, render, respond (ephemeral)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App, Respond
 
-from bot.domain.query import HelpRequest
+from bot.domain.query import DigestCommand, HelpRequest
 from bot.render import blocks
 from handlers.errors import ack_now, reported
 
@@ -15,6 +15,25 @@ if TYPE_CHECKING:
 
 
 def register(app: App, services: Services) -> None:
+    def digest(cmd: DigestCommand, channel: str, user: str, respond: Respond) -> None:
+        digests = services.digests
+        if cmd.action == "list":
+            message = blocks.subscription_blocks(digests.subscriptions(channel), channel)
+        elif cmd.action == "subscribe":
+            message = blocks.subscribed_blocks(digests.subscribe(channel, cmd.scope, list(cmd.when), user))
+        elif cmd.action == "unsubscribe":
+            removed = digests.unsubscribe(channel, cmd.scope)
+            message = blocks.notice_blocks(
+                f"Unsubscribed <#{channel}> from the *{cmd.scope}* digest." if removed
+                else f"<#{channel}> has no *{cmd.scope}* digest. `/cost digest list` shows what it has.")
+        else:
+            cadence = "weekly" if cmd.when and cmd.when[0].lower() == "weekly" else "daily"
+            digests.post_now(channel, cmd.scope, cadence)
+            message = blocks.notice_blocks(f"Posted the *{cmd.scope or 'all teams'}* {cadence} digest here.")
+        if services.scheduler is not None and cmd.action in ("subscribe", "unsubscribe"):
+            services.scheduler.refresh()
+        respond(blocks=message, text="costbot digests", response_type="ephemeral")
+
     @reported
     def answer(command: dict[str, Any], body: dict[str, Any], respond: Respond) -> None:
         text = str(command.get("text") or "").strip()
@@ -25,13 +44,16 @@ def register(app: App, services: Services) -> None:
         else:
             texts = [text]
         for question in texts:
-            result = services.costs.ask(question)
-            if isinstance(result, HelpRequest):
+            parsed = services.costs.parse(question)
+            if isinstance(parsed, HelpRequest):
                 respond(blocks=blocks.help_blocks(list(services.config.teams)), text="How to ask costbot",
                         response_type="ephemeral")
-                continue
-            respond(blocks=blocks.answer_blocks(result, question), text=blocks.answer_fallback_text(result),
-                    response_type="ephemeral")
+            elif isinstance(parsed, DigestCommand):
+                digest(parsed, str(command.get("channel_id") or ""), user, respond)
+            else:
+                result = services.costs.answer(parsed)
+                respond(blocks=blocks.answer_blocks(result, question), text=blocks.answer_fallback_text(result),
+                        response_type="ephemeral")
 
     # the ack runs inside the HTTP request (Slack wants it within 3 s); the answer follows via response_url
     app.command("/cost")(ack=ack_now, lazy=[answer])

@@ -33,6 +33,7 @@ class SlackStub:
         self._lock = threading.Lock()
         self._failures: dict[str, list[tuple[int, dict[str, str]]]] = {}
         self._ts = 1700000000.0
+        self.channels: dict[str, str] = {}  # name -> id, for conversations.list
         self.socket_url = ""  # what apps.connections.open hands out (a local websocket stub)
         stub = self
 
@@ -158,6 +159,9 @@ class SlackStub:
             return {"ok": True, "files": [{"id": f.get("id"), "title": f.get("title")} for f in files]}
         if method in ("views.publish", "views.open", "views.update"):
             return {"ok": True, "view": {"id": "V1"}}
+        if method == "conversations.list":
+            return {"ok": True, "channels": [{"id": cid, "name": name} for name, cid in self.channels.items()],
+                    "response_metadata": {"next_cursor": ""}}
         if method == "apps.connections.open":
             return {"ok": True, "url": self.socket_url}
         if method == "conversations.open":

@@ -35,7 +35,7 @@ COLUMN_DIMENSIONS: dict[str, str] = {
     "category": "ServiceCategory",
 }
 TIME_DIMENSIONS = ("day", "week", "month")
-KEYWORDS = ("by", "top", "billed", "untagged", "help")
+KEYWORDS = ("by", "top", "billed", "untagged", "help", "digest")
 MAX_TOP = 1000
 _ANY_DAY = date(2000, 1, 15)
 
@@ -71,6 +71,17 @@ GRAMMAR_HELP: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("top N", "show the N largest groups and sum the rest as (other)"),
             ("billed", "BilledCost (invoice view) instead of EffectiveCost (amortized)"),
             ("help", "this text"),
+        ),
+    ),
+    (
+        "Digests (posted to the channel you type them in)",
+        (
+            ("digest subscribe SCOPE daily [HH:MM]", "every morning, e.g. digest subscribe team-ml daily 09:00"),
+            ("digest subscribe SCOPE weekly [DAY] [HH:MM]", "every week (default Monday 09:00)"),
+            ("digest subscribe SCOPE cron M H DOM MON DOW", "any schedule, in the configured time zone"),
+            ("digest unsubscribe SCOPE", "stop it"),
+            ("digest list", "this channel's digests"),
+            ("digest now [SCOPE] [weekly]", "post one now"),
         ),
     ),
 )
@@ -123,6 +134,46 @@ class Query:
 @dataclass(frozen=True)
 class HelpRequest:
     """`help`: show the grammar."""
+
+
+DIGEST_ACTIONS = ("subscribe", "unsubscribe", "list", "now")
+CADENCE_WORDS = ("daily", "weekly", "cron")
+
+
+@dataclass(frozen=True)
+class DigestCommand:
+    """`digest subscribe SCOPE [daily|weekly [DAY]|cron …] [HH:MM]`, `digest unsubscribe SCOPE`,
+    `digest list`, `digest now [SCOPE] [weekly]`."""
+
+    action: str
+    scope: str = ""
+    when: tuple[str, ...] = ()
+
+
+def _parse_digest(tokens: list[str], grammar: Grammar) -> DigestCommand:
+    if len(tokens) < 2:
+        raise QueryError("`digest` needs one of: " + ", ".join(DIGEST_ACTIONS) + " (e.g. `digest list`)",
+                         word="digest", suggestion="list")
+    action = tokens[1].lower()
+    if action not in DIGEST_ACTIONS:
+        raise _unknown(tokens[1], DIGEST_ACTIONS, "digest action")
+    rest = tokens[2:]
+    cut = next((i for i, w in enumerate(rest) if w.lower() in CADENCE_WORDS), len(rest))
+    scope_words, when = rest[:cut], rest[cut:]
+    if action == "list" and (scope_words or when):
+        raise QueryError("`digest list` takes no more words", word=rest[0])
+    if action == "unsubscribe" and when:
+        raise QueryError("`digest unsubscribe` takes only the scope", word=when[0])
+    if action == "now" and len(when) > 1:
+        raise QueryError("`digest now` takes a scope and optionally `weekly`", word=when[1])
+    if action in ("subscribe", "unsubscribe") and not scope_words:
+        raise QueryError(f"`digest {action}` needs a scope, e.g. `digest {action} team-ml`", word=action)
+    for word in scope_words:
+        if looks_like_period(word) or word.lower() in ("by", "top", "billed", "help"):
+            raise QueryError(f"'{word}' is not a scope; a digest chooses its own periods", word=word)
+        if _scope(word, grammar) is None:
+            raise _unknown(word, grammar.vocabulary())
+    return DigestCommand(action, " ".join(scope_words), tuple(when))
 
 
 @dataclass(frozen=True)
@@ -212,11 +263,13 @@ def _scope(word: str, grammar: Grammar) -> Scope | None:
     return Scope("tag", grammar.tag_key_for(key), value)
 
 
-def parse_query(text: str, grammar: Grammar) -> Query | HelpRequest:
+def parse_query(text: str, grammar: Grammar) -> Query | HelpRequest | DigestCommand:
     """Parse `/cost` text; raises QueryError naming the first word it cannot place."""
     tokens = _tokens(text)
     if tokens and tokens[0].lower() == "help":
         return HelpRequest()
+    if tokens and tokens[0].lower() == "digest":
+        return _parse_digest(tokens, grammar)
     scopes: list[Scope] = []
     period: str | None = None
     by: Dimension | None = None

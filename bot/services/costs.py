@@ -9,11 +9,11 @@ from decimal import Decimal
 
 from bot.config import CostbotConfig
 from bot.domain.answers import ChartSeries, CostAnswer, Group
-from bot.domain.errors import NoData, UnknownScope
+from bot.domain.errors import NoData, QueryError, UnknownScope
 from bot.domain.money import ZERO
 from bot.domain.overview import TeamOverview
 from bot.domain.periods import resolve_period
-from bot.domain.query import Dimension, HelpRequest, Query, Scope, parse_query
+from bot.domain.query import DigestCommand, Dimension, HelpRequest, Query, Scope, parse_query
 from bot.domain.spec import OTHER, ColumnIn, Condition, CostSpec, Grouping, TagMissing, TagsMatch, TeamRule
 from bot.ports import CostStore
 
@@ -28,7 +28,7 @@ class CostService:
         self.config = config
         self.today = today
 
-    def parse(self, text: str) -> Query | HelpRequest:
+    def parse(self, text: str) -> Query | HelpRequest | DigestCommand:
         return parse_query(text, self.config.grammar)
 
     # -- resolution ----------------------------------------------------------------------------------
@@ -124,6 +124,9 @@ class CostService:
         parsed = self.parse(text)
         if isinstance(parsed, HelpRequest):
             return parsed
+        if isinstance(parsed, DigestCommand):
+            raise QueryError("`digest …` is a Slack command; in a terminal use `costbot digest SCOPE`",
+                             word="digest")
         return self.answer(parsed)
 
     def team_overview(self, team: str) -> TeamOverview:

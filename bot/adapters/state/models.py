@@ -1,0 +1,57 @@
+"""App state (SQLAlchemy 2.0 models): subscriptions, digest runs, the scheduler lease.
+
+The schema is owned by the Alembic migrations next to this file; these models must match them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SubscriptionRow(Base):
+    __tablename__ = "subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(64), nullable=False)
+    scope: Mapped[str] = mapped_column(String(500), nullable=False)  # `/cost` scope words, e.g. "team-ml"
+    cadence: Mapped[str] = mapped_column(String(16), nullable=False)  # daily | weekly | cron
+    cron: Mapped[str] = mapped_column(String(100), nullable=False)  # 5-field cron in `timezone`
+    timezone: Mapped[str] = mapped_column(String(64), nullable=False)
+    origin: Mapped[str] = mapped_column(String(16), nullable=False)  # config | slack
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+    __table_args__ = (UniqueConstraint("channel", "scope", name="uq_subscription_channel_scope"),)
+
+
+class DigestRunRow(Base):
+    """One digest for one subscription and one scheduled time: the guard that posts it once."""
+
+    __tablename__ = "digest_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    run_key: Mapped[str] = mapped_column(String(64), nullable=False)  # the scheduled time, ISO
+    status: Mapped[str] = mapped_column(String(16), nullable=False)  # running | posted | failed
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+    __table_args__ = (UniqueConstraint("subscription_id", "run_key", name="uq_digest_run"),)
+
+
+class LeaseRow(Base):
+    """Who runs the scheduler: a row per lease name, held until `expires_at`."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

@@ -1,0 +1,78 @@
+"""A digest: what a team's channel is told each morning (or week). Plain data for the renderers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from bot.domain.money import percent_change
+
+
+@dataclass(frozen=True)
+class Mover:
+    dimension: str  # service | project | resource
+    key: str
+    current: Decimal
+    baseline: Decimal
+
+    @property
+    def change(self) -> Decimal:
+        return self.current - self.baseline
+
+
+@dataclass(frozen=True)
+class GroupChange:
+    key: str
+    current: Decimal
+    previous: Decimal
+
+    @property
+    def change(self) -> Decimal:
+        return self.current - self.previous
+
+    @property
+    def change_percent(self) -> Decimal | None:
+        return percent_change(self.current, self.previous)
+
+
+@dataclass(frozen=True)
+class DigestChart:
+    """Daily spend stacked by `keys`, a 7-day moving average and the budget's daily pace."""
+
+    title: str
+    currency: str
+    days: tuple[date, ...]
+    keys: tuple[str, ...]
+    values: dict[str, tuple[Decimal, ...]]
+    moving_average: tuple[Decimal | None, ...]
+    budget_per_day: Decimal | None = None
+    anomaly_days: tuple[date, ...] = ()
+
+
+@dataclass(frozen=True)
+class Digest:
+    scope_label: str
+    cadence: str  # daily | weekly
+    currency: str
+    day: date  # the last complete day covered
+    # daily
+    yesterday: Decimal = Decimal(0)
+    average_7d: Decimal = Decimal(0)
+    same_weekday_last_week: Decimal = Decimal(0)
+    month_to_date: Decimal = Decimal(0)
+    budget: Decimal | None = None
+    forecast: Decimal | None = None
+    movers: tuple[Mover, ...] = ()
+    untagged_share: Decimal | None = None
+    # weekly
+    week_start: date | None = None
+    week_total: Decimal = Decimal(0)
+    previous_week_total: Decimal = Decimal(0)
+    by_project: tuple[GroupChange, ...] = ()
+    by_model: tuple[GroupChange, ...] = ()
+    # sections that appear when there is something to say (filled by later features)
+    savings_waiting: Decimal | None = None
+    anomalies: tuple[str, ...] = ()
+    chart: DigestChart | None = field(default=None, compare=False)
+    data_through: date | None = None

@@ -1,0 +1,248 @@
+"""Digests: build a team's daily or weekly summary, manage subscriptions, post each digest exactly once."""
+
+from __future__ import annotations
+
+import calendar
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from bot.config import CostbotConfig
+from bot.domain.digest import Digest, DigestChart, GroupChange, Mover
+from bot.domain.errors import QueryError
+from bot.domain.money import ZERO
+from bot.domain.query import Query
+from bot.domain.spec import OTHER, UNTAGGED, Grouping
+from bot.domain.subscriptions import Subscription, cadence_to_cron
+from bot.ports import DigestPublisher, StateStore
+from bot.services.costs import CostService
+
+log = logging.getLogger("costbot.digests")
+
+CHART_DAYS = 30
+CHART_STACKS = 5
+MOVERS = 3
+
+
+def _mean(values: list[Decimal]) -> Decimal:
+    return sum(values, ZERO) / len(values) if values else ZERO
+
+
+class DigestBuilder:
+    """Computes digests from the cost store through the cost service's scope resolution."""
+
+    def __init__(self, costs: CostService, config: CostbotConfig, today: Callable[[], date]) -> None:
+        self.costs = costs
+        self.config = config
+        self.today = today
+
+    def scope_query(self, scope: str) -> Query:
+        parsed = self.costs.parse(scope)
+        if not isinstance(parsed, Query) or parsed.by is not None or parsed.top is not None or parsed.billed:
+            raise QueryError(f"'{scope}' is not a scope: use a team, KEY:VALUE, service:…, or untagged",
+                             word=scope)
+        return parsed
+
+    def _budget(self, query: Query) -> Decimal | None:
+        if len(query.scopes) == 1 and query.scopes[0].kind == "team":
+            team = self.config.teams[str(query.scopes[0].key)]
+            return team.budget.monthly if team.budget else None
+        if not query.scopes:
+            budgets = [t.budget.monthly for t in self.config.teams.values() if t.budget]
+            return sum(budgets, ZERO) if budgets else None
+        return None
+
+    def _daily(self, query: Query, start: date, end: date, grouping: Grouping) -> dict[date, dict[str, Decimal]]:
+        rows = self.costs.store.daily(self.costs.spec(query, start, end), grouping)
+        out: dict[date, dict[str, Decimal]] = defaultdict(dict)
+        for r in rows:
+            out[r.day][r.key] = out[r.day].get(r.key, ZERO) + r.cost
+        return out
+
+    def build(self, scope: str, cadence: str = "daily") -> Digest:
+        query = self.scope_query(scope)
+        today = self.today()
+        day = today - timedelta(days=1)  # the last complete day
+        label = query.scope_label()
+        stack_dim = "project" if query.scopes and query.scopes[0].kind == "team" else "service"
+        stack = (Grouping("tag", self.config.grammar.tag_key_for("project")) if stack_dim == "project"
+                 else Grouping("column", "ServiceName"))
+        first = day.replace(day=1)
+        start = min(first, day - timedelta(days=CHART_DAYS + 7))  # the moving average looks back a week
+        daily = self._daily(query, start, today, stack)
+        totals = {d: sum(v.values(), ZERO) for d, v in daily.items()}
+
+        def total_on(d: date) -> Decimal:
+            return totals.get(d, ZERO)
+
+        budget = self._budget(query)
+        mtd = sum((total_on(first + timedelta(days=i)) for i in range((day - first).days + 1)), ZERO)
+        mtd_spec = self.costs.spec(query, first, today)
+        mtd_totals = self.costs.store.totals(mtd_spec, (first, first))
+        chart = self._chart(label, daily, totals, day, budget)
+        digest = Digest(
+            scope_label=label, cadence=cadence, currency=self.config.currency, day=day,
+            yesterday=total_on(day),
+            average_7d=_mean([total_on(day - timedelta(days=i)) for i in range(1, 8)]),
+            same_weekday_last_week=total_on(day - timedelta(days=7)),
+            month_to_date=mtd, budget=budget, forecast=self.forecast(totals, day),
+            movers=self._movers(query, day),
+            untagged_share=(mtd_totals.untagged / mtd_totals.current * 100) if mtd_totals.current else None,
+            chart=chart, data_through=self.costs.store.freshness(),
+        )
+        if cadence == "weekly":
+            return self._weekly(digest, query, today)
+        return digest
+
+    @staticmethod
+    def forecast(totals: dict[date, Decimal], day: date) -> Decimal:
+        """Month-end spend: month to date plus, for each remaining day, the mean of that weekday over the
+        last four weeks (weekends and weekdays spend differently)."""
+        first = day.replace(day=1)
+        mtd = sum((totals.get(first + timedelta(days=i), ZERO) for i in range((day - first).days + 1)), ZERO)
+        by_weekday: dict[int, list[Decimal]] = defaultdict(list)
+        for i in range(28):
+            d = day - timedelta(days=i)
+            by_weekday[d.weekday()].append(totals.get(d, ZERO))
+        last = calendar.monthrange(day.year, day.month)[1]
+        remaining = [day.replace(day=n) for n in range(day.day + 1, last + 1)]
+        return mtd + sum((_mean(by_weekday[d.weekday()]) for d in remaining), ZERO)
+
+    def _movers(self, query: Query, day: date) -> tuple[Mover, ...]:
+        dims = {
+            "service": Grouping("column", "ServiceName"),
+            "project": Grouping("tag", self.config.grammar.tag_key_for("project")),
+            "resource": Grouping("column", "ResourceId"),
+        }
+        movers: list[Mover] = []
+        for name, grouping in dims.items():
+            daily = self._daily(query, day - timedelta(days=7), day + timedelta(days=1), grouping)
+            keys = {k for v in daily.values() for k in v}
+            for key in keys:
+                if key in (UNTAGGED, "(none)"):
+                    continue
+                current = daily.get(day, {}).get(key, ZERO)
+                baseline = _mean([daily.get(day - timedelta(days=i), {}).get(key, ZERO) for i in range(1, 8)])
+                movers.append(Mover(name, key, current, baseline))
+        movers.sort(key=lambda m: (-abs(m.change), m.dimension, m.key))
+        return tuple(m for m in movers[:MOVERS] if m.change != 0)
+
+    def _chart(self, label: str, daily: dict[date, dict[str, Decimal]], totals: dict[date, Decimal], day: date,
+               budget: Decimal | None) -> DigestChart:
+        days = tuple(day - timedelta(days=CHART_DAYS - 1 - i) for i in range(CHART_DAYS))
+        key_totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        for d in days:
+            for k, v in daily.get(d, {}).items():
+                key_totals[k] += v
+        ranked = sorted(key_totals, key=lambda k: (-key_totals[k], k))
+        keep = ranked[:CHART_STACKS]
+        keys = (*keep, OTHER) if len(ranked) > CHART_STACKS else tuple(keep)
+        values = {k: [ZERO] * len(days) for k in keys}
+        for i, d in enumerate(days):
+            for k, v in daily.get(d, {}).items():
+                values[k if k in keep else OTHER][i] += v
+        moving: list[Decimal | None] = []
+        for d in days:
+            window = [totals.get(d - timedelta(days=j), ZERO) for j in range(7)]
+            moving.append(_mean(window))
+        per_day = budget / calendar.monthrange(day.year, day.month)[1] if budget else None
+        return DigestChart(
+            title=f"{label} · daily spend, last {CHART_DAYS} days", currency=self.config.currency, days=days,
+            keys=keys, values={k: tuple(v) for k, v in values.items()}, moving_average=tuple(moving),
+            budget_per_day=per_day,
+        )
+
+    def _weekly(self, digest: Digest, query: Query, today: date) -> Digest:
+        monday = today - timedelta(days=today.weekday())
+        start, prev = monday - timedelta(days=7), monday - timedelta(days=14)
+        spec = self.costs.spec(query, start, monday)
+        totals = self.costs.store.totals(spec, (prev, start))
+
+        def changes(dimension: str) -> tuple[GroupChange, ...]:
+            grouping = Grouping("tag", self.config.grammar.tag_key_for(dimension))
+            now = dict(self.costs.store.groups(spec, grouping))
+            before = dict(self.costs.store.groups(self.costs.spec(query, prev, start), grouping))
+            keys = sorted(set(now) | set(before), key=lambda k: (-(now.get(k, ZERO)), k))
+            return tuple(GroupChange(k, now.get(k, ZERO), before.get(k, ZERO)) for k in keys)
+
+        return replace(digest, cadence="weekly", week_start=start, week_total=totals.current,
+                       previous_week_total=totals.previous, by_project=changes("project"),
+                       by_model=changes("model"))
+
+
+class DigestService:
+    """Subscriptions and delivery. Posting goes through a DigestPublisher; the state store keeps it once."""
+
+    def __init__(self, builder: DigestBuilder, state: StateStore, publisher: DigestPublisher | None,
+                 config: CostbotConfig) -> None:
+        self.builder = builder
+        self.state = state
+        self.publisher = publisher
+        self.config = config
+
+    # -- subscriptions ---------------------------------------------------------------------------------
+    def subscribe(self, channel: str, scope: str, when: list[str], user: str | None,
+                  timezone: str | None = None) -> Subscription:
+        self.builder.scope_query(scope)  # a bad scope is an error now, not at 9 am tomorrow
+        cadence, cron = cadence_to_cron(when or ["daily"])
+        sub = Subscription(channel=channel, scope=scope, cadence=cadence, cron=cron,
+                           timezone=timezone or self.config.timezone, origin="slack", created_by=user)
+        return self.state.upsert_subscription(sub)
+
+    def unsubscribe(self, channel: str, scope: str) -> Subscription | None:
+        return self.state.remove_subscription(channel, scope)
+
+    def subscriptions(self, channel: str | None = None) -> list[Subscription]:
+        return self.state.subscriptions(channel)
+
+    def sync_config(self) -> list[Subscription]:
+        """Subscriptions declared in config (`teams.*.digest`) are kept in the state store."""
+        keep: set[tuple[str, str]] = set()
+        subs = []
+        for name, team in self.config.teams.items():
+            if team.digest is None or not team.channel:
+                continue
+            channel = team.channel
+            sub = Subscription(channel=channel, scope=name, cadence="cron", cron=team.digest.schedule,
+                               timezone=self.config.timezone, origin="config")
+            subs.append(self.state.upsert_subscription(sub))
+            keep.add((channel, name))
+        self.state.remove_config_subscriptions_except(keep)
+        return subs
+
+    # -- delivery --------------------------------------------------------------------------------------
+    def cadence_of(self, sub: Subscription) -> str:
+        if sub.cadence == "weekly":
+            return "weekly"
+        return "daily"
+
+    def post_now(self, channel: str, scope: str, cadence: str = "daily") -> None:
+        if self.publisher is None:
+            raise QueryError("Slack is not configured (SLACK_BOT_TOKEN)")
+        digest = self.builder.build(scope, cadence)
+        self.publisher.publish(channel, digest)
+
+    def run(self, subscription_id: int, run_key: str) -> str:
+        """Post one scheduled digest once: 'posted', 'skipped' (already posted / gone) or raises after
+        recording the failure (the scheduler retries with backoff)."""
+        sub = self.state.subscription(subscription_id)
+        if sub is None:
+            return "skipped"
+        if not self.state.claim_run(subscription_id, run_key):
+            log.info("digest %s for %s already handled", run_key, sub.describe())
+            return "skipped"
+        try:
+            self.post_now(sub.channel, sub.scope, self.cadence_of(sub))
+        except Exception as exc:
+            attempts = self.state.finish_run(subscription_id, run_key, ok=False, error=str(exc))
+            log.warning("digest %s for %s failed (attempt %d): %s", run_key, sub.describe(), attempts, exc)
+            raise
+        self.state.finish_run(subscription_id, run_key, ok=True)
+        return "posted"
+
+
+def run_key_for(when: datetime) -> str:
+    return when.astimezone().replace(microsecond=0).isoformat()
