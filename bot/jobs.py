@@ -135,6 +135,7 @@ class CostbotScheduler:
     def tick(self) -> bool:
         """One round of the lease: lead (sync and run jobs) or stand by. Returns whether this one leads."""
         global _services
+        self._ensure_started()
         state = self.services.digests.state
         try:
             leading = state.acquire_lease(LEASE_NAME, self.holder, self.lease_ttl)
@@ -155,9 +156,14 @@ class CostbotScheduler:
         self.leading = leading
         return leading
 
+    def _ensure_started(self) -> None:
+        """APScheduler runs from the start, paused: jobs are only processed while this instance leads."""
+        if not self.scheduler.running:
+            self.services.scheduler = self
+            self.scheduler.start(paused=True)
+
     def start(self, block: bool = False) -> None:
-        self.services.scheduler = self
-        self.scheduler.start(paused=True)
+        self._ensure_started()
         self._thread = threading.Thread(target=self._loop, name="costbot-lease", daemon=True)
         self._thread.start()
         if block:

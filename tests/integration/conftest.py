@@ -48,9 +48,11 @@ class RunningBot:
 
 
 @pytest.fixture(scope="module")
-def bot(demo_store: tuple[Path, Path]) -> Iterator[RunningBot]:
+def bot(demo_store: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
     stub = SlackStub().start()
+    state = tmp_path_factory.mktemp("state") / "state.db"
     env = {
+        "DATABASE_URL": f"sqlite:///{state}",
         "COSTBOT_DATA_DIR": str(demo_store[0]),
         "COSTBOT_TODAY": TODAY,
         "SLACK_BOT_TOKEN": "xoxb-test-token",
@@ -68,6 +70,27 @@ def bot(demo_store: tuple[Path, Path]) -> Iterator[RunningBot]:
         server.close()
         stub.stop()
         services.costs.store.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database on the local server, dropped afterwards."""
+    import uuid
+
+    psycopg = pytest.importorskip("psycopg")
+    admin = "postgresql://postgres@127.0.0.1:5432/test"
+    try:
+        conn = psycopg.connect(admin, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL is not reachable at 127.0.0.1:5432: {exc}")
+    name = f"costbot_test_{uuid.uuid4().hex[:10]}"
+    with conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -1,0 +1,71 @@
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from bot.domain.errors import QueryError
+from bot.domain.query import DigestCommand, Grammar, parse_query
+from bot.domain.subscriptions import cadence_to_cron
+from bot.services.digests import DigestBuilder
+
+G = Grammar(teams=("team-ml",), tag_keys={"team": "team", "project": "project"})
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        (["daily"], ("daily", "0 9 * * *")),
+        (["daily", "07:30"], ("daily", "30 7 * * *")),
+        (["weekly"], ("weekly", "0 9 * * mon")),
+        (["weekly", "Friday", "16:05"], ("weekly", "5 16 * * fri")),
+        (["cron", "0", "8", "*", "*", "MON-FRI"], ("cron", "0 8 * * MON-FRI")),
+    ],
+)
+def test_cadence_to_cron(words: list[str], expected: tuple[str, str]) -> None:
+    assert cadence_to_cron(words) == expected
+
+
+@pytest.mark.parametrize("words", [["hourly"], ["daily", "25:00"], ["cron", "0", "8"], ["daily", "friday"], []])
+def test_bad_cadences(words: list[str]) -> None:
+    with pytest.raises(QueryError):
+        cadence_to_cron(words)
+
+
+def test_digest_commands_parse() -> None:
+    assert parse_query("digest subscribe team-ml daily 09:00", G) == DigestCommand(
+        "subscribe", "team-ml", ("daily", "09:00"))
+    assert parse_query("digest subscribe project:fraud team-ml weekly", G) == DigestCommand(
+        "subscribe", "project:fraud team-ml", ("weekly",))
+    assert parse_query("digest unsubscribe team-ml", G) == DigestCommand("unsubscribe", "team-ml")
+    assert parse_query("digest list", G) == DigestCommand("list")
+    assert parse_query("digest now team-ml weekly", G) == DigestCommand("now", "team-ml", ("weekly",))
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("digest", "needs one of"),
+        ("digest subscrib team-ml", "Did you mean 'subscribe'"),
+        ("digest subscribe", "needs a scope"),
+        ("digest subscribe team-ml last-week daily", "not a scope"),
+        ("digest subscribe tem-ml daily", "Did you mean 'team-ml'"),
+        ("digest list team-ml", "takes no more words"),
+    ],
+)
+def test_bad_digest_commands(text: str, fragment: str) -> None:
+    with pytest.raises(QueryError, match=fragment):
+        parse_query(text, G)
+
+
+def test_weekday_aware_forecast() -> None:
+    # weekdays cost 100, weekends 10; yesterday is Wednesday 2026-11-18
+    day = date(2026, 11, 18)
+    totals = {}
+    d = date(2026, 10, 1)
+    while d <= day:
+        totals[d] = Decimal(10) if d.weekday() >= 5 else Decimal(100)
+        d += timedelta(days=1)
+    mtd = sum(v for k, v in totals.items() if k >= date(2026, 11, 1))
+    # Nov 19..30: Thu Fri (2 weekdays), Sat Sun, Mon-Fri (5), Sat Sun, Mon (1) -> 8 weekdays, 4 weekend days
+    expected = mtd + 8 * Decimal(100) + 4 * Decimal(10)
+    assert DigestBuilder.forecast(totals, day) == expected
