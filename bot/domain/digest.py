@@ -10,22 +10,13 @@ from bot.domain.money import percent_change
 
 
 @dataclass(frozen=True)
-class Mover:
-    dimension: str  # service | project | resource
-    key: str
-    current: Decimal
-    baseline: Decimal
+class Change:
+    """A key's spend now against before: a top mover (with its dimension) or a row of a weekly breakdown."""
 
-    @property
-    def change(self) -> Decimal:
-        return self.current - self.baseline
-
-
-@dataclass(frozen=True)
-class GroupChange:
     key: str
     current: Decimal
     previous: Decimal
+    dimension: str = ""  # service | project | resource, for movers
 
     @property
     def change(self) -> Decimal:
@@ -63,14 +54,14 @@ class Digest:
     month_to_date: Decimal = Decimal(0)
     budget: Decimal | None = None
     forecast: Decimal | None = None
-    movers: tuple[Mover, ...] = ()
+    movers: tuple[Change, ...] = ()
     untagged_share: Decimal | None = None
     # weekly
     week_start: date | None = None
     week_total: Decimal = Decimal(0)
     previous_week_total: Decimal = Decimal(0)
-    by_project: tuple[GroupChange, ...] = ()
-    by_model: tuple[GroupChange, ...] = ()
+    by_project: tuple[Change, ...] = ()
+    by_model: tuple[Change, ...] = ()
     # sections that appear when there is something to say (filled by later features)
     savings_waiting: Decimal | None = None
     anomalies: tuple[str, ...] = ()

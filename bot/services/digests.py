@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from bot.config import CostbotConfig
-from bot.domain.digest import Digest, DigestChart, GroupChange, Mover
+from bot.domain.digest import Change, Digest, DigestChart
 from bot.domain.errors import QueryError
 from bot.domain.money import ZERO
 from bot.domain.query import Query
@@ -111,13 +111,13 @@ class DigestBuilder:
         remaining = [day.replace(day=n) for n in range(day.day + 1, last + 1)]
         return mtd + sum((_mean(by_weekday[d.weekday()]) for d in remaining), ZERO)
 
-    def _movers(self, query: Query, day: date) -> tuple[Mover, ...]:
+    def _movers(self, query: Query, day: date) -> tuple[Change, ...]:
         dims = {
             "service": Grouping("column", "ServiceName"),
             "project": Grouping("tag", self.config.grammar.tag_key_for("project")),
             "resource": Grouping("column", "ResourceId"),
         }
-        movers: list[Mover] = []
+        movers: list[Change] = []
         for name, grouping in dims.items():
             daily = self._daily(query, day - timedelta(days=7), day + timedelta(days=1), grouping)
             keys = {k for v in daily.values() for k in v}
@@ -126,7 +126,7 @@ class DigestBuilder:
                     continue
                 current = daily.get(day, {}).get(key, ZERO)
                 baseline = _mean([daily.get(day - timedelta(days=i), {}).get(key, ZERO) for i in range(1, 8)])
-                movers.append(Mover(name, key, current, baseline))
+                movers.append(Change(key, current, baseline, dimension=name))
         movers.sort(key=lambda m: (-abs(m.change), m.dimension, m.key))
         return tuple(m for m in movers[:MOVERS] if m.change != 0)
 
@@ -161,12 +161,12 @@ class DigestBuilder:
         spec = self.costs.spec(query, start, monday)
         totals = self.costs.store.totals(spec, (prev, start))
 
-        def changes(dimension: str) -> tuple[GroupChange, ...]:
+        def changes(dimension: str) -> tuple[Change, ...]:
             grouping = Grouping("tag", self.config.grammar.tag_key_for(dimension))
             now = dict(self.costs.store.groups(spec, grouping))
             before = dict(self.costs.store.groups(self.costs.spec(query, prev, start), grouping))
             keys = sorted(set(now) | set(before), key=lambda k: (-(now.get(k, ZERO)), k))
-            return tuple(GroupChange(k, now.get(k, ZERO), before.get(k, ZERO)) for k in keys)
+            return tuple(Change(k, now.get(k, ZERO), before.get(k, ZERO)) for k in keys)
 
         return replace(digest, cadence="weekly", week_start=start, week_total=totals.current,
                        previous_week_total=totals.previous, by_project=changes("project"),
