@@ -1,0 +1,96 @@
+"""Idle and oversized rules: pure functions from a resource and its utilization to findings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from bot.domain.resources import HOURS_PER_MONTH, Resource, Utilization
+
+IDLE = "idle"
+OVERSIZED = "oversized"
+
+# the next smaller size in a family (GPU families step down by GPU count where the family allows it)
+_SIZES = ("nano", "micro", "small", "medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge",
+          "16xlarge", "24xlarge", "32xlarge", "48xlarge")
+
+
+@dataclass(frozen=True)
+class Rules:
+    gpu_idle_percent: float = 5.0
+    cpu_idle_percent: float = 10.0
+    network_idle_bytes_per_hour: float = 5_000_000.0
+    idle_hours: int = 24
+    oversized_p95_percent: float = 30.0
+    oversized_days: int = 7
+    protect_tag: tuple[tuple[str, str], ...] = (("costbot", "protected"),)
+    snooze_tag: str = "costbot:snooze-until"
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # idle | oversized
+    reason: str
+    target_type: str | None = None  # for oversized: the size to move to
+    monthly_savings: Decimal | None = None
+
+
+def is_protected(resource: Resource, rules: Rules) -> bool:
+    tags = {k.lower(): v.lower() for k, v in resource.tags.items()}
+    return any(tags.get(k.lower()) == v.lower() for k, v in rules.protect_tag)
+
+
+def snoozed_until(resource: Resource, rules: Rules) -> date | None:
+    raw = next((v for k, v in resource.tags.items() if k.lower() == rules.snooze_tag.lower()), None)
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError:
+        return None
+
+
+def smaller_type(instance_type: str) -> str | None:
+    """`g5.12xlarge` -> `g5.8xlarge`, `ml.g5.2xlarge` -> `ml.g5.xlarge`; None when there is no smaller size."""
+    prefix, _, size = instance_type.rpartition(".")
+    if size not in _SIZES:
+        return None
+    i = _SIZES.index(size)
+    return f"{prefix}.{_SIZES[i - 1]}" if i > 0 else None
+
+
+def evaluate(resource: Resource, usage: Utilization, rules: Rules, today: date,
+             smaller_price: Decimal | None = None) -> Finding | None:
+    """Idle beats oversized. Protected, snoozed or not running resources are never flagged."""
+    if not resource.running or is_protected(resource, rules):
+        return None
+    until = snoozed_until(resource, rules)
+    if until is not None and until >= today:
+        return None
+    monthly = resource.monthly_cost
+    if resource.ref.kind == "endpoint":
+        if usage.hours >= rules.idle_hours and (usage.invocations or 0) == 0:
+            return Finding(IDLE, f"no invocations in {usage.hours} h", monthly_savings=monthly)
+        return None
+    if usage.hours < rules.idle_hours or usage.cpu_max is None:
+        return None
+    gpu_idle = usage.gpu_max is None or usage.gpu_max < rules.gpu_idle_percent
+    cpu_idle = usage.cpu_max < rules.cpu_idle_percent
+    net_idle = usage.network_max is None or usage.network_max < rules.network_idle_bytes_per_hour
+    if gpu_idle and cpu_idle and net_idle:
+        parts = [f"CPU ≤ {usage.cpu_max:.0f}%"]
+        if usage.gpu_max is not None:
+            parts.insert(0, f"GPU ≤ {usage.gpu_max:.0f}%")
+        return Finding(IDLE, f"idle for {usage.hours} h ({', '.join(parts)})", monthly_savings=monthly)
+    if resource.ref.kind != "ec2" or usage.hours < rules.oversized_days * 24:
+        return None
+    busiest = max(p for p in (usage.cpu_p95, usage.gpu_p95) if p is not None) if usage.cpu_p95 is not None else None
+    target = smaller_type(resource.type)
+    if busiest is not None and busiest < rules.oversized_p95_percent and target is not None:
+        savings = None
+        if resource.hourly_price is not None and smaller_price is not None:
+            savings = (resource.hourly_price - smaller_price) * HOURS_PER_MONTH
+        return Finding(OVERSIZED, f"p95 utilization {busiest:.0f}% over {rules.oversized_days} days",
+                       target_type=target, monthly_savings=savings)
+    return None
