@@ -47,6 +47,7 @@ class TeamConfig(_Strict):
     approvers: list[str] = Field(default_factory=list)
     budget: BudgetConfig | None = None
     digest: DigestConfig | None = None
+    rules: RulesConfig | None = None  # overrides the global rules for this team's resources
 
 
 class SourceConfig(_Strict):
@@ -72,9 +73,18 @@ class ProviderConfig(_Strict):
 
 class RulesConfig(_Strict):
     protect_tag: dict[str, str] = Field(default_factory=lambda: {"costbot": "protected"})
-    idle_gpu_percent: float = 5.0
-    idle_cpu_percent: float = 10.0
-    idle_hours: int = 24
+    idle_gpu_percent: float = Field(default=5.0, ge=0, le=100)
+    idle_cpu_percent: float = Field(default=10.0, ge=0, le=100)
+    idle_network_bytes_per_hour: float = Field(default=5_000_000.0, ge=0)
+    idle_hours: int = Field(default=24, ge=1)
+    oversized_p95_percent: float = Field(default=30.0, ge=0, le=100)
+    oversized_days: int = Field(default=7, ge=1, le=14)
+    gpu_metric: dict[str, str] = Field(default_factory=lambda: {"namespace": "CWAgent",
+                                                                "name": "nvidia_smi_utilization_gpu"})
+    endpoint_min_instances: int = Field(default=1, ge=0)
+    approval_hours: int = Field(default=24, ge=1)  # an unanswered action request expires after this
+    undo_hours: int = Field(default=24, ge=1)  # how long an Undo is offered
+    snooze_days: int = Field(default=7, ge=1, le=365)
 
 
 class AllocationRule(_Strict):
@@ -101,6 +111,7 @@ class CostbotConfig(_Strict):
     rules: RulesConfig = Field(default_factory=RulesConfig)
     allocation: list[AllocationRule] = Field(default_factory=list)
     admins: list[str] = Field(default_factory=list)
+    owners_channel: str | None = None  # where "Not mine" and unowned recommendations go
     dry_run: bool = False
 
     @field_validator("timezone")
@@ -137,6 +148,25 @@ class CostbotConfig(_Strict):
     @cached_property
     def grammar(self) -> Grammar:
         return Grammar(teams=tuple(self.teams), tag_keys=dict(self.tag_keys))
+
+    def owner_team(self, tags: dict[str, str]) -> str | None:
+        """The first team (in config order) whose tags all match the resource's (case-insensitive)."""
+        lowered = {k.lower(): v.lower() for k, v in tags.items()}
+        for name in self.teams:
+            wanted = self.team_tags(name)
+            if all(lowered.get(k.lower()) == v.lower() for k, v in wanted.items()):
+                return name
+        return None
+
+    def rules_for(self, team: str | None) -> RulesConfig:
+        if team is not None and team in self.teams and self.teams[team].rules is not None:
+            return self.teams[team].rules  # type: ignore[return-value]
+        return self.rules
+
+    def can_approve(self, user_id: str, team: str | None) -> bool:
+        if user_id in self.admins:
+            return True
+        return team is not None and team in self.teams and user_id in self.teams[team].approvers
 
     def teams_of(self, user_id: str) -> list[str]:
         """Teams a Slack user belongs to: listed as a member or an approver."""

@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from bot.domain.actions import ActionRequest, AuditEntry
 from bot.domain.digest import Digest
+from bot.domain.recommendations import Recommendation
+from bot.domain.resources import Resource, ResourceRef, Utilization
 from bot.domain.spec import CostSpec, Grouping
 from bot.domain.subscriptions import Subscription
 
@@ -100,3 +103,102 @@ class DigestPublisher(Protocol):
     """Delivers a digest to a channel (Slack: the chart uploaded with the digest as its message)."""
 
     def publish(self, channel: str, digest: Digest) -> None: ...
+
+
+class ResourceProvider(Protocol):
+    """Cloud resources for scans and actions.
+
+    Implementers must: declare the permissions each operation needs (`PERMISSIONS`); honour `dry_run` in every
+    action (check, change nothing, say what would happen); fetch utilization for many resources in batches;
+    return `None` from `describe` for a resource that is gone; raise a CostbotError subclass with a
+    user-facing message when a call fails, leaving the resource as it was when possible.
+    """
+
+    name: str
+    PERMISSIONS: dict[str, tuple[str, ...]]
+
+    def list_resources(self) -> list[Resource]: ...
+
+    def describe(self, ref: ResourceRef) -> Resource | None: ...
+
+    def utilization(self, resources: Sequence[Resource], hours: int, recent_hours: int,
+                    end: datetime | None = None,
+                    detail: Callable[[Resource, Utilization], bool] | None = None) -> dict[str, Utilization]: ...
+
+    def stop(self, ref: ResourceRef, dry_run: bool = False) -> str: ...
+
+    def start(self, ref: ResourceRef, dry_run: bool = False, count: int | None = None) -> str: ...
+
+    def resize(self, ref: ResourceRef, new_type: str, dry_run: bool = False) -> str: ...
+
+    def tag(self, ref: ResourceRef, key: str, value: str) -> None: ...
+
+    def price(self, instance_type: str) -> Decimal | None: ...
+
+    def known_types(self) -> set[str]: ...
+
+
+class ActionStore(Protocol):
+    """Recommendations, action requests and the audit log. `transition` must be a conditional write (only
+    from the expected states), so that concurrent clicks and replicas make exactly one provider call."""
+
+    def upsert_recommendation(self, rec: Recommendation) -> Recommendation: ...
+
+    def close_recommendations(self, keep_ids: set[int], scope_keys: set[str] | None = None) -> int: ...
+
+    def close_recommendations_for(self, resource_key: str) -> None: ...
+
+    def open_recommendations(self, team: str | None = None) -> list[Recommendation]: ...
+
+    def recommendation_for(self, resource_key: str) -> Recommendation | None: ...
+
+    def recommendations_in_message(self, channel: str, ts: str) -> list[Recommendation]: ...
+
+    def set_recommendation_message(self, rec_ids: Sequence[int], channel: str, ts: str) -> None: ...
+
+    def set_recommendation_team(self, resource_key: str, team: str | None) -> None: ...
+
+    def create_request(self, *, resource_key: str, action: str, team: str | None, requested_by: str, status: str,
+                       expires_at: datetime, params: dict[str, str] | None = None, approved_by: str | None = None,
+                       channel: str | None = None, message_ts: str | None = None,
+                       undo_of: int | None = None) -> ActionRequest: ...
+
+    def request(self, request_id: int) -> ActionRequest | None: ...
+
+    def latest_request(self, resource_key: str) -> ActionRequest | None: ...
+
+    def transition(self, request_id: int, from_statuses: Sequence[str], to: str, **fields: Any) -> bool: ...
+
+    def requests_in(self, statuses: Sequence[str]) -> list[ActionRequest]: ...
+
+    def set_request_message(self, request_id: int, channel: str, ts: str) -> None: ...
+
+    def add_audit(self, entry: AuditEntry) -> None: ...
+
+    def audit(self, limit: int = 20) -> list[AuditEntry]: ...
+
+
+@dataclass(frozen=True)
+class RecommendationView:
+    """A row of a recommendations message: the finding and what happened to it so far."""
+
+    recommendation: Recommendation
+    request: ActionRequest | None = None
+    undo_until: datetime | None = None
+
+
+class ActionNotifier(Protocol):
+    """Tells people about recommendations and actions (Slack: messages updated in place)."""
+
+    def post_recommendations(self, channel: str, team: str | None,
+                             rows: Sequence[RecommendationView]) -> tuple[str, str]:
+        """Returns (channel id, message ts)."""
+        ...
+
+    def update_recommendations(self, channel: str, ts: str, team: str | None,
+                               rows: Sequence[RecommendationView]) -> None: ...
+
+    def post_approval_request(self, channel: str, request: ActionRequest, recommendation: Recommendation | None,
+                              approvers: Sequence[str]) -> tuple[str, str]: ...
+
+    def update_approval_request(self, request: ActionRequest, recommendation: Recommendation | None) -> None: ...

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from bot.domain.resources import HOURS_PER_MONTH, Resource, Utilization
+from bot.domain.resources import HOURS_PER_MONTH, Resource, Utilization, is_gpu_type
 
 IDLE = "idle"
 OVERSIZED = "oversized"
@@ -82,8 +82,12 @@ def evaluate(resource: Resource, usage: Utilization, rules: Rules, today: date,
         parts = [f"CPU ≤ {usage.cpu_max:.0f}%"]
         if usage.gpu_max is not None:
             parts.insert(0, f"GPU ≤ {usage.gpu_max:.0f}%")
+        elif resource.ref.kind == "ec2" and is_gpu_type(resource.type):
+            parts.append("GPU not measured")
+        if usage.network_max is not None:
+            parts.append(f"network ≤ {usage.network_max / 1e6:.1f} MB/h")
         return Finding(IDLE, f"idle for {usage.hours} h ({', '.join(parts)})", monthly_savings=monthly)
-    if resource.ref.kind != "ec2" or usage.hours < rules.oversized_days * 24:
+    if resource.ref.kind != "ec2" or usage.days < rules.oversized_days:
         return None
     busiest = max(p for p in (usage.cpu_p95, usage.gpu_p95) if p is not None) if usage.cpu_p95 is not None else None
     target = smaller_type(resource.type)
@@ -94,3 +98,22 @@ def evaluate(resource: Resource, usage: Utilization, rules: Rules, today: date,
         return Finding(OVERSIZED, f"p95 utilization {busiest:.0f}% over {rules.oversized_days} days",
                        target_type=target, monthly_savings=savings)
     return None
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """An open finding about one resource, kept across scans (one per resource and kind)."""
+
+    resource_key: str
+    kind: str
+    team: str | None
+    name: str
+    resource_type: str
+    reason: str
+    target_type: str | None = None
+    hourly_price: Decimal | None = None
+    monthly_savings: Decimal | None = None
+    status: str = "open"
+    id: int | None = None
+    channel: str | None = None
+    message_ts: str | None = None

@@ -7,6 +7,12 @@ from datetime import datetime
 from decimal import Decimal
 
 HOURS_PER_MONTH = Decimal(730)
+GPU_FAMILIES = ("p2", "p3", "p4", "p5", "g3", "g4", "g5", "g6", "trn", "inf", "dl")
+
+
+def is_gpu_type(instance_type: str) -> bool:
+    """GPU and accelerator families (p*, g*, trn*, inf*), EC2 or SageMaker (`ml.`) names."""
+    return instance_type.removeprefix("ml.").split(".")[0].startswith(GPU_FAMILIES)
 
 
 @dataclass(frozen=True)
@@ -53,12 +59,14 @@ class Resource:
 
 @dataclass(frozen=True)
 class Utilization:
-    """Metrics over the look-back window; None where the metric is not published."""
+    """Hourly metrics: maxima over the recent (idle) window, p95 over the whole (rightsizing) window.
+    None where the metric is not published."""
 
-    hours: int  # hours of data seen
+    hours: int  # hours with data in the recent window
     cpu_max: float | None = None
-    cpu_p95: float | None = None
     gpu_max: float | None = None
+    network_max: float | None = None  # bytes in+out in the busiest recent hour
+    invocations: float | None = None  # endpoints: sum over the recent window
+    days: float = 0.0  # days with data in the whole window
+    cpu_p95: float | None = None
     gpu_p95: float | None = None
-    network_max: float | None = None  # bytes in+out per hour, the busiest hour
-    invocations: float | None = None  # endpoints: sum over the window

@@ -1,0 +1,184 @@
+"""Recommendations, action requests and the audit log on SQLAlchemy.
+
+`transition` is the exactly-once guard: a conditional UPDATE that moves a request from one of the expected
+states to the next, so of several clicks, replicas or Slack retries exactly one wins.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.adapters.state.models import ActionRequestRow, AuditRow, RecommendationRow
+from bot.domain.actions import ActionRequest, AuditEntry
+from bot.domain.recommendations import Recommendation
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _rec(row: RecommendationRow) -> Recommendation:
+    return Recommendation(
+        resource_key=row.resource_key, kind=row.kind, team=row.team, name=row.name,
+        resource_type=row.resource_type, reason=row.reason, target_type=row.target_type,
+        hourly_price=row.hourly_price, monthly_savings=row.monthly_savings, status=row.status, id=row.id,
+        channel=row.channel, message_ts=row.message_ts,
+    )
+
+
+def _req(row: ActionRequestRow) -> ActionRequest:
+    return ActionRequest(
+        id=row.id, resource_key=row.resource_key, action=row.action, team=row.team, requested_by=row.requested_by,
+        status=row.status, created_at=_aware(row.created_at), expires_at=_aware(row.expires_at),
+        params=json.loads(row.params or "{}"), approved_by=row.approved_by, result=row.result, error=row.error,
+        channel=row.channel, message_ts=row.message_ts, undo_of=row.undo_of,
+    )
+
+
+class SqlActionStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    # -- recommendations -------------------------------------------------------------------------------
+    def upsert_recommendation(self, rec: Recommendation) -> Recommendation:
+        """One open recommendation per resource and kind: a re-scan refreshes it instead of adding one."""
+        now = _now()
+        with self._session() as s:
+            row = s.scalar(select(RecommendationRow).where(
+                RecommendationRow.resource_key == rec.resource_key, RecommendationRow.kind == rec.kind,
+                RecommendationRow.status == "open"))
+            if row is None:
+                row = RecommendationRow(resource_key=rec.resource_key, kind=rec.kind, status="open", first_seen=now,
+                                        name=rec.name, resource_type=rec.resource_type, reason=rec.reason,
+                                        last_seen=now)
+                s.add(row)
+            row.team, row.name, row.resource_type, row.reason = rec.team, rec.name, rec.resource_type, rec.reason
+            row.target_type, row.hourly_price, row.monthly_savings = rec.target_type, rec.hourly_price, \
+                rec.monthly_savings
+            row.last_seen = now
+            s.flush()
+            return _rec(row)
+
+    def close_recommendations(self, keep_ids: set[int], scope_keys: set[str] | None = None) -> int:
+        """Close open recommendations not in `keep_ids` (gone, busy again, protected, snoozed); with
+        `scope_keys`, only among those resources' recommendations."""
+        with self._session() as s:
+            rows = list(s.scalars(select(RecommendationRow).where(RecommendationRow.status == "open")))
+            closing = [r for r in rows if r.id not in keep_ids and (scope_keys is None or r.resource_key in scope_keys)]
+            for r in closing:
+                r.status, r.closed_at = "closed", _now()
+            return len(closing)
+
+    def close_recommendations_for(self, resource_key: str) -> None:
+        with self._session() as s:
+            s.execute(update(RecommendationRow).where(RecommendationRow.resource_key == resource_key,
+                                                      RecommendationRow.status == "open")
+                      .values(status="closed", closed_at=_now()))
+
+    def open_recommendations(self, team: str | None = None) -> list[Recommendation]:
+        with self._session() as s:
+            q = select(RecommendationRow).where(RecommendationRow.status == "open").order_by(
+                RecommendationRow.monthly_savings.desc(), RecommendationRow.id)
+            if team is not None:
+                q = q.where(RecommendationRow.team == team)
+            return [_rec(r) for r in s.scalars(q)]
+
+    def recommendation_for(self, resource_key: str) -> Recommendation | None:
+        with self._session() as s:
+            row = s.scalar(select(RecommendationRow).where(RecommendationRow.resource_key == resource_key)
+                           .order_by(RecommendationRow.status.desc(), RecommendationRow.id.desc()))
+            return _rec(row) if row else None
+
+    def recommendations_in_message(self, channel: str, ts: str) -> list[Recommendation]:
+        with self._session() as s:
+            q = select(RecommendationRow).where(RecommendationRow.channel == channel,
+                                                RecommendationRow.message_ts == ts).order_by(RecommendationRow.id)
+            return [_rec(r) for r in s.scalars(q)]
+
+    def set_recommendation_message(self, rec_ids: Sequence[int], channel: str, ts: str) -> None:
+        with self._session() as s:
+            s.execute(update(RecommendationRow).where(RecommendationRow.id.in_(list(rec_ids)))
+                      .values(channel=channel, message_ts=ts))
+
+    def set_recommendation_team(self, resource_key: str, team: str | None) -> None:
+        with self._session() as s:
+            s.execute(update(RecommendationRow).where(RecommendationRow.resource_key == resource_key,
+                                                      RecommendationRow.status == "open").values(team=team))
+
+    # -- action requests -------------------------------------------------------------------------------
+    def create_request(self, *, resource_key: str, action: str, team: str | None, requested_by: str,
+                       status: str, expires_at: datetime, params: dict[str, str] | None = None,
+                       approved_by: str | None = None, channel: str | None = None, message_ts: str | None = None,
+                       undo_of: int | None = None) -> ActionRequest:
+        now = _now()
+        with self._session() as s:
+            row = ActionRequestRow(resource_key=resource_key, action=action, params=json.dumps(params or {}),
+                                   team=team, requested_by=requested_by, status=status, approved_by=approved_by,
+                                   created_at=now, expires_at=expires_at, updated_at=now, channel=channel,
+                                   message_ts=message_ts, undo_of=undo_of)
+            s.add(row)
+            s.flush()
+            return _req(row)
+
+    def request(self, request_id: int) -> ActionRequest | None:
+        with self._session() as s:
+            row = s.get(ActionRequestRow, request_id)
+            return _req(row) if row else None
+
+    def latest_request(self, resource_key: str) -> ActionRequest | None:
+        with self._session() as s:
+            row = s.scalar(select(ActionRequestRow).where(ActionRequestRow.resource_key == resource_key)
+                           .order_by(ActionRequestRow.id.desc()).limit(1))
+            return _req(row) if row else None
+
+    def transition(self, request_id: int, from_statuses: Sequence[str], to: str, **fields: Any) -> bool:
+        """Move the request to `to` only if it is still in one of `from_statuses`; True for the one winner."""
+        values: dict[str, Any] = {"status": to, "updated_at": _now(), **fields}
+        with self._session() as s:
+            result = s.execute(update(ActionRequestRow)
+                               .where(ActionRequestRow.id == request_id,
+                                      ActionRequestRow.status.in_(list(from_statuses)))
+                               .values(**values))
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def requests_in(self, statuses: Sequence[str]) -> list[ActionRequest]:
+        with self._session() as s:
+            q = select(ActionRequestRow).where(ActionRequestRow.status.in_(list(statuses))).order_by(
+                ActionRequestRow.id)
+            return [_req(r) for r in s.scalars(q)]
+
+    def set_request_message(self, request_id: int, channel: str, ts: str) -> None:
+        with self._session() as s:
+            s.execute(update(ActionRequestRow).where(ActionRequestRow.id == request_id)
+                      .values(channel=channel, message_ts=ts))
+
+    # -- audit -----------------------------------------------------------------------------------------
+    def add_audit(self, entry: AuditEntry) -> None:
+        with self._session() as s:
+            s.add(AuditRow(at=entry.at, actor=entry.actor, action=entry.action, resource_key=entry.resource_key,
+                           before=entry.before, after=entry.after, result=entry.result, error=entry.error,
+                           request_id=entry.request_id, dry_run=entry.dry_run))
+
+    def audit(self, limit: int = 20) -> list[AuditEntry]:
+        with self._session() as s:
+            rows = s.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(limit))
+            return [AuditEntry(at=_aware(r.at), actor=r.actor, action=r.action, resource_key=r.resource_key,
+                               before=r.before, after=r.after, result=r.result, error=r.error,
+                               request_id=r.request_id, dry_run=r.dry_run) for r in rows]
