@@ -18,9 +18,13 @@ from bot.services.ingest import IngestService
 
 if TYPE_CHECKING:
     from slack_bolt import App
+    from sqlalchemy import Engine
 
     from bot.jobs import CostbotScheduler
+    from bot.ports import ResourceProvider
+    from bot.services.actions import ActionService
     from bot.services.digests import DigestService
+    from bot.services.optimize import ScanService
 
 LISTENER_THREADS = 2  # answers are CPU-bound on DuckDB; more threads only fight over the GIL
 
@@ -35,30 +39,106 @@ class Services:
         self.costs = costs
         self.ingest = ingest
         self.scheduler: CostbotScheduler | None = None
-        self._digests: DigestService | None = None
-        self._lock = threading.Lock()
+        self._built: dict[str, Any] = {}
+        self._lock = threading.RLock()
+
+    def _lazy(self, name: str, build: Any) -> Any:
+        with self._lock:
+            if name not in self._built:
+                self._built[name] = build(self)
+            return self._built[name]
+
+    @property
+    def state_engine(self) -> Engine:
+        return self._lazy("engine", _build_engine)
+
+    @property
+    def slack_client(self) -> Any | None:
+        return self._lazy("slack", lambda s: build_web_client(s.settings) if s.settings.get("SLACK_BOT_TOKEN")
+                          else None)
 
     @property
     def digests(self) -> DigestService:
-        with self._lock:
-            if self._digests is None:
-                self._digests = _build_digests(self)
-            return self._digests
+        return self._lazy("digests", _build_digests)
+
+    @property
+    def providers(self) -> dict[str, ResourceProvider]:
+        return self._lazy("providers", _build_providers)
+
+    @property
+    def actions(self) -> ActionService:
+        return self._lazy("actions", _build_actions)
+
+    @property
+    def scanner(self) -> ScanService:
+        return self._lazy("scanner", _build_scanner)
 
 
-def _build_digests(services: Services) -> DigestService:
-    from bot.adapters.slack_publisher import SlackDigestPublisher
+def _build_engine(services: Services) -> Engine:
     from bot.adapters.state.database import make_engine, upgrade
-    from bot.adapters.state.repository import SqlStateStore
-    from bot.services.digests import DigestBuilder, DigestService
 
     engine = make_engine(services.settings.database_url)
     upgrade(engine)
-    publisher = None
-    if services.settings.get("SLACK_BOT_TOKEN"):
-        publisher = SlackDigestPublisher(build_web_client(services.settings))
+    return engine
+
+
+def _publisher(services: Services) -> Any:
+    from bot.adapters.slack_publisher import SlackDigestPublisher
+
+    client = services.slack_client
+    return services._lazy("publisher", lambda s: SlackDigestPublisher(client) if client is not None else None)
+
+
+def _build_digests(services: Services) -> DigestService:
+    from bot.adapters.state.repository import SqlStateStore
+    from bot.services.digests import DigestBuilder, DigestService
+
     builder = DigestBuilder(services.costs, services.config, services.costs.today)
-    return DigestService(builder, SqlStateStore(engine), publisher, services.config)
+    return DigestService(builder, SqlStateStore(services.state_engine), _publisher(services), services.config)
+
+
+def _build_providers(services: Services) -> dict[str, ResourceProvider]:
+    from bot.adapters import providers
+
+    built: dict[str, ResourceProvider] = {}
+    rules = services.config.rules
+    for cfg in services.config.providers:
+        built[cfg.kind] = providers.create(
+            cfg.kind, regions=cfg.regions, accounts=cfg.accounts, role_arn=cfg.role_arn,
+            gpu_metric=(rules.gpu_metric.get("namespace", "CWAgent"),
+                        rules.gpu_metric.get("name", "nvidia_smi_utilization_gpu")),
+            endpoint_min_instances=rules.endpoint_min_instances)
+    return built
+
+
+def _notifier(services: Services) -> Any:
+    from bot.adapters.slack_actions import SlackActionNotifier
+
+    publisher = _publisher(services)
+    if publisher is None:
+        return None
+
+    def approvers(team: str | None) -> list[str]:
+        return services.actions.approvers(team)
+
+    return services._lazy("notifier", lambda s: SlackActionNotifier(
+        s.slack_client, publisher.channel_id, s.config.currency, approvers, s.config.rules.snooze_days))
+
+
+def _build_actions(services: Services) -> ActionService:
+    from bot.adapters.state.actions_repository import SqlActionStore
+    from bot.services.actions import ActionService
+
+    return ActionService(services.providers, SqlActionStore(services.state_engine), services.config,
+                         _notifier(services), services.costs.today)
+
+
+def _build_scanner(services: Services) -> ScanService:
+    from bot.adapters.state.actions_repository import SqlActionStore
+    from bot.services.optimize import ScanService
+
+    return ScanService(list(services.providers.values()), SqlActionStore(services.state_engine), services.config,
+                       _notifier(services), services.costs.today)
 
 
 def store_path(settings: Settings) -> Path:
@@ -116,7 +196,7 @@ def build_slack_app(services: Services, socket_mode: bool = False) -> App:
     """The Bolt app with every listener registered. Request signatures are always verified in HTTP mode."""
     from slack_bolt import App
 
-    from handlers import actions, commands, errors, home
+    from handlers import actions, commands, errors, home, resources
 
     settings = services.settings
     signing_secret = settings.get("SLACK_SIGNING_SECRET")
@@ -133,6 +213,7 @@ def build_slack_app(services: Services, socket_mode: bool = False) -> App:
     commands.register(app, services)
     actions.register(app, services)
     home.register(app, services)
+    resources.register(app, services)
     return app
 
 

@@ -89,7 +89,7 @@ class CostbotScheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=services.digests.state.engine,  # type: ignore[attr-defined]
+            jobstores={"default": SQLAlchemyJobStore(engine=services.state_engine,
                                                      tablename="apscheduler_jobs")},
             executors={"default": ThreadPoolExecutor(threads)},
             job_defaults={"coalesce": True, "misfire_grace_time": int(grace.total_seconds()), "max_instances": 1},

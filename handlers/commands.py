@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App, Respond
 
-from bot.domain.query import DigestCommand, HelpRequest
-from bot.render import blocks
+from bot.domain.query import AuditCommand, DigestCommand, HelpRequest, IdleCommand
+from bot.render import action_blocks, blocks
 from handlers.errors import ack_now, reported
 
 if TYPE_CHECKING:
@@ -50,6 +50,17 @@ def register(app: App, services: Services) -> None:
                         response_type="ephemeral")
             elif isinstance(parsed, DigestCommand):
                 digest(parsed, str(command.get("channel_id") or ""), user, respond)
+            elif isinstance(parsed, IdleCommand):
+                owned: list[str | None] = [parsed.team] if parsed.team else list(services.config.teams_of(user))
+                for team in owned or [None]:
+                    rows = services.actions.open_views(team)
+                    respond(blocks=action_blocks.recommendations_blocks(team or "all teams", rows,
+                                                                        services.config.currency,
+                                                                        services.config.rules.snooze_days),
+                            text=f"{len(rows)} open recommendations", response_type="ephemeral")
+            elif isinstance(parsed, AuditCommand):
+                respond(blocks=action_blocks.audit_blocks(services.actions.audit(parsed.limit)),
+                        text="Recent actions", response_type="ephemeral")
             else:
                 result = services.costs.answer(parsed)
                 respond(blocks=blocks.answer_blocks(result, question), text=blocks.answer_fallback_text(result),

@@ -23,7 +23,7 @@ from bot.adapters.sources.cur import cur_mapping, is_cur
 from bot.adapters.sources.focus_files import focus_mapping, is_focus
 from bot.adapters.sources.mapping import Mapping
 from bot.adapters.sources.raw_files import RawFile, describe_duckdb_error, discover, open_file
-from bot.domain.errors import IngestError
+from bot.domain.errors import CostbotError, IngestError
 from bot.domain.spec import CostSpec, Grouping
 from bot.ports import DailyRow, IngestSummary, Totals
 
@@ -45,6 +45,10 @@ def _tag_value_expr(tags: str, spellings: Sequence[str]) -> str:
     if not refs:
         return "CAST(NULL AS VARCHAR)"
     return refs[0] if len(refs) == 1 else f"coalesce({', '.join(refs)})"
+
+
+class StoreBusy(CostbotError):
+    """Another process holds the DuckDB file."""
 
 
 def _mapping_for(raw: RawFile) -> Mapping:
@@ -78,7 +82,14 @@ class DuckDBCostStore:
     def _root(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
             if self._con is None:
-                con = duckdb.connect(self.path, read_only=self._read_only)
+                try:
+                    con = duckdb.connect(self.path, read_only=self._read_only)
+                except duckdb.IOException as exc:
+                    if "lock" in str(exc).lower():
+                        raise StoreBusy(
+                            f"the cost store {self.path} is in use by another costbot process (one process writes "
+                            "it at a time: stop `costbot serve` to ingest from the command line)") from None
+                    raise
                 con.execute("SET TimeZone = 'UTC'")
                 if self._threads:
                     con.execute(f"SET threads = {int(self._threads)}")

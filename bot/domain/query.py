@@ -35,7 +35,7 @@ COLUMN_DIMENSIONS: dict[str, str] = {
     "category": "ServiceCategory",
 }
 TIME_DIMENSIONS = ("day", "week", "month")
-KEYWORDS = ("by", "top", "billed", "untagged", "help", "digest")
+KEYWORDS = ("by", "top", "billed", "untagged", "help", "digest", "idle", "audit")
 MAX_TOP = 1000
 _ANY_DAY = date(2000, 1, 15)
 
@@ -71,6 +71,13 @@ GRAMMAR_HELP: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("top N", "show the N largest groups and sum the rest as (other)"),
             ("billed", "BilledCost (invoice view) instead of EffectiveCost (amortized)"),
             ("help", "this text"),
+        ),
+    ),
+    (
+        "Idle resources and actions",
+        (
+            ("idle [TEAM]", "open recommendations, with Stop / Resize / Snooze buttons"),
+            ("audit [N]", "the N most recent actions (default 10)"),
         ),
     ),
     (
@@ -148,6 +155,39 @@ class DigestCommand:
     action: str
     scope: str = ""
     when: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class IdleCommand:
+    """`idle [TEAM]`: open recommendations, with their buttons."""
+
+    team: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditCommand:
+    """`audit [N]`: the N most recent actions."""
+
+    limit: int = 10
+
+
+def _parse_idle(tokens: list[str], grammar: Grammar) -> IdleCommand:
+    if len(tokens) > 2:
+        raise QueryError("`idle` takes at most one team, e.g. `idle team-ml`", word=tokens[2])
+    if len(tokens) == 1:
+        return IdleCommand()
+    scope = _scope(tokens[1], grammar)
+    if scope is None or scope.kind != "team":
+        raise _unknown(tokens[1], grammar.teams, "team")
+    return IdleCommand(scope.key)
+
+
+def _parse_audit(tokens: list[str]) -> AuditCommand:
+    if len(tokens) == 1:
+        return AuditCommand()
+    if len(tokens) > 2 or not tokens[1].isdigit() or not 1 <= int(tokens[1]) <= 100:
+        raise QueryError("`audit` takes a number from 1 to 100, e.g. `audit 20`", word=tokens[-1])
+    return AuditCommand(int(tokens[1]))
 
 
 def _parse_digest(tokens: list[str], grammar: Grammar) -> DigestCommand:
@@ -263,13 +303,20 @@ def _scope(word: str, grammar: Grammar) -> Scope | None:
     return Scope("tag", grammar.tag_key_for(key), value)
 
 
-def parse_query(text: str, grammar: Grammar) -> Query | HelpRequest | DigestCommand:
+Command = HelpRequest | DigestCommand | IdleCommand | AuditCommand
+
+
+def parse_query(text: str, grammar: Grammar) -> Query | Command:
     """Parse `/cost` text; raises QueryError naming the first word it cannot place."""
     tokens = _tokens(text)
     if tokens and tokens[0].lower() == "help":
         return HelpRequest()
     if tokens and tokens[0].lower() == "digest":
         return _parse_digest(tokens, grammar)
+    if tokens and tokens[0].lower() == "idle":
+        return _parse_idle(tokens, grammar)
+    if tokens and tokens[0].lower() == "audit":
+        return _parse_audit(tokens)
     scopes: list[Scope] = []
     period: str | None = None
     by: Dimension | None = None

@@ -52,7 +52,7 @@ MAX_BUTTON_VALUE = 2000
 MAX_BREAKDOWN_LINES = 15
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -77,7 +77,7 @@ def breakdown_lines(groups: Sequence[Group], total: Decimal, currency: str,
     items = list(groups)
     for i, g in enumerate(items):
         share = f" ({g.cost / total * 100:.1f}%)" if total else ""
-        line = f"• *{_clip(g.key, 80)}* — {format_money(g.cost, currency)}{share}"
+        line = f"• *{clip(g.key, 80)}* — {format_money(g.cost, currency)}{share}"
         room_for_other = 120 if i < len(items) - 1 else 0
         if len(lines) >= max_lines or used + len(line) + 1 + room_for_other > max_chars:
             rest += g.cost
@@ -95,7 +95,7 @@ def answer_blocks(answer: CostAnswer, query_text: str, shared_by: str | None = N
                   buttons: bool = True) -> list[Block]:
     """The answer to `/cost`: header, total and change, breakdown, untagged share, context, buttons."""
     blocks: list[Block] = [
-        HeaderBlock(text=_clip(f"{answer.scope_label} · {answer.period.label}", MAX_HEADER_CHARS)),
+        HeaderBlock(text=clip(f"{answer.scope_label} · {answer.period.label}", MAX_HEADER_CHARS)),
         SectionBlock(
             text=MarkdownTextObject(
                 text=f"*{format_money(answer.total, answer.currency)}* "
@@ -110,7 +110,7 @@ def answer_blocks(answer: CostAnswer, query_text: str, shared_by: str | None = N
         lines = breakdown_lines(groups, answer.total, answer.currency)
         title = f"*By {answer.dimension}*\n"
         body = "\n".join(lines) if lines else "_no spend in this period_"
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=_clip(title + body, MAX_TEXT_CHARS))))
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(title + body, MAX_TEXT_CHARS))))
     share = answer.untagged_share
     untagged = format_money(answer.untagged_cost, answer.currency)
     untagged_text = f":label: Untagged: {untagged}" + (f" ({share:.1f}% of total)" if share is not None else "")
@@ -118,9 +118,9 @@ def answer_blocks(answer: CostAnswer, query_text: str, shared_by: str | None = N
     context = [untagged_text, f"{answer.metric} · {answer.currency} · billing data through {through}"]
     if shared_by:
         context.append(f"shared by <@{shared_by}>")
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_clip(c, MAX_TEXT_CHARS)) for c in context]))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(c, MAX_TEXT_CHARS)) for c in context]))
     if buttons:
-        value = _clip(query_text, MAX_BUTTON_VALUE) or " "
+        value = clip(query_text, MAX_BUTTON_VALUE) or " "
         elements = [ButtonElement(text="Chart", action_id=ACTION_CHART, value=value)]
         if shared_by is None:
             elements.insert(0, ButtonElement(text="Share in channel", action_id=ACTION_SHARE, value=value))
@@ -139,7 +139,7 @@ def error_blocks(error: CostbotError, command: str = "/cost") -> list[Block]:
     if isinstance(error, QueryError):
         example = f"`{command} {EXAMPLES[0]}`"
         text += f"\nFor example: {example} — or `{command} help` for everything you can ask."
-    return [SectionBlock(text=MarkdownTextObject(text=_clip(text, MAX_TEXT_CHARS)))]
+    return [SectionBlock(text=MarkdownTextObject(text=clip(text, MAX_TEXT_CHARS)))]
 
 
 def help_blocks(teams: Sequence[str], command: str = "/cost") -> list[Block]:
@@ -150,12 +150,12 @@ def help_blocks(teams: Sequence[str], command: str = "/cost") -> list[Block]:
     ]
     for title, items in GRAMMAR_HELP:
         lines = [f"*{title}*"] + [f"• `{key}` — {desc}" for key, desc in items]
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=_clip("\n".join(lines), MAX_TEXT_CHARS))))
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip("\n".join(lines), MAX_TEXT_CHARS))))
     if teams:
         blocks.append(SectionBlock(text=MarkdownTextObject(
-            text=_clip("*Teams:* " + ", ".join(f"`{t}`" for t in teams), MAX_TEXT_CHARS))))
+            text=clip("*Teams:* " + ", ".join(f"`{t}`" for t in teams), MAX_TEXT_CHARS))))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(
-        text=_clip("Examples: " + " · ".join(f"`{command} {e}`" for e in EXAMPLES), MAX_TEXT_CHARS))]))
+        text=clip("Examples: " + " · ".join(f"`{command} {e}`" for e in EXAMPLES), MAX_TEXT_CHARS))]))
     return blocks
 
 
@@ -187,10 +187,10 @@ def home_view(overviews: Sequence[TeamOverview]) -> View:
         if ov.open_recommendations:
             lines.append(f":bulb: {ov.open_recommendations} open recommendations")
         blocks.append(DividerBlock())
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=_clip("\n".join(lines), MAX_TEXT_CHARS))))
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip("\n".join(lines), MAX_TEXT_CHARS))))
         blocks.append(ActionsBlock(elements=[
             ButtonElement(text=label, action_id=f"{ACTION_HOME_ASK}_{i}",
-                          value=_clip(f"{ov.team} {query}", MAX_BUTTON_VALUE))
+                          value=clip(f"{ov.team} {query}", MAX_BUTTON_VALUE))
             for i, (label, query) in enumerate(HOME_QUESTIONS)
         ]))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text="Type `/cost help` in any channel for more.")]))
@@ -208,7 +208,7 @@ def digest_blocks(digest: Digest) -> list[Block]:
     """A digest message: headline figures, budget and forecast, movers, untagged share; weekly breakdowns."""
     cur = digest.currency
     title = f"{'Weekly' if digest.cadence == 'weekly' else 'Daily'} cost digest · {digest.scope_label}"
-    out: list[Block] = [HeaderBlock(text=_clip(title, MAX_HEADER_CHARS))]
+    out: list[Block] = [HeaderBlock(text=clip(title, MAX_HEADER_CHARS))]
     day_name = digest.day.strftime("%a %b %d")
     lines = [
         f"*{day_name}: {format_money(digest.yesterday, cur)}* — "
@@ -226,14 +226,14 @@ def digest_blocks(digest: Digest) -> list[Block]:
         if digest.budget and digest.forecast > digest.budget:
             mtd += f" :warning: over budget by {format_money(digest.forecast - digest.budget, cur, whole=True)}"
     lines.append(mtd)
-    out.append(SectionBlock(text=MarkdownTextObject(text=_clip("\n".join(lines), MAX_TEXT_CHARS))))
+    out.append(SectionBlock(text=MarkdownTextObject(text=clip("\n".join(lines), MAX_TEXT_CHARS))))
     if digest.movers:
         mover_lines = ["*Top movers* (yesterday vs the 7-day average)"]
         for m in digest.movers:
             sign = "+" if m.change >= 0 else "-"
-            mover_lines.append(f"• {m.dimension} *{_clip(m.key, 80)}*: {format_money(m.current, cur)} "
+            mover_lines.append(f"• {m.dimension} *{clip(m.key, 80)}*: {format_money(m.current, cur)} "
                                f"({sign}{format_money(abs(m.change), cur)})")
-        out.append(SectionBlock(text=MarkdownTextObject(text=_clip("\n".join(mover_lines), MAX_TEXT_CHARS))))
+        out.append(SectionBlock(text=MarkdownTextObject(text=clip("\n".join(mover_lines), MAX_TEXT_CHARS))))
     if digest.cadence == "weekly" and digest.week_start is not None:
         week = [f"*Week of {digest.week_start:%b %d}: {format_money(digest.week_total, cur)}* — "
                 f"{_pct_text(digest.week_total, digest.previous_week_total)} vs the week before "
@@ -241,20 +241,20 @@ def digest_blocks(digest: Digest) -> list[Block]:
         for name, changes in (("project", digest.by_project), ("model", digest.by_model)):
             if not changes:
                 continue
-            rows = [f"• *{_clip(c.key, 60)}* {format_money(c.current, cur)} ({_pct_text(c.current, c.previous)})"
+            rows = [f"• *{clip(c.key, 60)}* {format_money(c.current, cur)} ({_pct_text(c.current, c.previous)})"
                     for c in changes[:8]]
             if len(changes) > 8:
                 rest = sum((c.current for c in changes[8:]), ZERO)
                 rows.append(f"• *{OTHER}* ({len(changes) - 8} more) {format_money(rest, cur)}")
             week.append(f"*By {name}*\n" + "\n".join(rows))
-        out.append(SectionBlock(text=MarkdownTextObject(text=_clip("\n".join(week), MAX_TEXT_CHARS))))
+        out.append(SectionBlock(text=MarkdownTextObject(text=clip("\n".join(week), MAX_TEXT_CHARS))))
     if digest.savings_waiting:
         out.append(SectionBlock(text=MarkdownTextObject(
             text=f":bulb: {format_money(digest.savings_waiting, cur, whole=True)}/month of savings waiting in "
                  "open recommendations — `/cost idle`")))
     if digest.anomalies:
         out.append(SectionBlock(text=MarkdownTextObject(
-            text=_clip("*Anomalies*\n" + "\n".join(f"• {a}" for a in digest.anomalies), MAX_TEXT_CHARS))))
+            text=clip("*Anomalies*\n" + "\n".join(f"• {a}" for a in digest.anomalies), MAX_TEXT_CHARS))))
     context = []
     if digest.untagged_share is not None:
         context.append(f":label: Untagged this month: {digest.untagged_share:.1f}%")
@@ -287,7 +287,7 @@ def subscription_blocks(subs: Sequence[Subscription], channel: str) -> list[Bloc
     for sub in subs[:40]:
         origin = " _(from costbot.yml)_" if sub.origin == "config" else ""
         lines.append(f"• *{sub.scope or 'all teams'}* {_schedule_text(sub)}{origin}")
-    return [SectionBlock(text=MarkdownTextObject(text=_clip("\n".join(lines), MAX_TEXT_CHARS)))]
+    return [SectionBlock(text=MarkdownTextObject(text=clip("\n".join(lines), MAX_TEXT_CHARS)))]
 
 
 def subscribed_blocks(sub: Subscription) -> list[Block]:
@@ -297,4 +297,4 @@ def subscribed_blocks(sub: Subscription) -> list[Block]:
 
 
 def notice_blocks(text: str) -> list[Block]:
-    return [SectionBlock(text=MarkdownTextObject(text=_clip(text, MAX_TEXT_CHARS)))]
+    return [SectionBlock(text=MarkdownTextObject(text=clip(text, MAX_TEXT_CHARS)))]

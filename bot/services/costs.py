@@ -13,7 +13,7 @@ from bot.domain.errors import NoData, QueryError, UnknownScope
 from bot.domain.money import ZERO
 from bot.domain.overview import TeamOverview
 from bot.domain.periods import resolve_period
-from bot.domain.query import DigestCommand, Dimension, HelpRequest, Query, Scope, parse_query
+from bot.domain.query import Command, Dimension, HelpRequest, Query, Scope, parse_query
 from bot.domain.spec import OTHER, ColumnIn, Condition, CostSpec, Grouping, TagMissing, TagsMatch, TeamRule
 from bot.ports import CostStore
 
@@ -28,7 +28,7 @@ class CostService:
         self.config = config
         self.today = today
 
-    def parse(self, text: str) -> Query | HelpRequest | DigestCommand:
+    def parse(self, text: str) -> Query | Command:
         return parse_query(text, self.config.grammar)
 
     # -- resolution ----------------------------------------------------------------------------------
@@ -124,9 +124,10 @@ class CostService:
         parsed = self.parse(text)
         if isinstance(parsed, HelpRequest):
             return parsed
-        if isinstance(parsed, DigestCommand):
-            raise QueryError("`digest …` is a Slack command; in a terminal use `costbot digest SCOPE`",
-                             word="digest")
+        if not isinstance(parsed, Query):
+            word = type(parsed).__name__.removesuffix("Command").lower()
+            cli = {"digest": "costbot digest SCOPE", "idle": "costbot scan", "audit": "costbot audit"}.get(word)
+            raise QueryError(f"`{word} …` is a Slack command; in a terminal use `{cli}`", word=word)
         return self.answer(parsed)
 
     def team_overview(self, team: str) -> TeamOverview:

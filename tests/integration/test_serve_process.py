@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,9 +27,13 @@ def free_port() -> int:
 
 
 def test_serve_http_process(demo_store: tuple[Path, Path], tmp_path: Path) -> None:
+    # its own copy of the store: one process at a time writes a DuckDB file, and this test process has one open
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(demo_store[0] / "costs.duckdb", data / "costs.duckdb")
     stub = SlackStub().start()
     port = free_port()
-    env = {**os.environ, "COSTBOT_DATA_DIR": str(demo_store[0]), "COSTBOT_TODAY": TODAY, "PORT": str(port),
+    env = {**os.environ, "COSTBOT_DATA_DIR": str(data), "COSTBOT_TODAY": TODAY, "PORT": str(port),
            "SLACK_BOT_TOKEN": "xoxb-proc", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": stub.api_url,
            "DATABASE_URL": f"sqlite:///{tmp_path / 'state.db'}"}
     env.pop("SLACK_APP_TOKEN", None)

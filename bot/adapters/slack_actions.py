@@ -1,0 +1,49 @@
+"""Recommendations and approvals in Slack: messages posted once and updated in place (chat.update)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from bot.domain.actions import ActionRequest
+from bot.domain.recommendations import Recommendation
+from bot.ports import RecommendationView
+from bot.render import action_blocks
+
+
+class SlackActionNotifier:
+    def __init__(self, client: Any, resolve_channel: Callable[[str], str], currency: str = "USD",
+                 approvers_of: Callable[[str | None], list[str]] | None = None, snooze_days: int = 7) -> None:
+        self.client = client
+        self.resolve_channel = resolve_channel
+        self.currency = currency
+        self.approvers_of = approvers_of or (lambda team: [])
+        self.snooze_days = snooze_days
+
+    def post_recommendations(self, channel: str, team: str | None,
+                             rows: Sequence[RecommendationView]) -> tuple[str, str]:
+        blocks = action_blocks.recommendations_blocks(team, rows, self.currency, self.snooze_days)
+        resp = self.client.chat_postMessage(channel=self.resolve_channel(channel), blocks=blocks,
+                                            text=f"{len(rows)} idle or oversized resources for {team or 'no owner'}")
+        return str(resp["channel"]), str(resp["ts"])
+
+    def update_recommendations(self, channel: str, ts: str, team: str | None,
+                               rows: Sequence[RecommendationView]) -> None:
+        blocks = action_blocks.recommendations_blocks(team, rows, self.currency, self.snooze_days)
+        self.client.chat_update(channel=channel, ts=ts, blocks=blocks,
+                                text=f"Idle and oversized resources for {team or 'no owner'}")
+
+    def post_approval_request(self, channel: str, request: ActionRequest, recommendation: Recommendation | None,
+                              approvers: Sequence[str]) -> tuple[str, str]:
+        blocks = action_blocks.approval_blocks(request, recommendation, approvers, self.currency)
+        resp = self.client.chat_postMessage(channel=self.resolve_channel(channel), blocks=blocks,
+                                            text=f"<@{request.requested_by}> asks to {request.action} a resource")
+        return str(resp["channel"]), str(resp["ts"])
+
+    def update_approval_request(self, request: ActionRequest, recommendation: Recommendation | None) -> None:
+        if not request.channel or not request.message_ts:
+            return
+        blocks = action_blocks.approval_blocks(request, recommendation, self.approvers_of(request.team),
+                                               self.currency)
+        self.client.chat_update(channel=request.channel, ts=request.message_ts, blocks=blocks,
+                                text=f"Request to {request.action}: {request.status}")

@@ -1,0 +1,133 @@
+"""Scans: find idle and oversized resources through the providers, keep one open recommendation per
+resource and kind, and post each owner team one message listing its resources."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from bot.config import CostbotConfig, RulesConfig
+from bot.domain.recommendations import Recommendation, Rules, evaluate, smaller_type
+from bot.domain.resources import Resource, Utilization
+from bot.ports import ActionNotifier, ActionStore, RecommendationView, ResourceProvider
+
+log = logging.getLogger("costbot.scan")
+
+
+def domain_rules(cfg: RulesConfig) -> Rules:
+    return Rules(gpu_idle_percent=cfg.idle_gpu_percent, cpu_idle_percent=cfg.idle_cpu_percent,
+                 network_idle_bytes_per_hour=cfg.idle_network_bytes_per_hour, idle_hours=cfg.idle_hours,
+                 oversized_p95_percent=cfg.oversized_p95_percent, oversized_days=cfg.oversized_days,
+                 protect_tag=tuple(cfg.protect_tag.items()))
+
+
+@dataclass
+class ScanResult:
+    resources: int = 0
+    recommendations: list[Recommendation] = field(default_factory=list)
+    closed: int = 0
+    posted: dict[str, int] = field(default_factory=dict)  # channel -> resources listed
+    requests: dict[str, int] = field(default_factory=dict)  # provider API requests, by operation
+
+    @property
+    def monthly_savings(self) -> Decimal:
+        return sum((r.monthly_savings or Decimal(0) for r in self.recommendations), Decimal(0))
+
+
+class ScanService:
+    def __init__(self, providers: Sequence[ResourceProvider], store: ActionStore, config: CostbotConfig,
+                 notifier: ActionNotifier | None, today: Callable[[], date]) -> None:
+        self.providers = list(providers)
+        self.store = store
+        self.config = config
+        self.notifier = notifier
+        self.today = today
+
+    def rules_for(self, team: str | None) -> Rules:
+        return domain_rules(self.config.rules_for(team))
+
+    def smaller(self, provider: ResourceProvider, instance_type: str) -> str | None:
+        """The next smaller size in the family that the price table knows."""
+        known = provider.known_types()
+        candidate = smaller_type(instance_type)
+        while candidate is not None and candidate not in known:
+            candidate = smaller_type(candidate)
+        return candidate
+
+    def find(self, provider: ResourceProvider) -> tuple[list[Resource], list[Recommendation]]:
+        resources = provider.list_resources()
+        owners = {r.ref.key: self.config.owner_team(r.tags) for r in resources}
+        rules = {r.ref.key: self.rules_for(owners[r.ref.key]) for r in resources}
+        longest = max([self.config.rules.oversized_days] + [t.rules.oversized_days for t in self.config.teams.values()
+                                                             if t.rules is not None])
+        recent = max([self.config.rules.idle_hours] + [t.rules.idle_hours for t in self.config.teams.values()
+                                                       if t.rules is not None])
+
+        def worth_detail(res: Resource, usage: Utilization) -> bool:
+            r = rules[res.ref.key]
+            low_now = usage.cpu_max is not None and usage.cpu_max < r.cpu_idle_percent
+            low_p95 = usage.cpu_p95 is not None and usage.cpu_p95 < r.oversized_p95_percent
+            return res.running and (low_now or low_p95)
+
+        running = [r for r in resources if r.running]
+        usage = provider.utilization(running, hours=longest * 24, recent_hours=recent, detail=worth_detail)
+        found = []
+        for res in running:
+            team = owners[res.ref.key]
+            target = self.smaller(provider, res.type) if res.ref.kind == "ec2" else None
+            finding = evaluate(res, usage[res.ref.key], rules[res.ref.key], self.today(),
+                               smaller_price=provider.price(target) if target else None)
+            if finding is None:
+                continue
+            found.append(Recommendation(
+                resource_key=res.ref.key, kind=finding.kind, team=team, name=res.name, resource_type=res.type,
+                reason=finding.reason, target_type=target if finding.kind == "oversized" else None,
+                hourly_price=res.hourly_price, monthly_savings=finding.monthly_savings,
+            ))
+        return resources, found
+
+    def scan(self, post: bool = True) -> ScanResult:
+        result = ScanResult()
+        for provider in self.providers:
+            resources, found = self.find(provider)
+            result.resources += len(resources)
+            stored = [self.store.upsert_recommendation(rec) for rec in found]
+            result.recommendations += stored
+            keep = {r.id for r in stored if r.id is not None}
+            # close what is gone, busy again, protected or snoozed among this provider's resources
+            scanned = {r.ref.key for r in resources}
+            open_keys = {r.resource_key for r in self.store.open_recommendations()
+                         if r.resource_key.startswith(f"{provider.name}|")}
+            result.closed += self.store.close_recommendations(keep, scope_keys=scanned | open_keys)
+            for op, n in getattr(provider, "calls", {}).items():
+                result.requests[op] = result.requests.get(op, 0) + n
+        if post and self.notifier is not None:
+            result.posted = self.post(result.recommendations)
+        log.info("scan: %d resources, %d recommendations (%s/month), %d closed", result.resources,
+                 len(result.recommendations), result.monthly_savings, result.closed)
+        return result
+
+    def post(self, recs: Sequence[Recommendation]) -> dict[str, int]:
+        """One message per owner team, in its channel; unowned ones go to `owners_channel`."""
+        assert self.notifier is not None
+        by_team: dict[str | None, list[Recommendation]] = defaultdict(list)
+        for rec in recs:
+            by_team[rec.team].append(rec)
+        posted: dict[str, int] = {}
+        for team, items in by_team.items():
+            channel = self.config.teams[team].channel if team in self.config.teams else self.config.owners_channel
+            if not channel:
+                log.warning("no channel for %s recommendations (%d); set teams.*.channel or owners_channel",
+                            team or "unowned", len(items))
+                continue
+            channel_id, ts = self.notifier.post_recommendations(channel, team, [RecommendationView(r) for r in items])
+            self.store.set_recommendation_message([r.id for r in items if r.id is not None], channel_id, ts)
+            posted[channel_id] = len(items)
+        return posted
+
+    def open(self, team: str | None = None) -> list[Recommendation]:
+        return self.store.open_recommendations(team)
