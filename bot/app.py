@@ -224,6 +224,13 @@ def build_socket_mode_handler(slack: App, app_token: str) -> Any:
     return SocketModeHandler(slack, app_token, ping_interval=30)
 
 
+def build_wsgi(services: Services, slack: App) -> Any:
+    """The HTTP entry point: Slack's requests at /slack/events and the health check at /healthz."""
+    from bot.web import CostbotWsgi
+
+    return CostbotWsgi(slack, lambda: health(services))
+
+
 def health(services: Services) -> dict[str, Any]:
     store = services.costs.store
     through = store.freshness()

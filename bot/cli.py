@@ -204,7 +204,7 @@ def serve(
     """Run the Slack app: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on $PORT."""
     import logging
 
-    from bot.app import build_slack_app, health
+    from bot.app import build_slack_app
     from bot.domain.errors import ConfigError
     from bot.logs import setup_logging
 
@@ -236,9 +236,10 @@ def serve(
             if runner is not None:
                 runner.stop()
         return
-    from bot.web import CostbotWsgi, make_server
+    from bot.app import build_wsgi
+    from bot.web import make_server
 
-    server = make_server(CostbotWsgi(slack, lambda: health(services)), host, settings.port)
+    server = make_server(build_wsgi(services, slack), host, settings.port)
     log.info("listening on http://%s:%s (Slack: POST /slack/events, health: GET /healthz)", host,
              server.effective_port)
     try:

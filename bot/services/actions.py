@@ -17,7 +17,7 @@ from bot.domain.errors import CostbotError
 from bot.domain.recommendations import IDLE, Recommendation, evaluate, is_protected
 from bot.domain.resources import Resource, ResourceRef
 from bot.ports import ActionNotifier, ActionStore, RecommendationView, ResourceProvider
-from bot.services.optimize import domain_rules
+from bot.services.optimize import WINDOW_SLACK_HOURS, domain_rules
 
 log = logging.getLogger("costbot.actions")
 
@@ -185,7 +185,8 @@ class ActionService:
                 return f"{resource.name} is already {resource.state}"
             if req.undo_of is None:
                 provider = self.provider(resource.ref)
-                usage = provider.utilization([resource], hours=rules.idle_hours, recent_hours=rules.idle_hours)
+                window = rules.idle_hours + WINDOW_SLACK_HOURS
+                usage = provider.utilization([resource], hours=window, recent_hours=window)
                 finding = evaluate(resource, usage[resource.ref.key], rules, self.today())
                 if finding is None or finding.kind != IDLE:
                     return f"{resource.name} is busy again"

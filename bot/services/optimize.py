@@ -17,6 +17,10 @@ from bot.ports import ActionNotifier, ActionStore, RecommendationView, ResourceP
 
 log = logging.getLogger("costbot.scan")
 
+# CloudWatch's hourly points lag and the current hour is never complete: look a little further back so that a
+# full window is covered (and idleness is judged over slightly more than the rule's hours, never less)
+WINDOW_SLACK_HOURS = 2
+
 
 def domain_rules(cfg: RulesConfig) -> Rules:
     return Rules(gpu_idle_percent=cfg.idle_gpu_percent, cpu_idle_percent=cfg.idle_cpu_percent,
@@ -74,7 +78,8 @@ class ScanService:
             return res.running and (low_now or low_p95)
 
         running = [r for r in resources if r.running]
-        usage = provider.utilization(running, hours=longest * 24, recent_hours=recent, detail=worth_detail)
+        usage = provider.utilization(running, hours=longest * 24 + WINDOW_SLACK_HOURS,
+                                     recent_hours=recent + WINDOW_SLACK_HOURS, detail=worth_detail)
         found = []
         for res in running:
             team = owners[res.ref.key]

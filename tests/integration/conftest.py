@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from bot.app import Services, build_services, build_slack_app, health
+from bot.app import Services, build_services, build_slack_app, build_wsgi
 from bot.config import Settings
 from bot.demo import write_demo_csv
-from bot.web import CostbotWsgi, make_server
+from bot.web import make_server
 from tests.conftest import TODAY
 from tests.slack_stub import SlackStub
 
@@ -61,7 +61,7 @@ def bot(demo_store: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory)
     }
     services = build_services(Settings(env))
     slack = build_slack_app(services)
-    server = make_server(CostbotWsgi(slack, lambda: health(services)), "127.0.0.1", 0)
+    server = make_server(build_wsgi(services, slack), "127.0.0.1", 0)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -97,3 +97,56 @@ def pg_url() -> Iterator[str]:
 def stub(bot: RunningBot) -> SlackStub:
     bot.stub.reset()
     return bot.stub
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[tuple[Any, str]]:
+    """moto in server mode, behind a counting proxy; boto3 reaches it through AWS_ENDPOINT_URL."""
+    from moto.server import ThreadedMotoServer
+
+    from tests.aws_proxy import CountingProxy
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    proxy = CountingProxy(host, port)
+    try:
+        yield proxy, f"http://{host}:{port}"
+    finally:
+        proxy.stop()
+        server.stop()
+
+
+AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_SESSION_TOKEN": "testing"}
+
+
+@pytest.fixture(scope="module")
+def aws_env(moto_server: tuple[Any, str]) -> Iterator[Any]:
+    """Point boto3 at the proxy for this module (os.environ: the bot's threads read it too)."""
+    import os
+
+    proxy, _ = moto_server
+    wanted = {**AWS_ENV, "AWS_ENDPOINT_URL": proxy.url}
+    saved = {k: os.environ.get(k) for k in [*wanted, "AWS_PROFILE"]}
+    os.environ.update(wanted)
+    os.environ.pop("AWS_PROFILE", None)
+    try:
+        yield proxy
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture
+def aws(aws_env: Any, moto_server: tuple[Any, str]) -> Any:
+    """A fresh moto account for each test."""
+    import urllib.request
+
+    _, direct = moto_server
+    urllib.request.urlopen(urllib.request.Request(f"{direct}/moto-api/reset", method="POST"), timeout=10).read()
+    aws_env.reset()
+    return aws_env
