@@ -190,6 +190,62 @@ def scheduler() -> None:
         runner.stop()
 
 
+@app.command()
+def scan(
+    post: Annotated[bool, typer.Option("--post/--no-post", help="Post each team's resources to its channel.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the recommendations as JSON.")] = False,
+) -> None:
+    """Find idle and oversized resources through the configured providers."""
+    from rich.table import Table
+
+    from bot.domain.errors import ConfigError
+    from bot.domain.money import format_money
+
+    services = build_services()
+    if not services.config.providers:
+        raise ConfigError("no providers configured: add `providers: [{kind: aws, regions: [us-east-1]}]`")
+    result = services.scanner.scan(post=post and services.slack_client is not None)
+    if as_json:
+        sys.stdout.write(json.dumps({
+            "resources": result.resources,
+            "monthly_savings": float(result.monthly_savings),
+            "requests": result.requests,
+            "recommendations": [{
+                "resource": r.resource_key, "name": r.name, "kind": r.kind, "team": r.team, "type": r.resource_type,
+                "target_type": r.target_type, "reason": r.reason,
+                "monthly_savings": float(r.monthly_savings) if r.monthly_savings is not None else None,
+            } for r in result.recommendations],
+        }) + "\n")
+        return
+    table = Table(title=f"{len(result.recommendations)} recommendations from {result.resources} resources")
+    for col in ("resource", "team", "type", "finding", "saves/month"):
+        table.add_column(col)
+    for r in result.recommendations:
+        target = f" → {r.target_type}" if r.target_type else ""
+        saving = format_money(r.monthly_savings, services.config.currency, whole=True) if r.monthly_savings else "–"
+        table.add_row(r.name, r.team or "–", r.resource_type + target, f"{r.kind}: {r.reason}", saving)
+    out.print(table)
+    calls = ", ".join(f"{k} {v}" for k, v in sorted(result.requests.items()))
+    out.print(f"Total ~{format_money(result.monthly_savings, services.config.currency, whole=True)}/month · "
+              f"posted to {len(result.posted)} channel(s) · API requests: {calls}")
+
+
+@app.command()
+def audit(limit: Annotated[int, typer.Argument(min=1, max=1000, help="How many entries.")] = 20) -> None:
+    """The most recent actions: who, what, before, after, result."""
+    from rich.table import Table
+
+    services = build_services()
+    table = Table(title="Recent actions")
+    for col in ("when (UTC)", "who", "action", "resource", "result", "before → after / error"):
+        table.add_column(col)
+    for e in services.actions.audit(limit):
+        detail = e.error or (f"{e.before} → {e.after}" if e.before or e.after else "")
+        table.add_row(e.at.strftime("%Y-%m-%d %H:%M"), e.actor, e.action, e.resource_key.split("|")[-1],
+                      e.result + (" (dry run)" if e.dry_run else ""), detail)
+    out.print(table)
+
+
 SERVE_DUCKDB_THREADS = 1  # many concurrent answers: one core each beats all cores each (bench/RESULTS.md)
 
 

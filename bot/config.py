@@ -85,6 +85,7 @@ class RulesConfig(_Strict):
     approval_hours: int = Field(default=24, ge=1)  # an unanswered action request expires after this
     undo_hours: int = Field(default=24, ge=1)  # how long an Undo is offered
     snooze_days: int = Field(default=7, ge=1, le=365)
+    scan_every_hours: int = Field(default=6, ge=1, le=168)
 
 
 class AllocationRule(_Strict):

@@ -23,6 +23,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.domain.subscriptions import Subscription
 
@@ -54,6 +55,21 @@ def last_fire_time(sub: Subscription, now: datetime) -> datetime | None:
         last = fire
         fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
     return last
+
+
+def run_scan_job() -> None:
+    services = _services
+    if services is None or not services.config.providers:
+        return
+    services.scanner.scan(post=services.slack_client is not None)
+
+
+def run_upkeep_job() -> None:
+    """Expire unanswered action requests and settle ones a crash left executing."""
+    services = _services
+    if services is None:
+        return
+    services.actions.reconcile()
 
 
 def run_digest_job(subscription_id: int, run_key: str | None = None, attempt: int = 1) -> None:
@@ -106,6 +122,7 @@ class CostbotScheduler:
         for job in self.scheduler.get_jobs():
             if job.id.startswith(JOB_PREFIX) and job.id not in wanted:
                 job.remove()
+        self._system_jobs()
         for job_id, sub in wanted.items():
             existing = self.scheduler.get_job(job_id)
             trigger = trigger_for(sub)
@@ -114,6 +131,15 @@ class CostbotScheduler:
             self.scheduler.add_job(run_digest_job, trigger, id=job_id, args=[sub.id], replace_existing=True,
                                    name=f"digest {sub.scope or 'all'} -> {sub.channel}")
         return len(wanted)
+
+    def _system_jobs(self) -> None:
+        rules = self.services.config.rules
+        if self.services.config.providers and self.scheduler.get_job("scan") is None:
+            self.scheduler.add_job(run_scan_job, IntervalTrigger(hours=rules.scan_every_hours), id="scan",
+                                   name="scan for idle and oversized resources", replace_existing=True)
+        if self.scheduler.get_job("upkeep") is None:
+            self.scheduler.add_job(run_upkeep_job, IntervalTrigger(minutes=10), id="upkeep",
+                                   name="expire and reconcile action requests", replace_existing=True)
 
     def add_retry(self, subscription_id: int, run_key: str, attempt: int, when: datetime) -> None:
         self.scheduler.add_job(run_digest_job, DateTrigger(when), args=[subscription_id, run_key, attempt],
@@ -146,6 +172,10 @@ class CostbotScheduler:
             log.info("scheduler %s is now active", self.holder)
             _services = self.services
             self.sync_jobs()
+            try:  # requests a previous leader left half done are settled before anything else runs
+                self.services.actions.reconcile()
+            except Exception:
+                log.exception("reconciling action requests failed")
             self.scheduler.resume()
         elif leading:
             self.sync_jobs()
