@@ -74,3 +74,53 @@ def test_lease_has_one_holder(store: SqlStateStore) -> None:
     assert store.acquire_lease("other", "y", ttl) is True
     holder = store.lease_holder("other")
     assert holder is not None and holder[0] == "y"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def action_store(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    from bot.adapters.state.actions_repository import SqlActionStore
+
+    url = f"sqlite:///{tmp_path / 'state.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    engine = make_engine(url)
+    upgrade(engine)
+    return SqlActionStore(engine)
+
+
+def test_only_one_of_twenty_concurrent_transitions_wins(action_store) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    req = action_store.create_request(resource_key="aws|1|r|ec2|i-1", action="stop", team="t", requested_by="U1",
+                                      status="approved", expires_at=datetime.now(UTC) + timedelta(hours=1))
+    wins: list[bool] = []
+    barrier = threading.Barrier(20)
+
+    def go() -> None:
+        barrier.wait()
+        wins.append(action_store.transition(req.id, ["approved"], "executing"))
+
+    threads = [threading.Thread(target=go) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wins.count(True) == 1
+    assert action_store.request(req.id).status == "executing"
+    assert action_store.transition(req.id, ["approved"], "executing") is False
+    assert action_store.transition(req.id, ["executing"], "succeeded", result="stopped") is True
+    assert action_store.request(req.id).result == "stopped"
+
+
+def test_one_open_recommendation_per_resource_and_kind(action_store) -> None:  # type: ignore[no-untyped-def]
+    from decimal import Decimal
+
+    from bot.domain.recommendations import Recommendation
+
+    rec = Recommendation(resource_key="aws|1|r|ec2|i-1", kind="idle", team="t", name="box", resource_type="g5.xlarge",
+                         reason="idle", monthly_savings=Decimal("734.38"))
+    a = action_store.upsert_recommendation(rec)
+    b = action_store.upsert_recommendation(rec)
+    assert a.id == b.id and len(action_store.open_recommendations()) == 1
+    assert action_store.open_recommendations()[0].monthly_savings == Decimal("734.38")
+    assert action_store.close_recommendations(set()) == 1
+    c = action_store.upsert_recommendation(rec)
+    assert c.id != a.id  # closed ones stay closed; a new finding is a new recommendation
