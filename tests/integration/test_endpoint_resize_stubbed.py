@@ -29,8 +29,9 @@ def test_endpoint_resize_creates_a_config_and_updates_the_endpoint() -> None:
             "EndpointConfigName": "ranker-cfg", "EndpointConfigArn": "arn:aws:sagemaker:us-east-1:1:endpoint-config/x",
             "ProductionVariants": [variant], "CreationTime": "2026-01-01T00:00:00Z"},
             {"EndpointConfigName": "ranker-cfg"})
+        smaller = [{**variant, "InstanceType": "ml.g5.xlarge"}]
         stub.add_response("create_endpoint_config", {"EndpointConfigArn": "arn:aws:sagemaker:us-east-1:1:ec/new"},
-                          {"EndpointConfigName": ANY, "ProductionVariants": [{**variant, "InstanceType": "ml.g5.xlarge"}]})
+                          {"EndpointConfigName": ANY, "ProductionVariants": smaller})
         stub.add_response("update_endpoint", {"EndpointArn": "arn:aws:sagemaker:us-east-1:1:endpoint/ranker-ep"},
                           {"EndpointName": "ranker-ep", "EndpointConfigName": ANY})
         outcome = provider.resize(ref, "ml.g5.xlarge")
