@@ -59,3 +59,22 @@ def test_settings_from_env(tmp_path: Path) -> None:
     assert s.today("UTC").isoformat() == "2026-01-02"
     with pytest.raises(ConfigError, match="COSTBOT_TODAY"):
         Settings({"COSTBOT_TODAY": "tomorrow"}).today("UTC")
+
+
+def test_example_config_is_valid_and_complete() -> None:
+    import yaml
+
+    path = Path(__file__).resolve().parents[2] / "costbot.example.yml"
+    config = parse_config(yaml.safe_load(path.read_text()), str(path))
+    assert config.owners_channel == "#cloud-owners"
+    assert config.teams["team-ml"].members and config.rules.scan_every_hours == 6
+
+
+def test_owner_team_and_approvers() -> None:
+    config = parse_config({"teams": {"a": {"tags": {"team": "ml", "env": "prod"}, "approvers": ["U1"]},
+                                     "b": {"tags": {"team": "ml"}}}, "admins": ["U9"]})
+    assert config.owner_team({"Team": "ML", "env": "prod"}) == "a"
+    assert config.owner_team({"team": "ml", "env": "dev"}) == "b"
+    assert config.owner_team({}) is None
+    assert config.can_approve("U1", "a") and not config.can_approve("U1", "b")
+    assert config.can_approve("U9", None) and not config.can_approve("U2", "a")
