@@ -5,7 +5,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.domain.errors import QueryError
-from bot.domain.query import Dimension, Grammar, HelpRequest, Query, Scope, help_text, parse_query
+from bot.domain.query import (
+    AuditCommand,
+    DigestCommand,
+    Dimension,
+    Grammar,
+    HelpRequest,
+    IdleCommand,
+    Query,
+    Scope,
+    help_text,
+    parse_query,
+)
 
 G = Grammar(teams=("team-ml", "team-data"), tag_keys={"team": "team", "project": "project", "model": "ml_model",
                                                      "env": "env"})
@@ -104,7 +115,7 @@ def test_arbitrary_text_raises_only_query_errors(text: str) -> None:
         result = parse_query(text, G)
     except QueryError:
         return
-    assert isinstance(result, Query | HelpRequest)
+    assert isinstance(result, Query | HelpRequest | DigestCommand | IdleCommand | AuditCommand)
 
 
 @settings(max_examples=300, deadline=None)
