@@ -13,6 +13,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import TODAY
 from tests.signing import command_body, post
 from tests.slack_stub import SlackStub
@@ -43,6 +45,8 @@ def test_serve_http_process(demo_store: tuple[Path, Path], tmp_path: Path) -> No
         deadline = time.monotonic() + 30
         health = None
         while time.monotonic() < deadline and health is None:
+            if proc.poll() is not None:
+                pytest.fail(f"costbot serve exited with {proc.returncode}: {proc.stderr.read()[-3000:]}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as resp:
                     health = json.loads(resp.read())
