@@ -21,10 +21,11 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from bot.jobs import CostbotScheduler
-    from bot.ports import ResourceProvider
+    from bot.ports import CostSource, ResourceProvider
     from bot.services.actions import ActionService
     from bot.services.digests import DigestService
     from bot.services.optimize import ScanService
+    from bot.services.sync import SyncService
 
 LISTENER_THREADS = 2  # answers are CPU-bound on DuckDB; more threads only fight over the GIL
 
@@ -68,6 +69,10 @@ class Services:
     @property
     def actions(self) -> ActionService:
         return self._lazy("actions", _build_actions)
+
+    @property
+    def sync(self) -> SyncService:
+        return self._lazy("sync", _build_sync)
 
     @property
     def scanner(self) -> ScanService:
@@ -131,6 +136,28 @@ def _build_actions(services: Services) -> ActionService:
 
     return ActionService(services.providers, SqlActionStore(services.state_engine), services.config,
                          _notifier(services), services.costs.today)
+
+
+def _build_sync(services: Services) -> SyncService:
+    from bot.adapters.sources.cost_explorer import CostExplorerSource
+    from bot.adapters.sources.local_files import LocalFilesSource
+    from bot.adapters.sources.s3_export import S3ExportSource
+    from bot.services.sync import SyncService
+
+    sources: list[CostSource] = []
+    for cfg in services.config.sources:
+        name = cfg.name or cfg.kind
+        if cfg.kind == "cost_explorer":
+            sources.append(CostExplorerSource(name, services.config.grammar.team_tag_key))
+        elif cfg.kind in ("s3_export", "cur") and cfg.bucket:
+            sources.append(S3ExportSource(name, cfg.bucket, cfg.prefix or "", cfg.region))
+        elif cfg.kind in ("focus_files", "cur") and cfg.path:
+            sources.append(LocalFilesSource(name, cfg.path))
+        else:
+            raise ConfigError(f"sources: '{name}' ({cfg.kind}) needs "
+                              + ("bucket" if cfg.kind == "s3_export" else "path" if cfg.kind != "athena" else
+                                 "the Athena engine, which is not available in this version"))
+    return SyncService(sources, services.costs.store, services.costs.today)
 
 
 def _build_scanner(services: Services) -> ScanService:

@@ -246,6 +246,63 @@ def audit(limit: Annotated[int, typer.Argument(min=1, max=1000, help="How many e
     out.print(table)
 
 
+@app.command()
+def sync(
+    source: Annotated[str | None, typer.Option(help="Only this source (its `name`, or its kind).")] = None,
+    since: Annotated[str | None, typer.Option(help="Backfill from this month (YYYY-MM); default: the current "
+                                                   "and the previous month.")] = None,
+) -> None:
+    """Pull the configured billing sources into the store (each one atomically)."""
+    from datetime import date
+
+    from bot.domain.errors import ConfigError
+
+    start = None
+    if since is not None:
+        try:
+            start = date.fromisoformat(f"{since}-01")
+        except ValueError:
+            raise ConfigError(f"--since must be YYYY-MM, got '{since}'") from None
+    services = build_services()
+    if not services.sync.sources:
+        raise ConfigError("no sources configured (see `sources:` in costbot.example.yml)")
+    failed = False
+    for r in services.sync.sync(source, start):
+        calls = ", ".join(f"{k} {v}" for k, v in sorted(r.requests.items())) or "no API requests"
+        if r.ok:
+            out.print(f"[green]✓[/] {r.name}: {r.note}; {r.rows:,} rows ingested ({calls})")
+        else:
+            failed = True
+            err.print(f"[red]✗[/] {r.name}: {r.error} ({calls})", soft_wrap=True)
+    through = services.costs.store.freshness()
+    out.print(f"Billing data through {through.isoformat() if through else '–'}")
+    if failed:
+        raise typer.Exit(1)
+
+
+sources_app = typer.Typer(help="Billing sources.", no_args_is_help=True)
+app.add_typer(sources_app, name="sources")
+
+
+@sources_app.command("check")
+def sources_check() -> None:
+    """Verify credentials and permissions for each source; print what is missing."""
+    services = build_services()
+    bad = False
+    for name, problems in services.sync.check().items():
+        source = next(s for s in services.sync.sources if s.name == name)
+        needs = ", ".join(getattr(source, "PERMISSIONS", ())) or "read access to the folder"
+        if problems:
+            bad = True
+            err.print(f"[red]✗[/] {name} ({source.kind}): needs {needs}", soft_wrap=True)
+            for p in problems:
+                err.print(f"    {p}", soft_wrap=True, markup=False)
+        else:
+            out.print(f"[green]✓[/] {name} ({source.kind})")
+    if bad:
+        raise typer.Exit(1)
+
+
 SERVE_DUCKDB_THREADS = 1  # many concurrent answers: one core each beats all cores each (bench/RESULTS.md)
 
 

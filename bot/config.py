@@ -113,6 +113,7 @@ class CostbotConfig(_Strict):
     allocation: list[AllocationRule] = Field(default_factory=list)
     admins: list[str] = Field(default_factory=list)
     owners_channel: str | None = None  # where "Not mine" and unowned recommendations go
+    sync_every_hours: int = Field(default=6, ge=1, le=168)  # the scheduler's billing-source sync
     dry_run: bool = False
 
     @field_validator("timezone")

@@ -64,6 +64,13 @@ def run_scan_job() -> None:
     services.scanner.scan(post=services.slack_client is not None)
 
 
+def run_sync_job() -> None:
+    services = _services
+    if services is None or not services.config.sources:
+        return
+    services.sync.sync()
+
+
 def run_upkeep_job() -> None:
     """Expire unanswered action requests and settle ones a crash left executing."""
     services = _services
@@ -137,6 +144,9 @@ class CostbotScheduler:
         if self.services.config.providers and self.scheduler.get_job("scan") is None:
             self.scheduler.add_job(run_scan_job, IntervalTrigger(hours=rules.scan_every_hours), id="scan",
                                    name="scan for idle and oversized resources", replace_existing=True)
+        if self.services.config.sources and self.scheduler.get_job("sync") is None:
+            self.scheduler.add_job(run_sync_job, IntervalTrigger(hours=self.services.config.sync_every_hours),
+                                   id="sync", name="sync billing sources", replace_existing=True)
         if self.scheduler.get_job("upkeep") is None:
             self.scheduler.add_job(run_upkeep_job, IntervalTrigger(minutes=10), id="upkeep",
                                    name="expire and reconcile action requests", replace_existing=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -53,7 +54,7 @@ class CostStore(Protocol):
 
     def ingest_files(
         self, paths: Iterable[Path], source: str | None = None,
-        progress: Callable[[Path, int, int], None] | None = None,
+        progress: Callable[[Path, int, int], None] | None = None, replace: Iterable[tuple[str, date]] = (),
     ) -> IngestSummary: ...
 
     def totals(self, spec: CostSpec, previous: tuple[date, date]) -> Totals: ...
@@ -69,6 +70,40 @@ class CostStore(Protocol):
     def row_count(self) -> int: ...
 
     def sources(self) -> Sequence[tuple[str, int]]: ...
+
+    def source_etags(self, source: str) -> dict[str, str]: ...
+
+    def record_source_files(self, source: str, etags: dict[str, str]) -> None: ...
+
+    def clear_periods(self, source: str, periods: Iterable[tuple[str, date]]) -> int: ...
+
+
+@dataclass
+class SourceBatch:
+    """What one pull produced: files to ingest together, and (account, month) periods they replace."""
+
+    files: list[Path]
+    replace: list[tuple[str, date]]
+    note: str = ""
+
+
+class CostSource(Protocol):
+    """A place billing data comes from (Cost Explorer, S3 exports, …).
+
+    Implementers must: write what they read into files the file ingest understands (FOCUS or CUR) under
+    `workdir`; report in `seen` the identity (ETag) of the remote files they used; count their API requests
+    in `requests`; raise a CostbotError, changing nothing, when the source cannot be read; list missing
+    permissions from `check()`.
+    """
+
+    name: str
+    kind: str
+    requests: Counter[str]
+    seen: dict[str, str]
+
+    def pull(self, since: date, until: date, workdir: Path, known: dict[str, str]) -> SourceBatch: ...
+
+    def check(self) -> list[str]: ...
 
 
 class StateStore(Protocol):

@@ -36,6 +36,8 @@ _SCHEMA = (
 )
 _META = "CREATE TABLE IF NOT EXISTS store_meta (k VARCHAR PRIMARY KEY, v VARCHAR)"
 _TAG_KEYS = "CREATE TABLE IF NOT EXISTS tag_keys (k VARCHAR PRIMARY KEY)"
+_SOURCE_FILES = ("CREATE TABLE IF NOT EXISTS source_files (source VARCHAR, key VARCHAR, etag VARCHAR, "
+                 "PRIMARY KEY (source, key))")
 # tag keys materialized as plain columns (lower-cased key -> column): filters and groups on them are ~20x faster
 _TAG_INDEX = "CREATE TABLE IF NOT EXISTS tag_index (k VARCHAR PRIMARY KEY, col VARCHAR NOT NULL)"
 
@@ -98,6 +100,7 @@ class DuckDBCostStore:
                     con.execute(_META)
                     con.execute(_TAG_KEYS)
                     con.execute(_TAG_INDEX)
+                    con.execute(_SOURCE_FILES)
                 self._con = con
             return self._con
 
@@ -114,15 +117,18 @@ class DuckDBCostStore:
 
     # -- ingest --------------------------------------------------------------------------------------
     def ingest_files(
-        self, paths: Iterable[Path], source: str | None = None, progress: ProgressCallback | None = None
+        self, paths: Iterable[Path], source: str | None = None, progress: ProgressCallback | None = None,
+        replace: Iterable[tuple[str, date]] = (),
     ) -> IngestSummary:
+        """`replace` names extra (billing account, month) periods of `source` to clear even when the new data
+        holds no rows for them (a sync re-reads a window; an empty month must not keep stale rows)."""
         files = discover(paths)
         if not files:
             raise IngestError("no billing files found (.csv, .csv.gz, .parquet)", ", ".join(map(str, paths)))
         con = self.cursor()
         con.execute("BEGIN TRANSACTION")
         try:
-            summary = self._ingest(con, files, source, progress)
+            summary = self._ingest(con, files, source, progress, list(replace))
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -135,7 +141,7 @@ class DuckDBCostStore:
 
     def _ingest(
         self, con: duckdb.DuckDBPyConnection, files: list[Path], source: str | None,
-        progress: ProgressCallback | None,
+        progress: ProgressCallback | None, replace: list[tuple[str, date]],
     ) -> IngestSummary:
         staged: list[tuple[RawFile, Mapping, str]] = []
         keys: set[tuple[str, str, date]] = set()
@@ -153,6 +159,8 @@ class DuckDBCostStore:
             staged.append((raw, mapping, label))
             if progress:
                 progress(path, i, len(files))
+        if source is not None:
+            keys |= {(source, account, period) for account, period in replace}
         for raw, mapping, _label in staged:
             con.execute(f"INSERT OR IGNORE INTO tag_keys SELECT DISTINCT unnest(map_keys({mapping.exprs['Tags']})) "
                         f"FROM {raw.relation}")
@@ -241,6 +249,39 @@ class DuckDBCostStore:
             providers=tuple(row[4] or ()),
             currencies=tuple(row[5] or ()),
         )
+
+    # -- what synced sources have delivered (S3 export files by ETag) ------------------------------------
+    def source_etags(self, source: str) -> dict[str, str]:
+        return {str(k): str(e) for k, e in self._fetch("SELECT key, etag FROM source_files WHERE source = $s",
+                                                       {"s": source})}
+
+    def record_source_files(self, source: str, etags: dict[str, str]) -> None:
+        con = self.cursor()
+        try:
+            con.executemany("INSERT OR REPLACE INTO source_files VALUES (?, ?, ?)",
+                            [(source, k, v) for k, v in etags.items()])
+        finally:
+            con.close()
+
+    def clear_periods(self, source: str, periods: Iterable[tuple[str, date]]) -> int:
+        """Remove a source's rows for these (billing account, month) periods: a re-read found them empty."""
+        con = self.cursor()
+        try:
+            con.execute("BEGIN TRANSACTION")
+            for account, month in periods:
+                con.execute("DELETE FROM costs WHERE x_Source = ? AND coalesce(BillingAccountId, '') = ? "
+                            "AND x_BillingPeriod = ?", [source, account, month])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.close()
+        return 0
+
+    def last_ingest(self) -> str | None:
+        rows = self._fetch("SELECT v FROM store_meta WHERE k = 'generation'", {})
+        return str(rows[0][0]) if rows else None
 
     # -- tag index -----------------------------------------------------------------------------------
     @staticmethod

@@ -1,0 +1,75 @@
+"""Keeping billing data fresh: pull each configured source and replace what it re-read, atomically.
+
+Each source is pulled into a scratch folder and ingested in one transaction; a source that fails leaves the
+store as it was and does not stop the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+from bot.domain.errors import CostbotError
+from bot.ports import CostSource, CostStore
+
+log = logging.getLogger("costbot.sync")
+
+
+@dataclass
+class SourceResult:
+    name: str
+    ok: bool
+    rows: int = 0
+    note: str = ""
+    error: str | None = None
+    requests: dict[str, int] = field(default_factory=dict)
+
+
+def default_since(today: date) -> date:
+    """The current and the previous month: AWS restates recent days."""
+    return (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+class SyncService:
+    def __init__(self, sources: Sequence[CostSource], store: CostStore, today: Callable[[], date]) -> None:
+        self.sources = list(sources)
+        self.store = store
+        self.today = today
+
+    def names(self) -> list[str]:
+        return [s.name for s in self.sources]
+
+    def sync(self, name: str | None = None, since: date | None = None) -> list[SourceResult]:
+        chosen = [s for s in self.sources if name is None or s.name == name]
+        if name is not None and not chosen:
+            raise CostbotError(f"no source named '{name}' (configured: {', '.join(self.names()) or 'none'})")
+        today = self.today()
+        start = since or default_since(today)
+        results = []
+        for source in chosen:
+            source.requests.clear()
+            try:
+                with tempfile.TemporaryDirectory(prefix=f"costbot-sync-{source.name}-") as tmp:
+                    known = self.store.source_etags(source.name)
+                    batch = source.pull(start, today + timedelta(days=1), Path(tmp), known)
+                    rows = 0
+                    if batch.files or batch.replace:
+                        if batch.files:
+                            rows = self.store.ingest_files(batch.files, source=source.name,
+                                                           replace=batch.replace).rows
+                        else:
+                            self.store.clear_periods(source.name, batch.replace)
+                    if source.seen:
+                        self.store.record_source_files(source.name, source.seen)
+                results.append(SourceResult(source.name, True, rows, batch.note, requests=dict(source.requests)))
+            except CostbotError as exc:
+                log.warning("sync of %s failed; the store is unchanged: %s", source.name, exc)
+                results.append(SourceResult(source.name, False, error=str(exc), requests=dict(source.requests)))
+        return results
+
+    def check(self) -> dict[str, list[str]]:
+        return {s.name: s.check() for s in self.sources}
