@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from bot.jobs import CostbotScheduler
-    from bot.ports import CostSource, ResourceProvider
+    from bot.ports import CostSource, CostStore, ResourceProvider
     from bot.services.actions import ActionService
     from bot.services.digests import DigestService
     from bot.services.optimize import ScanService
@@ -147,6 +147,8 @@ def _build_sync(services: Services) -> SyncService:
     sources: list[CostSource] = []
     for cfg in services.config.sources:
         name = cfg.name or cfg.kind
+        if cfg.kind == "athena":
+            continue  # queried in place, nothing to pull
         if cfg.kind == "cost_explorer":
             sources.append(CostExplorerSource(name, services.config.grammar.team_tag_key))
         elif cfg.kind in ("s3_export", "cur") and cfg.bucket:
@@ -155,8 +157,7 @@ def _build_sync(services: Services) -> SyncService:
             sources.append(LocalFilesSource(name, cfg.path))
         else:
             raise ConfigError(f"sources: '{name}' ({cfg.kind}) needs "
-                              + ("bucket" if cfg.kind == "s3_export" else "path" if cfg.kind != "athena" else
-                                 "the Athena engine, which is not available in this version"))
+                              + ("`bucket`" if cfg.kind == "s3_export" else "`path` or `bucket`"))
     return SyncService(sources, services.costs.store, services.costs.today)
 
 
@@ -186,8 +187,19 @@ def build_services(
         if not configured.isdigit() or int(configured) < 1:
             raise ConfigError(f"COSTBOT_DUCKDB_THREADS must be a positive number, got '{configured}'")
         duckdb_threads = int(configured)
-    store = DuckDBCostStore(store_path(settings), threads=duckdb_threads)
-    store.index_tags(config.indexed_tag_keys())
+    athena = next((s for s in config.sources if s.kind == "athena"), None)
+    store: CostStore
+    if athena is not None:  # questions are pushed down to Athena; the data stays in S3
+        from bot.adapters.athena_store import AthenaCostStore
+
+        if not athena.database or not athena.table:
+            raise ConfigError("sources: an athena source needs `database` and `table`")
+        store = AthenaCostStore(athena.database, athena.table, athena.workgroup, athena.output_location,
+                                athena.region, athena.table_format)
+    else:
+        duck = DuckDBCostStore(store_path(settings), threads=duckdb_threads)
+        duck.index_tags(config.indexed_tag_keys())
+        store = duck
 
     def today() -> date:
         return settings.today(config.timezone)

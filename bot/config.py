@@ -62,6 +62,7 @@ class SourceConfig(_Strict):
     output_location: str | None = None
     region: str | None = None
     role_arn: str | None = None
+    table_format: Literal["focus", "cur2"] = "focus"  # athena: a FOCUS export table or a CUR 2.0 table
 
 
 class ProviderConfig(_Strict):

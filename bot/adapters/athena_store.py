@@ -1,0 +1,211 @@
+"""CostStore on Amazon Athena, for organizations whose CUR is too large for one machine.
+
+Questions are compiled by the same SqlBuilder as the DuckDB store (bot/adapters/sql_compile.py), then
+transpiled from the DuckDB dialect to Athena's Trino with sqlglot; map subscripts become ELEMENT_AT (Trino's
+`m['k']` fails on a missing key). The FOCUS or CUR 2.0 table is mapped to FOCUS column names by a CTE named
+`costs`. Results are cached by (SQL, data freshness), so a repeated question costs no scan.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import boto3
+import sqlglot
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from sqlglot import exp
+
+from bot.adapters import sql_compile
+from bot.adapters.sources.columns import quote_literal
+from bot.domain.errors import CostbotError
+from bot.domain.spec import CostSpec, Grouping
+from bot.ports import DailyRow, IngestSummary, Totals
+
+log = logging.getLogger("costbot.athena")
+
+FOCUS_VIEW = """SELECT chargeperiodstart AS ChargePeriodStart, billedcost AS BilledCost, effectivecost AS EffectiveCost,
+    servicename AS ServiceName, servicecategory AS ServiceCategory, subaccountid AS SubAccountId,
+    billingaccountid AS BillingAccountId, regionid AS RegionId, resourceid AS ResourceId, resourcetype AS ResourceType,
+    chargecategory AS ChargeCategory, providername AS ProviderName, tags AS Tags FROM {table}"""
+
+CUR2_VIEW = """SELECT line_item_usage_start_date AS ChargePeriodStart, line_item_unblended_cost AS BilledCost,
+    CASE line_item_line_item_type
+        WHEN 'SavingsPlanCoveredUsage' THEN savings_plan_savings_plan_effective_cost
+        WHEN 'DiscountedUsage' THEN reservation_effective_cost
+        WHEN 'SavingsPlanNegation' THEN 0 WHEN 'SavingsPlanUpfrontFee' THEN 0
+        ELSE line_item_unblended_cost END AS EffectiveCost,
+    product_product_name AS ServiceName, 'Other' AS ServiceCategory, line_item_usage_account_id AS SubAccountId,
+    bill_payer_account_id AS BillingAccountId, product_region_code AS RegionId, line_item_resource_id AS ResourceId,
+    product_product_family AS ResourceType, line_item_line_item_type AS ChargeCategory, 'AWS' AS ProviderName,
+    transform_keys(resource_tags, (k, v) -> regexp_replace(k, '^user_', '')) AS Tags FROM {table}"""
+
+_PARAM = re.compile(r"\$p(\d+)")
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, datetime):
+        return f"TIMESTAMP {quote_literal(value.isoformat(sep=' '))}"
+    if isinstance(value, date):
+        return f"DATE {quote_literal(value.isoformat())}"
+    if isinstance(value, int | float | Decimal):
+        return str(value)
+    return quote_literal(str(value))
+
+
+def inline(sql: str, params: dict[str, Any]) -> str:
+    """Athena gets literals, safely quoted, in place of the builder's named parameters."""
+    return _PARAM.sub(lambda m: _literal(params[f"p{m.group(1)}"]), sql)
+
+
+def to_athena(sql: str, params: dict[str, Any], source_sql: str) -> str:
+    """DuckDB SQL over `costs` -> Trino SQL over the mapped table. The one translation for every question."""
+    tree = sqlglot.parse_one(inline(sql, params), read="duckdb")
+
+    def element_at(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Bracket) and len(node.expressions) == 1:
+            return exp.Anonymous(this="ELEMENT_AT", expressions=[node.this, node.expressions[0]])
+        return node
+
+    trino = tree.transform(element_at).sql(dialect="trino")
+    return f"WITH costs AS ({source_sql}) {trino}"
+
+
+class AthenaError(CostbotError):
+    """An Athena query failed; the message says why."""
+
+
+class AthenaCostStore:
+    """Read-only CostStore: the data stays in S3 and Athena does the scanning."""
+
+    def __init__(self, database: str, table: str, workgroup: str | None = None, output_location: str | None = None,
+                 region: str | None = None, table_format: str = "focus", freshness_ttl: float = 600,
+                 session_factory: Callable[[], Any] = boto3.session.Session, poll_seconds: float = 0.5) -> None:
+        self.database = database
+        self.table = f'"{database}"."{table}"'
+        self.workgroup = workgroup
+        self.output_location = output_location
+        self.region = region
+        self.source_sql = (CUR2_VIEW if table_format == "cur2" else FOCUS_VIEW).format(table=self.table)
+        self.freshness_ttl = freshness_ttl
+        self.poll_seconds = poll_seconds
+        self.session_factory = session_factory
+        self.requests: Counter[str] = Counter()
+        self.sent: list[str] = []  # SQL sent, newest last (for logs and tests)
+        self._cache: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+        self._fresh: tuple[float, date | None] | None = None
+        self._lock = threading.Lock()
+        self._client: Any = None
+
+    def _athena(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                cfg = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=60)
+                self._client = self.session_factory().client("athena", region_name=self.region, config=cfg)
+                self._client.meta.events.register("before-call",
+                                                  lambda model, **_: self.requests.update([model.name]))
+            return self._client
+
+    def run(self, athena_sql: str) -> list[tuple[Any, ...]]:
+        client = self._athena()
+        kwargs: dict[str, Any] = {"QueryString": athena_sql, "QueryExecutionContext": {"Database": self.database}}
+        if self.workgroup:
+            kwargs["WorkGroup"] = self.workgroup
+        if self.output_location:
+            kwargs["ResultConfiguration"] = {"OutputLocation": self.output_location}
+        try:
+            qid = client.start_query_execution(**kwargs)["QueryExecutionId"]
+            self.sent.append(athena_sql)
+            while True:
+                status = client.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"]
+                if status["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+                    break
+                time.sleep(self.poll_seconds)
+            if status["State"] != "SUCCEEDED":
+                raise AthenaError(f"Athena query {status['State'].lower()}: {status.get('StateChangeReason', '')}")
+            rows: list[tuple[Any, ...]] = []
+            for page in client.get_paginator("get_query_results").paginate(QueryExecutionId=qid):
+                for row in page["ResultSet"]["Rows"]:
+                    rows.append(tuple(d.get("VarCharValue") for d in row["Data"]))
+            return rows[1:]  # the first row holds the column names
+        except (ClientError, BotoCoreError) as exc:
+            raise AthenaError(f"Athena query failed: {exc}") from exc
+
+    def _query(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        athena_sql = to_athena(sql, params, self.source_sql)
+        fresh = self.freshness()
+        key = (athena_sql, fresh.isoformat() if fresh else "")
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+        rows = self.run(athena_sql)
+        with self._lock:
+            self._cache[key] = rows
+        return rows
+
+    # -- CostStore (reads) -----------------------------------------------------------------------------
+    def freshness(self) -> date | None:
+        with self._lock:
+            if self._fresh is not None and time.monotonic() - self._fresh[0] < self.freshness_ttl:
+                return self._fresh[1]
+        rows = self.run(f"WITH costs AS ({self.source_sql}) SELECT max(ChargePeriodStart) FROM costs")
+        value = rows[0][0] if rows and rows[0] and rows[0][0] else None
+        fresh = date.fromisoformat(value[:10]) if value else None
+        with self._lock:
+            self._fresh = (time.monotonic(), fresh)
+        return fresh
+
+    @staticmethod
+    def _money(value: Any) -> Decimal:
+        return Decimal(value) if value not in (None, "") else Decimal(0)
+
+    def totals(self, spec: CostSpec, previous: tuple[date, date]) -> Totals:
+        sql, params = sql_compile.totals_sql(spec, previous, ())
+        current, untagged, prev = self._query(sql, params)[0]
+        return Totals(self._money(current), self._money(prev), self._money(untagged))
+
+    def groups(self, spec: CostSpec, grouping: Grouping) -> list[tuple[str, Decimal]]:
+        sql, params = sql_compile.groups_sql(spec, grouping, ())
+        return [(str(k), self._money(c)) for k, c in self._query(sql, params)]
+
+    def daily(self, spec: CostSpec, grouping: Grouping) -> list[DailyRow]:
+        sql, params = sql_compile.daily_sql(spec, grouping, ())
+        rows = self._query(sql, params)
+        return [DailyRow(date.fromisoformat(str(d)[:10]), str(k), self._money(c)) for d, k, c in rows]
+
+    def distinct_values(self, column: str) -> list[str]:
+        if column not in sql_compile.ALLOWED_COLUMNS:
+            raise ValueError(column)
+        rows = self._query(f'SELECT DISTINCT "{column}" FROM costs WHERE "{column}" IS NOT NULL ORDER BY 1', {})
+        return [str(r[0]) for r in rows]
+
+    def row_count(self) -> int:
+        rows = self._query("SELECT count(*) FROM costs", {})
+        return int(rows[0][0]) if rows else 0
+
+    def sources(self) -> Sequence[tuple[str, int]]:
+        return [("athena", self.row_count())]
+
+    # -- writes belong to the exports, not to costbot ---------------------------------------------------
+    def ingest_files(self, paths: Iterable[Path], source: str | None = None,
+                     progress: Callable[[Path, int, int], None] | None = None,
+                     replace: Iterable[tuple[str, date]] = ()) -> IngestSummary:
+        raise CostbotError("with an Athena source the billing data stays in S3: `costbot ingest` is not used")
+
+    def source_etags(self, source: str) -> dict[str, str]:
+        return {}
+
+    def record_source_files(self, source: str, etags: dict[str, str]) -> None:
+        return None
+
+    def clear_periods(self, source: str, periods: Iterable[tuple[str, date]]) -> int:
+        return 0

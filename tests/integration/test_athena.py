@@ -1,0 +1,146 @@
+"""Athena pushdown: one compilation of the query model, sent to moto's Athena as Trino SQL (checked with
+sqlglot), cached by data freshness; and the same Trino SQL, run back on DuckDB, gives the figures that plain
+Python computes from the demo data."""
+
+from __future__ import annotations
+
+import csv
+import json
+import urllib.request
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import boto3
+import duckdb
+import pytest
+import sqlglot
+import yaml
+
+from bot.adapters import sql_compile
+from bot.adapters.athena_store import FOCUS_VIEW, to_athena
+from bot.config import load_config
+from bot.domain.periods import resolve_period
+from bot.domain.query import Query
+from bot.services.costs import CostService
+from tests.conftest import TODAY, CliResult
+
+
+def cents(x: Decimal) -> Decimal:
+    return x.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+class _Unused:
+    """The cost service needs a store only for service-name lookups, which these questions do not make."""
+
+
+@pytest.mark.parametrize("text", ["team-ml last-month", "untagged 2026-Q3", "project:fraud last-30d",
+                                  "last-month by team", "team-vision mtd by service", "2026-11-01..2026-11-07 by day"])
+def test_trino_sql_round_trips_to_the_same_figures(demo_store: tuple[Path, Path], text: str) -> None:
+    config = load_config(None)
+    costs = CostService(_Unused(), config, lambda: date.fromisoformat(TODAY))  # type: ignore[arg-type]
+    query = costs.parse(text)
+    assert isinstance(query, Query)
+    period = resolve_period(query.period, date.fromisoformat(TODAY))
+    spec = costs.spec(query, period.start, period.end)
+    grouping = costs.grouping(query)
+    if grouping is None:
+        sql, params = sql_compile.totals_sql(spec, (period.previous_start, period.previous_end), ())
+    else:
+        sql, params = sql_compile.groups_sql(spec, grouping, ())
+    trino = to_athena(sql, params, FOCUS_VIEW.format(table='"main"."costs"'))
+    sqlglot.parse_one(trino, read="trino")  # Athena's dialect accepts it
+    assert "ELEMENT_AT(" in trino or "Tags" not in sql
+    back = sqlglot.transpile(trino, read="trino", write="duckdb")[0]
+    con = duckdb.connect(str(demo_store[0] / "costs.duckdb"), read_only=True)
+    try:
+        rows = con.execute(back).fetchall()
+    finally:
+        con.close()
+    # independent figures from the CSV
+    with demo_store[1].open(newline="") as fh:
+        data = list(csv.DictReader(fh))
+    teams = {v.tags["team"]: k for k, v in config.teams.items()}
+
+    def keep(r: dict[str, str], start: date, end: date) -> bool:
+        tags = json.loads(r["Tags"])
+        day = date.fromisoformat(r["ChargePeriodStart"][:10])
+        ok = start <= day < end
+        for scope in query.scopes:
+            if scope.kind == "team":
+                ok = ok and tags.get("team") == config.teams[str(scope.key)].tags["team"]
+            elif scope.kind == "untagged":
+                ok = ok and "team" not in tags
+            elif scope.kind == "tag":
+                ok = ok and tags.get(str(scope.key)) == str(scope.value)
+        return ok
+
+    if grouping is None:
+        current = sum((Decimal(r["EffectiveCost"]) for r in data if keep(r, period.start, period.end)), Decimal(0))
+        assert cents(Decimal(rows[0][0])) == cents(current)
+    else:
+        expected: dict[str, Decimal] = defaultdict(Decimal)
+        for r in data:
+            if keep(r, period.start, period.end):
+                if query.by is not None and query.by.name == "team":
+                    key = teams.get(json.loads(r["Tags"]).get("team", ""), "(untagged)")
+                elif query.by is not None and query.by.name == "service":
+                    key = r["ServiceName"]
+                else:
+                    key = r["ChargePeriodStart"][:10]
+                expected[key] += Decimal(r["EffectiveCost"])
+        assert {str(k): cents(Decimal(c)) for k, c in rows} == {k: cents(v) for k, v in expected.items()}
+
+
+def seed_athena(moto_url: str, results: list[list[list[str]]]) -> None:
+    payload = {"account_id": "123456789012", "region": "us-east-1", "results": [
+        {"rows": [{"Data": [{"VarCharValue": v} for v in row]} for row in rows], "column_info": []}
+        for rows in results]}
+    req = urllib.request.Request(f"{moto_url}/moto-api/static/athena/query-results", method="POST",
+                                 data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
+    assert urllib.request.urlopen(req, timeout=10).status == 201
+
+
+def test_ask_is_pushed_down_to_athena_and_cached(aws: Any, moto_server: Any, cli: Callable[..., CliResult],
+                                                  tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, moto_url = moto_server
+    config = {"teams": {"team-ml": {"tags": {"team": "ml"}}},
+              "sources": [{"kind": "athena", "database": "billing", "table": "focus_export", "workgroup": "primary",
+                           "output_location": "s3://athena-results/costbot/", "region": "us-east-1"}]}
+    path = tmp_path / "costbot.yml"
+    path.write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("COSTBOT_CONFIG", str(path))
+    seed_athena(moto_url, [
+        [["max"], ["2026-11-27 00:00:00.000"]],                       # data freshness
+        [["current", "untagged", "previous"], ["1234.5678", "0", "1000.004"]],  # totals
+    ])
+    result = cli("ask", "team-ml", "last-month", "--json")
+    assert result.code == 0, result.err
+    answer = result.json()
+    assert (answer["total"], answer["previous_total"], answer["data_through"]) == (1234.57, 1000.0, "2026-11-27")
+    athena = boto3.client("athena", region_name="us-east-1")
+    ids = athena.list_query_executions()["QueryExecutionIds"]
+    sent = [athena.get_query_execution(QueryExecutionId=i)["QueryExecution"]["Query"] for i in ids]
+    totals_sql = next(q for q in sent if "FILTER" in q)
+    sqlglot.parse_one(totals_sql, read="trino")
+    assert "ELEMENT_AT(Tags, 'team')" in totals_sql and '"billing"."focus_export"' in totals_sql
+    assert "CAST('2026-10-01' AS DATE)" in totals_sql
+    assert aws.counts["StartQueryExecution"] == 2
+
+
+def test_results_are_cached_by_question_and_freshness(aws: Any, moto_server: Any) -> None:
+    from bot.adapters.athena_store import AthenaCostStore
+    from bot.domain.spec import CostSpec
+
+    _, moto_url = moto_server
+    seed_athena(moto_url, [[["max"], ["2026-11-27 00:00:00.000"]], [["c", "u", "p"], ["10.5", "1", "9"]]])
+    store = AthenaCostStore("billing", "focus_export", output_location="s3://r/", region="us-east-1",
+                            poll_seconds=0.01)
+    spec = CostSpec("EffectiveCost", date(2026, 11, 1), date(2026, 11, 8))
+    first = store.totals(spec, (date(2026, 10, 25), date(2026, 11, 1)))
+    again = store.totals(spec, (date(2026, 10, 25), date(2026, 11, 1)))
+    assert first == again and first.current == Decimal("10.5")
+    assert aws.counts["StartQueryExecution"] == 2  # freshness + the question; the repeat was served from cache
