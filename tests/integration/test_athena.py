@@ -55,7 +55,7 @@ def test_trino_sql_round_trips_to_the_same_figures(demo_store: tuple[Path, Path]
     sqlglot.parse_one(trino, read="trino")  # Athena's dialect accepts it
     assert "ELEMENT_AT(" in trino or "Tags" not in sql
     back = sqlglot.transpile(trino, read="trino", write="duckdb")[0]
-    con = duckdb.connect(str(demo_store[0] / "costs.duckdb"), read_only=True)
+    con = duckdb.connect(str(demo_store[0] / "costs.duckdb"))  # same config as the other in-process users
     try:
         rows = con.execute(back).fetchall()
     finally:
