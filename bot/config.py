@@ -98,6 +98,11 @@ class AllocationRule(_Strict):
     metric: str | None = None
 
 
+class AnomalyConfig(_Strict):
+    relative_percent: Decimal = Field(default=Decimal(50), gt=0)  # above the baseline by more than this %
+    absolute_per_day: Decimal = Field(default=Decimal(50), ge=0)  # and by more than this amount a day
+
+
 class CostbotConfig(_Strict):
     """The whole of costbot.yml."""
 
@@ -115,6 +120,7 @@ class CostbotConfig(_Strict):
     admins: list[str] = Field(default_factory=list)
     owners_channel: str | None = None  # where "Not mine" and unowned recommendations go
     sync_every_hours: int = Field(default=6, ge=1, le=168)  # the scheduler's billing-source sync
+    anomalies: AnomalyConfig = Field(default_factory=AnomalyConfig)
     dry_run: bool = False
 
     @field_validator("timezone")

@@ -11,7 +11,7 @@ from bot.domain.spec import NONE_KEY, UNTAGGED, ColumnIn, Condition, CostSpec, G
 
 ALLOWED_COLUMNS = {
     "ServiceName", "SubAccountId", "RegionId", "ResourceId", "ServiceCategory", "BillingAccountId",
-    "ProviderName", "ChargeCategory", "ResourceType", "x_UsageType",
+    "ProviderName", "ChargeCategory", "ResourceType", "x_UsageType", "ResourceName",
 }
 
 
@@ -61,6 +61,9 @@ class SqlBuilder:
         return " AND ".join(parts)
 
     def group_key(self, grouping: Grouping) -> str:
+        if grouping.then is not None:
+            first = self.group_key(Grouping(grouping.kind, grouping.target, grouping.teams))
+            return f"({first}) || chr(31) || ({self.group_key(grouping.then)})"  # KEY_SEPARATOR
         if grouping.kind == "teams":
             if not grouping.teams:
                 return f"coalesce({self.tag(grouping.target)}, {quote_literal(UNTAGGED)})"

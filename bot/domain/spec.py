@@ -47,6 +47,10 @@ class Grouping:
     kind: Literal["teams", "tag", "column", "time"]
     target: str
     teams: tuple[TeamRule, ...] = ()
+    then: Grouping | None = None  # a second key: the group is "first<US>second" (KEY_SEPARATOR)
+
+
+KEY_SEPARATOR = "\x1f"
 
 
 UNTAGGED = "(untagged)"

@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from bot.config import CostbotConfig
+from bot.domain.budgets import forecast_month_end
 from bot.domain.digest import Change, Digest, DigestChart
 from bot.domain.errors import QueryError
 from bot.domain.money import ZERO
@@ -99,17 +100,7 @@ class DigestBuilder:
 
     @staticmethod
     def forecast(totals: dict[date, Decimal], day: date) -> Decimal:
-        """Month-end spend: month to date plus, for each remaining day, the mean of that weekday over the
-        last four weeks (weekends and weekdays spend differently)."""
-        first = day.replace(day=1)
-        mtd = sum((totals.get(first + timedelta(days=i), ZERO) for i in range((day - first).days + 1)), ZERO)
-        by_weekday: dict[int, list[Decimal]] = defaultdict(list)
-        for i in range(28):
-            d = day - timedelta(days=i)
-            by_weekday[d.weekday()].append(totals.get(d, ZERO))
-        last = calendar.monthrange(day.year, day.month)[1]
-        remaining = [day.replace(day=n) for n in range(day.day + 1, last + 1)]
-        return mtd + sum((_mean(by_weekday[d.weekday()]) for d in remaining), ZERO)
+        return forecast_month_end(totals, day)
 
     def _movers(self, query: Query, day: date) -> tuple[Change, ...]:
         dims = {

@@ -6,10 +6,10 @@ The schema is owned by the Alembic migrations next to this file; these models mu
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, DateTime, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -115,3 +115,43 @@ class AuditRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     request_id: Mapped[int | None] = mapped_column(Integer)
     dry_run: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+
+class BudgetRow(Base):
+    __tablename__ = "budgets"
+
+    scope: Mapped[str] = mapped_column(String(500), primary_key=True)
+    monthly: Mapped[Decimal] = mapped_column(Numeric(18, 2), nullable=False)
+    set_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class BudgetAlertRow(Base):
+    __tablename__ = "budget_alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(500), nullable=False)
+    month: Mapped[str] = mapped_column(String(7), nullable=False)
+    threshold: Mapped[str] = mapped_column(String(32), nullable=False)
+    posted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+    __table_args__ = (UniqueConstraint("scope", "month", "threshold", name="uq_budget_alert"),)
+
+
+class AnomalyRow(Base):
+    __tablename__ = "anomalies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team: Mapped[str] = mapped_column(String(64), nullable=False)
+    service: Mapped[str] = mapped_column(String(256), nullable=False)
+    day: Mapped[date] = mapped_column(Date, nullable=False)
+    actual: Mapped[Decimal] = mapped_column(Numeric(18, 6), nullable=False)
+    baseline: Mapped[Decimal] = mapped_column(Numeric(18, 6), nullable=False)
+    causes: Mapped[str] = mapped_column(Text, nullable=False, default="[]")
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(64))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+    __table_args__ = (UniqueConstraint("team", "service", "day", name="uq_anomaly"),)
