@@ -4,6 +4,7 @@ concrete adapters and handlers/. Nothing happens at import time; callers build w
 
 from __future__ import annotations
 
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from bot.ports import CostSource, CostStore, ResourceProvider
     from bot.services.actions import ActionService
     from bot.services.digests import DigestService
+    from bot.services.insights import InsightService
     from bot.services.optimize import ScanService
     from bot.services.sync import SyncService
 
@@ -69,6 +71,10 @@ class Services:
     @property
     def actions(self) -> ActionService:
         return self._lazy("actions", _build_actions)
+
+    @property
+    def insights(self) -> InsightService:
+        return self._lazy("insights", _build_insights)
 
     @property
     def sync(self) -> SyncService:
@@ -136,6 +142,28 @@ def _build_actions(services: Services) -> ActionService:
 
     return ActionService(services.providers, SqlActionStore(services.state_engine), services.config,
                          _notifier(services), services.costs.today)
+
+
+_ARN = re.compile(r"^arn:aws:ec2:([a-z0-9-]+):(\d{12}):instance/(.+)$")
+
+
+def _build_insights(services: Services) -> InsightService:
+    from bot.adapters.slack_insights import SlackInsightNotifier
+    from bot.adapters.state.insights_repository import SqlInsightStore
+    from bot.services.insights import InsightService
+
+    publisher = _publisher(services)
+    notifier = (SlackInsightNotifier(services.slack_client, publisher.channel_id, services.config.currency)
+                if publisher is not None else None)
+    has_aws = any(p.kind == "aws" for p in services.config.providers)
+
+    def resource_key(resource_id: str) -> str | None:
+        """An EC2 instance ARN from the bill -> the key the actions feature uses."""
+        m = _ARN.match(resource_id or "")
+        return f"aws|{m.group(2)}|{m.group(1)}|ec2|{m.group(3)}" if m and has_aws else None
+
+    return InsightService(services.costs, services.config, SqlInsightStore(services.state_engine), notifier,
+                          services.costs.today, resource_key)
 
 
 def _build_sync(services: Services) -> SyncService:

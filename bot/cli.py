@@ -303,6 +303,26 @@ def sources_check() -> None:
         raise typer.Exit(1)
 
 
+@app.command()
+def budgets(
+    scope: Annotated[str | None, typer.Argument(help="One scope (default: every budgeted one).")] = None,
+    anomalies: Annotated[bool, typer.Option("--anomalies", help="Also list the last 30 days' anomalies.")] = False,
+) -> None:
+    """Budgets: month to date, % used, weekday-aware forecast, run-out day; optionally recent anomalies."""
+    from bot.render.insight_blocks import anomaly_text, budget_lines
+
+    services = build_services()
+    for name in [scope] if scope else services.insights.budgeted_scopes():
+        status = services.insights.status(name)
+        out.rule(f"{name} · {status.month:%B %Y}")
+        for line in budget_lines(status):
+            out.print(line.replace("*", ""), markup=False)
+    if anomalies:
+        out.rule("Anomalies, last 30 days")
+        for a in services.insights.recent():
+            out.print(anomaly_text(a, services.config.currency).replace("*", ""), markup=False)
+
+
 SERVE_DUCKDB_THREADS = 1  # many concurrent answers: one core each beats all cores each (bench/RESULTS.md)
 
 

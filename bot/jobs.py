@@ -71,6 +71,15 @@ def run_sync_job() -> None:
     services.sync.sync()
 
 
+def run_insights_job() -> None:
+    """Budget thresholds and yesterday's anomalies: each alert posts once (state-store guards)."""
+    services = _services
+    if services is None:
+        return
+    services.insights.check_budgets()
+    services.insights.check_anomalies()
+
+
 def run_upkeep_job() -> None:
     """Expire unanswered action requests and settle ones a crash left executing."""
     services = _services
@@ -147,6 +156,9 @@ class CostbotScheduler:
         if self.services.config.sources and self.scheduler.get_job("sync") is None:
             self.scheduler.add_job(run_sync_job, IntervalTrigger(hours=self.services.config.sync_every_hours),
                                    id="sync", name="sync billing sources", replace_existing=True)
+        if self.scheduler.get_job("insights") is None:
+            self.scheduler.add_job(run_insights_job, IntervalTrigger(hours=1), id="insights",
+                                   name="budget alerts and anomalies", replace_existing=True)
         if self.scheduler.get_job("upkeep") is None:
             self.scheduler.add_job(run_upkeep_job, IntervalTrigger(minutes=10), id="upkeep",
                                    name="expire and reconcile action requests", replace_existing=True)

@@ -6,8 +6,15 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App, Respond
 
-from bot.domain.query import AuditCommand, DigestCommand, HelpRequest, IdleCommand
-from bot.render import action_blocks, blocks
+from bot.domain.query import (
+    AnomaliesCommand,
+    AuditCommand,
+    BudgetCommand,
+    DigestCommand,
+    HelpRequest,
+    IdleCommand,
+)
+from bot.render import action_blocks, blocks, insight_blocks
 from handlers.errors import ack_now, reported
 
 if TYPE_CHECKING:
@@ -58,6 +65,20 @@ def register(app: App, services: Services) -> None:
                                                                         services.config.currency,
                                                                         services.config.rules.snooze_days),
                             text=f"{len(rows)} open recommendations", response_type="ephemeral")
+            elif isinstance(parsed, BudgetCommand):
+                scopes = [parsed.scope] if parsed.scope else list(services.config.teams_of(user))
+                if parsed.amount is not None:
+                    services.insights.set_budget(parsed.scope, parsed.amount, user)
+                if not scopes:
+                    scopes = services.insights.budgeted_scopes()[:5]
+                for scope in scopes:
+                    status = services.insights.status(scope)
+                    respond(blocks=insight_blocks.budget_blocks(status), text=f"Budget for {scope}",
+                            response_type="ephemeral")
+            elif isinstance(parsed, AnomaliesCommand):
+                found = services.insights.recent(parsed.team)
+                respond(blocks=insight_blocks.anomalies_list_blocks(found, services.config.currency),
+                        text=f"{len(found)} anomalies", response_type="ephemeral")
             elif isinstance(parsed, AuditCommand):
                 respond(blocks=action_blocks.audit_blocks(services.actions.audit(parsed.limit)),
                         text="Recent actions", response_type="ephemeral")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import App, Respond
 
 from bot.domain.actions import ActionRequest
-from bot.render import blocks
+from bot.render import blocks, insight_blocks
 from bot.render.action_blocks import outcome_text
 from handlers.errors import ack_now, reported
 
@@ -63,7 +63,23 @@ def register(app: App, services: Services) -> None:
     def undo(body: dict[str, Any], respond: Respond) -> None:
         tell_outcome(respond, services.actions.undo(int(_value(body)), _user(body)))
 
-    for action_id, worker in ((blocks.ACTION_STOP, stop), (blocks.ACTION_RESIZE, resize),
+    @reported
+    def acknowledge(body: dict[str, Any], respond: Respond) -> None:
+        anomaly = services.insights.acknowledge(int(_value(body)), _user(body))
+        tell(respond, f"Acknowledged the {anomaly.service} anomaly of {anomaly.day:%b %d} as expected.")
+
+    @reported
+    def details(body: dict[str, Any], respond: Respond) -> None:
+        anomaly = services.insights.store.anomaly(int(_value(body)))
+        if anomaly is None:
+            tell(respond, "That anomaly is no longer known.")
+            return
+        respond(blocks=insight_blocks.anomaly_blocks(anomaly, {}, currency), text="Anomaly details",
+                response_type="ephemeral", replace_original=False)
+
+    for action_id, worker in ((insight_blocks.ACTION_ACKNOWLEDGE, acknowledge),
+                              (insight_blocks.ACTION_DETAILS, details), (blocks.ACTION_STOP, stop),
+                              (blocks.ACTION_RESIZE, resize),
                               (blocks.ACTION_SNOOZE, snooze), (blocks.ACTION_NOT_MINE, not_mine),
                               (blocks.ACTION_APPROVE, approve), (blocks.ACTION_REJECT, reject),
                               (blocks.ACTION_UNDO, undo)):

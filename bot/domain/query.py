@@ -11,6 +11,7 @@ import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Literal
 
 from bot.domain.errors import QueryError
@@ -35,7 +36,7 @@ COLUMN_DIMENSIONS: dict[str, str] = {
     "category": "ServiceCategory",
 }
 TIME_DIMENSIONS = ("day", "week", "month")
-KEYWORDS = ("by", "top", "billed", "untagged", "help", "digest", "idle", "audit")
+KEYWORDS = ("by", "top", "billed", "untagged", "help", "digest", "idle", "audit", "budget", "anomalies")
 MAX_TOP = 1000
 _ANY_DAY = date(2000, 1, 15)
 
@@ -78,6 +79,14 @@ GRAMMAR_HELP: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         (
             ("idle [TEAM]", "open recommendations, with Stop / Resize / Snooze buttons"),
             ("audit [N]", "the N most recent actions (default 10)"),
+        ),
+    ),
+    (
+        "Budgets and anomalies",
+        (
+            ("budget [SCOPE]", "month to date, % used, month-end forecast, the day it runs out"),
+            ("budget set SCOPE AMOUNT", "set a monthly budget (admins)"),
+            ("anomalies [TEAM]", "unusual days in the last 30 days, with their cause"),
         ),
     ),
     (
@@ -169,6 +178,57 @@ class AuditCommand:
     """`audit [N]`: the N most recent actions."""
 
     limit: int = 10
+
+
+@dataclass(frozen=True)
+class BudgetCommand:
+    """`budget [SCOPE]` shows a budget; `budget set SCOPE AMOUNT` (admins) sets one."""
+
+    scope: str = ""
+    amount: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class AnomaliesCommand:
+    """`anomalies [TEAM]`: recent anomalies."""
+
+    team: str | None = None
+
+
+def _scope_words(words: list[str], grammar: Grammar) -> str:
+    for word in words:
+        if looks_like_period(word) or word.lower() in ("by", "top", "billed", "help"):
+            raise QueryError(f"'{word}' is not a scope", word=word)
+        if _scope(word, grammar) is None:
+            raise _unknown(word, grammar.vocabulary())
+    return " ".join(words)
+
+
+def _parse_budget(tokens: list[str], grammar: Grammar) -> BudgetCommand:
+    if len(tokens) > 1 and tokens[1].lower() == "set":
+        if len(tokens) < 4:
+            raise QueryError("`budget set` needs a scope and an amount, e.g. `budget set team-ml 25000`",
+                             word="set")
+        raw = tokens[-1].replace(",", "").replace("$", "")
+        try:
+            amount = Decimal(raw)
+        except InvalidOperation:
+            raise QueryError(f"'{tokens[-1]}' is not an amount", word=tokens[-1]) from None
+        if not amount.is_finite() or amount <= 0:
+            raise QueryError("a budget must be a positive amount", word=tokens[-1])
+        return BudgetCommand(_scope_words(tokens[2:-1], grammar), amount)
+    return BudgetCommand(_scope_words(tokens[1:], grammar))
+
+
+def _parse_anomalies(tokens: list[str], grammar: Grammar) -> AnomaliesCommand:
+    if len(tokens) > 2:
+        raise QueryError("`anomalies` takes at most one team", word=tokens[2])
+    if len(tokens) == 1:
+        return AnomaliesCommand()
+    scope = _scope(tokens[1], grammar)
+    if scope is None or scope.kind != "team":
+        raise _unknown(tokens[1], grammar.teams, "team")
+    return AnomaliesCommand(scope.key)
 
 
 def _parse_idle(tokens: list[str], grammar: Grammar) -> IdleCommand:
@@ -303,7 +363,7 @@ def _scope(word: str, grammar: Grammar) -> Scope | None:
     return Scope("tag", grammar.tag_key_for(key), value)
 
 
-Command = HelpRequest | DigestCommand | IdleCommand | AuditCommand
+Command = HelpRequest | DigestCommand | IdleCommand | AuditCommand | BudgetCommand | AnomaliesCommand
 
 
 def parse_query(text: str, grammar: Grammar) -> Query | Command:
@@ -317,6 +377,10 @@ def parse_query(text: str, grammar: Grammar) -> Query | Command:
         return _parse_idle(tokens, grammar)
     if tokens and tokens[0].lower() == "audit":
         return _parse_audit(tokens)
+    if tokens and tokens[0].lower() == "budget":
+        return _parse_budget(tokens, grammar)
+    if tokens and tokens[0].lower() == "anomalies":
+        return _parse_anomalies(tokens, grammar)
     scopes: list[Scope] = []
     period: str | None = None
     by: Dimension | None = None

@@ -1,0 +1,100 @@
+"""Block Kit for budgets and anomalies (slack_sdk models). Buttons carry an anomaly id or a resource key."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.domain.anomalies import Anomaly
+from bot.domain.budgets import BudgetStatus, Threshold
+from bot.domain.money import format_money
+from bot.render.blocks import ACTION_STOP, MAX_BLOCKS, MAX_TEXT_CHARS, clip
+
+ACTION_ACKNOWLEDGE = "costbot_acknowledge"
+ACTION_DETAILS = "costbot_details"
+
+
+def budget_lines(status: BudgetStatus) -> list[str]:
+    cur = status.currency
+    lines = [f"Month to date *{format_money(status.month_to_date, cur)}* of "
+             f"{format_money(status.budget, cur, whole=True)} ({status.used_percent:.0f}%) through "
+             f"{status.day:%b %d}",
+             f"Month-end forecast {format_money(status.forecast, cur, whole=True)} "
+             f"({status.forecast_percent:.0f}% of the budget, weekday-aware)"]
+    if status.run_out is not None:
+        verb = "ran out" if status.run_out <= status.day else "runs out"
+        lines.append(f":warning: At this pace the budget {verb} on *{status.run_out:%b %d}*")
+    else:
+        lines.append("At this pace the budget lasts the month")
+    if status.drivers:
+        lines.append("Growing most this month: " + ", ".join(
+            f"{d.dimension} *{clip(d.key, 60)}* +{format_money(d.change, cur, whole=True)}" for d in status.drivers))
+    return lines
+
+
+def budget_blocks(status: BudgetStatus) -> list[Block]:
+    return [HeaderBlock(text=clip(f"Budget · {status.scope} · {status.month:%B %Y}", 150)),
+            SectionBlock(text=MarkdownTextObject(text=clip("\n".join(budget_lines(status)), MAX_TEXT_CHARS)))]
+
+
+def budget_alert_blocks(status: BudgetStatus, threshold: Threshold) -> list[Block]:
+    icon = ":red_circle:" if threshold.percent >= 100 else ":large_yellow_circle:"
+    return [SectionBlock(text=MarkdownTextObject(text=clip(
+        f"{icon} *{status.scope}* has reached *{threshold.label()}* for {status.month:%B}\n"
+        + "\n".join(budget_lines(status)), MAX_TEXT_CHARS)))]
+
+
+def anomaly_text(a: Anomaly, currency: str = "USD") -> str:
+    ratio = f"{a.ratio:.1f}×" if a.ratio else "new"
+    lines = [f":rotating_light: *{a.team}* · *{clip(a.service, 80)}* on {a.day:%a %b %d}: "
+             f"*{format_money(a.actual, currency)}* against a usual {format_money(a.baseline, currency)} "
+             f"({ratio}, +{format_money(a.increase, currency)})"]
+    for c in a.causes:
+        usage = f" ({c.usage_type})" if c.usage_type else ""
+        owner = f", owner {c.owner}" if c.owner else ""
+        lines.append(f"• *{clip(c.name, 60)}*{usage}: {format_money(c.actual, currency)} vs usual "
+                     f"{format_money(c.usual, currency)} (+{format_money(c.increase, currency)}, "
+                     f"{format_money(c.per_hour, currency)}/h{owner})")
+    return "\n".join(lines)
+
+
+def anomaly_blocks(a: Anomaly, actionable: dict[str, str], currency: str = "USD",
+                   acknowledged_by: str | None = None) -> list[Block]:
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=clip(anomaly_text(a, currency), MAX_TEXT_CHARS)))]
+    if acknowledged_by or a.status == "acknowledged":
+        who = f" by <@{acknowledged_by}>" if acknowledged_by else ""
+        note = f":white_check_mark: Acknowledged{who}: expected"
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=note)]))
+        return blocks
+    buttons = [ButtonElement(text="Acknowledge (expected)", action_id=ACTION_ACKNOWLEDGE, value=str(a.id)),
+               ButtonElement(text="Show details", action_id=ACTION_DETAILS, value=str(a.id))]
+    for c in a.causes:
+        key = actionable.get(c.resource_id)
+        if key:
+            buttons.append(ButtonElement(
+                text=clip(f"Stop {c.name}", 75), action_id=ACTION_STOP, value=key, style="danger",
+                confirm=ConfirmObject(title="Stop this resource?", confirm="Stop", deny="Cancel",
+                                      text=f"Stop {c.name}? Approval rules apply and it is re-checked first.")))
+    blocks.append(ActionsBlock(elements=buttons[:5]))
+    return blocks
+
+
+def anomalies_list_blocks(anomalies: Sequence[Anomaly], currency: str = "USD") -> list[Block]:
+    if not anomalies:
+        return [SectionBlock(text=MarkdownTextObject(text="No anomalies in the last 30 days."))]
+    blocks: list[Block] = [HeaderBlock(text="Recent anomalies")]
+    for a in anomalies[: MAX_BLOCKS - 1]:
+        status = " _(acknowledged)_" if a.status == "acknowledged" else ""
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(anomaly_text(a, currency) + status,
+                                                                     MAX_TEXT_CHARS))))
+    return blocks
