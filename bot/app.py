@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from bot.ports import CostSource, CostStore, ResourceProvider
     from bot.services.actions import ActionService
     from bot.services.digests import DigestService
+    from bot.services.enforcement import EnforcementService
     from bot.services.insights import InsightService
     from bot.services.optimize import ScanService
     from bot.services.sync import SyncService
@@ -75,6 +76,10 @@ class Services:
     @property
     def insights(self) -> InsightService:
         return self._lazy("insights", _build_insights)
+
+    @property
+    def enforcement(self) -> EnforcementService:
+        return self._lazy("enforcement", _build_enforcement)
 
     @property
     def sync(self) -> SyncService:
@@ -142,6 +147,13 @@ def _build_actions(services: Services) -> ActionService:
 
     return ActionService(services.providers, SqlActionStore(services.state_engine), services.config,
                          _notifier(services), services.costs.today)
+
+
+def _build_enforcement(services: Services) -> EnforcementService:
+    from bot.services.enforcement import EnforcementService
+
+    return EnforcementService(services.config, services.insights, services.actions,
+                              list(services.providers.values()), _notifier(services))
 
 
 _ARN = re.compile(r"^arn:aws:ec2:([a-z0-9-]+):(\d{12}):instance/(.+)$")

@@ -103,6 +103,17 @@ class AnomalyConfig(_Strict):
     absolute_per_day: Decimal = Field(default=Decimal(50), ge=0)  # and by more than this amount a day
 
 
+class EnforcementRule(_Strict):
+    """Graduated enforcement of one team's budget."""
+
+    scope: str  # a team
+    warn_percent: int = Field(default=80, ge=1)  # of the budget, actual: alert only
+    propose_percent: int = Field(default=100, ge=1)  # of the budget, forecast: offer non-critical resources
+    limit_percent: int = Field(default=120, ge=1)  # of the budget, actual: act on opted-in resources
+    auto: bool = False  # at the limit, stop the non-critical resources without waiting for an approver
+    non_critical: dict[str, list[str]] = Field(default_factory=lambda: {"env": ["dev", "test"]})
+
+
 class CostbotConfig(_Strict):
     """The whole of costbot.yml."""
 
@@ -121,6 +132,7 @@ class CostbotConfig(_Strict):
     owners_channel: str | None = None  # where "Not mine" and unowned recommendations go
     sync_every_hours: int = Field(default=6, ge=1, le=168)  # the scheduler's billing-source sync
     anomalies: AnomalyConfig = Field(default_factory=AnomalyConfig)
+    enforcement: list[EnforcementRule] = Field(default_factory=list)
     dry_run: bool = False
 
     @field_validator("timezone")

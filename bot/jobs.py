@@ -78,6 +78,8 @@ def run_insights_job() -> None:
         return
     services.insights.check_budgets()
     services.insights.check_anomalies()
+    if services.config.enforcement:
+        services.enforcement.enforce()
 
 
 def run_upkeep_job() -> None:

@@ -84,8 +84,9 @@ class ActionService:
     # -- request, approve, reject ----------------------------------------------------------------------
     def request(self, resource_key: str, action: str, user: str, channel: str | None = None,
                 message_ts: str | None = None, undo_of: int | None = None,
-                params: dict[str, str] | None = None) -> ActionRequest:
-        """A click on Stop / Resize (or Undo): approved at once for an approver, else sent for approval."""
+                params: dict[str, str] | None = None, policy: str | None = None) -> ActionRequest:
+        """A click on Stop / Resize (or Undo): approved at once for an approver, else sent for approval.
+        `policy` names an explicit enforcement policy that approves it instead (never for env=prod)."""
         ref = ResourceRef.parse(resource_key)
         rec = self.store.recommendation_for(resource_key)
         resource = self._live(ref)
@@ -101,12 +102,18 @@ class ActionService:
                 raise ActionNotAllowed(f"no smaller size is known for {resource.type}")
             params = {"from": resource.type, "to": target}
         elif action == "stop":
-            params = {"from_state": resource.state, "count": str(resource.count)}
+            # the finding behind the click decides the re-check: an idle finding must still be idle
+            basis = rec.kind if rec is not None and rec.status == "open" else "direct"
+            params = {"from_state": resource.state, "count": str(resource.count), "basis": basis, **params}
         hours = self.config.rules_for(team).approval_hours
         expires = self.clock() + timedelta(hours=hours)
-        if self.config.can_approve(user, team):
+        if policy is not None:
+            if {k.lower(): v.lower() for k, v in resource.tags.items()}.get("env") == "prod":
+                raise ActionNotAllowed(f"{resource.name} is env=prod: a policy never acts on it without an approver")
+            params["policy"] = policy
+        if policy is not None or self.config.can_approve(user, team):
             req = self.store.create_request(resource_key=resource_key, action=action, team=team,
-                                            requested_by=user, status="approved", approved_by=user,
+                                            requested_by=user, status="approved", approved_by=policy or user,
                                             expires_at=expires, params=params, channel=channel,
                                             message_ts=message_ts, undo_of=undo_of)
             self._audit(user, action, resource_key, None, None, "approved", request_id=req.id)
@@ -183,7 +190,7 @@ class ActionService:
         if req.action == "stop":
             if not resource.running:
                 return f"{resource.name} is already {resource.state}"
-            if req.undo_of is None:
+            if req.undo_of is None and req.params.get("basis") == IDLE and "policy" not in req.params:
                 provider = self.provider(resource.ref)
                 window = rules.idle_hours + WINDOW_SLACK_HOURS
                 usage = provider.utilization([resource], hours=window, recent_hours=window)
