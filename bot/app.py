@@ -38,10 +38,13 @@ class Services:
     `costbot ask` never touches the state database."""
 
     def __init__(self, settings: Settings, config: CostbotConfig, costs: CostService, ingest: IngestService) -> None:
+        from bot.services.allocation import AllocationService
+
         self.settings = settings
         self.config = config
         self.costs = costs
         self.ingest = ingest
+        self.answers = AllocationService(costs, config)  # answers with shared costs allocated
         self.scheduler: CostbotScheduler | None = None
         self._built: dict[str, Any] = {}
         self._lock = threading.RLock()

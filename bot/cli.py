@@ -67,7 +67,7 @@ def ask(
     from bot.render.terminal import render_answer
 
     services = build_services()
-    result = services.costs.ask(" ".join(text or []))
+    result = services.answers.ask(" ".join(text or []))
     if isinstance(result, HelpRequest):
         out.print(help_text(services.config.grammar, "costbot ask"), markup=False, highlight=False)
         return

@@ -95,7 +95,8 @@ class AllocationRule(_Strict):
     method: Literal["proportional", "even", "weights", "usage"] = "proportional"
     to: list[str] | None = None
     weights: dict[str, Decimal] | None = None
-    metric: str | None = None
+    metric: str | None = None  # method usage: the usage metric (`costbot ingest-usage`)
+    within_category: str | None = None  # method proportional: weigh by direct cost in this service category
 
 
 class AnomalyConfig(_Strict):

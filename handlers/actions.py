@@ -27,7 +27,7 @@ def _channel(body: dict[str, Any]) -> str:
 def register(app: App, services: Services) -> None:
     def answer_for(body: dict[str, Any]) -> tuple[str, CostAnswer]:
         question = str(body["actions"][0].get("value") or "").strip()
-        result = services.costs.ask(question)
+        result = services.answers.ask(question)
         if isinstance(result, HelpRequest):
             raise QueryError("this button carries no question")
         return question, result

@@ -83,7 +83,7 @@ def register(app: App, services: Services) -> None:
                 respond(blocks=action_blocks.audit_blocks(services.actions.audit(parsed.limit)),
                         text="Recent actions", response_type="ephemeral")
             else:
-                result = services.costs.answer(parsed)
+                result = services.answers.answer(parsed)
                 respond(blocks=blocks.answer_blocks(result, question), text=blocks.answer_fallback_text(result),
                         response_type="ephemeral")
 

@@ -36,6 +36,8 @@ _SCHEMA = (
 )
 _META = "CREATE TABLE IF NOT EXISTS store_meta (k VARCHAR PRIMARY KEY, v VARCHAR)"
 _TAG_KEYS = "CREATE TABLE IF NOT EXISTS tag_keys (k VARCHAR PRIMARY KEY)"
+_USAGE = ("CREATE TABLE IF NOT EXISTS usage (day DATE NOT NULL, team VARCHAR NOT NULL, metric VARCHAR NOT NULL, "
+          "quantity DOUBLE NOT NULL)")
 _SOURCE_FILES = ("CREATE TABLE IF NOT EXISTS source_files (source VARCHAR, key VARCHAR, etag VARCHAR, "
                  "PRIMARY KEY (source, key))")
 # tag keys materialized as plain columns (lower-cased key -> column): filters and groups on them are ~20x faster
@@ -101,6 +103,7 @@ class DuckDBCostStore:
                     con.execute(_TAG_KEYS)
                     con.execute(_TAG_INDEX)
                     con.execute(_SOURCE_FILES)
+                    con.execute(_USAGE)
                 self._con = con
             return self._con
 
@@ -278,6 +281,55 @@ class DuckDBCostStore:
         finally:
             con.close()
         return 0
+
+    # -- usage metrics for allocation --------------------------------------------------------------------
+    def ingest_usage(self, path: Path) -> int:
+        """A CSV of date, team, metric, quantity. Replaces the (metric, day) pairs it carries; a bad row rejects
+        the file with row and column named."""
+        if not path.is_file():
+            raise IngestError("no such file", str(path))
+        con = self.cursor()
+        try:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute("CREATE TEMP TABLE usage_raw AS SELECT row_number() OVER () AS __row, * FROM read_csv(?, "
+                            "header=true, all_varchar=true, auto_detect=true)", [str(path)])
+            except duckdb.Error as exc:
+                raise describe_duckdb_error(exc, path) from None
+            cols = {r[0].lower(): r[0] for r in con.execute("DESCRIBE usage_raw").fetchall()}
+            missing = [c for c in ("date", "team", "metric", "quantity") if c not in cols]
+            if missing:
+                raise IngestError(f"missing column(s) {', '.join(missing)} (need date, team, metric, quantity)",
+                                  str(path))
+            d, t, m, q = (quote_ident(cols[c]) for c in ("date", "team", "metric", "quantity"))
+            checks = [(cols["date"], f"TRY_CAST({d} AS DATE) IS NULL", "is not a date (YYYY-MM-DD)", d),
+                      (cols["team"], f"coalesce(trim({t}), '') = ''", "is missing", t),
+                      (cols["metric"], f"coalesce(trim({m}), '') = ''", "is missing", m),
+                      (cols["quantity"], f"TRY_CAST({q} AS DOUBLE) IS NULL OR TRY_CAST({q} AS DOUBLE) < 0",
+                       "is not a non-negative number", q)]
+            for column, bad, reason, ref in checks:
+                row = con.execute(f"SELECT __row, CAST({ref} AS VARCHAR) FROM usage_raw WHERE {bad} ORDER BY __row "
+                                  "LIMIT 1").fetchone()
+                if row is not None:
+                    shown = f"'{row[1]}' " if row[1] is not None else ""
+                    raise IngestError(f"{shown}{reason}", str(path), row=int(row[0]), column=column)
+            con.execute(f"DELETE FROM usage WHERE (metric, day) IN (SELECT DISTINCT trim({m}), CAST({d} AS DATE) "
+                        "FROM usage_raw)")
+            result = con.execute(f"INSERT INTO usage SELECT CAST({d} AS DATE), trim({t}), trim({m}), "
+                                 f"CAST({q} AS DOUBLE) FROM usage_raw").fetchone()
+            con.execute("DROP TABLE usage_raw")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.close()
+        return int(result[0]) if result else 0
+
+    def usage_by_team(self, metric: str, start: date, end: date) -> dict[str, Decimal]:
+        rows = self._fetch("SELECT team, sum(quantity) FROM usage WHERE metric = $m AND day >= $s AND day < $e "
+                           "GROUP BY 1", {"m": metric, "s": start, "e": end})
+        return {str(t): Decimal(str(q)) for t, q in rows}
 
     def last_ingest(self) -> str | None:
         rows = self._fetch("SELECT v FROM store_meta WHERE k = 'generation'", {})

@@ -7,7 +7,18 @@ from datetime import date
 from typing import Any
 
 from bot.adapters.sources.columns import quote_ident, quote_literal
-from bot.domain.spec import NONE_KEY, UNTAGGED, ColumnIn, Condition, CostSpec, Grouping, TagMissing, TagsMatch
+from bot.domain.spec import (
+    DIRECT,
+    NONE_KEY,
+    UNTAGGED,
+    AllOf,
+    ColumnIn,
+    Condition,
+    CostSpec,
+    Grouping,
+    TagMissing,
+    TagsMatch,
+)
 
 ALLOWED_COLUMNS = {
     "ServiceName", "SubAccountId", "RegionId", "ResourceId", "ServiceCategory", "BillingAccountId",
@@ -53,6 +64,8 @@ class SqlBuilder:
             return f"lower({quote_ident(cond.column)}) IN ({values})"
         if isinstance(cond, TagMissing):
             return f"({self.tag(cond.key)} IS NULL)"
+        if isinstance(cond, AllOf):
+            return "(" + " AND ".join(self.condition(c) for c in cond.conditions) + ")" if cond.conditions else "TRUE"
         raise TypeError(cond)
 
     def where(self, spec: CostSpec, start: date, end: date) -> str:
@@ -62,7 +75,7 @@ class SqlBuilder:
 
     def group_key(self, grouping: Grouping) -> str:
         if grouping.then is not None:
-            first = self.group_key(Grouping(grouping.kind, grouping.target, grouping.teams))
+            first = self.group_key(Grouping(grouping.kind, grouping.target, grouping.teams, rules=grouping.rules))
             return f"({first}) || chr(31) || ({self.group_key(grouping.then)})"  # KEY_SEPARATOR
         if grouping.kind == "teams":
             if not grouping.teams:
@@ -71,6 +84,9 @@ class SqlBuilder:
                 f"WHEN {self.condition(rule.match)} THEN {self.param(rule.name)}" for rule in grouping.teams
             )
             return f"CASE {cases} ELSE {quote_literal(UNTAGGED)} END"
+        if grouping.kind == "rules":
+            cases = " ".join(f"WHEN {self.condition(c)} THEN {self.param(name)}" for name, c in grouping.rules)
+            return f"CASE {cases} ELSE {quote_literal(DIRECT)} END" if cases else quote_literal(DIRECT)
         if grouping.kind == "tag":
             return f"coalesce({self.tag(grouping.target)}, {quote_literal(UNTAGGED)})"
         if grouping.kind == "column":

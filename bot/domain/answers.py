@@ -30,6 +30,10 @@ class CostAnswer:
     groups: tuple[Group, ...] = ()
     dimension: str | None = None
     data_through: date | None = None
+    # with allocation rules: the team's own cost and its part of shared costs (total = direct + shared)
+    direct_cost: Decimal | None = None
+    shared_cost: Decimal | None = None
+    group_split: dict[str, tuple[Decimal, Decimal]] | None = None  # by team: key -> (direct, shared)
 
     @property
     def change(self) -> Decimal:

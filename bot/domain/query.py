@@ -36,7 +36,7 @@ COLUMN_DIMENSIONS: dict[str, str] = {
     "category": "ServiceCategory",
 }
 TIME_DIMENSIONS = ("day", "week", "month")
-KEYWORDS = ("by", "top", "billed", "untagged", "help", "digest", "idle", "audit", "budget", "anomalies")
+KEYWORDS = ("by", "top", "billed", "direct", "untagged", "help", "digest", "idle", "audit", "budget", "anomalies")
 MAX_TOP = 1000
 _ANY_DAY = date(2000, 1, 15)
 
@@ -71,6 +71,7 @@ GRAMMAR_HELP: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
              "category, day, week, month"),
             ("top N", "show the N largest groups and sum the rest as (other)"),
             ("billed", "BilledCost (invoice view) instead of EffectiveCost (amortized)"),
+            ("direct", "with allocation rules: a team's own cost, without its share of shared costs"),
             ("help", "this text"),
         ),
     ),
@@ -142,6 +143,7 @@ class Query:
     by: Dimension | None = None
     top: int | None = None
     billed: bool = False
+    direct: bool = False  # with allocation rules: the team's own cost, without shared costs
 
     def scope_label(self) -> str:
         return " ".join(s.label() for s in self.scopes) or "all teams"
@@ -386,6 +388,7 @@ def parse_query(text: str, grammar: Grammar) -> Query | Command:
     by: Dimension | None = None
     top: int | None = None
     billed = False
+    direct = False
     i = 0
     while i < len(tokens):
         word = tokens[i]
@@ -408,6 +411,8 @@ def parse_query(text: str, grammar: Grammar) -> Query | Command:
             continue
         if lw == "billed":
             billed = True
+        elif lw == "direct":
+            direct = True
         elif looks_like_period(lw):
             if period is not None:
                 raise QueryError(f"two periods given ('{period}' and '{word}'); use one", word=word)
@@ -420,7 +425,7 @@ def parse_query(text: str, grammar: Grammar) -> Query | Command:
             if scope not in scopes:
                 scopes.append(scope)
         i += 1
-    return Query(tuple(scopes), period or DEFAULT_PERIOD, by, top, billed)
+    return Query(tuple(scopes), period or DEFAULT_PERIOD, by, top, billed, direct)
 
 
 def help_text(grammar: Grammar, command: str = "/cost") -> str:

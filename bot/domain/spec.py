@@ -31,7 +31,14 @@ class TagMissing:
     key: str
 
 
-Condition = TagsMatch | ColumnIn | TagMissing
+@dataclass(frozen=True)
+class AllOf:
+    """Every condition holds (an allocation rule's `select` with several keys)."""
+
+    conditions: tuple[TagsMatch | ColumnIn | TagMissing, ...]
+
+
+Condition = TagsMatch | ColumnIn | TagMissing | AllOf
 
 
 @dataclass(frozen=True)
@@ -44,16 +51,18 @@ class TeamRule:
 class Grouping:
     """How to group line items: by configured team rules, a tag key, a column, or a time bucket."""
 
-    kind: Literal["teams", "tag", "column", "time"]
+    kind: Literal["teams", "tag", "column", "time", "rules"]
     target: str
     teams: tuple[TeamRule, ...] = ()
     then: Grouping | None = None  # a second key: the group is "first<US>second" (KEY_SEPARATOR)
+    rules: tuple[tuple[str, Condition], ...] = ()  # kind "rules": the first matching rule's name, else DIRECT
 
 
 KEY_SEPARATOR = "\x1f"
 
 
 UNTAGGED = "(untagged)"
+DIRECT = "(direct)"
 NONE_KEY = "(none)"
 OTHER = "(other)"
 

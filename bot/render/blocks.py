@@ -107,6 +107,11 @@ def answer_blocks(answer: CostAnswer, query_text: str, shared_by: str | None = N
         groups = list(answer.groups)
         if answer.dimension in ("day", "week", "month"):
             groups.sort(key=lambda g: g.key)
+        if answer.group_split is not None:  # allocation: show each team's direct and shared parts
+            split = answer.group_split
+            groups = [Group(f"{g.key}: direct {format_money(split[g.key][0], answer.currency)} + shared "
+                            f"{format_money(split[g.key][1], answer.currency)} =", g.cost)
+                      if g.key in split else g for g in groups]
         lines = breakdown_lines(groups, answer.total, answer.currency)
         title = f"*By {answer.dimension}*\n"
         body = "\n".join(lines) if lines else "_no spend in this period_"
@@ -116,6 +121,10 @@ def answer_blocks(answer: CostAnswer, query_text: str, shared_by: str | None = N
     untagged_text = f":label: Untagged: {untagged}" + (f" ({share:.1f}% of total)" if share is not None else "")
     through = answer.data_through.isoformat() if answer.data_through else "no data yet"
     context = [untagged_text, f"{answer.metric} · {answer.currency} · billing data through {through}"]
+    if answer.shared_cost is not None and answer.direct_cost is not None:
+        context.insert(0, f":handshake: includes {format_money(answer.shared_cost, answer.currency)} of shared costs "
+                          f"(direct {format_money(answer.direct_cost, answer.currency)}); add `direct` for the team's "
+                          "own cost")
     if shared_by:
         context.append(f"shared by <@{shared_by}>")
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(c, MAX_TEXT_CHARS)) for c in context]))

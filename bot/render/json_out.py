@@ -20,7 +20,17 @@ def answer_to_json(answer: CostAnswer) -> dict[str, Any]:
         "untagged_cost": float(to_cents(answer.untagged_cost)),
         "data_through": answer.data_through.isoformat() if answer.data_through else None,
     }
+    if answer.direct_cost is not None and answer.shared_cost is not None:
+        out["direct_cost"] = float(to_cents(answer.direct_cost))
+        out["shared_cost"] = float(to_cents(answer.shared_cost))
     if answer.dimension is not None:
         out["by"] = answer.dimension
-        out["groups"] = [{"key": g.key, "cost": float(to_cents(g.cost))} for g in answer.groups]
+        out["groups"] = []
+        for g in answer.groups:
+            item: dict[str, Any] = {"key": g.key, "cost": float(to_cents(g.cost))}
+            if answer.group_split is not None and g.key in answer.group_split:
+                direct, shared = answer.group_split[g.key]
+                item["direct_cost"] = float(to_cents(direct))
+                item["shared_cost"] = float(to_cents(shared))
+            out["groups"].append(item)
     return out

@@ -34,16 +34,28 @@ def render_answer(answer: CostAnswer) -> RenderableType:
     title = Text(f"{answer.scope_label} · {answer.period.describe()}", style="bold")
     total = Text(format_money(answer.total, answer.currency), style="bold cyan")
     parts: list[RenderableType] = [title, Text.assemble("Total ", total, "  ", change_text(answer))]
+    if answer.shared_cost is not None and answer.direct_cost is not None:
+        parts.append(Text(f"= direct {format_money(answer.direct_cost, answer.currency)} + shared "
+                          f"{format_money(answer.shared_cost, answer.currency)} (allocation rules; `direct` for the "
+                          "team's own cost)", style="dim"))
+    split = answer.group_split
     if answer.dimension is not None:
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
         table.add_column(answer.dimension)
+        if split is not None:
+            table.add_column("direct", justify="right")
+            table.add_column("shared", justify="right")
         table.add_column("cost", justify="right")
         table.add_column("share", justify="right")
         groups = list(answer.groups)
         if answer.dimension in ("day", "week", "month"):
             groups.sort(key=lambda g: g.key)
         for g in groups:
-            table.add_row(g.key, format_money(g.cost, answer.currency), _share(g.cost, answer.total))
+            extra = []
+            if split is not None:
+                direct, shared = split.get(g.key, (g.cost, Decimal(0)))
+                extra = [format_money(direct, answer.currency), format_money(shared, answer.currency)]
+            table.add_row(g.key, *extra, format_money(g.cost, answer.currency), _share(g.cost, answer.total))
         parts.append(table)
     untagged = format_money(answer.untagged_cost, answer.currency)
     share = answer.untagged_share

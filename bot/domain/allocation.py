@@ -1,0 +1,98 @@
+"""Shared-cost allocation: rules spread a selected cost over teams, to the cent.
+
+Amounts are split with largest-remainder rounding: every part is a whole number of cents, the parts add up to
+the (cent-rounded) amount exactly, and no part is negative for non-negative input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+
+CENT = Decimal("0.01")
+ZERO = Decimal(0)
+UNALLOCATED = "(unallocated)"
+
+
+def largest_remainder(amount: Decimal, weights: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    """Split `amount` (rounded to the cent) over the keys in proportion to `weights`.
+
+    Zero or missing weights everywhere split evenly. Negative amounts (credits) split the same way, mirrored.
+    """
+    keys = sorted(weights)
+    if not keys:
+        return {}
+    total_cents = int((amount / CENT).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    sign = -1 if total_cents < 0 else 1
+    cents = abs(total_cents)
+    w = {k: max(weights[k], ZERO) for k in keys}
+    weight_sum = sum(w.values(), ZERO)
+    if weight_sum == 0:
+        w = {k: Decimal(1) for k in keys}
+        weight_sum = Decimal(len(keys))
+    exact = {k: Decimal(cents) * w[k] / weight_sum for k in keys}
+    floors = {k: int(exact[k].to_integral_value(rounding=ROUND_FLOOR)) for k in keys}
+    left = cents - sum(floors.values())
+    order = sorted(keys, key=lambda k: (-(exact[k] - floors[k]), k))
+    for k in order[:left]:
+        floors[k] += 1
+    return {k: Decimal(sign * floors[k]) * CENT for k in keys}
+
+
+@dataclass(frozen=True)
+class SharedPart:
+    """One team's share of one rule's cost for one service."""
+
+    rule: str
+    service: str
+    team: str
+    cost: Decimal
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """A period's cost split into direct (per team), shared (per rule, service and team) and unallocated."""
+
+    direct: dict[str, Decimal]
+    shared: tuple[SharedPart, ...] = ()
+    unallocated: Decimal = ZERO
+    rule_totals: dict[str, Decimal] = field(default_factory=dict)
+
+    def shared_by_team(self) -> dict[str, Decimal]:
+        out: dict[str, Decimal] = {}
+        for part in self.shared:
+            out[part.team] = out.get(part.team, ZERO) + part.cost
+        return out
+
+    def total_for(self, team: str) -> Decimal:
+        return self.direct.get(team, ZERO) + self.shared_by_team().get(team, ZERO)
+
+    def explain(self, team: str) -> list[tuple[str, Decimal]]:
+        """A team's shared cost rule by rule."""
+        out: dict[str, Decimal] = {}
+        for part in self.shared:
+            if part.team == team:
+                out[part.rule] = out.get(part.rule, ZERO) + part.cost
+        return sorted(out.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def spread(rule: str, by_service: Mapping[str, Decimal], weights: Mapping[str, Decimal]) -> list[SharedPart]:
+    """A rule's cost, service by service, split over the teams by `weights`."""
+    parts = []
+    for service in sorted(by_service):
+        for team, cost in largest_remainder(by_service[service], weights).items():
+            parts.append(SharedPart(rule, service, team, cost))
+    return parts
+
+
+def weights_for(method: str, targets: Sequence[str], direct: Mapping[str, Decimal],
+                fixed: Mapping[str, Decimal] | None = None, usage: Mapping[str, Decimal] | None = None
+                ) -> dict[str, Decimal]:
+    if method == "even":
+        return {t: Decimal(1) for t in targets}
+    if method == "weights":
+        return {t: Decimal((fixed or {}).get(t, ZERO)) for t in targets}
+    if method == "usage":
+        return {t: Decimal((usage or {}).get(t, ZERO)) for t in targets}
+    return {t: max(direct.get(t, ZERO), ZERO) for t in targets}

@@ -1,0 +1,143 @@
+"""Allocation: direct cost per team, shared cost spread by the config's rules (in order), and what stays
+unallocated — for answers, explanations and the showback export. One query per period."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from bot.config import AllocationRule, CostbotConfig
+from bot.domain.allocation import UNALLOCATED, Allocation, SharedPart, spread, weights_for
+from bot.domain.answers import CostAnswer, Group
+from bot.domain.errors import ConfigError
+from bot.domain.query import HelpRequest, Query
+from bot.domain.spec import (
+    DIRECT,
+    KEY_SEPARATOR,
+    OTHER,
+    UNTAGGED,
+    AllOf,
+    ColumnIn,
+    CostSpec,
+    Grouping,
+    TagMissing,
+    TagsMatch,
+)
+from bot.services.costs import CostService
+
+ZERO = Decimal(0)
+_COLUMNS = {"account": "SubAccountId", "region": "RegionId", "resource": "ResourceId", "category": "ServiceCategory"}
+
+
+class AllocationService:
+    def __init__(self, costs: CostService, config: CostbotConfig) -> None:
+        self.costs = costs
+        self.config = config
+
+    @property
+    def active(self) -> bool:
+        return bool(self.config.allocation)
+
+    def select(self, rule: AllocationRule) -> AllOf:
+        """A rule's `select` (the same words as /cost scopes) as a condition."""
+        parts: list[TagsMatch | ColumnIn | TagMissing] = []
+        for key, value in rule.select.items():
+            if key == "untagged":
+                if value:
+                    parts.append(TagMissing(self.config.grammar.team_tag_key))
+            elif key == "service":
+                cond = self.costs.condition(self.costs.parse(f'service:"{value}"').scopes[0])  # type: ignore[union-attr]
+                assert isinstance(cond, ColumnIn)
+                parts.append(cond)
+            elif key in _COLUMNS:
+                values = value if isinstance(value, list) else [value]
+                parts.append(ColumnIn(_COLUMNS[key], tuple(str(v) for v in values)))
+            elif key == "tags" and isinstance(value, dict):
+                parts.append(TagsMatch(tuple((self.config.grammar.tag_key_for(k), str(v)) for k, v in value.items())))
+            elif isinstance(value, str | int):
+                parts.append(TagsMatch(((self.config.grammar.tag_key_for(key), str(value)),)))
+            else:
+                raise ConfigError(f"allocation.{rule.name}.select.{key}: expected a scope word's value")
+        return AllOf(tuple(parts))
+
+    def ask(self, text: str) -> CostAnswer | HelpRequest:
+        """`CostService.ask`, with shared costs allocated where the question is about teams."""
+        result = self.costs.ask(text)
+        return result if isinstance(result, HelpRequest) else self.apply(result)
+
+    def answer(self, query: Query) -> CostAnswer:
+        return self.apply(self.costs.answer(query))
+
+    def apply(self, answer: CostAnswer) -> CostAnswer:
+        query = answer.query
+        if not self.active or query.direct:
+            return answer
+        metric = answer.metric
+        period = answer.period
+        team_scope = (len(query.scopes) == 1 and query.scopes[0].kind == "team")
+        if team_scope and query.by is None:
+            team = str(query.scopes[0].key)
+            now = self.allocate(period.start, period.end, metric)
+            before = self.allocate(period.previous_start, period.previous_end, metric)
+            shared = now.shared_by_team().get(team, ZERO)
+            return replace(answer, total=now.total_for(team), previous_total=before.total_for(team),
+                           direct_cost=now.direct.get(team, ZERO), shared_cost=shared)
+        if not query.scopes and query.by is not None and query.by.kind == "team":
+            now = self.allocate(period.start, period.end, metric)
+            split: dict[str, tuple[Decimal, Decimal]] = {}
+            shared_by_team = now.shared_by_team()
+            for team in sorted(set(now.direct) | set(shared_by_team)):
+                split[team] = (now.direct.get(team, ZERO), shared_by_team.get(team, ZERO))
+            split[UNALLOCATED] = (now.unallocated, ZERO)
+            groups = sorted((Group(k, d + s) for k, (d, s) in split.items()), key=lambda g: (-g.cost, g.key))
+            if query.top is not None and len(groups) > query.top:
+                rest = sum((g.cost for g in groups[query.top:]), ZERO)
+                groups = [*groups[: query.top], Group(OTHER, rest)]
+            return replace(answer, groups=tuple(groups), group_split=split)
+        return answer
+
+    def explain(self, team: str, start: date, end: date) -> list[tuple[str, Decimal]]:
+        return self.allocate(start, end).explain(team)
+
+    def allocate(self, start: date, end: date, metric: str | None = None) -> Allocation:
+        rules = tuple((r.name, self.select(r)) for r in self.config.allocation)
+        grouping = Grouping("rules", "rules", rules=rules, then=Grouping(
+            "teams", self.config.grammar.team_tag_key, self.costs.team_rules(),
+            then=Grouping("column", "ServiceName", then=Grouping("column", "ServiceCategory"))))
+        spec = CostSpec(metric or self.config.metric, start, end, (), self.config.grammar.team_tag_key)  # type: ignore[arg-type]
+        rows = self.costs.store.groups(spec, grouping)
+        direct: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        direct_by_category: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
+        shared: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+        unallocated = ZERO
+        for key, cost in rows:
+            rule, team, service, category = ([*key.split(KEY_SEPARATOR), "", "", ""])[:4]
+            if rule == DIRECT:
+                if team == UNTAGGED:
+                    unallocated += cost
+                else:
+                    direct[team] += cost
+                    direct_by_category[(team, category)] += cost
+            else:
+                shared[rule][service] += cost
+        parts: list[SharedPart] = []
+        teams = list(self.config.teams)
+        for rule_cfg in self.config.allocation:
+            by_service = shared.get(rule_cfg.name)
+            if not by_service:
+                continue
+            targets = rule_cfg.to or teams
+            base: dict[str, Decimal] = dict(direct)
+            if rule_cfg.within_category:
+                base = {t: direct_by_category.get((t, rule_cfg.within_category), ZERO) for t in targets}
+            usage: dict[str, Decimal] = {}
+            if rule_cfg.method == "usage":
+                usage_fn: Any = getattr(self.costs.store, "usage_by_team", None)
+                usage = usage_fn(rule_cfg.metric or "", start, end) if usage_fn else {}
+            weights = weights_for(rule_cfg.method, targets, base, rule_cfg.weights, usage)
+            parts += spread(rule_cfg.name, by_service, weights)
+        totals = {name: sum(v.values(), ZERO) for name, v in shared.items()}
+        return Allocation(direct=dict(direct), shared=tuple(parts), unallocated=unallocated, rule_totals=totals)
