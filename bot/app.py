@@ -45,6 +45,9 @@ class Services:
         self.costs = costs
         self.ingest = ingest
         self.answers = AllocationService(costs, config)  # answers with shared costs allocated
+        from bot.services.compliance import ComplianceService
+
+        self.compliance = ComplianceService(costs, config)
         self.scheduler: CostbotScheduler | None = None
         self._built: dict[str, Any] = {}
         self._lock = threading.RLock()

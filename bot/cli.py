@@ -323,6 +323,76 @@ def budgets(
             out.print(anomaly_text(a, services.config.currency).replace("*", ""), markup=False)
 
 
+tags_app = typer.Typer(help="Tag compliance.", no_args_is_help=True)
+app.add_typer(tags_app, name="tags")
+
+
+@tags_app.command("report")
+def tags_report(
+    period: Annotated[str, typer.Option(help="A /cost period word.")] = "last-month",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Untagged spend, its trend, the top untagged resources and services, coverage per account and tag."""
+    from bot.render.insight_blocks import compliance_lines
+
+    report = build_services().compliance.report(period)
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_json()) + "\n")
+        return
+    out.rule(f"Tag compliance · {report.period.describe()}")
+    for line in compliance_lines(report):
+        out.print(line.replace("*", ""), markup=False)
+
+
+@app.command()
+def export(
+    period: Annotated[str, typer.Option(help="A /cost period word, e.g. last-month or 2026-10.")] = "last-month",
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+    output: Annotated[Path | None, typer.Option(help="File to write (default showback-START.FORMAT).")] = None,
+) -> None:
+    """Showback for finance: allocated cost per team, project and service, with the rule of each shared line."""
+    import csv as csv_module
+
+    from bot.domain.errors import ConfigError
+    from bot.domain.periods import resolve_period
+
+    if fmt not in ("csv", "parquet"):
+        raise ConfigError("--format must be csv or parquet")
+    services = build_services()
+    span = resolve_period(period, services.costs.today())
+    rows = services.answers.showback(span.start, span.end)
+    path = output or Path(f"showback-{span.start.isoformat()}.{fmt}")
+    header = ["period_start", "period_end", "team", "project", "service", "kind", "rule", "cost", "currency"]
+    records = [[span.start.isoformat(), span.end.isoformat(), t, p, svc, kind, rule, str(cost),
+                services.config.currency] for t, p, svc, kind, rule, cost in rows]
+    if fmt == "csv":
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv_module.writer(fh)
+            writer.writerow(header)
+            writer.writerows(records)
+    else:
+        import duckdb
+
+        con = duckdb.connect()
+        con.execute("CREATE TABLE showback (period_start DATE, period_end DATE, team VARCHAR, project VARCHAR, "
+                    "service VARCHAR, kind VARCHAR, rule VARCHAR, cost DECIMAL(18,6), currency VARCHAR)")
+        con.executemany("INSERT INTO showback VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", records)
+        con.execute("COPY showback TO ? (FORMAT parquet)", [str(path)])
+        con.close()
+    out.print(f"Wrote {len(records):,} rows for {span.describe()} to {path}")
+
+
+@app.command("ingest-usage")
+def ingest_usage(path: Annotated[Path, typer.Argument(help="CSV with columns date, team, metric, quantity")]) -> None:
+    """Load usage metrics (e.g. GPU-hours per team) for `method: usage` allocation rules."""
+    from bot.adapters.duckdb_store import DuckDBCostStore
+    from bot.app import store_path
+
+    settings = Settings()
+    rows = DuckDBCostStore(store_path(settings)).ingest_usage(path)
+    out.print(f"Loaded {rows:,} usage rows from {path}")
+
+
 SERVE_DUCKDB_THREADS = 1  # many concurrent answers: one core each beats all cores each (bench/RESULTS.md)
 
 

@@ -13,6 +13,7 @@ from bot.domain.query import (
     DigestCommand,
     HelpRequest,
     IdleCommand,
+    TagsCommand,
 )
 from bot.render import action_blocks, blocks, insight_blocks
 from handlers.errors import ack_now, reported
@@ -75,6 +76,10 @@ def register(app: App, services: Services) -> None:
                     status = services.insights.status(scope)
                     respond(blocks=insight_blocks.budget_blocks(status), text=f"Budget for {scope}",
                             response_type="ephemeral")
+            elif isinstance(parsed, TagsCommand):
+                report = services.compliance.report(parsed.period)
+                respond(blocks=insight_blocks.compliance_blocks(report), text="Tag compliance",
+                        response_type="ephemeral")
             elif isinstance(parsed, AnomaliesCommand):
                 found = services.insights.recent(parsed.team)
                 respond(blocks=insight_blocks.anomalies_list_blocks(found, services.config.currency),

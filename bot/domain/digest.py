@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from bot.domain.compliance import TagCompliance
 from bot.domain.money import percent_change
 
 
@@ -65,5 +66,6 @@ class Digest:
     # sections that appear when there is something to say (filled by later features)
     savings_waiting: Decimal | None = None
     anomalies: tuple[str, ...] = ()
+    compliance: TagCompliance | None = field(default=None, compare=False)  # weekly digests
     chart: DigestChart | None = field(default=None, compare=False)
     data_through: date | None = None

@@ -36,7 +36,8 @@ COLUMN_DIMENSIONS: dict[str, str] = {
     "category": "ServiceCategory",
 }
 TIME_DIMENSIONS = ("day", "week", "month")
-KEYWORDS = ("by", "top", "billed", "direct", "untagged", "help", "digest", "idle", "audit", "budget", "anomalies")
+KEYWORDS = ("by", "top", "billed", "direct", "untagged", "help", "digest", "idle", "audit", "budget", "anomalies",
+            "tags")
 MAX_TOP = 1000
 _ANY_DAY = date(2000, 1, 15)
 
@@ -88,6 +89,7 @@ GRAMMAR_HELP: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("budget [SCOPE]", "month to date, % used, month-end forecast, the day it runs out"),
             ("budget set SCOPE AMOUNT", "set a monthly budget (admins)"),
             ("anomalies [TEAM]", "unusual days in the last 30 days, with their cause"),
+            ("tags [PERIOD]", "tag compliance: untagged spend, top untagged resources, coverage"),
         ),
     ),
     (
@@ -233,6 +235,22 @@ def _parse_anomalies(tokens: list[str], grammar: Grammar) -> AnomaliesCommand:
     return AnomaliesCommand(scope.key)
 
 
+@dataclass(frozen=True)
+class TagsCommand:
+    """`tags [PERIOD]`: tag compliance."""
+
+    period: str = "last-month"
+
+
+def _parse_tags(tokens: list[str]) -> TagsCommand:
+    if len(tokens) > 2:
+        raise QueryError("`tags` takes at most a period, e.g. `tags last-month`", word=tokens[2])
+    if len(tokens) == 1:
+        return TagsCommand()
+    resolve_period(tokens[1].lower(), _ANY_DAY)
+    return TagsCommand(tokens[1].lower())
+
+
 def _parse_idle(tokens: list[str], grammar: Grammar) -> IdleCommand:
     if len(tokens) > 2:
         raise QueryError("`idle` takes at most one team, e.g. `idle team-ml`", word=tokens[2])
@@ -365,7 +383,7 @@ def _scope(word: str, grammar: Grammar) -> Scope | None:
     return Scope("tag", grammar.tag_key_for(key), value)
 
 
-Command = HelpRequest | DigestCommand | IdleCommand | AuditCommand | BudgetCommand | AnomaliesCommand
+Command = HelpRequest | DigestCommand | IdleCommand | AuditCommand | BudgetCommand | AnomaliesCommand | TagsCommand
 
 
 def parse_query(text: str, grammar: Grammar) -> Query | Command:
@@ -383,6 +401,8 @@ def parse_query(text: str, grammar: Grammar) -> Query | Command:
         return _parse_budget(tokens, grammar)
     if tokens and tokens[0].lower() == "anomalies":
         return _parse_anomalies(tokens, grammar)
+    if tokens and tokens[0].lower() == "tags":
+        return _parse_tags(tokens)
     scopes: list[Scope] = []
     period: str | None = None
     by: Dimension | None = None

@@ -22,6 +22,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.domain.answers import CostAnswer, Group
+from bot.domain.compliance import TagCompliance
 from bot.domain.digest import Digest
 from bot.domain.errors import CostbotError, QueryError
 from bot.domain.money import ZERO, format_money
@@ -257,6 +258,10 @@ def digest_blocks(digest: Digest) -> list[Block]:
                 rows.append(f"• *{OTHER}* ({len(changes) - 8} more) {format_money(rest, cur)}")
             week.append(f"*By {name}*\n" + "\n".join(rows))
         out.append(SectionBlock(text=MarkdownTextObject(text=clip("\n".join(week), MAX_TEXT_CHARS))))
+    if digest.compliance is not None:
+        out.append(SectionBlock(text=MarkdownTextObject(
+            text=clip("*Tag compliance this week*\n" + "\n".join(compliance_lines(digest.compliance)),
+                      MAX_TEXT_CHARS))))
     if digest.savings_waiting:
         out.append(SectionBlock(text=MarkdownTextObject(
             text=f":bulb: {format_money(digest.savings_waiting, cur, whole=True)}/month of savings waiting in "
@@ -307,3 +312,21 @@ def subscribed_blocks(sub: Subscription) -> list[Block]:
 
 def notice_blocks(text: str) -> list[Block]:
     return [SectionBlock(text=MarkdownTextObject(text=clip(text, MAX_TEXT_CHARS)))]
+
+
+def compliance_lines(report: TagCompliance) -> list[str]:
+    cur = report.currency
+    trend = report.untagged_share - report.previous_share
+    lines = [f"Untagged: *{format_money(report.untagged, cur)}* of {format_money(report.total, cur)} "
+             f"(*{report.untagged_share:.1f}%*, {'+' if trend >= 0 else ''}{trend:.1f} points vs the period before)"]
+    if report.top_services:
+        lines.append("Top untagged services: " + ", ".join(
+            f"{clip(k, 50)} {format_money(c, cur, whole=True)}" for k, c in report.top_services))
+    if report.top_resources:
+        lines.append("Top untagged resources: " + ", ".join(
+            f"{clip(k, 50)} {format_money(c, cur, whole=True)}" for k, c in report.top_resources))
+    if report.coverage_by_account:
+        lines.append("Team-tag coverage by account: " + ", ".join(
+            f"{a} {p:.0f}%" for a, p in report.coverage_by_account))
+    lines.append("Coverage by tag: " + ", ".join(f"{k} {v:.0f}%" for k, v in report.coverage_by_key.items()))
+    return lines

@@ -17,8 +17,9 @@ from slack_sdk.models.blocks import (
 
 from bot.domain.anomalies import Anomaly
 from bot.domain.budgets import BudgetStatus, Threshold
+from bot.domain.compliance import TagCompliance
 from bot.domain.money import format_money
-from bot.render.blocks import ACTION_STOP, MAX_BLOCKS, MAX_TEXT_CHARS, clip
+from bot.render.blocks import ACTION_STOP, MAX_BLOCKS, MAX_TEXT_CHARS, clip, compliance_lines
 
 ACTION_ACKNOWLEDGE = "costbot_acknowledge"
 ACTION_DETAILS = "costbot_details"
@@ -98,3 +99,8 @@ def anomalies_list_blocks(anomalies: Sequence[Anomaly], currency: str = "USD") -
         blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(anomaly_text(a, currency) + status,
                                                                      MAX_TEXT_CHARS))))
     return blocks
+
+
+def compliance_blocks(report: TagCompliance) -> list[Block]:
+    return [HeaderBlock(text=clip(f"Tag compliance · {report.period.describe()}", 150)),
+            SectionBlock(text=MarkdownTextObject(text=clip("\n".join(compliance_lines(report)), MAX_TEXT_CHARS)))]

@@ -99,6 +99,25 @@ class AllocationService:
             return replace(answer, groups=tuple(groups), group_split=split)
         return answer
 
+    def showback(self, start: date, end: date) -> list[tuple[str, str, str, str, str, Decimal]]:
+        """Rows for finance: (team, project, service, kind, rule, cost); kind is direct, shared or unallocated.
+        Shared rows carry the rule that produced them; every row is one of the parts `by team` adds up."""
+        rules = tuple((r.name, self.select(r)) for r in self.config.allocation)
+        project = self.config.grammar.tag_key_for("project")
+        grouping = Grouping("rules", "rules", rules=rules, then=Grouping(
+            "teams", self.config.grammar.team_tag_key, self.costs.team_rules(),
+            then=Grouping("tag", project, then=Grouping("column", "ServiceName"))))
+        spec = CostSpec(self.config.metric, start, end, (), self.config.grammar.team_tag_key)
+        out: list[tuple[str, str, str, str, str, Decimal]] = []
+        for key, cost in self.costs.store.groups(spec, grouping):
+            rule, team, proj, service = ([*key.split(KEY_SEPARATOR), "", "", ""])[:4]
+            if rule == DIRECT:
+                kind = "unallocated" if team == UNTAGGED else "direct"
+                out.append((UNALLOCATED if team == UNTAGGED else team, proj, service, kind, "", cost))
+        for part in self.allocate(start, end).shared:
+            out.append((part.team, "(shared)", part.service, "shared", part.rule, part.cost))
+        return sorted(out, key=lambda r: (r[0], r[3], r[1], r[2], r[4]))
+
     def explain(self, team: str, start: date, end: date) -> list[tuple[str, Decimal]]:
         return self.allocate(start, end).explain(team)
 

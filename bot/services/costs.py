@@ -127,7 +127,8 @@ class CostService:
         if not isinstance(parsed, Query):
             word = type(parsed).__name__.removesuffix("Command").lower()
             cli = {"digest": "costbot digest SCOPE", "idle": "costbot scan", "audit": "costbot audit",
-                   "budget": "costbot budgets", "anomalies": "costbot budgets --anomalies"}.get(word)
+                   "budget": "costbot budgets", "anomalies": "costbot budgets --anomalies",
+                   "tags": "costbot tags report"}.get(word)
             raise QueryError(f"`{word} …` is a Slack command; in a terminal use `{cli}`", word=word)
         return self.answer(parsed)
 

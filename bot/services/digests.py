@@ -19,6 +19,7 @@ from bot.domain.query import Query
 from bot.domain.spec import OTHER, UNTAGGED, Grouping
 from bot.domain.subscriptions import Subscription, cadence_to_cron
 from bot.ports import DigestPublisher, StateStore
+from bot.services.compliance import ComplianceService
 from bot.services.costs import CostService
 
 log = logging.getLogger("costbot.digests")
@@ -159,7 +160,8 @@ class DigestBuilder:
             keys = sorted(set(now) | set(before), key=lambda k: (-(now.get(k, ZERO)), k))
             return tuple(Change(k, now.get(k, ZERO), before.get(k, ZERO)) for k in keys)
 
-        return replace(digest, cadence="weekly", week_start=start, week_total=totals.current,
+        compliance = ComplianceService(self.costs, self.config).report("last-week")
+        return replace(digest, cadence="weekly", week_start=start, week_total=totals.current, compliance=compliance,
                        previous_week_total=totals.previous, by_project=changes("project"),
                        by_model=changes("model"))
 
