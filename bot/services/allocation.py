@@ -91,7 +91,8 @@ class AllocationService:
             shared_by_team = now.shared_by_team()
             for team in sorted(set(now.direct) | set(shared_by_team)):
                 split[team] = (now.direct.get(team, ZERO), shared_by_team.get(team, ZERO))
-            split[UNALLOCATED] = (now.unallocated, ZERO)
+            if now.unallocated:
+                split[UNALLOCATED] = (now.unallocated, ZERO)
             groups = sorted((Group(k, d + s) for k, (d, s) in split.items()), key=lambda g: (-g.cost, g.key))
             if query.top is not None and len(groups) > query.top:
                 rest = sum((g.cost for g in groups[query.top:]), ZERO)
