@@ -59,6 +59,16 @@ def register(app: App, services: Services) -> None:
         client.chat_postMessage(channel=body["user"]["id"], blocks=blocks.answer_blocks(answer, question),
                                 text=blocks.answer_fallback_text(answer))
 
+    @reported
+    def show_shared(body: dict[str, Any], respond: Respond) -> None:
+        _, answer = answer_for(body)
+        team = next((str(sc.key) for sc in answer.query.scopes if sc.kind == "team"), "")
+        parts = services.answers.explain(team, answer.period.start, answer.period.end)
+        respond(blocks=blocks.shared_explanation_blocks(team, answer.period.describe(), parts,
+                                                        services.config.currency),
+                text=f"Shared costs of {team}", response_type="ephemeral", replace_original=False)
+
+    app.action(blocks.ACTION_SHOW_SHARED)(ack=ack_now, lazy=[show_shared])
     app.action(blocks.ACTION_SHARE)(ack=ack_now, lazy=[share])
     app.action(blocks.ACTION_CHART)(ack=ack_now, lazy=[chart])
     app.action(re.compile(f"^{blocks.ACTION_HOME_ASK}"))(ack=ack_now, lazy=[home_ask])

@@ -43,6 +43,7 @@ ACTION_UNDO = "costbot_undo"
 ACTION_SHARE = "costbot_share"
 ACTION_CHART = "costbot_chart"
 ACTION_HOME_ASK = "costbot_home_ask"
+ACTION_SHOW_SHARED = "costbot_show_shared"
 
 MAX_BLOCKS = 50
 MAX_FIELDS = 10
@@ -132,6 +133,8 @@ def answer_blocks(answer: CostAnswer, query_text: str, shared_by: str | None = N
     if buttons:
         value = clip(query_text, MAX_BUTTON_VALUE) or " "
         elements = [ButtonElement(text="Chart", action_id=ACTION_CHART, value=value)]
+        if answer.shared_cost:
+            elements.append(ButtonElement(text="Show shared", action_id=ACTION_SHOW_SHARED, value=value))
         if shared_by is None:
             elements.insert(0, ButtonElement(text="Share in channel", action_id=ACTION_SHARE, value=value))
         blocks.append(ActionsBlock(elements=elements))
@@ -330,3 +333,14 @@ def compliance_lines(report: TagCompliance) -> list[str]:
             f"{a} {p:.0f}%" for a, p in report.coverage_by_account))
     lines.append("Coverage by tag: " + ", ".join(f"{k} {v:.0f}%" for k, v in report.coverage_by_key.items()))
     return lines
+
+
+def shared_explanation_blocks(team: str, period_label: str, parts: Sequence[tuple[str, Decimal]],
+                              currency: str = "USD") -> list[Block]:
+    """A team's shared cost, rule by rule."""
+    if not parts:
+        return [SectionBlock(text=MarkdownTextObject(text=f"*{team}* has no shared costs in {period_label}."))]
+    total = sum((c for _, c in parts), ZERO)
+    lines = [f"*{team}*'s shared costs in {period_label}: {format_money(total, currency)}"]
+    lines += [f"• rule *{clip(rule, 80)}*: {format_money(cost, currency)}" for rule, cost in parts]
+    return [SectionBlock(text=MarkdownTextObject(text=clip("\n".join(lines), MAX_TEXT_CHARS)))]

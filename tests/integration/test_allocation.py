@@ -187,3 +187,31 @@ def test_showback_export_adds_up_to_the_answer(alloc_env, cli, tmp_path, fmt) ->
     assert {k: float(cents(v)) for k, v in per_team.items()} == {g["key"]: g["cost"] for g in answer["groups"]}
     assert cents(sum(per_team.values())) == cents(Decimal(str(sum(g["cost"] for g in answer["groups"]))))
     assert load_config(None).currency == "USD"
+
+
+def test_show_shared_in_slack(alloc_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from tests.integration.conftest import SECRET
+    from tests.integration.test_actions import blocks_text, start_bot
+    from tests.signing import actions_body, command_body, post
+
+    direct, shared, _ = expected(alloc_env)
+    config = yaml.safe_load(Path(os.environ["COSTBOT_CONFIG"]).read_text())
+    (tmp_path / "bot").mkdir()
+    bot, server = start_bot(tmp_path / "bot", Path(os.environ["COSTBOT_DATA_DIR"]), config)
+    try:
+        post(bot.events_url, command_body("team-ml last-month", bot.stub.response_url("q")), SECRET)
+        bot.stub.wait_for(lambda cs: any(c.name == "q" for c in cs))
+        blocks = bot.stub.responses("q")[0].args["blocks"]
+        assert "includes $" in blocks_text(blocks) and "of shared costs" in blocks_text(blocks)
+        show = next(e for b in blocks if b["type"] == "actions" for e in b["elements"]
+                    if e["action_id"] == "costbot_show_shared")
+        post(bot.events_url, actions_body("costbot_show_shared", show["value"], bot.stub.response_url("s")), SECRET)
+        bot.stub.wait_for(lambda cs: any(c.name == "s" for c in cs))
+        text = blocks_text(bot.stub.responses("s")[0].args["blocks"])
+        for rule in ("shared-network", "transfer", "cluster", "leftovers"):
+            assert f"rule *{rule}*: ${shared[rule]['team-ml']:,.2f}" in text
+    finally:
+        server.close()
+        bot.stub.stop()
