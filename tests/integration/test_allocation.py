@@ -196,7 +196,7 @@ def test_show_shared_in_slack(alloc_env, tmp_path) -> None:  # type: ignore[no-u
     from tests.integration.test_actions import blocks_text, start_bot
     from tests.signing import actions_body, command_body, post
 
-    direct, shared, _ = expected(alloc_env)
+    _, shared, _ = expected(alloc_env)
     config = yaml.safe_load(Path(os.environ["COSTBOT_CONFIG"]).read_text())
     (tmp_path / "bot").mkdir()
     bot, server = start_bot(tmp_path / "bot", Path(os.environ["COSTBOT_DATA_DIR"]), config)
