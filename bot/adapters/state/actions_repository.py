@@ -7,25 +7,16 @@ states to the next, so of several clicks, replicas or Slack retries exactly one 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import select, update
 
+from bot.adapters.state.base import SqlRepository, aware, now
 from bot.adapters.state.models import ActionRequestRow, AuditRow, RecommendationRow
 from bot.domain.actions import ActionRequest, AuditEntry
 from bot.domain.recommendations import Recommendation
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _rec(row: RecommendationRow) -> Recommendation:
@@ -40,39 +31,31 @@ def _rec(row: RecommendationRow) -> Recommendation:
 def _req(row: ActionRequestRow) -> ActionRequest:
     return ActionRequest(
         id=row.id, resource_key=row.resource_key, action=row.action, team=row.team, requested_by=row.requested_by,
-        status=row.status, created_at=_aware(row.created_at), expires_at=_aware(row.expires_at),
+        status=row.status, created_at=aware(row.created_at), expires_at=aware(row.expires_at),
         params=json.loads(row.params or "{}"), approved_by=row.approved_by, result=row.result, error=row.error,
         channel=row.channel, message_ts=row.message_ts, undo_of=row.undo_of,
     )
 
 
-class SqlActionStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
-
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
-            yield session
+class SqlActionStore(SqlRepository):
 
     # -- recommendations -------------------------------------------------------------------------------
     def upsert_recommendation(self, rec: Recommendation) -> Recommendation:
         """One open recommendation per resource and kind: a re-scan refreshes it instead of adding one."""
-        now = _now()
+        current = now()
         with self._session() as s:
             row = s.scalar(select(RecommendationRow).where(
                 RecommendationRow.resource_key == rec.resource_key, RecommendationRow.kind == rec.kind,
                 RecommendationRow.status == "open"))
             if row is None:
-                row = RecommendationRow(resource_key=rec.resource_key, kind=rec.kind, status="open", first_seen=now,
+                row = RecommendationRow(resource_key=rec.resource_key, kind=rec.kind, status="open", first_seen=current,
                                         name=rec.name, resource_type=rec.resource_type, reason=rec.reason,
-                                        last_seen=now)
+                                        last_seen=current)
                 s.add(row)
             row.team, row.name, row.resource_type, row.reason = rec.team, rec.name, rec.resource_type, rec.reason
             row.target_type, row.hourly_price, row.monthly_savings = rec.target_type, rec.hourly_price, \
                 rec.monthly_savings
-            row.last_seen = now
+            row.last_seen = current
             s.flush()
             return _rec(row)
 
@@ -83,14 +66,14 @@ class SqlActionStore:
             rows = list(s.scalars(select(RecommendationRow).where(RecommendationRow.status == "open")))
             closing = [r for r in rows if r.id not in keep_ids and (scope_keys is None or r.resource_key in scope_keys)]
             for r in closing:
-                r.status, r.closed_at = "closed", _now()
+                r.status, r.closed_at = "closed", now()
             return len(closing)
 
     def close_recommendations_for(self, resource_key: str) -> None:
         with self._session() as s:
             s.execute(update(RecommendationRow).where(RecommendationRow.resource_key == resource_key,
                                                       RecommendationRow.status == "open")
-                      .values(status="closed", closed_at=_now()))
+                      .values(status="closed", closed_at=now()))
 
     def open_recommendations(self, team: str | None = None) -> list[Recommendation]:
         with self._session() as s:
@@ -127,11 +110,11 @@ class SqlActionStore:
                        status: str, expires_at: datetime, params: dict[str, str] | None = None,
                        approved_by: str | None = None, channel: str | None = None, message_ts: str | None = None,
                        undo_of: int | None = None) -> ActionRequest:
-        now = _now()
+        current = now()
         with self._session() as s:
             row = ActionRequestRow(resource_key=resource_key, action=action, params=json.dumps(params or {}),
                                    team=team, requested_by=requested_by, status=status, approved_by=approved_by,
-                                   created_at=now, expires_at=expires_at, updated_at=now, channel=channel,
+                                   created_at=current, expires_at=expires_at, updated_at=current, channel=channel,
                                    message_ts=message_ts, undo_of=undo_of)
             s.add(row)
             s.flush()
@@ -150,7 +133,7 @@ class SqlActionStore:
 
     def transition(self, request_id: int, from_statuses: Sequence[str], to: str, **fields: Any) -> bool:
         """Move the request to `to` only if it is still in one of `from_statuses`; True for the one winner."""
-        values: dict[str, Any] = {"status": to, "updated_at": _now(), **fields}
+        values: dict[str, Any] = {"status": to, "updated_at": now(), **fields}
         with self._session() as s:
             result = s.execute(update(ActionRequestRow)
                                .where(ActionRequestRow.id == request_id,
@@ -179,6 +162,6 @@ class SqlActionStore:
     def audit(self, limit: int = 20) -> list[AuditEntry]:
         with self._session() as s:
             rows = s.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(limit))
-            return [AuditEntry(at=_aware(r.at), actor=r.actor, action=r.action, resource_key=r.resource_key,
+            return [AuditEntry(at=aware(r.at), actor=r.actor, action=r.action, resource_key=r.resource_key,
                                before=r.before, after=r.after, result=r.result, error=r.error,
                                request_id=r.request_id, dry_run=r.dry_run) for r in rows]

@@ -7,15 +7,13 @@ alert, so an alert goes out once per threshold and month (or per anomaly), acros
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
 
+from bot.adapters.state.base import SqlRepository, now
 from bot.adapters.state.models import AnomalyRow, BudgetAlertRow, BudgetRow
 from bot.domain.anomalies import Anomaly, Cause
 
@@ -27,24 +25,16 @@ def _anomaly(row: AnomalyRow) -> Anomaly:
                    row.status)
 
 
-class SqlInsightStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
-
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
-            yield session
+class SqlInsightStore(SqlRepository):
 
     # -- budgets -----------------------------------------------------------------------------------------
     def set_budget(self, scope: str, monthly: Decimal, user: str) -> None:
         with self._session() as s:
             row = s.get(BudgetRow, scope)
             if row is None:
-                s.add(BudgetRow(scope=scope, monthly=monthly, set_by=user, set_at=datetime.now(UTC)))
+                s.add(BudgetRow(scope=scope, monthly=monthly, set_by=user, set_at=now()))
             else:
-                row.monthly, row.set_by, row.set_at = monthly, user, datetime.now(UTC)
+                row.monthly, row.set_by, row.set_at = monthly, user, now()
 
     def budgets(self) -> dict[str, Decimal]:
         with self._session() as s:
@@ -53,7 +43,7 @@ class SqlInsightStore:
     def claim_budget_alert(self, scope: str, month: str, threshold: str) -> bool:
         try:
             with self._session() as s:
-                s.add(BudgetAlertRow(scope=scope, month=month, threshold=threshold, posted_at=datetime.now(UTC)))
+                s.add(BudgetAlertRow(scope=scope, month=month, threshold=threshold, posted_at=now()))
             return True
         except IntegrityError:
             return False
@@ -68,7 +58,7 @@ class SqlInsightStore:
             with self._session() as s:
                 row = AnomalyRow(team=anomaly.team, service=anomaly.service, day=anomaly.day, actual=anomaly.actual,
                                  baseline=anomaly.baseline, causes=causes, status=status,
-                                 created_at=datetime.now(UTC))
+                                 created_at=now())
                 s.add(row)
                 s.flush()
                 return _anomaly(row)

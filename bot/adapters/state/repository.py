@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
 
+from bot.adapters.state.base import SqlRepository, aware, now
 from bot.adapters.state.models import DigestRunRow, LeaseRow, SubscriptionRow
 from bot.domain.subscriptions import Subscription
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _to_domain(row: SubscriptionRow) -> Subscription:
@@ -28,15 +17,7 @@ def _to_domain(row: SubscriptionRow) -> Subscription:
                         timezone=row.timezone, origin=row.origin, created_by=row.created_by, id=row.id)
 
 
-class SqlStateStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
-
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
-            yield session
+class SqlStateStore(SqlRepository):
 
     # -- subscriptions ---------------------------------------------------------------------------------
     def upsert_subscription(self, sub: Subscription) -> Subscription:
@@ -44,7 +25,7 @@ class SqlStateStore:
             row = s.scalar(select(SubscriptionRow).where(SubscriptionRow.channel == sub.channel,
                                                          SubscriptionRow.scope == sub.scope))
             if row is None:
-                row = SubscriptionRow(channel=sub.channel, scope=sub.scope, created_at=_now(),
+                row = SubscriptionRow(channel=sub.channel, scope=sub.scope, created_at=now(),
                                       created_by=sub.created_by, cadence=sub.cadence, cron=sub.cron,
                                       timezone=sub.timezone, origin=sub.origin)
                 s.add(row)
@@ -91,7 +72,7 @@ class SqlStateStore:
         try:
             with self._session() as s:
                 s.add(DigestRunRow(subscription_id=subscription_id, run_key=run_key, status="running",
-                                   attempts=1, updated_at=_now()))
+                                   attempts=1, updated_at=now()))
             return True
         except IntegrityError:
             pass
@@ -100,7 +81,7 @@ class SqlStateStore:
                 update(DigestRunRow)
                 .where(DigestRunRow.subscription_id == subscription_id, DigestRunRow.run_key == run_key,
                        DigestRunRow.status == "failed")
-                .values(status="running", attempts=DigestRunRow.attempts + 1, updated_at=_now())
+                .values(status="running", attempts=DigestRunRow.attempts + 1, updated_at=now())
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -113,7 +94,7 @@ class SqlStateStore:
                 return 0
             row.status = "posted" if ok else "failed"
             row.error = None if ok else (error or "")[:2000]
-            row.updated_at = _now()
+            row.updated_at = now()
             return row.attempts
 
     def run_status(self, subscription_id: int, run_key: str) -> tuple[str, int] | None:
@@ -125,18 +106,18 @@ class SqlStateStore:
     # -- leases: one active scheduler ------------------------------------------------------------------
     def acquire_lease(self, name: str, holder: str, ttl: timedelta) -> bool:
         """Take or renew the lease; False while another holder's lease is still valid."""
-        now = _now()
+        current = now()
         with self._session() as s:
             result = s.execute(
                 update(LeaseRow)
-                .where(LeaseRow.name == name, (LeaseRow.holder == holder) | (LeaseRow.expires_at < now))
-                .values(holder=holder, expires_at=now + ttl)
+                .where(LeaseRow.name == name, (LeaseRow.holder == holder) | (LeaseRow.expires_at < current))
+                .values(holder=holder, expires_at=current + ttl)
             )
             if result.rowcount:  # type: ignore[attr-defined]
                 return True
         try:
             with self._session() as s:
-                s.add(LeaseRow(name=name, holder=holder, expires_at=now + ttl))
+                s.add(LeaseRow(name=name, holder=holder, expires_at=current + ttl))
             return True
         except IntegrityError:
             return False
@@ -148,4 +129,4 @@ class SqlStateStore:
     def lease_holder(self, name: str) -> tuple[str, datetime] | None:
         with self._session() as s:
             row = s.get(LeaseRow, name)
-            return (row.holder, _aware(row.expires_at)) if row else None
+            return (row.holder, aware(row.expires_at)) if row else None
