@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -112,6 +112,20 @@ class DuckDBCostStore:
         cur.execute("SET TimeZone = 'UTC'")
         return cur
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor inside one transaction: committed when the block ends, rolled back if it raises."""
+        con = self.cursor()
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield con
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.close()
+
     def close(self) -> None:
         with self._lock:
             if self._con is not None:
@@ -128,16 +142,8 @@ class DuckDBCostStore:
         files = discover(paths)
         if not files:
             raise IngestError("no billing files found (.csv, .csv.gz, .parquet)", ", ".join(map(str, paths)))
-        con = self.cursor()
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with self._transaction() as con:
             summary = self._ingest(con, files, source, progress, list(replace))
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        finally:
-            con.close()
         self._tag_keys = None
         self._tag_columns = None
         return summary
@@ -268,18 +274,10 @@ class DuckDBCostStore:
 
     def clear_periods(self, source: str, periods: Iterable[tuple[str, date]]) -> int:
         """Remove a source's rows for these (billing account, month) periods: a re-read found them empty."""
-        con = self.cursor()
-        try:
-            con.execute("BEGIN TRANSACTION")
+        with self._transaction() as con:
             for account, month in periods:
                 con.execute("DELETE FROM costs WHERE x_Source = ? AND coalesce(BillingAccountId, '') = ? "
                             "AND x_BillingPeriod = ?", [source, account, month])
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        finally:
-            con.close()
         return 0
 
     # -- usage metrics for allocation --------------------------------------------------------------------
@@ -288,9 +286,7 @@ class DuckDBCostStore:
         the file with row and column named."""
         if not path.is_file():
             raise IngestError("no such file", str(path))
-        con = self.cursor()
-        try:
-            con.execute("BEGIN TRANSACTION")
+        with self._transaction() as con:
             try:
                 con.execute("CREATE TEMP TABLE usage_raw AS SELECT row_number() OVER () AS __row, * FROM read_csv(?, "
                             "header=true, all_varchar=true, auto_detect=true)", [str(path)])
@@ -318,12 +314,6 @@ class DuckDBCostStore:
             result = con.execute(f"INSERT INTO usage SELECT CAST({d} AS DATE), trim({t}), trim({m}), "
                                  f"CAST({q} AS DOUBLE) FROM usage_raw").fetchone()
             con.execute("DROP TABLE usage_raw")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        finally:
-            con.close()
         return int(result[0]) if result else 0
 
     def usage_by_team(self, metric: str, start: date, end: date) -> dict[str, Decimal]:
@@ -355,18 +345,15 @@ class DuckDBCostStore:
         """
         if self._read_only:
             return []
-        con = self.cursor()
+        index = self.tag_columns()
+        wanted = sorted({k.lower() for k in keys} - set(index))
+        if not wanted:
+            return []
         added: list[str] = []
-        in_transaction = False
-        try:
-            index = self._index(con)
-            wanted = sorted({k.lower() for k in keys} - set(index))
-            if not wanted:
-                return []
-            con.execute("BEGIN TRANSACTION")
-            in_transaction = True
+        with self._transaction() as con:
+            index = self._index(con)  # again, inside the transaction: another process may have indexed some
             spellings = self._spellings(con)
-            for key in wanted:
+            for key in (k for k in wanted if k not in index):
                 column = f"x_tag_{len(index)}"
                 con.execute(f"ALTER TABLE costs ADD COLUMN {quote_ident(column)} VARCHAR")
                 con.execute(f"UPDATE costs SET {quote_ident(column)} = "
@@ -374,14 +361,6 @@ class DuckDBCostStore:
                 con.execute("INSERT INTO tag_index VALUES (?, ?)", [key, column])
                 index[key] = column
                 added.append(key)
-            con.execute("COMMIT")
-        except BaseException:
-            if in_transaction:
-                with contextlib.suppress(duckdb.Error):
-                    con.execute("ROLLBACK")
-            raise
-        finally:
-            con.close()
         self._tag_columns = None
         return added
 
