@@ -224,15 +224,17 @@ def _parse_budget(tokens: list[str], grammar: Grammar) -> BudgetCommand:
     return BudgetCommand(_scope_words(tokens[1:], grammar))
 
 
-def _parse_anomalies(tokens: list[str], grammar: Grammar) -> AnomaliesCommand:
+def _optional_team(tokens: list[str], grammar: Grammar) -> str | None:
+    """`WORD [TEAM]` subcommands: the team, or None."""
     if len(tokens) > 2:
-        raise QueryError("`anomalies` takes at most one team", word=tokens[2])
+        raise QueryError(f"`{tokens[0].lower()}` takes at most one team, e.g. `{tokens[0].lower()} team-ml`",
+                         word=tokens[2])
     if len(tokens) == 1:
-        return AnomaliesCommand()
+        return None
     scope = _scope(tokens[1], grammar)
     if scope is None or scope.kind != "team":
         raise _unknown(tokens[1], grammar.teams, "team")
-    return AnomaliesCommand(scope.key)
+    return scope.key
 
 
 @dataclass(frozen=True)
@@ -249,17 +251,6 @@ def _parse_tags(tokens: list[str]) -> TagsCommand:
         return TagsCommand()
     resolve_period(tokens[1].lower(), _ANY_DAY)
     return TagsCommand(tokens[1].lower())
-
-
-def _parse_idle(tokens: list[str], grammar: Grammar) -> IdleCommand:
-    if len(tokens) > 2:
-        raise QueryError("`idle` takes at most one team, e.g. `idle team-ml`", word=tokens[2])
-    if len(tokens) == 1:
-        return IdleCommand()
-    scope = _scope(tokens[1], grammar)
-    if scope is None or scope.kind != "team":
-        raise _unknown(tokens[1], grammar.teams, "team")
-    return IdleCommand(scope.key)
 
 
 def _parse_audit(tokens: list[str]) -> AuditCommand:
@@ -394,13 +385,13 @@ def parse_query(text: str, grammar: Grammar) -> Query | Command:
     if tokens and tokens[0].lower() == "digest":
         return _parse_digest(tokens, grammar)
     if tokens and tokens[0].lower() == "idle":
-        return _parse_idle(tokens, grammar)
+        return IdleCommand(_optional_team(tokens, grammar))
     if tokens and tokens[0].lower() == "audit":
         return _parse_audit(tokens)
     if tokens and tokens[0].lower() == "budget":
         return _parse_budget(tokens, grammar)
     if tokens and tokens[0].lower() == "anomalies":
-        return _parse_anomalies(tokens, grammar)
+        return AnomaliesCommand(_optional_team(tokens, grammar))
     if tokens and tokens[0].lower() == "tags":
         return _parse_tags(tokens)
     scopes: list[Scope] = []

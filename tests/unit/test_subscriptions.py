@@ -69,3 +69,22 @@ def test_weekday_aware_forecast() -> None:
     # Nov 19..30: Thu Fri (2 weekdays), Sat Sun, Mon-Fri (5), Sat Sun, Mon (1) -> 8 weekdays, 4 weekend days
     expected = mtd + 8 * Decimal(100) + 4 * Decimal(10)
     assert DigestBuilder.forecast(totals, day) == expected
+
+
+def test_other_subcommands_parse() -> None:
+    from decimal import Decimal
+
+    from bot.domain.query import AnomaliesCommand, AuditCommand, BudgetCommand, IdleCommand, TagsCommand
+
+    assert parse_query("idle", G) == IdleCommand()
+    assert parse_query("idle team-ml", G) == IdleCommand("team-ml")
+    assert parse_query("audit 25", G) == AuditCommand(25)
+    assert parse_query("budget", G) == BudgetCommand()
+    assert parse_query("budget set team-ml 25,000", G) == BudgetCommand("team-ml", Decimal(25000))
+    assert parse_query("anomalies team-ml", G) == AnomaliesCommand("team-ml")
+    assert parse_query("tags 2026-10", G) == TagsCommand("2026-10")
+    for bad, fragment in (("idle tem-ml", "Did you mean 'team-ml'"), ("audit 0", "1 to 100"),
+                          ("budget set team-ml lots", "not an amount"), ("budget set team-ml -5", "positive"),
+                          ("anomalies team-ml extra", "at most one team"), ("tags yesterdy", "not a period")):
+        with pytest.raises(QueryError, match=fragment):
+            parse_query(bad, G)
