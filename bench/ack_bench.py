@@ -30,7 +30,7 @@ from bot.config import Settings
 from bot.demo import write_demo_csv
 from bot.domain.query import Query
 from bot.render import blocks
-from bot.web import CostbotWsgi, make_server
+from bot.web import CostbotWsgi, make_server, run_until_closed
 from tests.signing import command_body, signature
 from tests.slack_stub import SlackStub
 
@@ -145,7 +145,7 @@ def fire(url: str, stub: SlackStub, n: int, tag: str, wait_answers: bool) -> tup
 
 def run_inprocess(slack: Any, services: Any, stub: SlackStub, n: int) -> list[float]:
     server = make_server(CostbotWsgi(slack, lambda: health(services)), "127.0.0.1", 0)
-    threading.Thread(target=server.run, daemon=True).start()
+    threading.Thread(target=run_until_closed, args=(server,), daemon=True).start()
     try:
         acks, _ = fire(f"http://127.0.0.1:{server.effective_port}/slack/events", stub, n, "naive", False)
     finally:

@@ -36,6 +36,16 @@ class CostbotWsgi:
         return self.slack(environ, start_response)
 
 
+def run_until_closed(server: Any) -> None:
+    """Serve until `server.close()` is called from another thread (which ends the select loop abruptly)."""
+    try:
+        server.run()
+    except (OSError, ValueError):
+        sock = getattr(server, "socket", None)
+        if sock is not None and sock.fileno() != -1:  # not closed on purpose
+            raise
+
+
 def make_server(wsgi: CostbotWsgi, host: str, port: int, threads: int = 16) -> Any:
     """A waitress server (not started); `.run()` serves, `.close()` stops, `.effective_port` is the real port."""
     from waitress.server import create_server

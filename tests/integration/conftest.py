@@ -14,7 +14,7 @@ import pytest
 from bot.app import Services, build_services, build_slack_app, build_wsgi
 from bot.config import Settings
 from bot.demo import write_demo_csv
-from bot.web import make_server
+from bot.web import make_server, run_until_closed
 from tests.conftest import TODAY
 from tests.slack_stub import SlackStub
 
@@ -62,7 +62,7 @@ def bot(demo_store: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory)
     services = build_services(Settings(env))
     slack = build_slack_app(services)
     server = make_server(build_wsgi(services, slack), "127.0.0.1", 0)
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=run_until_closed, args=(server,), daemon=True)
     thread.start()
     try:
         yield RunningBot(f"http://127.0.0.1:{server.effective_port}", stub, services, slack)

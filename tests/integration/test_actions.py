@@ -18,7 +18,7 @@ import yaml
 from bot.app import build_services, build_slack_app, build_wsgi
 from bot.config import Settings
 from bot.domain.actions import ActionNotAllowed
-from bot.web import make_server
+from bot.web import make_server, run_until_closed
 from tests.conftest import TODAY
 from tests.integration.aws_world import REGION, World, build_world, instance_metrics, state_of, tags_of
 from tests.integration.conftest import SECRET, RunningBot
@@ -53,7 +53,7 @@ def start_bot(tmp: Path, demo_data: Path, config: dict[str, Any]) -> tuple[Runni
     services = build_services(Settings(env))
     slack = build_slack_app(services)
     server = make_server(build_wsgi(services, slack), "127.0.0.1", 0)
-    threading.Thread(target=server.run, daemon=True).start()
+    threading.Thread(target=run_until_closed, args=(server,), daemon=True).start()
     return RunningBot(f"http://127.0.0.1:{server.effective_port}", stub, services, slack), server
 
 
