@@ -61,6 +61,11 @@ def text_expr(expr: str) -> str:
     return f"CASE WHEN upper({text}) IN ('', 'NULL') THEN NULL ELSE {text} END"
 
 
+def clean_text_expr(expr: str) -> str:
+    """Text from a typed (Parquet) column: only empty strings and the literal NULL become SQL NULL."""
+    return f"NULLIF(NULLIF(CAST({expr} AS VARCHAR), ''), 'NULL')"
+
+
 def timestamp_expr(expr: str, source_type: str) -> str:
     """A UTC timestamp from text with or without `T`, `Z` or an offset, M/D/Y dates, or a typed column."""
     t = source_type.upper()

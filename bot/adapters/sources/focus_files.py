@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.adapters.sources.columns import (
     COST_TYPE,
     FOCUS_COLUMNS,
+    clean_text_expr,
     is_text,
     number_expr,
     tags_expr,
@@ -54,7 +55,7 @@ def focus_mapping(raw: RawFile) -> Mapping:
             checks.append(Check(col.name, f"NOT {tags_valid_expr(col.ref, col.type)}",
                                 "is not a JSON object of tags", col.ref))
         else:
-            exprs[target] = text_expr(col.ref)
+            exprs[target] = clean_text_expr(col.ref) if raw.typed else text_expr(col.ref)
     start = index.get("ChargePeriodStart")
     if start is None:
         exprs["ChargePeriodStart"] = "NULL"

@@ -34,6 +34,7 @@ class RawFile:
     path: Path
     relation: str  # SQL table expression with `__row` and the raw columns
     columns: tuple[RawColumn, ...]
+    typed: bool = False  # Parquet: values arrive typed and clean; CSV text needs trimming and NULL spotting
 
 
 def is_billing_file(path: Path) -> bool:
@@ -115,7 +116,7 @@ def open_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> RawFile:
         for name, ctype, *_ in described
         if name != "file_row_number"
     )
-    return RawFile(path, f"(SELECT file_row_number + 1 AS __row, * FROM {src})", columns)
+    return RawFile(path, f"(SELECT file_row_number + 1 AS __row, * FROM {src})", columns, typed=True)
 
 
 def open_file(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> RawFile:
