@@ -3,9 +3,7 @@ Slack stub. Resource states are read back from moto after each click."""
 
 from __future__ import annotations
 
-import json
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -323,5 +321,3 @@ def test_idle_and_audit_commands(bot_aws) -> None:  # type: ignore[no-untyped-de
     assert "nb-research" in idle and "gpu-dev-02" not in idle  # stopped: no longer open
     audit = blocks_text(bot.stub.responses("i2")[0].args["blocks"])
     assert f"<@{APPROVER}> stop `{world.ids['gpu-dev-02']}`: *succeeded*" in audit
-    _ = json
-    _ = time

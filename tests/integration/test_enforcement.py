@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from tests.integration.aws_world import launch, state_of
-from tests.integration.conftest import SECRET
 from tests.integration.test_actions import APPROVER, CONFIG, blocks_text, buttons, click, start_bot
 
 
@@ -64,4 +63,3 @@ def test_auto_at_the_limit_stops_opted_in_non_critical_only(aws, demo_store, tmp
     finally:
         server.close()
         bot.stub.stop()
-    _ = SECRET

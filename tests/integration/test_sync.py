@@ -3,7 +3,6 @@ manifests (ETags, replacement of a changed period), failures that leave the stor
 
 from __future__ import annotations
 
-import io
 import json
 import urllib.request
 from collections.abc import Callable
@@ -149,4 +148,3 @@ def test_sources_check_names_missing_access(aws: Any, cli, with_config) -> None:
     assert "exports (s3_export): needs s3:ListBucket, s3:GetObject, sts:GetCallerIdentity" in text
     assert "NoSuchBucket" in text
     assert "✓ ce (cost_explorer)" in result.out
-    _ = io

@@ -364,58 +364,45 @@ class AwsProvider:
             time.sleep(min(5.0, max(0.2, self.wait_seconds / 100)))
         raise ProviderError(f"{ref.id} did not reach '{state}' in {self.wait_seconds:.0f} s")
 
-    def stop(self, ref: ResourceRef, dry_run: bool = False) -> str:
+    def _power(self, ref: ResourceRef, on: bool, dry_run: bool, count: int | None) -> str:
+        """Stop (`on=False`) or start a resource; for an endpoint, scale it down to the minimum or back up."""
+        verb = "start" if on else "stop"
+        done = "started" if on else "stopped"
         if ref.kind == "ec2":
             ec2 = self.client(ref.account, ref.region, "ec2")
+            call = ec2.start_instances if on else ec2.stop_instances
+            what = f"ec2 {'Start' if on else 'Stop'}Instances"
             if dry_run:
-                self._dry("ec2 StopInstances", ec2.stop_instances, InstanceIds=[ref.id])
-                return f"would stop {ref.id}"
-            self._call("ec2 StopInstances", ec2.stop_instances, InstanceIds=[ref.id])
-            return f"stopped {ref.id}"
-        sm = self.client(ref.account, ref.region, "sagemaker")
+                self._dry(what, call, InstanceIds=[ref.id])
+                return f"would {verb} {ref.id}"
+            self._call(what, call, InstanceIds=[ref.id])
+            return f"{done} {ref.id}"
         if ref.kind == "notebook":
             if dry_run:
-                return f"would stop notebook {ref.id}"
-            self._call("sagemaker StopNotebookInstance", sm.stop_notebook_instance, NotebookInstanceName=ref.id)
-            return f"stopped notebook {ref.id}"
+                return f"would {verb} notebook {ref.id}"
+            sm = self.client(ref.account, ref.region, "sagemaker")
+            call = sm.start_notebook_instance if on else sm.stop_notebook_instance
+            self._call(f"sagemaker {'Start' if on else 'Stop'}NotebookInstance", call, NotebookInstanceName=ref.id)
+            return f"{done} notebook {ref.id}"
         endpoint = self._endpoint(ref.account, ref.region, ref.id)
         if endpoint is None:
             raise ProviderError(f"endpoint {ref.id} is gone")
-        target = self.endpoint_min_instances
+        target = (count or endpoint.count) if on else self.endpoint_min_instances
+        change = f"endpoint {ref.id} from {endpoint.count} to {target} instance(s)"
         if dry_run:
-            return f"would scale endpoint {ref.id} from {endpoint.count} to {target} instance(s)"
-        self._scale_endpoint(ref, endpoint, target)
-        return f"scaled endpoint {ref.id} from {endpoint.count} to {target} instance(s)"
-
-    def _scale_endpoint(self, ref: ResourceRef, endpoint: Resource, count: int) -> None:
+            return f"would scale {change}"
         sm = self.client(ref.account, ref.region, "sagemaker")
         variant = endpoint.tags.get("costbot:variant", "AllTraffic")
         self._call("sagemaker UpdateEndpointWeightsAndCapacities", sm.update_endpoint_weights_and_capacities,
                    EndpointName=ref.id,
-                   DesiredWeightsAndCapacities=[{"VariantName": variant, "DesiredInstanceCount": count}])
+                   DesiredWeightsAndCapacities=[{"VariantName": variant, "DesiredInstanceCount": target}])
+        return f"scaled {change}"
+
+    def stop(self, ref: ResourceRef, dry_run: bool = False) -> str:
+        return self._power(ref, on=False, dry_run=dry_run, count=None)
 
     def start(self, ref: ResourceRef, dry_run: bool = False, count: int | None = None) -> str:
-        if ref.kind == "ec2":
-            ec2 = self.client(ref.account, ref.region, "ec2")
-            if dry_run:
-                self._dry("ec2 StartInstances", ec2.start_instances, InstanceIds=[ref.id])
-                return f"would start {ref.id}"
-            self._call("ec2 StartInstances", ec2.start_instances, InstanceIds=[ref.id])
-            return f"started {ref.id}"
-        sm = self.client(ref.account, ref.region, "sagemaker")
-        if ref.kind == "notebook":
-            if dry_run:
-                return f"would start notebook {ref.id}"
-            self._call("sagemaker StartNotebookInstance", sm.start_notebook_instance, NotebookInstanceName=ref.id)
-            return f"started notebook {ref.id}"
-        endpoint = self._endpoint(ref.account, ref.region, ref.id)
-        if endpoint is None:
-            raise ProviderError(f"endpoint {ref.id} is gone")
-        target = count or endpoint.count
-        if dry_run:
-            return f"would scale endpoint {ref.id} to {target} instance(s)"
-        self._scale_endpoint(ref, endpoint, target)
-        return f"scaled endpoint {ref.id} to {target} instance(s)"
+        return self._power(ref, on=True, dry_run=dry_run, count=count)
 
     def resize(self, ref: ResourceRef, new_type: str, dry_run: bool = False) -> str:
         """EC2: stop -> modify type -> start again if it was running (never modifies a running instance).
