@@ -152,7 +152,7 @@ def _build_actions(services: Services) -> ActionService:
     from bot.services.actions import ActionService
 
     return ActionService(services.providers, SqlActionStore(services.state_engine), services.config,
-                         _notifier(services), services.costs.today)
+                         _notifier(services), services.costs.today, grounds=services.insights)
 
 
 def _build_enforcement(services: Services) -> EnforcementService:
@@ -212,7 +212,7 @@ def _build_scanner(services: Services) -> ScanService:
     from bot.services.optimize import ScanService
 
     return ScanService(list(services.providers.values()), SqlActionStore(services.state_engine), services.config,
-                       _notifier(services), services.costs.today)
+                       _notifier(services), services.costs.today, refresh=services.actions.refresh_messages)
 
 
 def store_path(settings: Settings) -> Path:

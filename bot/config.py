@@ -185,6 +185,11 @@ class CostbotConfig(_Strict):
             return self.teams[team].rules  # type: ignore[return-value]
         return self.rules
 
+    def channel_for(self, team: str | None) -> str | None:
+        """Where a team hears about its resources and budgets: its channel, else the owners channel."""
+        channel = self.teams[team].channel if team is not None and team in self.teams else None
+        return channel or self.owners_channel
+
     def can_approve(self, user_id: str, team: str | None) -> bool:
         if user_id in self.admins:
             return True

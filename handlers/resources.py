@@ -3,11 +3,12 @@ Each acks at once; the work runs in the background and the clicker hears back ep
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App, Respond
 
-from bot.domain.actions import ActionRequest
+from bot.domain.actions import ActionNotAllowed, ActionRequest
 from bot.render import blocks, insight_blocks
 from bot.render.action_blocks import outcome_text
 from handlers.errors import ack_now, reported
@@ -16,12 +17,41 @@ if TYPE_CHECKING:
     from bot.app import Services
 
 
+def _action(body: dict[str, Any]) -> dict[str, Any]:
+    actions = body.get("actions") or [{}]
+    return actions[0] if isinstance(actions[0], dict) else {}
+
+
 def _value(body: dict[str, Any]) -> str:
-    return str(body["actions"][0].get("value") or "")
+    return str(_action(body).get("value") or "")
+
+
+def _number(body: dict[str, Any], what: str) -> int:
+    """Approve, Reject, Undo, Acknowledge and Show details carry a number: anything else is refused."""
+    value = _value(body)
+    if not value.isascii() or not value.isdigit() or len(value) > 18:
+        raise ActionNotAllowed(f"this button does not carry {what}")
+    return int(value)
 
 
 def _user(body: dict[str, Any]) -> str:
     return str(body["user"]["id"])
+
+
+def _source(body: dict[str, Any]) -> str | None:
+    """What offered the button (the actions block's id: `rec:ID`, `anomaly:ID`)."""
+    block = _action(body).get("block_id")
+    return str(block) if block else None
+
+
+def click_key(body: dict[str, Any]) -> str:
+    """One click, whatever number of times its payload arrives (Slack's retries, replays): who, which
+    button, which message, and Slack's own time of the click."""
+    action = _action(body)
+    container = body.get("container") or {}
+    parts = (_user(body), str(action.get("action_id")), _value(body), str(action.get("block_id")),
+             str(action.get("action_ts")), str(container.get("message_ts")))
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
 def register(app: App, services: Services) -> None:
@@ -35,16 +65,23 @@ def register(app: App, services: Services) -> None:
 
     @reported
     def stop(body: dict[str, Any], respond: Respond) -> None:
-        tell_outcome(respond, services.actions.request(_value(body), "stop", _user(body)))
+        tell_outcome(respond, services.actions.request(_value(body), "stop", _user(body), source=_source(body),
+                                                       click=click_key(body)))
 
     @reported
     def resize(body: dict[str, Any], respond: Respond) -> None:
-        tell_outcome(respond, services.actions.request(_value(body), "resize", _user(body)))
+        tell_outcome(respond, services.actions.request(_value(body), "resize", _user(body), source=_source(body),
+                                                       click=click_key(body)))
 
     @reported
     def snooze(body: dict[str, Any], respond: Respond) -> None:
-        until = services.actions.snooze(_value(body), _user(body))
-        tell(respond, f":zzz: Snoozed until {until.isoformat()} (tag costbot:snooze-until on the resource).")
+        done = services.actions.snooze(_value(body), _user(body))
+        if done.dry_run:
+            tell(respond, f":zzz: Dry run: would tag {done.resource} costbot:snooze-until={done.until.isoformat()}; "
+                          "nothing was changed.")
+        else:
+            tell(respond, f":zzz: Snoozed {done.resource} until {done.until.isoformat()} (tag costbot:snooze-until "
+                          "on the resource).")
 
     @reported
     def not_mine(body: dict[str, Any], respond: Respond) -> None:
@@ -53,24 +90,25 @@ def register(app: App, services: Services) -> None:
 
     @reported
     def approve(body: dict[str, Any], respond: Respond) -> None:
-        tell_outcome(respond, services.actions.approve(int(_value(body)), _user(body)))
+        tell_outcome(respond, services.actions.approve(_number(body, "a request number"), _user(body)))
 
     @reported
     def reject(body: dict[str, Any], respond: Respond) -> None:
-        tell_outcome(respond, services.actions.reject(int(_value(body)), _user(body)))
+        tell_outcome(respond, services.actions.reject(_number(body, "a request number"), _user(body)))
 
     @reported
     def undo(body: dict[str, Any], respond: Respond) -> None:
-        tell_outcome(respond, services.actions.undo(int(_value(body)), _user(body)))
+        tell_outcome(respond, services.actions.undo(_number(body, "a request number"), _user(body),
+                                                    click=click_key(body)))
 
     @reported
     def acknowledge(body: dict[str, Any], respond: Respond) -> None:
-        anomaly = services.insights.acknowledge(int(_value(body)), _user(body))
+        anomaly = services.insights.acknowledge(_number(body, "an anomaly number"), _user(body))
         tell(respond, f"Acknowledged the {anomaly.service} anomaly of {anomaly.day:%b %d} as expected.")
 
     @reported
     def details(body: dict[str, Any], respond: Respond) -> None:
-        anomaly = services.insights.store.anomaly(int(_value(body)))
+        anomaly = services.insights.store.anomaly(_number(body, "an anomaly number"))
         if anomaly is None:
             tell(respond, "That anomaly is no longer known.")
             return

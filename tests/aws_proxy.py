@@ -1,9 +1,11 @@
-"""A counting HTTP proxy in front of the moto server: records every AWS API operation that reaches it."""
+"""A counting HTTP proxy in front of the moto server: records every AWS API operation that reaches it, and can
+hold an operation back for a while (`delay`) or answer it with an AWS error instead of moto (`fail`)."""
 
 from __future__ import annotations
 
 import http.client
 import threading
+import time
 import urllib.parse
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +15,8 @@ from typing import Any
 class CountingProxy:
     def __init__(self, target_host: str, target_port: int) -> None:
         self.counts: Counter[str] = Counter()
+        self.delays: dict[str, float] = {}
+        self.failures: dict[str, tuple[int, bytes]] = {}
         self._lock = threading.Lock()
         proxy = self
 
@@ -25,7 +29,20 @@ class CountingProxy:
             def _forward(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                proxy._record(self.headers, body, self.path)
+                operation = proxy._record(self.headers, body, self.path)
+                with proxy._lock:
+                    delay = proxy.delays.get(operation, 0.0)
+                    failure = proxy.failures.get(operation)
+                if delay:
+                    time.sleep(delay)
+                if failure is not None:
+                    status, payload = failure
+                    self.send_response(status)
+                    self.send_header("Content-Type", "text/xml")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
                 conn = http.client.HTTPConnection(target_host, target_port, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
                 headers["Host"] = f"{target_host}:{target_port}"
@@ -52,7 +69,7 @@ class CountingProxy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def _record(self, headers: Any, body: bytes, path: str) -> None:
+    def _record(self, headers: Any, body: bytes, path: str) -> str:
         target = headers.get("X-Amz-Target")
         operation = target.split(".")[-1] if target else None
         if operation is None and "/operation/" in path:  # smithy RPC v2 (CBOR): the operation is in the path
@@ -66,10 +83,22 @@ class CountingProxy:
             operation = f"{'moto-api' if path.startswith('/moto-api') else 'other'}"
         with self._lock:
             self.counts[operation] += 1
+        return operation
+
+    def fail(self, operation: str, status: int, xml: str) -> None:
+        """Answer every `operation` with this AWS error body (EC2's XML error shape) until `reset`."""
+        with self._lock:
+            self.failures[operation] = (status, xml.encode())
+
+    def delay(self, operation: str, seconds: float) -> None:
+        with self._lock:
+            self.delays[operation] = seconds
 
     def reset(self) -> None:
         with self._lock:
             self.counts.clear()
+            self.delays.clear()
+            self.failures.clear()
 
     def stop(self) -> None:
         self.server.shutdown()

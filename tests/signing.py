@@ -11,6 +11,9 @@ import urllib.request
 from typing import Any
 
 
+_CLICKS = 0
+
+
 def signature(secret: str, timestamp: str, body: bytes) -> str:
     base = f"v0:{timestamp}:".encode() + body
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
@@ -27,14 +30,17 @@ def command_body(text: str, response_url: str, user_id: str = "U0ML00001", chann
 
 
 def actions_body(action_id: str, value: str, response_url: str, user_id: str = "U0ML00001",
-                 channel_id: str = "C111") -> bytes:
+                 channel_id: str = "C111", block_id: str = "b1", action_ts: str | None = None) -> bytes:
+    """A block_actions payload; each call is a new click (its own action_ts) unless `action_ts` is given."""
+    global _CLICKS
+    _CLICKS += 1
     payload = {
         "type": "block_actions", "user": {"id": user_id}, "api_app_id": "A111", "team": {"id": "T111"},
         "container": {"type": "message", "message_ts": "1700000000.000100", "channel_id": channel_id,
                       "is_ephemeral": True},
         "trigger_id": "111.222.def", "channel": {"id": channel_id}, "response_url": response_url,
-        "actions": [{"action_id": action_id, "block_id": "b1", "value": value, "type": "button",
-                     "action_ts": "1700000001.000200"}],
+        "actions": [{"action_id": action_id, "block_id": block_id, "value": value, "type": "button",
+                     "action_ts": action_ts or f"{time.time():.6f}{_CLICKS:06d}"}],
     }
     return urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
 

@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
+
+from slack_sdk.errors import SlackClientError
 
 from bot.domain.actions import ActionRequest
+from bot.domain.errors import NotifyError
 from bot.domain.recommendations import Recommendation
 from bot.ports import RecommendationView
 from bot.render import action_blocks
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def slack_call(method: F) -> F:
+    """Slack failures (after the client's retries) become NotifyError: the caller keeps its state and says so."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except (SlackClientError, OSError) as exc:
+            raise NotifyError(f"Slack could not be reached ({type(exc).__name__})") from exc
+
+    return wrapper  # type: ignore[return-value]
 
 
 class SlackActionNotifier:
@@ -20,6 +40,7 @@ class SlackActionNotifier:
         self.approvers_of = approvers_of or (lambda team: [])
         self.snooze_days = snooze_days
 
+    @slack_call
     def post_recommendations(self, channel: str, team: str | None,
                              rows: Sequence[RecommendationView]) -> tuple[str, str]:
         blocks = action_blocks.recommendations_blocks(team, rows, self.currency, self.snooze_days)
@@ -27,12 +48,14 @@ class SlackActionNotifier:
                                             text=f"{len(rows)} idle or oversized resources for {team or 'no owner'}")
         return str(resp["channel"]), str(resp["ts"])
 
+    @slack_call
     def update_recommendations(self, channel: str, ts: str, team: str | None,
                                rows: Sequence[RecommendationView]) -> None:
         blocks = action_blocks.recommendations_blocks(team, rows, self.currency, self.snooze_days)
         self.client.chat_update(channel=channel, ts=ts, blocks=blocks,
                                 text=f"Idle and oversized resources for {team or 'no owner'}")
 
+    @slack_call
     def post_approval_request(self, channel: str, request: ActionRequest, recommendation: Recommendation | None,
                               approvers: Sequence[str]) -> tuple[str, str]:
         blocks = action_blocks.approval_blocks(request, recommendation, approvers, self.currency)
@@ -40,6 +63,7 @@ class SlackActionNotifier:
                                             text=f"<@{request.requested_by}> asks to {request.action} a resource")
         return str(resp["channel"]), str(resp["ts"])
 
+    @slack_call
     def update_approval_request(self, request: ActionRequest, recommendation: Recommendation | None) -> None:
         if not request.channel or not request.message_ts:
             return

@@ -23,6 +23,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "expired": (),
 }
 FINAL = tuple(s for s, nxt in TRANSITIONS.items() if not nxt)
+OPEN = tuple(s for s, nxt in TRANSITIONS.items() if nxt)  # a resource has at most one request in these
 
 
 class ActionNotAllowed(CostbotError):
@@ -68,3 +69,4 @@ class AuditEntry:
     error: str | None = None
     request_id: int | None = None
     dry_run: bool = False
+    detail: str | None = None  # a cloud error's own text, for operators (never shown in Slack)

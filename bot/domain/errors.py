@@ -46,3 +46,18 @@ class IngestError(CostbotError):
 
 class NoData(CostbotError):
     """The store holds no billing data yet."""
+
+
+class ProviderError(CostbotError):
+    """A cloud call failed. The message is short and safe to show (what failed, a reason, a reference); the
+    cloud's own text — which can name roles, account ids and encoded authorization messages — is `detail`,
+    for the log and the operators' audit view only."""
+
+    def __init__(self, message: str, detail: str | None = None, reference: str | None = None) -> None:
+        super().__init__(f"{message} (ref {reference})" if reference else message)
+        self.detail = detail
+        self.reference = reference
+
+
+class NotifyError(CostbotError):
+    """Slack could not be told (after retries); what was being recorded is kept, and told again later."""

@@ -117,3 +117,4 @@ class Recommendation:
     id: int | None = None
     channel: str | None = None
     message_ts: str | None = None
+    close_reason: str | None = None  # why it closed: acted on, busy again, gone, snoozed, protected

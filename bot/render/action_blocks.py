@@ -69,6 +69,9 @@ def outcome_text(req: ActionRequest, currency: str = "USD", saving: Decimal | No
     who = f"<@{req.approved_by or req.requested_by}>"
     verb = _verb(req.action) + (" (undo)" if req.undo_of else "")
     if req.status == "requested":
+        if not req.message_ts:
+            return (f":hourglass: <@{req.requested_by}> asked to {verb}; Slack could not be reached to tell the "
+                    "approvers yet — costbot tells them as soon as it can")
         return f":hourglass: <@{req.requested_by}> asked to {verb}; waiting for an approver"
     if req.status in ("approved", "executing"):
         return f":gear: {verb} approved by {who}, running…"
@@ -101,7 +104,8 @@ def resource_buttons(rec: Recommendation, snooze_days: int = 7) -> ActionsBlock:
                                        "instance is stopped, changed and started again.")))
     buttons.append(ButtonElement(text=f"Snooze {snooze_days} d", action_id=ACTION_SNOOZE, value=key))
     buttons.append(ButtonElement(text="Not mine", action_id=ACTION_NOT_MINE, value=key))
-    return ActionsBlock(elements=buttons)
+    # the block id names the finding that offers these buttons: a click is judged against it
+    return ActionsBlock(elements=buttons, block_id=f"rec:{rec.id}" if rec.id is not None else None)
 
 
 def recommendations_blocks(team: str | None, rows: Sequence[RecommendationView], currency: str = "USD",
@@ -128,6 +132,9 @@ def recommendations_blocks(team: str | None, rows: Sequence[RecommendationView],
                                       text=f"Undo: {_verb(req.action)} {rec.name} back to how it was?"))]))
         elif open_for_action and rec.status == "open":
             blocks.append(resource_buttons(rec, snooze_days))
+        elif rec.status == "closed" and rec.close_reason and (req is None or req.status != "succeeded"):
+            blocks.append(ContextBlock(elements=[MarkdownTextObject(
+                text=clip(f":white_circle: Closed: {rec.close_reason}", MAX_TEXT_CHARS))]))
     if len(rows) > MAX_ROWS:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(
             text=f"…and {len(rows) - MAX_ROWS} more: `/cost idle {team or ''}`".strip())]))

@@ -86,7 +86,7 @@ def anomaly_blocks(a: Anomaly, actionable: dict[str, str], currency: str = "USD"
                 text=clip(f"Stop {c.name}", 75), action_id=ACTION_STOP, value=key, style="danger",
                 confirm=ConfirmObject(title="Stop this resource?", confirm="Stop", deny="Cancel",
                                       text=f"Stop {c.name}? Approval rules apply and it is re-checked first.")))
-    blocks.append(ActionsBlock(elements=buttons[:5]))
+    blocks.append(ActionsBlock(elements=buttons[:5], block_id=f"anomaly:{a.id}" if a.id is not None else None))
     return blocks
 
 

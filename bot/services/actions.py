@@ -1,44 +1,69 @@
-"""Actions on resources: request, approve or reject, execute exactly once after re-checking live state,
-undo, snooze, re-route, audit, and reconcile what a crash left half done.
+"""Actions on resources: request, approve or reject, execute exactly once after re-checking live state and the
+grounds that justified it, undo, snooze, re-route, audit, and reconcile what a vanished process left half done.
 
 Nothing is stopped or resized without an authorized approval: a click by an approver (teams.*.approvers or
 admins) approves at once; anyone else's click becomes an approval request that only approvers can decide.
+
+Exactly once, per resource: the action store lets a resource have one open request at a time (a unique key in
+the database), a click and its replays or retries are one click, and whoever moves a request approved ->
+executing does the work while holding a heartbeat, so a reconciler only settles requests whose executor is gone.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from bot.config import CostbotConfig
 from bot.domain.actions import ActionNotAllowed, ActionRequest, AuditEntry
-from bot.domain.errors import CostbotError
-from bot.domain.recommendations import IDLE, Recommendation, evaluate, is_protected
+from bot.domain.errors import CostbotError, ProviderError
+from bot.domain.recommendations import IDLE, OVERSIZED, Recommendation, evaluate, is_protected
 from bot.domain.resources import Resource, ResourceRef
-from bot.ports import ActionNotifier, ActionStore, RecommendationView, ResourceProvider
+from bot.ports import ActionGrounds, ActionNotifier, ActionStore, RecommendationView, ResourceProvider
 from bot.services.optimize import WINDOW_SLACK_HOURS, domain_rules
 
 log = logging.getLogger("costbot.actions")
 
 SNOOZE_TAG = "costbot:snooze-until"
 UNDO = {"stop": "start", "resize": "resize"}
+BUDGET = "budget"
+ANOMALY = "anomaly"
+UNDO_BASIS = "undo"
+LEGACY_BASIS = "direct"  # requests recorded before grounds were kept: live state only
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class Snoozed:
+    until: date
+    dry_run: bool
+    resource: str
+
+
 class ActionService:
     def __init__(self, providers: Mapping[str, ResourceProvider], store: ActionStore, config: CostbotConfig,
                  notifier: ActionNotifier | None, today: Callable[[], date],
-                 clock: Callable[[], datetime] = _now) -> None:
+                 clock: Callable[[], datetime] = _now, grounds: ActionGrounds | None = None,
+                 lease: timedelta = timedelta(seconds=60)) -> None:
         self.providers = dict(providers)
         self.store = store
         self.config = config
         self.notifier = notifier
         self.today = today
         self.clock = clock
+        self.grounds = grounds
+        self.lease = lease  # an executor silent for this long is gone; it renews every quarter of it
+        self.holder = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
     # -- helpers ---------------------------------------------------------------------------------------
     def provider(self, ref: ResourceRef) -> ResourceProvider:
@@ -47,6 +72,15 @@ class ActionService:
         except KeyError:
             raise ActionNotAllowed(f"no '{ref.provider}' provider is configured") from None
 
+    def resolve(self, resource_key: str) -> ResourceRef:
+        """A button's resource key, checked against the config: a known provider, kind, account and region."""
+        try:
+            ref = ResourceRef.parse(resource_key)
+        except ValueError:
+            raise ActionNotAllowed("this button does not name a resource costbot knows") from None
+        self.provider(ref).check_ref(ref)
+        return ref
+
     def _live(self, ref: ResourceRef) -> Resource:
         resource = self.provider(ref).describe(ref)
         if resource is None:
@@ -54,10 +88,11 @@ class ActionService:
         return resource
 
     def _audit(self, actor: str, action: str, key: str, before: str | None, after: str | None, result: str,
-               error: str | None = None, request_id: int | None = None, dry_run: bool = False) -> None:
+               error: str | None = None, request_id: int | None = None, dry_run: bool = False,
+               detail: str | None = None) -> None:
         self.store.add_audit(AuditEntry(at=self.clock(), actor=actor, action=action, resource_key=key,
                                         before=before, after=after, result=result, error=error,
-                                        request_id=request_id, dry_run=dry_run))
+                                        request_id=request_id, dry_run=dry_run, detail=detail))
 
     def undo_until(self, request: ActionRequest | None) -> datetime | None:
         if request is None or request.status != "succeeded" or request.action not in UNDO or request.undo_of:
@@ -69,7 +104,8 @@ class ActionService:
         return until if self.clock() < until else None
 
     def refresh_message(self, rec: Recommendation | None) -> None:
-        """Re-render the recommendations message a resource was offered in, with every row's outcome."""
+        """Re-render the recommendations message a resource was offered in, with every row's outcome (closed
+        rows lose their buttons)."""
         if self.notifier is None or rec is None or not rec.channel or not rec.message_ts:
             return
         rows = []
@@ -81,56 +117,181 @@ class ActionService:
         except CostbotError:
             log.warning("could not update the recommendations message %s/%s", rec.channel, rec.message_ts)
 
+    def refresh_messages(self, recs: list[Recommendation]) -> None:
+        """Each message once, however many of its rows changed."""
+        seen: set[tuple[str, str]] = set()
+        for rec in recs:
+            if rec.channel and rec.message_ts and (rec.channel, rec.message_ts) not in seen:
+                seen.add((rec.channel, rec.message_ts))
+                self.refresh_message(rec)
+
+    # -- grounds: why an action is offered, checked again when it runs -------------------------------------
+    def _grounds(self, resource_key: str, action: str, source: str | None) -> tuple[str, str, str | None,
+                                                                                     Recommendation | None]:
+        """(basis, reference, team, recommendation) for a click on Stop / Resize. `source` names what offered
+        the button (`rec:ID` or `anomaly:ID`, the actions block's id); without one, the resource's open
+        recommendation. A closed recommendation justifies nothing: its message is updated and the click
+        refused with the reason it closed."""
+        kind, _, ident = (source or "").partition(":")
+        if kind == ANOMALY:
+            if self.grounds is None or not ident.isdigit():
+                raise ActionNotAllowed("this anomaly can no longer be acted on from here")
+            team = self.grounds.check_anomaly(int(ident), resource_key)
+            return ANOMALY, ident, team, self.store.recommendation_for(resource_key)
+        rec = (self.store.recommendation(int(ident)) if kind == "rec" and ident.isdigit()
+               else self.store.recommendation_for(resource_key))
+        if rec is None or rec.resource_key != resource_key:
+            raise ActionNotAllowed("no open recommendation justifies this; `/cost idle` lists what is open now")
+        if rec.status != "open":
+            self.refresh_message(rec)
+            raise ActionNotAllowed(f"this recommendation is closed: {rec.close_reason or 'a later scan cleared it'}")
+        if action == "resize" and not rec.target_type:
+            raise ActionNotAllowed(f"no smaller size is known for {rec.name}")
+        if rec.kind == BUDGET:
+            rule = next((r for r in self.config.enforcement if r.scope == rec.team), None)
+            if rule is None:
+                raise ActionNotAllowed(f"{rec.team} has no budget enforcement rule any more")
+            return BUDGET, f"forecast:{rule.propose_percent}", rec.team, rec
+        return rec.kind, str(rec.id), rec.team, rec
+
+    def _usage_finding(self, resource: Resource, team: str | None) -> str | None:
+        """The idle / oversized rule on live metrics: the finding's kind, or None when it no longer holds."""
+        cfg = self.config.rules_for(team)
+        rules = domain_rules(cfg)
+        usage = self.provider(resource.ref).utilization(
+            [resource], hours=cfg.oversized_days * 24 + WINDOW_SLACK_HOURS,
+            recent_hours=rules.idle_hours + WINDOW_SLACK_HOURS)
+        finding = evaluate(resource, usage[resource.ref.key], rules, self.today(), smaller_price=None)
+        return finding.kind if finding is not None else None
+
+    def _recheck(self, req: ActionRequest, resource: Resource) -> str | None:
+        """Why the action must not run now, or None. Live state first, then the grounds that proposed it."""
+        rules = domain_rules(self.config.rules_for(req.team))
+        if is_protected(resource, rules):
+            return f"{resource.name} is protected now"
+        basis = req.params.get("basis", LEGACY_BASIS)
+        if basis in (BUDGET, ANOMALY) and self.config.owner_team(resource.tags) != req.team:
+            return f"{resource.name} no longer belongs to {req.team}"
+        if req.action == "stop" and not resource.running:
+            return f"{resource.name} is already {resource.state}"
+        if req.action == "start" and resource.running and resource.ref.kind != "endpoint":
+            return f"{resource.name} is already {resource.state}"
+        if req.action == "resize":
+            if resource.type == req.params.get("to"):
+                return f"{resource.name} is already {resource.type}"
+            if resource.type != req.params.get("from"):
+                return f"{resource.name} is {resource.type} now, not {req.params.get('from')}"
+        if basis in (IDLE, OVERSIZED):
+            found = self._usage_finding(resource, req.team)
+            if found is None or (req.action == "stop" and basis == IDLE and found != IDLE):
+                return f"{resource.name} is busy again"
+        elif basis == BUDGET and self.grounds is not None:
+            measure, _, percent = req.params.get("basis_ref", "forecast:100").partition(":")
+            try:
+                self.grounds.check_budget(str(req.team), measure, int(percent or 100))
+            except ActionNotAllowed as exc:
+                return str(exc)
+        elif basis == ANOMALY and self.grounds is not None:
+            try:
+                self.grounds.check_anomaly(int(req.params.get("basis_ref", "0")), req.resource_key)
+            except ActionNotAllowed as exc:
+                return str(exc)
+        return None
+
     # -- request, approve, reject ----------------------------------------------------------------------
-    def request(self, resource_key: str, action: str, user: str, channel: str | None = None,
-                message_ts: str | None = None, undo_of: int | None = None,
-                params: dict[str, str] | None = None, policy: str | None = None) -> ActionRequest:
+    def request(self, resource_key: str, action: str, user: str, *, source: str | None = None,
+                click: str | None = None, undo_of: int | None = None, params: dict[str, str] | None = None,
+                policy: str | None = None, basis: tuple[str, str] | None = None) -> ActionRequest:
         """A click on Stop / Resize (or Undo): approved at once for an approver, else sent for approval.
-        `policy` names an explicit enforcement policy that approves it instead (never for env=prod)."""
-        ref = ResourceRef.parse(resource_key)
-        rec = self.store.recommendation_for(resource_key)
+
+        `source` names what offered the button; `click` identifies the click (a replay or a Slack retry of
+        it returns what the first one did). `policy` names an explicit enforcement policy that approves it
+        instead of a person (never for env=prod), with `basis` the grounds it rests on."""
+        ref = self.resolve(resource_key)
+        if click is not None:
+            first, known = self.store.claim_click(click)
+            if not first:
+                if known is not None:
+                    return self._get(known)
+                raise ActionNotAllowed("this click is already being handled")
+        req = self._request(ref, action, user, source, undo_of, params or {}, policy, basis)
+        if click is not None and req.id:
+            self.store.set_click_request(click, req.id)
+        return req
+
+    def _request(self, ref: ResourceRef, action: str, user: str, source: str | None, undo_of: int | None,
+                 params: dict[str, str], policy: str | None, basis: tuple[str, str] | None) -> ActionRequest:
+        key = ref.key
         resource = self._live(ref)
-        rules = domain_rules(self.config.rules_for(rec.team if rec else None))
+        rules = domain_rules(self.config.rules_for(self.config.owner_team(resource.tags)))
         if is_protected(resource, rules):
             tag = ", ".join(f"{k}={v}" for k, v in rules.protect_tag)
             raise ActionNotAllowed(f"{resource.name} is protected ({tag}): costbot never acts on it")
-        team = (rec.team if rec else None) or self.config.owner_team(resource.tags)
-        params = dict(params or {})
+        rec: Recommendation | None = None
+        team: str | None = None
+        if undo_of is not None:
+            why, why_ref = UNDO_BASIS, str(undo_of)
+        elif basis is not None:
+            why, why_ref = basis
+        else:
+            why, why_ref, team, rec = self._grounds(key, action, source)
+        team = team or (rec.team if rec else None) or self.config.owner_team(resource.tags)
         if action == "resize":
             target = params.get("to") or (rec.target_type if rec else None)
             if not target:
                 raise ActionNotAllowed(f"no smaller size is known for {resource.type}")
+            if target == resource.type:
+                raise ActionNotAllowed(f"{resource.name} is already {resource.type}")
             params = {"from": resource.type, "to": target}
         elif action == "stop":
-            # the finding behind the click decides the re-check: an idle finding must still be idle
-            basis = rec.kind if rec is not None and rec.status == "open" else "direct"
-            params = {"from_state": resource.state, "count": str(resource.count), "basis": basis, **params}
-        hours = self.config.rules_for(team).approval_hours
-        expires = self.clock() + timedelta(hours=hours)
+            if not resource.running:
+                raise ActionNotAllowed(f"{resource.name} is already {resource.state}")
+            params = {"from_state": resource.state, "count": str(resource.count), **params}
+        elif action == "start" and resource.running and ref.kind != "endpoint":
+            raise ActionNotAllowed(f"{resource.name} is already {resource.state}")
+        params.update(basis=why, basis_ref=why_ref)
         if policy is not None:
             if {k.lower(): v.lower() for k, v in resource.tags.items()}.get("env") == "prod":
                 raise ActionNotAllowed(f"{resource.name} is env=prod: a policy never acts on it without an approver")
             params["policy"] = policy
-        if policy is not None or self.config.can_approve(user, team):
-            req = self.store.create_request(resource_key=resource_key, action=action, team=team,
-                                            requested_by=user, status="approved", approved_by=policy or user,
-                                            expires_at=expires, params=params, channel=channel,
-                                            message_ts=message_ts, undo_of=undo_of)
-            self._audit(user, action, resource_key, None, None, "approved", request_id=req.id)
+        approved = policy is not None or self.config.can_approve(user, team)
+        expires = self.clock() + timedelta(hours=self.config.rules_for(team).approval_hours)
+        req, created = self.store.create_request(
+            resource_key=key, action=action, team=team, requested_by=user,
+            status="approved" if approved else "requested", approved_by=(policy or user) if approved else None,
+            expires_at=expires, params=params, undo_of=undo_of)
+        if not created:
+            return self._join(req, action, user)
+        self._audit(user, action, key, None, None, "approved" if approved else "requested", request_id=req.id)
+        if approved:
             return self.execute(req.id)
-        req = self.store.create_request(resource_key=resource_key, action=action, team=team, requested_by=user,
-                                        status="requested", expires_at=expires, params=params, channel=channel,
-                                        message_ts=message_ts, undo_of=undo_of)
-        self._audit(user, action, resource_key, None, None, "requested", request_id=req.id)
-        approvers = self.approvers(team)
-        if self.notifier is not None:
-            where = (self.config.teams[team].channel if team in self.config.teams else None) \
-                or self.config.owners_channel or channel
-            if where:
-                ch, ts = self.notifier.post_approval_request(where, req, rec, approvers)
-                self.store.set_request_message(req.id, ch, ts)
+        self._ask_approvers(req, rec)
         self.refresh_message(rec)
-        return self.store.request(req.id) or req
+        return self._get(req.id)
+
+    def _join(self, existing: ActionRequest, action: str, user: str) -> ActionRequest:
+        """A click on a resource that already has an open request: an approver's click on the same action
+        approves the waiting request; anything else is told what is already under way."""
+        if existing.status == "requested" and existing.action == action and \
+                self.config.can_approve(user, existing.team):
+            return self.approve(existing.id, user)
+        return existing
+
+    def _ask_approvers(self, req: ActionRequest, rec: Recommendation | None) -> bool:
+        """Post the approval request to the team's channel; False when Slack could not be told (the upkeep job
+        posts it again)."""
+        if self.notifier is None:
+            return False
+        where = self.config.channel_for(req.team) or req.channel
+        if not where:
+            return False
+        try:
+            ch, ts = self.notifier.post_approval_request(where, req, rec, self.approvers(req.team))
+        except CostbotError as exc:
+            log.warning("could not post approval request %s (kept; posted again later): %s", req.id, exc)
+            return False
+        self.store.set_request_message(req.id, ch, ts)
+        return True
 
     def approvers(self, team: str | None) -> list[str]:
         team_approvers = list(self.config.teams[team].approvers) if team in self.config.teams else []
@@ -182,27 +343,26 @@ class ActionService:
         self.refresh_message(rec)
 
     # -- execute ----------------------------------------------------------------------------------------
-    def _recheck(self, req: ActionRequest, resource: Resource) -> str | None:
-        """Why the action must not run now, or None. Live state first, then the rule that proposed it."""
-        rules = domain_rules(self.config.rules_for(req.team))
-        if is_protected(resource, rules):
-            return f"{resource.name} is protected now"
-        if req.action == "stop":
-            if not resource.running:
-                return f"{resource.name} is already {resource.state}"
-            if req.undo_of is None and req.params.get("basis") == IDLE and "policy" not in req.params:
-                provider = self.provider(resource.ref)
-                window = rules.idle_hours + WINDOW_SLACK_HOURS
-                usage = provider.utilization([resource], hours=window, recent_hours=window)
-                finding = evaluate(resource, usage[resource.ref.key], rules, self.today())
-                if finding is None or finding.kind != IDLE:
-                    return f"{resource.name} is busy again"
-        elif req.action == "start":
-            if resource.running and resource.ref.kind != "endpoint":
-                return f"{resource.name} is already {resource.state}"
-        elif req.action == "resize" and resource.type != req.params.get("from"):
-            return f"{resource.name} is {resource.type} now, not {req.params.get('from')}"
-        return None
+    @contextmanager
+    def _holding(self, request_id: int) -> Iterator[None]:
+        """Renew this executor's heartbeat on the request while the block runs (a resize can take minutes)."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self.lease.total_seconds() / 4):
+                try:
+                    if not self.store.heartbeat(request_id, self.holder):
+                        return
+                except Exception:  # a database hiccup: the next beat tries again
+                    log.warning("heartbeat for request %s failed", request_id, exc_info=True)
+
+        thread = threading.Thread(target=beat, name=f"costbot-heartbeat-{request_id}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=5)
 
     def execute(self, request_id: int) -> ActionRequest:
         """Run an approved request once: whoever moves it approved -> executing does the work."""
@@ -210,8 +370,18 @@ class ActionService:
         if self._expire_if_due(req):
             self._after_decision(request_id)
             return self._get(request_id)
-        if not self.store.transition(request_id, ["approved"], "executing"):
+        if not self.store.transition(request_id, ["approved"], "executing", owner=self.holder):
             return self._get(request_id)
+        with self._holding(request_id):
+            self._run(req)
+        self._after_decision(request_id)
+        return self._get(request_id)
+
+    def _finish(self, req: ActionRequest, to: str, result: str | None = None, error: str | None = None) -> None:
+        if not self.store.transition(req.id, ["executing"], to, owner=self.holder, result=result, error=error):
+            log.error("request %s was settled by someone else while this process ran it", req.id)
+
+    def _run(self, req: ActionRequest) -> None:
         ref = ResourceRef.parse(req.resource_key)
         actor = req.approved_by or req.requested_by
         dry_run = self.config.dry_run
@@ -221,11 +391,10 @@ class ActionService:
             before = f"{resource.state} {resource.type} x{resource.count}"
             reason = self._recheck(req, resource)
             if reason is not None:
-                self.store.transition(request_id, ["executing"], "refused", result=reason)
+                self._finish(req, "refused", result=reason)
                 self._audit(actor, req.action, req.resource_key, before, before, "refused", error=reason,
-                            request_id=request_id, dry_run=dry_run)
-                self._after_decision(request_id)
-                return self._get(request_id)
+                            request_id=req.id, dry_run=dry_run)
+                return
             provider = self.provider(ref)
             if req.action == "stop":
                 outcome = provider.stop(ref, dry_run=dry_run)
@@ -242,53 +411,75 @@ class ActionService:
                 live = provider.describe(ref)
                 after = f"{live.state} {live.type} x{live.count}" if live else "gone"
         except Exception as exc:
-            message = str(exc) if isinstance(exc, CostbotError) else f"{type(exc).__name__}: {exc}"
-            self.store.transition(request_id, ["executing"], "failed", error=message)
+            message, detail = self._failure_text(exc)
+            self._finish(req, "failed", error=message)
             self._audit(actor, req.action, req.resource_key, before, after, "failed", error=message,
-                        request_id=request_id, dry_run=dry_run)
+                        request_id=req.id, dry_run=dry_run, detail=detail)
             log.warning("action %s on %s failed: %s", req.action, req.resource_key, message)
-            self._after_decision(request_id)
-            return self._get(request_id)
-        self.store.transition(request_id, ["executing"], "succeeded", result=outcome)
-        self._audit(actor, req.action, req.resource_key, before, after, "succeeded", request_id=request_id,
+            return
+        self._finish(req, "succeeded", result=outcome)
+        self._audit(actor, req.action, req.resource_key, before, after, "succeeded", request_id=req.id,
                     dry_run=dry_run)
         if not dry_run and req.undo_of is None:
-            self.store.close_recommendations_for(req.resource_key)
-        self._after_decision(request_id)
-        return self._get(request_id)
+            self.store.close_recommendations_for(req.resource_key, reason=f"{req.action} done")
+
+    @staticmethod
+    def _failure_text(exc: Exception) -> tuple[str, str | None]:
+        """What users may read about a failure, and the detail for operators only."""
+        if isinstance(exc, ProviderError):
+            return str(exc), exc.detail
+        if isinstance(exc, CostbotError):
+            return str(exc), None
+        reference = uuid.uuid4().hex[:8]
+        log.error("unexpected error while acting (ref %s)", reference, exc_info=exc)
+        return f"unexpected error on costbot's side (ref {reference})", f"{type(exc).__name__}: {exc}"
 
     # -- undo, snooze, not mine --------------------------------------------------------------------------
-    def undo(self, request_id: int, user: str) -> ActionRequest:
+    def undo(self, request_id: int, user: str, click: str | None = None) -> ActionRequest:
         original = self._get(request_id)
         if self.undo_until(original) is None:
             raise ActionNotAllowed("this action can no longer be undone here")
         if original.action == "stop":
             params = {"count": original.params.get("count", "1")}
-            return self.request(original.resource_key, "start", user, original.channel, original.message_ts,
-                                undo_of=original.id, params=params)
+            return self.request(original.resource_key, "start", user, undo_of=original.id, params=params,
+                                click=click)
         params = {"to": original.params["from"]}
-        return self.request(original.resource_key, "resize", user, original.channel, original.message_ts,
-                            undo_of=original.id, params=params)
+        return self.request(original.resource_key, "resize", user, undo_of=original.id, params=params, click=click)
 
-    def snooze(self, resource_key: str, user: str, days: int | None = None) -> date:
-        """Write `costbot:snooze-until=YYYY-MM-DD` on the resource itself: it survives restarts and other
-        tools see it. Harmless, so any member may do it; audited like every action."""
-        ref = ResourceRef.parse(resource_key)
+    def may_act_for(self, user: str, team: str | None) -> bool:
+        """Members and approvers of the owning team, and admins (unowned resources: admins only)."""
+        if user in self.config.admins:
+            return True
+        return team is not None and team in self.config.teams_of(user)
+
+    def snooze(self, resource_key: str, user: str, days: int | None = None) -> Snoozed:
+        """Write `costbot:snooze-until=YYYY-MM-DD` on the resource itself: it survives restarts and other tools
+        see it. Only the owning team's people (or an admin) may snooze; never a protected resource."""
+        ref = self.resolve(resource_key)
         rec = self.store.recommendation_for(resource_key)
-        days = days or self.config.rules_for(rec.team if rec else None).snooze_days
+        resource = self._live(ref)
+        team = (rec.team if rec else None) or self.config.owner_team(resource.tags)
+        rules = domain_rules(self.config.rules_for(team))
+        if is_protected(resource, rules):
+            raise ActionNotAllowed(f"{resource.name} is protected: costbot never offers it, so it needs no snooze")
+        if not self.may_act_for(user, team):
+            whose = f"{team}'s members and approvers" if team else "admins"
+            raise ActionNotAllowed(f"only {whose} can snooze {resource.name}")
+        days = days or self.config.rules_for(team).snooze_days
         until = self.today() + timedelta(days=days)
         if self.config.dry_run:
             self._audit(user, "snooze", resource_key, None, None, "succeeded", dry_run=True)
-            return until
+            return Snoozed(until, True, resource.name)
         try:
             self.provider(ref).tag(ref, SNOOZE_TAG, until.isoformat())
         except CostbotError as exc:
-            self._audit(user, "snooze", resource_key, None, None, "failed", error=str(exc))
+            message, detail = self._failure_text(exc)
+            self._audit(user, "snooze", resource_key, None, None, "failed", error=message, detail=detail)
             raise
         self._audit(user, "snooze", resource_key, None, f"{SNOOZE_TAG}={until.isoformat()}", "succeeded")
-        self.store.close_recommendations_for(resource_key)
+        self.store.close_recommendations_for(resource_key, reason=f"snoozed by <@{user}> until {until.isoformat()}")
         self.refresh_message(rec)
-        return until
+        return Snoozed(until, False, resource.name)
 
     def not_mine(self, resource_key: str, user: str) -> str:
         """Take the resource off the team and offer it in the owners channel."""
@@ -309,9 +500,12 @@ class ActionService:
 
     # -- upkeep -----------------------------------------------------------------------------------------
     def reconcile(self) -> int:
-        """At start: requests left `executing` by a crash are settled against live state, once."""
+        """Settle requests whose executor is gone (no heartbeat for a lease) against live state, expire
+        unanswered ones, and post approval requests Slack could not be told about. Requests a live process is
+        still executing are never touched."""
         settled = 0
-        for req in self.store.requests_in(["executing"]):
+        cutoff = self.clock() - self.lease
+        for req in self.store.abandoned(cutoff):
             ref = ResourceRef.parse(req.resource_key)
             try:
                 live = self.provider(ref).describe(ref)
@@ -326,18 +520,21 @@ class ActionService:
                 done = live is not None and live.type == req.params.get("to")
             state = f"{live.state} {live.type}" if live else "gone"
             if done:
-                ok = self.store.transition(req.id, ["executing"], "succeeded",
-                                           result=f"completed before a restart ({state})")
+                ok = self.store.transition(req.id, ["executing"], "succeeded", silent_since=cutoff,
+                                           result=f"completed before its process stopped ({state})")
             else:
-                ok = self.store.transition(req.id, ["executing"], "failed",
-                                           error=f"interrupted by a restart before it took effect ({state})")
+                ok = self.store.transition(req.id, ["executing"], "failed", silent_since=cutoff,
+                                           error=f"its process stopped before it took effect ({state})")
             if ok:
                 settled += 1
                 self._audit("costbot", req.action, req.resource_key, None, state,
                             "succeeded" if done else "failed", request_id=req.id,
-                            error=None if done else "interrupted by a restart")
+                            error=None if done else "its process stopped before it took effect")
         for req in self.store.requests_in(["requested", "approved"]):
-            self._expire_if_due(req)
+            if self._expire_if_due(req):
+                self._after_decision(req.id)
+            elif req.status == "requested" and not req.message_ts:
+                self._ask_approvers(req, self.store.recommendation_for(req.resource_key))
         return settled
 
     def audit(self, limit: int = 20) -> list[AuditEntry]:
@@ -349,3 +546,4 @@ class ActionService:
             latest = self.store.latest_request(rec.resource_key)
             rows.append(RecommendationView(rec, latest, self.undo_until(latest)))
         return rows
+

@@ -83,7 +83,8 @@ class EnforcementService:
         for res in self.non_critical(rule):
             try:
                 req = self.actions.request(res.ref.key, "stop", f"policy:{rule.scope}",
-                                           policy=f"budget {rule.scope} at {percent:.0f}%")
+                                           policy=f"budget {rule.scope} at {percent:.0f}%",
+                                           basis=(BUDGET, f"actual:{rule.limit_percent}"))
             except CostbotError as exc:
                 log.info("policy skipped %s: %s", res.name, exc)
                 continue

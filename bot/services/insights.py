@@ -64,6 +64,31 @@ class InsightService:
         self.store.set_budget(scope, amount, user)
         return amount
 
+    # -- grounds of budget and anomaly actions (ActionGrounds) ---------------------------------------------
+    def check_budget(self, scope: str, measure: str, percent: int) -> None:
+        try:
+            status = self.status(scope)
+        except QueryError as exc:
+            raise ActionNotAllowed(f"{scope} has no budget to enforce any more ({exc})") from None
+        value = status.forecast_percent if measure == "forecast" else status.used_percent
+        if value < percent:
+            what = "forecast" if measure == "forecast" else "month to date"
+            raise ActionNotAllowed(f"{scope}'s {what} is {value:.0f}% of its budget now, under the {percent}% "
+                                   "that called for this")
+
+    def check_anomaly(self, anomaly_id: int, resource_key: str) -> str:
+        anomaly = self.store.anomaly(anomaly_id)
+        if anomaly is None:
+            raise ActionNotAllowed("that anomaly is no longer known")
+        if anomaly.status == "acknowledged":
+            raise ActionNotAllowed(f"the {anomaly.service} anomaly of {anomaly.day:%b %d} was acknowledged as "
+                                   "expected")
+        if anomaly.day < self.today() - timedelta(days=CONTINUES_DAYS):
+            raise ActionNotAllowed(f"the {anomaly.service} anomaly of {anomaly.day:%b %d} is over a week old")
+        if resource_key not in self.actionable(anomaly).values():
+            raise ActionNotAllowed("this resource is not among the anomaly's causes")
+        return anomaly.team
+
     def _scope(self, scope: str) -> Query:
         parsed = self.costs.parse(scope)
         if not isinstance(parsed, Query) or parsed.by is not None or not parsed.scopes:

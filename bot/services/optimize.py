@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 from bot.config import CostbotConfig, RulesConfig
-from bot.domain.recommendations import Recommendation, Rules, evaluate, smaller_type
+from bot.domain.recommendations import Recommendation, Rules, evaluate, is_protected, smaller_type, snoozed_until
 from bot.domain.resources import Resource, Utilization
 from bot.ports import ActionNotifier, ActionStore, RecommendationView, ResourceProvider
 
@@ -44,12 +44,14 @@ class ScanResult:
 
 class ScanService:
     def __init__(self, providers: Sequence[ResourceProvider], store: ActionStore, config: CostbotConfig,
-                 notifier: ActionNotifier | None, today: Callable[[], date]) -> None:
+                 notifier: ActionNotifier | None, today: Callable[[], date],
+                 refresh: Callable[[list[Recommendation]], None] | None = None) -> None:
         self.providers = list(providers)
         self.store = store
         self.config = config
         self.notifier = notifier
         self.today = today
+        self.refresh = refresh  # re-renders the messages of closed recommendations (their buttons go)
 
     def rules_for(self, team: str | None) -> Rules:
         return domain_rules(self.config.rules_for(team))
@@ -62,7 +64,23 @@ class ScanService:
             candidate = smaller_type(candidate)
         return candidate
 
-    def find(self, provider: ResourceProvider) -> tuple[list[Resource], list[Recommendation]]:
+    def why_not(self, res: Resource, usage: Utilization | None) -> str:
+        """Why a resource is no longer offered: for the closed recommendation's message."""
+        rules = self.rules_for(self.config.owner_team(res.tags))
+        until = snoozed_until(res, rules)
+        if is_protected(res, rules):
+            return f"{res.name} is protected now"
+        if until is not None and until >= self.today():
+            return f"{res.name} is snoozed until {until.isoformat()}"
+        if not res.running:
+            return f"{res.name} is {res.state} now"
+        busiest = [f"{name} {value:.0f}%" for name, value in (("GPU", usage.gpu_max), ("CPU", usage.cpu_max))
+                   if value is not None] if usage is not None else []
+        return f"{res.name} is busy again ({', '.join(busiest)})" if busiest else f"{res.name} is in use again"
+
+    def find(self, provider: ResourceProvider) -> tuple[list[Resource], list[Recommendation],
+                                                       dict[str, Utilization]]:
+        """The provider's resources, the findings among them, and the utilization they were judged on."""
         resources = provider.list_resources()
         owners = {r.ref.key: self.config.owner_team(r.tags) for r in resources}
         rules = {r.ref.key: self.rules_for(owners[r.ref.key]) for r in resources}
@@ -93,12 +111,12 @@ class ScanService:
                 reason=finding.reason, target_type=target if finding.kind == "oversized" else None,
                 hourly_price=res.hourly_price, monthly_savings=finding.monthly_savings,
             ))
-        return resources, found
+        return resources, found, usage
 
     def scan(self, post: bool = True) -> ScanResult:
         result = ScanResult()
         for provider in self.providers:
-            resources, found = self.find(provider)
+            resources, found, usage = self.find(provider)
             result.resources += len(resources)
             stored = [self.store.upsert_recommendation(rec) for rec in found]
             result.recommendations += stored
@@ -107,7 +125,12 @@ class ScanService:
             scanned = {r.ref.key for r in resources}
             open_keys = {r.resource_key for r in self.store.open_recommendations()
                          if r.resource_key.startswith(f"{provider.name}|")}
-            result.closed += self.store.close_recommendations(keep, scope_keys=scanned | open_keys)
+            reasons = {r.ref.key: self.why_not(r, usage.get(r.ref.key)) for r in resources}
+            reasons.update({k: "the resource no longer exists" for k in open_keys - scanned})
+            closed = self.store.close_recommendations(keep, scope_keys=scanned | open_keys, reasons=reasons)
+            result.closed += len(closed)
+            if closed and self.refresh is not None:
+                self.refresh(closed)
             for op, n in getattr(provider, "calls", {}).items():
                 result.requests[op] = result.requests.get(op, 0) + n
         if post and self.notifier is not None:

@@ -40,14 +40,20 @@ CONFIG = {
 }
 
 
-def start_bot(tmp: Path, demo_data: Path, config: dict[str, Any]) -> tuple[RunningBot, Any]:
-    stub = SlackStub().start()
-    stub.channels = dict(CHANNELS)
+def bot_env(tmp: Path, demo_data: Path, config: dict[str, Any], stub: SlackStub,
+            database_url: str | None = None) -> dict[str, str]:
     cfg_path = tmp / "costbot.yml"
     cfg_path.write_text(yaml.safe_dump(config))
-    env = {"COSTBOT_DATA_DIR": str(demo_data), "COSTBOT_TODAY": TODAY, "COSTBOT_CONFIG": str(cfg_path),
-           "DATABASE_URL": f"sqlite:///{tmp / 'state.db'}", "SLACK_BOT_TOKEN": "xoxb-test",
-           "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": stub.api_url}
+    return {"COSTBOT_DATA_DIR": str(demo_data), "COSTBOT_TODAY": TODAY, "COSTBOT_CONFIG": str(cfg_path),
+            "DATABASE_URL": database_url or f"sqlite:///{tmp / 'state.db'}", "SLACK_BOT_TOKEN": "xoxb-test",
+            "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": stub.api_url}
+
+
+def start_bot(tmp: Path, demo_data: Path, config: dict[str, Any],
+              database_url: str | None = None) -> tuple[RunningBot, Any]:
+    stub = SlackStub().start()
+    stub.channels = dict(CHANNELS)
+    env = bot_env(tmp, demo_data, config, stub, database_url)
     services = build_services(Settings(env))
     slack = build_slack_app(services)
     server = make_server(build_wsgi(services, slack), "127.0.0.1", 0)
@@ -84,8 +90,9 @@ def buttons(blocks: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return [(e["action_id"], e["value"]) for b in blocks if b["type"] == "actions" for e in b["elements"]]
 
 
-def click(bot: RunningBot, action_id: str, value: str, user: str, rid: str) -> dict[str, Any]:
-    status, _ = post(bot.events_url, actions_body(action_id, value, bot.stub.response_url(rid), user_id=user), SECRET)
+def click(bot: RunningBot, action_id: str, value: str, user: str, rid: str, block_id: str = "b1") -> dict[str, Any]:
+    status, _ = post(bot.events_url, actions_body(action_id, value, bot.stub.response_url(rid), user_id=user,
+                                                  block_id=block_id), SECRET)
     assert status == 200
     bot.stub.wait_for(lambda cs: any(c.kind == "response" and c.name == rid for c in cs), timeout=30)
     return bot.stub.responses(rid)[0].args
@@ -209,7 +216,8 @@ def test_resize_keeps_the_run_state_and_undo_restores(bot_aws) -> None:  # type:
     click(bot, "costbot_resize", world.key("etl-big"), "U0DAT0001", "z1")
     assert state_of(world.ids["etl-big"]) == ("running", "m5.2xlarge")
     req = bot.services.actions.store.latest_request(world.key("etl-big"))
-    assert req.params == {"from": "m5.4xlarge", "to": "m5.2xlarge"} and req.status == "succeeded"
+    assert req.params["from"] == "m5.4xlarge" and req.params["to"] == "m5.2xlarge" and req.status == "succeeded"
+    assert req.params["basis"] == "oversized"  # re-checked at execution against the rule that proposed it
     click(bot, "costbot_undo", str(req.id), "U0DAT0001", "z2")
     assert state_of(world.ids["etl-big"]) == ("running", "m5.4xlarge")
 
@@ -218,7 +226,7 @@ def test_snooze_tags_the_resource_and_the_next_scan_skips_it(bot_aws) -> None:  
     bot, world, _ = bot_aws
     scan(bot)
     reply = click(bot, "costbot_snooze", world.key("gpu-dev-02"), MEMBER, "s1")
-    assert "Snoozed until 2026-12-05" in blocks_text(reply["blocks"])
+    assert "Snoozed gpu-dev-02 until 2026-12-05" in blocks_text(reply["blocks"])
     assert tags_of(world.ids["gpu-dev-02"])["costbot:snooze-until"] == "2026-12-05"
     again = scan(bot)
     assert "gpu-dev-02" not in {r.name for r in again.recommendations}
@@ -295,15 +303,15 @@ def test_reconcile_settles_requests_left_executing(bot_aws) -> None:  # type: ig
     bot, world, _ = bot_aws
     store = bot.services.actions.store
     expires = datetime.now(UTC) + timedelta(hours=1)
-    done = store.create_request(resource_key=world.key("keep-me"), action="stop", team="team-ml",
-                                requested_by=APPROVER, status="executing", expires_at=expires)
+    done, _ = store.create_request(resource_key=world.key("keep-me"), action="stop", team="team-ml",
+                                   requested_by=APPROVER, status="executing", expires_at=expires)
     boto3.client("ec2", region_name=REGION).stop_instances(InstanceIds=[world.ids["keep-me"]])
-    lost = store.create_request(resource_key=world.key("train-01"), action="stop", team="team-ml",
-                                requested_by=APPROVER, status="executing", expires_at=expires)
+    lost, _ = store.create_request(resource_key=world.key("train-01"), action="stop", team="team-ml",
+                                   requested_by=APPROVER, status="executing", expires_at=expires)
     assert bot.services.actions.reconcile() == 2
     assert store.request(done.id).status == "succeeded"
     assert store.request(lost.id).status == "failed"
-    assert "interrupted" in (store.request(lost.id).error or "")
+    assert "its process stopped before it took effect" in (store.request(lost.id).error or "")
     assert bot.services.actions.reconcile() == 0
 
 

@@ -89,14 +89,16 @@ def action_store(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignor
 def test_only_one_of_twenty_concurrent_transitions_wins(action_store) -> None:  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime
 
-    req = action_store.create_request(resource_key="aws|1|r|ec2|i-1", action="stop", team="t", requested_by="U1",
-                                      status="approved", expires_at=datetime.now(UTC) + timedelta(hours=1))
+    req, created = action_store.create_request(resource_key="aws|1|r|ec2|i-1", action="stop", team="t",
+                                               requested_by="U1", status="approved",
+                                               expires_at=datetime.now(UTC) + timedelta(hours=1))
+    assert created
     wins: list[bool] = []
     barrier = threading.Barrier(20)
 
     def go() -> None:
         barrier.wait()
-        wins.append(action_store.transition(req.id, ["approved"], "executing"))
+        wins.append(action_store.transition(req.id, ["approved"], "executing", owner="p1"))
 
     threads = [threading.Thread(target=go) for _ in range(20)]
     for t in threads:
@@ -105,8 +107,9 @@ def test_only_one_of_twenty_concurrent_transitions_wins(action_store) -> None:  
         t.join()
     assert wins.count(True) == 1
     assert action_store.request(req.id).status == "executing"
-    assert action_store.transition(req.id, ["approved"], "executing") is False
-    assert action_store.transition(req.id, ["executing"], "succeeded", result="stopped") is True
+    assert action_store.transition(req.id, ["approved"], "executing", owner="p2") is False
+    assert action_store.transition(req.id, ["executing"], "succeeded", owner="p2", result="stopped") is False
+    assert action_store.transition(req.id, ["executing"], "succeeded", owner="p1", result="stopped") is True
     assert action_store.request(req.id).result == "stopped"
 
 
@@ -121,6 +124,63 @@ def test_one_open_recommendation_per_resource_and_kind(action_store) -> None:  #
     b = action_store.upsert_recommendation(rec)
     assert a.id == b.id and len(action_store.open_recommendations()) == 1
     assert action_store.open_recommendations()[0].monthly_savings == Decimal("734.38")
-    assert action_store.close_recommendations(set()) == 1
+    (closed,) = action_store.close_recommendations(set(), reasons={"aws|1|r|ec2|i-1": "box is busy again"})
+    assert closed.id == a.id and closed.close_reason == "box is busy again"
     c = action_store.upsert_recommendation(rec)
     assert c.id != a.id  # closed ones stay closed; a new finding is a new recommendation
+
+
+def test_one_open_request_per_resource_under_fifty_concurrent_inserts(action_store) -> None:  # type: ignore[no-untyped-def]
+    """The database, not a check-then-insert, keeps one open action per resource."""
+    from datetime import UTC, datetime
+
+    expires = datetime.now(UTC) + timedelta(hours=1)
+    barrier = threading.Barrier(50)
+    results: list[tuple[int, bool]] = []
+    lock = threading.Lock()
+
+    def go(i: int) -> None:
+        barrier.wait()
+        req, created = action_store.create_request(resource_key="aws|1|r|ec2|i-9", action="stop", team="t",
+                                                   requested_by=f"U{i}", status="approved", expires_at=expires)
+        with lock:
+            results.append((req.id, created))
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [c for _, c in results].count(True) == 1
+    assert len({rid for rid, _ in results}) == 1  # everyone else got the one open request
+    (rid,) = {rid for rid, _ in results}
+    assert action_store.open_request("aws|1|r|ec2|i-9").id == rid
+    # a final state frees the resource for the next action
+    assert action_store.transition(rid, ["approved"], "expired")
+    assert action_store.open_request("aws|1|r|ec2|i-9") is None
+    nxt, created = action_store.create_request(resource_key="aws|1|r|ec2|i-9", action="stop", team="t",
+                                               requested_by="U1", status="requested", expires_at=expires)
+    assert created and nxt.id != rid
+
+
+def test_heartbeats_keep_a_live_executor_out_of_reconciliation(action_store) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    expires = datetime.now(UTC) + timedelta(hours=1)
+    req, _ = action_store.create_request(resource_key="aws|1|r|ec2|i-7", action="stop", team="t", requested_by="U1",
+                                         status="approved", expires_at=expires)
+    assert action_store.transition(req.id, ["approved"], "executing", owner="alive")
+    assert action_store.abandoned(datetime.now(UTC) - timedelta(seconds=60)) == []
+    assert action_store.heartbeat(req.id, "alive") and not action_store.heartbeat(req.id, "someone-else")
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    assert [r.id for r in action_store.abandoned(later)] == [req.id]  # silent since `later`: gone
+    assert not action_store.transition(req.id, ["executing"], "failed", silent_since=datetime.now(UTC)
+                                       - timedelta(seconds=60))
+    assert action_store.request(req.id).status == "executing"
+
+
+def test_a_click_is_claimed_once(action_store) -> None:  # type: ignore[no-untyped-def]
+    assert action_store.claim_click("k1") == (True, None)
+    assert action_store.claim_click("k1") == (False, None)
+    action_store.set_click_request("k1", 42)
+    assert action_store.claim_click("k1") == (False, 42)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -28,7 +29,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.adapters.providers.prices import aws_prices
-from bot.domain.errors import CostbotError
+from bot.domain.actions import ActionNotAllowed
+from bot.domain.errors import ProviderError
 from bot.domain.resources import Resource, ResourceRef, Utilization, is_gpu_type
 
 log = logging.getLogger("costbot.aws")
@@ -37,8 +39,40 @@ BATCH = 500  # GetMetricData's limit of queries per request
 EC2_STATES = ["pending", "running", "stopping", "stopped"]
 
 
-class ProviderError(CostbotError):
-    """A cloud call failed; the message says which and why. Nothing was changed unless it says so."""
+KINDS = ("ec2", "notebook", "endpoint")
+
+# AWS error codes -> a short reason users may read. The rest of an AWS error (its message can name the role,
+# the account and carry an encoded authorization message) goes to the log only, under a reference.
+_REASONS = {
+    "AccessDenied": "costbot's role is not allowed to do this",
+    "AccessDeniedException": "costbot's role is not allowed to do this",
+    "UnauthorizedOperation": "costbot's role is not allowed to do this",
+    "IncorrectInstanceState": "the instance is not in a state that allows it",
+    "IncorrectState": "the resource is not in a state that allows it",
+    "InsufficientInstanceCapacity": "AWS has no capacity for that instance type right now",
+    "InvalidInstanceID.NotFound": "the instance no longer exists",
+    "ValidationException": "AWS rejected the request as invalid",
+    "ResourceNotFound": "the resource no longer exists",
+    "ThrottlingException": "AWS is throttling requests; try again shortly",
+    "Throttling": "AWS is throttling requests; try again shortly",
+    "RequestLimitExceeded": "AWS is throttling requests; try again shortly",
+    "ExpiredToken": "costbot's AWS credentials have expired",
+    "ExpiredTokenException": "costbot's AWS credentials have expired",
+}
+
+
+def aws_failure(what: str, exc: Exception) -> ProviderError:
+    """A ProviderError users may see (operation, short reason, reference) with the full text logged."""
+    reference = uuid.uuid4().hex[:8]
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code") or "Unknown")
+        reason = _REASONS.get(code, "AWS returned an error")
+        short = f"AWS {what} failed: {reason} ({code})"
+    else:
+        short = f"AWS {what} failed: AWS could not be reached"
+    detail = f"{type(exc).__name__}: {exc}"
+    log.warning("AWS %s failed (ref %s): %s", what, reference, detail)
+    return ProviderError(short, detail=detail, reference=reference)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -95,7 +129,8 @@ class AwsProvider:
         base = self.session_factory()
         if role:
             sts = base.client("sts", config=self._config)
-            creds = sts.assume_role(RoleArn=role, RoleSessionName="costbot")["Credentials"]
+            creds = self._call("sts AssumeRole", sts.assume_role, RoleArn=role,
+                               RoleSessionName="costbot")["Credentials"]
             session = boto3.session.Session(aws_access_key_id=creds["AccessKeyId"],
                                             aws_secret_access_key=creds["SecretAccessKey"],
                                             aws_session_token=creds["SessionToken"])
@@ -129,7 +164,8 @@ class AwsProvider:
         with self._lock:
             if "default-id" in self._sessions:
                 return str(self._sessions["default-id"])
-        account = session.client("sts", config=self._config).get_caller_identity()["Account"]
+        sts = session.client("sts", config=self._config)
+        account = self._call("sts GetCallerIdentity", sts.get_caller_identity)["Account"]
         with self._lock:
             self._sessions["default-id"] = account
             self._sessions.setdefault(account, session)
@@ -138,11 +174,20 @@ class AwsProvider:
     def _call(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
         try:
             return fn(**kwargs)
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            raise ProviderError(f"AWS {what} failed: {error.get('Code')}: {error.get('Message')}") from exc
-        except BotoCoreError as exc:
-            raise ProviderError(f"AWS {what} failed: {exc}") from exc
+        except (ClientError, BotoCoreError) as exc:
+            raise aws_failure(what, exc) from exc
+
+    def check_ref(self, ref: ResourceRef) -> None:
+        """Act only where the config says: a resource kind this provider knows, in a configured account (the
+        default credentials' own account when none are listed) and a configured region. A button's value is
+        never trusted for where to act."""
+        if ref.provider != self.name or ref.kind not in KINDS:
+            raise ActionNotAllowed(f"'{ref.kind}' resources of '{ref.provider}' are not something costbot acts on")
+        accounts = [a["id"] for a in self.accounts if a.get("id")] or [self.default_account()]
+        if ref.account not in accounts:
+            raise ActionNotAllowed(f"account {ref.account} is not configured for costbot's actions")
+        if ref.region not in self.regions:
+            raise ActionNotAllowed(f"region {ref.region} is not configured for costbot's actions")
 
     def price(self, instance_type: str) -> Decimal | None:
         return self.prices.get(instance_type)
@@ -179,7 +224,9 @@ class AwsProvider:
         except ClientError as exc:
             if ids and exc.response.get("Error", {}).get("Code", "").startswith("InvalidInstanceID"):
                 return []
-            raise ProviderError(f"AWS ec2 DescribeInstances failed in {account}/{region}: {exc}") from exc
+            raise aws_failure("ec2 DescribeInstances", exc) from exc
+        except BotoCoreError as exc:
+            raise aws_failure("ec2 DescribeInstances", exc) from exc
         return out
 
     def _tags(self, account: str, region: str, arn: str) -> dict[str, str]:
@@ -351,8 +398,7 @@ class AwsProvider:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "DryRunOperation":
                 return None
-            raise ProviderError(f"AWS {what} (dry run) failed: {exc.response.get('Error', {}).get('Message')}") \
-                from exc
+            raise aws_failure(f"{what} (dry run)", exc) from exc
         return None
 
     def _wait_ec2(self, ref: ResourceRef, state: str) -> None:

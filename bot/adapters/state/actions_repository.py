@@ -1,7 +1,10 @@
 """Recommendations, action requests and the audit log on SQLAlchemy.
 
-`transition` is the exactly-once guard: a conditional UPDATE that moves a request from one of the expected
-states to the next, so of several clicks, replicas or Slack retries exactly one wins.
+Two guards make actions happen exactly once. `create_request` inserts under a unique index on `open_key` (the
+resource key while a request is open), so a resource has at most one open action whatever the number of
+clicks, replicas or retries: a second insert fails in the database and the caller gets the open request
+instead. `transition` is a conditional UPDATE from the expected states, so of several deciders exactly one
+moves a request on.
 """
 
 from __future__ import annotations
@@ -11,11 +14,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from bot.adapters.state.base import SqlRepository, aware, now
-from bot.adapters.state.models import ActionRequestRow, AuditRow, RecommendationRow
-from bot.domain.actions import ActionRequest, AuditEntry
+from bot.adapters.state.models import ActionClickRow, ActionRequestRow, AuditRow, RecommendationRow
+from bot.domain.actions import FINAL, OPEN, ActionRequest, AuditEntry
 from bot.domain.recommendations import Recommendation
 
 
@@ -24,7 +28,7 @@ def _rec(row: RecommendationRow) -> Recommendation:
         resource_key=row.resource_key, kind=row.kind, team=row.team, name=row.name,
         resource_type=row.resource_type, reason=row.reason, target_type=row.target_type,
         hourly_price=row.hourly_price, monthly_savings=row.monthly_savings, status=row.status, id=row.id,
-        channel=row.channel, message_ts=row.message_ts,
+        channel=row.channel, message_ts=row.message_ts, close_reason=row.close_reason,
     )
 
 
@@ -59,21 +63,31 @@ class SqlActionStore(SqlRepository):
             s.flush()
             return _rec(row)
 
-    def close_recommendations(self, keep_ids: set[int], scope_keys: set[str] | None = None) -> int:
+    def close_recommendations(self, keep_ids: set[int], scope_keys: set[str] | None = None,
+                              reasons: dict[str, str] | None = None) -> list[Recommendation]:
         """Close open recommendations not in `keep_ids` (gone, busy again, protected, snoozed); with
-        `scope_keys`, only among those resources' recommendations."""
+        `scope_keys`, only among those resources' recommendations. `reasons` says why, per resource key.
+        Returns what was closed (their messages lose their buttons)."""
+        reasons = reasons or {}
         with self._session() as s:
             rows = list(s.scalars(select(RecommendationRow).where(RecommendationRow.status == "open")))
             closing = [r for r in rows if r.id not in keep_ids and (scope_keys is None or r.resource_key in scope_keys)]
             for r in closing:
                 r.status, r.closed_at = "closed", now()
-            return len(closing)
+                r.close_reason = reasons.get(r.resource_key, "no longer found idle or oversized by a scan")[:300]
+            s.flush()
+            return [_rec(r) for r in closing]
 
-    def close_recommendations_for(self, resource_key: str) -> None:
+    def close_recommendations_for(self, resource_key: str, reason: str = "acted on") -> None:
         with self._session() as s:
             s.execute(update(RecommendationRow).where(RecommendationRow.resource_key == resource_key,
                                                       RecommendationRow.status == "open")
-                      .values(status="closed", closed_at=now()))
+                      .values(status="closed", closed_at=now(), close_reason=reason[:300]))
+
+    def recommendation(self, rec_id: int) -> Recommendation | None:
+        with self._session() as s:
+            row = s.get(RecommendationRow, rec_id)
+            return _rec(row) if row else None
 
     def open_recommendations(self, team: str | None = None) -> list[Recommendation]:
         with self._session() as s:
@@ -109,16 +123,31 @@ class SqlActionStore(SqlRepository):
     def create_request(self, *, resource_key: str, action: str, team: str | None, requested_by: str,
                        status: str, expires_at: datetime, params: dict[str, str] | None = None,
                        approved_by: str | None = None, channel: str | None = None, message_ts: str | None = None,
-                       undo_of: int | None = None) -> ActionRequest:
-        current = now()
+                       undo_of: int | None = None) -> tuple[ActionRequest, bool]:
+        """A new request, or the resource's open one when it has one: (request, True if created here)."""
+        for _attempt in range(3):
+            current = now()
+            try:
+                with self._session() as s:
+                    row = ActionRequestRow(resource_key=resource_key, action=action, params=json.dumps(params or {}),
+                                           team=team, requested_by=requested_by, status=status,
+                                           approved_by=approved_by, created_at=current, expires_at=expires_at,
+                                           updated_at=current, channel=channel, message_ts=message_ts,
+                                           undo_of=undo_of, open_key=resource_key if status in OPEN else None)
+                    s.add(row)
+                    s.flush()
+                    return _req(row), True
+            except IntegrityError:
+                existing = self.open_request(resource_key)
+                if existing is not None:
+                    return existing, False
+                # the open one closed between our insert and our read: the resource is free again
+        raise RuntimeError(f"could not record an action request for {resource_key}")
+
+    def open_request(self, resource_key: str) -> ActionRequest | None:
         with self._session() as s:
-            row = ActionRequestRow(resource_key=resource_key, action=action, params=json.dumps(params or {}),
-                                   team=team, requested_by=requested_by, status=status, approved_by=approved_by,
-                                   created_at=current, expires_at=expires_at, updated_at=current, channel=channel,
-                                   message_ts=message_ts, undo_of=undo_of)
-            s.add(row)
-            s.flush()
-            return _req(row)
+            row = s.scalar(select(ActionRequestRow).where(ActionRequestRow.open_key == resource_key))
+            return _req(row) if row else None
 
     def request(self, request_id: int) -> ActionRequest | None:
         with self._session() as s:
@@ -131,15 +160,62 @@ class SqlActionStore(SqlRepository):
                            .order_by(ActionRequestRow.id.desc()).limit(1))
             return _req(row) if row else None
 
-    def transition(self, request_id: int, from_statuses: Sequence[str], to: str, **fields: Any) -> bool:
-        """Move the request to `to` only if it is still in one of `from_statuses`; True for the one winner."""
-        values: dict[str, Any] = {"status": to, "updated_at": now(), **fields}
+    def transition(self, request_id: int, from_statuses: Sequence[str], to: str, owner: str | None = None,
+                   silent_since: datetime | None = None, **fields: Any) -> bool:
+        """Move the request to `to` only if it is still in one of `from_statuses` — and, with `owner`, still
+        held by that executor; with `silent_since`, only if its executor has been silent since then. True for
+        the one winner. A final state frees the resource; `executing` records its executor and heartbeat."""
+        current = now()
+        values: dict[str, Any] = {"status": to, "updated_at": current, **fields}
+        if to in FINAL:
+            values["open_key"] = None
+        conditions = [ActionRequestRow.id == request_id, ActionRequestRow.status.in_(list(from_statuses))]
+        if to == "executing":
+            values["owner"], values["heartbeat_at"] = owner, current
+        elif owner is not None:
+            conditions.append(ActionRequestRow.owner == owner)
+        if silent_since is not None:
+            conditions.append(or_(ActionRequestRow.heartbeat_at.is_(None),
+                                  ActionRequestRow.heartbeat_at < silent_since))
+        with self._session() as s:
+            result = s.execute(update(ActionRequestRow).where(*conditions).values(**values))
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def heartbeat(self, request_id: int, owner: str) -> bool:
+        """The executor is alive: renew its hold on an executing request. False when it lost it."""
         with self._session() as s:
             result = s.execute(update(ActionRequestRow)
-                               .where(ActionRequestRow.id == request_id,
-                                      ActionRequestRow.status.in_(list(from_statuses)))
-                               .values(**values))
+                               .where(ActionRequestRow.id == request_id, ActionRequestRow.status == "executing",
+                                      ActionRequestRow.owner == owner)
+                               .values(heartbeat_at=now()))
             return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def abandoned(self, silent_since: datetime) -> list[ActionRequest]:
+        """Executing requests whose executor has not renewed its heartbeat since `silent_since` (or never
+        had one): their process is gone."""
+        with self._session() as s:
+            q = select(ActionRequestRow).where(
+                ActionRequestRow.status == "executing",
+                or_(ActionRequestRow.heartbeat_at.is_(None), ActionRequestRow.heartbeat_at < silent_since),
+            ).order_by(ActionRequestRow.id)
+            return [_req(r) for r in s.scalars(q)]
+
+    # -- clicks --------------------------------------------------------------------------------------------
+    def claim_click(self, click_key: str) -> tuple[bool, int | None]:
+        """(True, None) the first time a click is seen; (False, request id or None) for its replays."""
+        try:
+            with self._session() as s:
+                s.add(ActionClickRow(click_key=click_key, request_id=None, created_at=now()))
+            return True, None
+        except IntegrityError:
+            with self._session() as s:
+                row = s.get(ActionClickRow, click_key)
+                return False, (row.request_id if row else None)
+
+    def set_click_request(self, click_key: str, request_id: int) -> None:
+        with self._session() as s:
+            s.execute(update(ActionClickRow).where(ActionClickRow.click_key == click_key)
+                      .values(request_id=request_id))
 
     def requests_in(self, statuses: Sequence[str]) -> list[ActionRequest]:
         with self._session() as s:
@@ -157,11 +233,11 @@ class SqlActionStore(SqlRepository):
         with self._session() as s:
             s.add(AuditRow(at=entry.at, actor=entry.actor, action=entry.action, resource_key=entry.resource_key,
                            before=entry.before, after=entry.after, result=entry.result, error=entry.error,
-                           request_id=entry.request_id, dry_run=entry.dry_run))
+                           request_id=entry.request_id, dry_run=entry.dry_run, detail=entry.detail))
 
     def audit(self, limit: int = 20) -> list[AuditEntry]:
         with self._session() as s:
             rows = s.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(limit))
             return [AuditEntry(at=aware(r.at), actor=r.actor, action=r.action, resource_key=r.resource_key,
                                before=r.before, after=r.after, result=r.result, error=r.error,
-                               request_id=r.request_id, dry_run=r.dry_run) for r in rows]
+                               request_id=r.request_id, dry_run=r.dry_run, detail=r.detail) for r in rows]

@@ -78,6 +78,7 @@ class RecommendationRow(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     channel: Mapped[str | None] = mapped_column(String(64))
     message_ts: Mapped[str | None] = mapped_column(String(32))
+    close_reason: Mapped[str | None] = mapped_column(String(300))
 
 
 class ActionRequestRow(Base):
@@ -99,6 +100,21 @@ class ActionRequestRow(Base):
     channel: Mapped[str | None] = mapped_column(String(64))
     message_ts: Mapped[str | None] = mapped_column(String(32))
     undo_of: Mapped[int | None] = mapped_column(Integer)
+    # the resource key while the request is open (requested, approved, executing), NULL once it is final: a
+    # unique index makes "one open action per resource" a guarantee of the database, not a check-then-insert
+    open_key: Mapped[str | None] = mapped_column(String(400), unique=True)
+    owner: Mapped[str | None] = mapped_column(String(128))  # the process executing it
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # renewed while executing
+
+
+class ActionClickRow(Base):
+    """A click (or its replay, or Slack's retry of it) seen once: which request it made or joined."""
+
+    __tablename__ = "action_clicks"
+
+    click_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
 class AuditRow(Base):
@@ -115,6 +131,7 @@ class AuditRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     request_id: Mapped[int | None] = mapped_column(Integer)
     dry_run: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    detail: Mapped[str | None] = mapped_column(Text)  # the cloud's own error text: for operators, never shown
 
 
 class BudgetRow(Base):
