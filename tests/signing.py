@@ -10,7 +10,6 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-
 _CLICKS = 0
 
 

@@ -14,7 +14,6 @@ from bot.domain.recommendations import Recommendation
 from bot.ports import RecommendationView
 from bot.render import action_blocks
 
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 
