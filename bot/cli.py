@@ -231,7 +231,11 @@ def scan(
 
 
 @app.command()
-def audit(limit: Annotated[int, typer.Argument(min=1, max=1000, help="How many entries.")] = 20) -> None:
+def audit(
+    limit: Annotated[int, typer.Argument(min=1, max=1000, help="How many entries.")] = 20,
+    details: Annotated[bool, typer.Option("--details", help="Add the cloud's own error text (for operators; "
+                                                            "never shown in Slack).")] = False,
+) -> None:
     """The most recent actions: who, what, before, after, result."""
     from rich.table import Table
 
@@ -241,8 +245,10 @@ def audit(limit: Annotated[int, typer.Argument(min=1, max=1000, help="How many e
         table.add_column(col)
     for e in services.actions.audit(limit):
         detail = e.error or (f"{e.before} → {e.after}" if e.before or e.after else "")
+        if details and e.detail:
+            detail += f"\n{e.detail}"
         table.add_row(e.at.strftime("%Y-%m-%d %H:%M"), e.actor, e.action, e.resource_key.split("|")[-1],
-                      e.result + (" (dry run)" if e.dry_run else ""), detail)
+                      e.result + (" (dry run)" if e.dry_run else ""), escape(detail))
     out.print(table)
 
 

@@ -19,6 +19,7 @@ import pytest
 from bot.adapters.state.actions_repository import SqlActionStore
 from bot.adapters.state.database import make_engine
 from bot.app import build_services
+from bot.cli import main
 from bot.config import Settings
 from bot.services.actions import ActionService
 from tests.conftest import TODAY
@@ -315,7 +316,7 @@ DENIED = (
 )
 
 
-def test_cloud_error_text_stays_out_of_slack(running, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_cloud_error_text_stays_out_of_slack(running, caplog, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     bot, world, proxy = running
     bot.services.scanner.scan()
     posted = message_to(bot, "C0TEAMML1")
@@ -339,6 +340,17 @@ def test_cloud_error_text_stays_out_of_slack(running, caplog) -> None:  # type: 
     assert "Encoded authorization failure message" in (entry.detail or "")  # kept for operators
     assert any(reference in r.getMessage() and "assumed-role" in r.getMessage() for r in caplog.records)
     assert state_of(world.ids["gpu-dev-02"])[0] == "running"
+    # operators read the detail in a terminal
+    settings = bot.services.settings
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("COSTBOT_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("COSTBOT_CONFIG", str(settings.config_path))
+    monkeypatch.setenv("COLUMNS", "400")
+    capsys.readouterr()
+    assert main(["audit", "5"]) == 0
+    assert "Encoded authorization" not in capsys.readouterr().out
+    assert main(["audit", "5", "--details"]) == 0
+    assert "Encoded authorization failure message" in capsys.readouterr().out
 
 
 # -- snooze rights ------------------------------------------------------------------------------------------
