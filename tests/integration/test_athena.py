@@ -21,7 +21,7 @@ import sqlglot
 import yaml
 
 from bot.adapters import sql_compile
-from bot.adapters.athena_store import FOCUS_VIEW, to_athena
+from bot.adapters.athena_store import source_view, to_athena
 from bot.config import load_config
 from bot.domain.periods import resolve_period
 from bot.domain.query import Query
@@ -51,7 +51,7 @@ def test_trino_sql_round_trips_to_the_same_figures(demo_store: tuple[Path, Path]
         sql, params = sql_compile.totals_sql(spec, (period.previous_start, period.previous_end), ())
     else:
         sql, params = sql_compile.groups_sql(spec, grouping, ())
-    trino = to_athena(sql, params, FOCUS_VIEW.format(table='"main"."costs"'))
+    trino = to_athena(sql, params, source_view("main", "costs"))
     sqlglot.parse_one(trino, read="trino")  # Athena's dialect accepts it
     assert "ELEMENT_AT(" in trino or "Tags" not in sql
     back = sqlglot.transpile(trino, read="trino", write="duckdb")[0]
