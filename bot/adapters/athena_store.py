@@ -128,10 +128,11 @@ def _element_at(node: exp.Expression) -> exp.Expression:
 def to_athena(sql: str, params: dict[str, Any], source: exp.Select) -> str:
     """DuckDB SQL over `costs` -> Trino SQL over the mapped table. The one translation for every question."""
     statements = sqlglot.parse(sql, read="duckdb")
-    if len(statements) != 1 or not isinstance(statements[0], exp.Query):
-        raise ValueError("a question compiles to exactly one query")
-    tree = bind(statements[0], params).transform(_element_at)
-    assert isinstance(tree, exp.Query)
+    statement = statements[0] if len(statements) == 1 else None
+    if not isinstance(statement, exp.Select):
+        raise ValueError("a question compiles to exactly one SELECT")
+    tree = bind(statement, params).transform(_element_at)
+    assert isinstance(tree, exp.Select)
     return tree.with_("costs", as_=source.copy(), copy=False).sql(dialect="trino")
 
 
