@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -28,6 +29,7 @@ from sqlglot import exp
 from bot.adapters import sql_compile
 from bot.adapters.athena_store import AthenaError, source_view, to_athena, trino_string
 from bot.adapters.duckdb_store import DuckDBCostStore
+from bot.adapters.sources.columns import quote_ident, quote_literal
 from bot.domain.spec import AllOf, ColumnIn, CostSpec, Grouping, TagMissing, TagsMatch, TeamRule
 
 SEED = 20261128
@@ -183,6 +185,23 @@ def test_a_lone_surrogate_is_refused_with_a_clear_error() -> None:
 
 
 # -- the DuckDB store: the same kind of strings as real tags, exact sums ------------------------------------
+def test_duckdb_quoting_helpers_read_back_unchanged() -> None:
+    """Ingest still writes names read from file headers as DuckDB literals and identifiers."""
+    rng = random.Random(f"{SEED}-quoting")
+    texts = [fuzz_text(rng) for _ in range(2000)]
+    con = duckdb.connect()
+    try:
+        for i in range(0, len(texts), 200):
+            batch = texts[i:i + 200]
+            assert list(con.execute("SELECT " + ", ".join(map(quote_literal, batch))).fetchone() or ()) == batch
+            named = list(dict.fromkeys(t for t in batch if t))  # an identifier cannot be empty
+            aliases = ", ".join(f"1 AS {quote_ident(t)}" for t in named)
+            described = con.execute(f"SELECT {aliases}").description or []
+            assert [d[0] for d in described] == named
+    finally:
+        con.close()
+
+
 def test_fuzzed_tags_round_trip_through_the_duckdb_store(tmp_path: Path) -> None:
     rng = random.Random(f"{SEED}-duckdb")
     rows = 240
