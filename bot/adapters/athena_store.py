@@ -1,15 +1,16 @@
 """CostStore on Amazon Athena, for organizations whose CUR is too large for one machine.
 
-Questions are compiled by the same SqlBuilder as the DuckDB store (bot/adapters/sql_compile.py), then
-transpiled from the DuckDB dialect to Athena's Trino with sqlglot; map subscripts become ELEMENT_AT (Trino's
-`m['k']` fails on a missing key). The FOCUS or CUR 2.0 table is mapped to FOCUS column names by a CTE named
-`costs`. Results are cached by (SQL, data freshness), so a repeated question costs no scan.
+Questions are compiled by the same SqlBuilder as the DuckDB store (bot/adapters/sql_compile.py), whose SQL
+holds only constants and `$pN` parameters. That SQL is parsed with sqlglot (DuckDB dialect), each parameter
+node is replaced by a literal node (tag keys and values are data, never spliced into SQL text), map
+subscripts become ELEMENT_AT (Trino's `m['k']` fails on a missing key), and the tree is written as Athena's
+Trino. The FOCUS or CUR 2.0 table is mapped to FOCUS column names by a CTE named `costs`. Results are cached
+by (SQL, data freshness), so a repeated question costs no scan.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections import Counter
@@ -26,17 +27,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sqlglot import exp
 
 from bot.adapters import sql_compile
-from bot.adapters.sources.columns import quote_literal
+from bot.adapters.sources.columns import quote_ident
 from bot.domain.errors import CostbotError
 from bot.domain.spec import CostSpec, Grouping
 from bot.ports import DailyRow, IngestSummary, Totals
 
 log = logging.getLogger("costbot.athena")
 
+# The source table is attached as a quoted table node (`source_view`), never formatted into this text.
 FOCUS_VIEW = """SELECT chargeperiodstart AS ChargePeriodStart, billedcost AS BilledCost, effectivecost AS EffectiveCost,
     servicename AS ServiceName, servicecategory AS ServiceCategory, subaccountid AS SubAccountId,
     billingaccountid AS BillingAccountId, regionid AS RegionId, resourceid AS ResourceId, resourcetype AS ResourceType,
-    chargecategory AS ChargeCategory, providername AS ProviderName, tags AS Tags FROM {table}"""
+    chargecategory AS ChargeCategory, providername AS ProviderName, tags AS Tags"""
 
 CUR2_VIEW = """SELECT line_item_usage_start_date AS ChargePeriodStart, line_item_unblended_cost AS BilledCost,
     CASE line_item_line_item_type
@@ -47,41 +49,91 @@ CUR2_VIEW = """SELECT line_item_usage_start_date AS ChargePeriodStart, line_item
     product_product_name AS ServiceName, 'Other' AS ServiceCategory, line_item_usage_account_id AS SubAccountId,
     bill_payer_account_id AS BillingAccountId, product_region_code AS RegionId, line_item_resource_id AS ResourceId,
     product_product_family AS ResourceType, line_item_line_item_type AS ChargeCategory, 'AWS' AS ProviderName,
-    transform_keys(resource_tags, (k, v) -> regexp_replace(k, '^user_', '')) AS Tags FROM {table}"""
-
-_PARAM = re.compile(r"\$p(\d+)")
-
-
-def _literal(value: Any) -> str:
-    if isinstance(value, datetime):
-        return f"TIMESTAMP {quote_literal(value.isoformat(sep=' '))}"
-    if isinstance(value, date):
-        return f"DATE {quote_literal(value.isoformat())}"
-    if isinstance(value, int | float | Decimal):
-        return str(value)
-    return quote_literal(str(value))
-
-
-def inline(sql: str, params: dict[str, Any]) -> str:
-    """Athena gets literals, safely quoted, in place of the builder's named parameters."""
-    return _PARAM.sub(lambda m: _literal(params[f"p{m.group(1)}"]), sql)
-
-
-def to_athena(sql: str, params: dict[str, Any], source_sql: str) -> str:
-    """DuckDB SQL over `costs` -> Trino SQL over the mapped table. The one translation for every question."""
-    tree = sqlglot.parse_one(inline(sql, params), read="duckdb")
-
-    def element_at(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Bracket) and len(node.expressions) == 1:
-            return exp.Anonymous(this="ELEMENT_AT", expressions=[node.this, node.expressions[0]])
-        return node
-
-    trino = tree.transform(element_at).sql(dialect="trino")
-    return f"WITH costs AS ({source_sql}) {trino}"
+    transform_keys(resource_tags, (k, v) -> regexp_replace(k, '^user_', '')) AS Tags"""
 
 
 class AthenaError(CostbotError):
-    """An Athena query failed; the message says why."""
+    """An Athena query failed, or a question cannot be written as Athena SQL; the message says why."""
+
+
+def source_view(database: str, table: str, table_format: str = "focus") -> exp.Select:
+    """The FOCUS-named view over the export table, with the table as quoted identifiers."""
+    view = sqlglot.parse_one(CUR2_VIEW if table_format == "cur2" else FOCUS_VIEW, read="trino")
+    assert isinstance(view, exp.Select)
+    return view.from_(exp.table_(table, db=database, quoted=True), copy=False)
+
+
+def trino_string(text: str) -> exp.Expression:
+    """A Trino string literal that reads back as exactly `text`.
+
+    Printable text is a plain literal (sqlglot doubles the quotes). Text with control characters, NUL, line
+    breaks or other unprintable characters is a Unicode literal, U&'...', where those characters are written
+    as \\XXXX or \\+XXXXXX and a backslash as two. A lone surrogate is not text: Trino rejects it, so it is
+    refused here with a clear error.
+    """
+    if text.isprintable():
+        return exp.Literal.string(text)
+    out: list[str] = []
+    for ch in text:
+        code = ord(ch)
+        if 0xD800 <= code <= 0xDFFF:
+            raise AthenaError(f"{text[:40]!r} is not valid Unicode text (it holds a lone surrogate)")
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(f"\\{code:04X}" if code <= 0xFFFF else f"\\+{code:06X}")
+    return exp.UnicodeString(this="".join(out))
+
+
+def _literal(value: Any) -> exp.Expression:
+    if isinstance(value, str):
+        return trino_string(value)
+    if isinstance(value, datetime):
+        return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), exp.DataType.Type.TIMESTAMP)
+    if isinstance(value, date):
+        return exp.cast(exp.Literal.string(value.isoformat()), exp.DataType.Type.DATE)
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return exp.Literal.number(format(value, "d" if isinstance(value, int) else "f"))
+    raise TypeError(f"no Athena literal for a {type(value).__name__} parameter")
+
+
+def bind(tree: exp.Expression, params: dict[str, Any]) -> exp.Expression:
+    """Each `$pN` parameter node becomes a literal node. A `$p8` inside a string literal is not a parameter
+    node, so it is never touched; an unknown or unused parameter is a compiler bug and raises."""
+    used: set[str] = set()
+
+    def literal(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Placeholder | exp.Parameter):
+            name = node.name
+            if name not in params:
+                raise ValueError(f"SQL parameter {node.sql(dialect='duckdb')!r} has no value")
+            used.add(name)
+            return _literal(params[name])
+        return node
+
+    bound = tree.transform(literal)
+    if used != set(params):
+        raise ValueError(f"SQL parameters never used: {sorted(set(params) - used)}")
+    return bound
+
+
+def _element_at(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Bracket) and len(node.expressions) == 1:
+        return exp.Anonymous(this="ELEMENT_AT", expressions=[node.this, node.expressions[0]])
+    return node
+
+
+def to_athena(sql: str, params: dict[str, Any], source: exp.Select) -> str:
+    """DuckDB SQL over `costs` -> Trino SQL over the mapped table. The one translation for every question."""
+    statements = sqlglot.parse(sql, read="duckdb")
+    statement = statements[0] if len(statements) == 1 else None
+    if not isinstance(statement, exp.Select):
+        raise ValueError("a question compiles to exactly one SELECT")
+    tree = bind(statement, params).transform(_element_at)
+    assert isinstance(tree, exp.Select)
+    return tree.with_("costs", as_=source.copy(), copy=False).sql(dialect="trino")
 
 
 class AthenaCostStore:
@@ -91,11 +143,10 @@ class AthenaCostStore:
                  region: str | None = None, table_format: str = "focus", freshness_ttl: float = 600,
                  session_factory: Callable[[], Any] = boto3.session.Session, poll_seconds: float = 0.5) -> None:
         self.database = database
-        self.table = f'"{database}"."{table}"'
         self.workgroup = workgroup
         self.output_location = output_location
         self.region = region
-        self.source_sql = (CUR2_VIEW if table_format == "cur2" else FOCUS_VIEW).format(table=self.table)
+        self.source = source_view(database, table, table_format)
         self.freshness_ttl = freshness_ttl
         self.poll_seconds = poll_seconds
         self.session_factory = session_factory
@@ -141,7 +192,7 @@ class AthenaCostStore:
             raise AthenaError(f"Athena query failed: {exc}") from exc
 
     def _query(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        athena_sql = to_athena(sql, params, self.source_sql)
+        athena_sql = to_athena(sql, params, self.source)
         fresh = self.freshness()
         key = (athena_sql, fresh.isoformat() if fresh else "")
         with self._lock:
@@ -157,7 +208,7 @@ class AthenaCostStore:
         with self._lock:
             if self._fresh is not None and time.monotonic() - self._fresh[0] < self.freshness_ttl:
                 return self._fresh[1]
-        rows = self.run(f"WITH costs AS ({self.source_sql}) SELECT max(ChargePeriodStart) FROM costs")
+        rows = self.run(to_athena("SELECT max(ChargePeriodStart) FROM costs", {}, self.source))
         value = rows[0][0] if rows and rows[0] and rows[0][0] else None
         fresh = date.fromisoformat(value[:10]) if value else None
         with self._lock:
@@ -185,7 +236,8 @@ class AthenaCostStore:
     def distinct_values(self, column: str) -> list[str]:
         if column not in sql_compile.ALLOWED_COLUMNS:
             raise ValueError(column)
-        rows = self._query(f'SELECT DISTINCT "{column}" FROM costs WHERE "{column}" IS NOT NULL ORDER BY 1', {})
+        name = quote_ident(column)
+        rows = self._query(f"SELECT DISTINCT {name} FROM costs WHERE {name} IS NOT NULL ORDER BY 1", {})
         return [str(r[0]) for r in rows]
 
     def row_count(self) -> int:

@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 
 from bot.adapters import sql_compile
-from bot.adapters.sources.columns import FOCUS_COLUMNS, quote_ident, quote_literal
+from bot.adapters.sources.columns import FOCUS_COLUMNS, quote_ident
 from bot.adapters.sources.cur import cur_mapping, is_cur
 from bot.adapters.sources.focus_files import focus_mapping, is_focus
 from bot.adapters.sources.mapping import Mapping
@@ -44,8 +44,14 @@ _SOURCE_FILES = ("CREATE TABLE IF NOT EXISTS source_files (source VARCHAR, key V
 _TAG_INDEX = "CREATE TABLE IF NOT EXISTS tag_index (k VARCHAR PRIMARY KEY, col VARCHAR NOT NULL)"
 
 
-def _tag_value_expr(tags: str, spellings: Sequence[str]) -> str:
-    refs = [f"NULLIF(map_extract_value({tags}, {quote_literal(k)}), '')" for k in spellings]
+def _tag_value_expr(tags: str, spellings: Sequence[str], params: dict[str, Any]) -> str:
+    """The tag's value (empty as NULL) under any of its spellings; the keys are bound parameters, added to
+    `params`, never text in the SQL (tag keys come from the billing data and may hold any character)."""
+    refs = []
+    for key in spellings:
+        name = f"k{len(params)}"
+        params[name] = key
+        refs.append(f"NULLIF(map_extract_value({tags}, ${name}), '')")
     if not refs:
         return "CAST(NULL AS VARCHAR)"
     return refs[0] if len(refs) == 1 else f"coalesce({', '.join(refs)})"
@@ -218,22 +224,23 @@ class DuckDBCostStore:
         indexed: dict[str, list[str]],
     ) -> int:
         exprs = dict(mapping.exprs)
-        exprs["x_Source"] = quote_literal(label)
+        params: dict[str, Any] = {"source": label, "ingested_at": now}
+        exprs["x_Source"] = "CAST($source AS VARCHAR)"
         exprs["x_BillingPeriod"] = (
             f"CAST(date_trunc('month', coalesce({exprs['BillingPeriodStart']}, {exprs['ChargePeriodStart']})) "
             "AS DATE)"
         )
-        exprs["x_IngestedAt"] = f"TIMESTAMP {quote_literal(now.isoformat(sep=' '))}"
+        exprs["x_IngestedAt"] = "CAST($ingested_at AS TIMESTAMP)"
         for cost in ("BilledCost", "EffectiveCost", "ListCost"):
             exprs[cost] = f"coalesce({exprs[cost]}, 0)"
         if exprs.get("ChargePeriodEnd") == "NULL":
             exprs["ChargePeriodEnd"] = f"({exprs['ChargePeriodStart']}) + INTERVAL 1 DAY"
         cols = ", ".join([quote_ident(c) for c in FOCUS_COLUMNS] + [quote_ident(c) for c in indexed])
         values = ", ".join(f"{exprs.get(c, 'NULL')} AS {quote_ident(c)}" for c in FOCUS_COLUMNS)
-        tag_values = "".join(f", {_tag_value_expr('Tags', keys)}" for keys in indexed.values())
+        tag_values = "".join(f", {_tag_value_expr('Tags', keys, params)}" for keys in indexed.values())
         sql = f"INSERT INTO costs ({cols}) SELECT *{tag_values} FROM (SELECT {values} FROM {raw.relation})"
         try:
-            result = con.execute(sql).fetchone()
+            result = con.execute(sql, params).fetchone()
         except duckdb.Error as exc:
             raise describe_duckdb_error(exc, raw.path) from None
         return int(result[0]) if result else 0
@@ -356,8 +363,9 @@ class DuckDBCostStore:
             for key in (k for k in wanted if k not in index):
                 column = f"x_tag_{len(index)}"
                 con.execute(f"ALTER TABLE costs ADD COLUMN {quote_ident(column)} VARCHAR")
-                con.execute(f"UPDATE costs SET {quote_ident(column)} = "
-                            f"{_tag_value_expr('Tags', spellings.get(key, [key]))}")
+                params: dict[str, Any] = {}
+                value = _tag_value_expr("Tags", spellings.get(key, [key]), params)
+                con.execute(f"UPDATE costs SET {quote_ident(column)} = {value}", params)
                 con.execute("INSERT INTO tag_index VALUES (?, ?)", [key, column])
                 index[key] = column
                 added.append(key)

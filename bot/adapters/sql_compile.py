@@ -1,4 +1,9 @@
-"""The one place where the query model becomes SQL (DuckDB dialect; other engines transpile from it)."""
+"""The one place where the query model becomes SQL (DuckDB dialect; other engines transpile from it).
+
+Every tag key and value, team or rule name and date is a named parameter (`$pN`), never text in the SQL:
+DuckDB binds them, and the Athena store binds them as literal nodes in the parsed tree. The SQL text holds
+only constants and quoted column names.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +32,11 @@ ALLOWED_COLUMNS = {
 
 
 class SqlBuilder:
-    """Builds parameterized SQL. `tag_keys` are the keys present in the data, for case-insensitive lookup."""
+    """Builds parameterized SQL. `tag_keys` are the keys present in the data, for case-insensitive lookup.
+
+    Values are compared case-insensitively by the engine (`lower(x) = lower($p)`), so both sides are
+    lower-cased by the same rules (Python's `str.lower` differs from SQL's, e.g. for a final sigma).
+    """
 
     def __init__(self, tag_keys: Sequence[str], tag_columns: Mapping[str, str] | None = None,
                  table: str = "costs") -> None:
@@ -48,19 +57,19 @@ class SqlBuilder:
         if key.lower() in self._columns:
             return quote_ident(self._columns[key.lower()])
         spellings = self._keys.get(key.lower(), [key])
-        refs = [f"NULLIF(Tags[{quote_literal(k)}], '')" for k in spellings]
+        refs = [f"NULLIF(Tags[{self.param(k)}], '')" for k in spellings]
         return refs[0] if len(refs) == 1 else f"coalesce({', '.join(refs)})"
 
     def condition(self, cond: Condition) -> str:
         if isinstance(cond, TagsMatch):
-            parts = [f"lower({self.tag(k)}) = {self.param(v.lower())}" for k, v in cond.pairs]
+            parts = [f"lower({self.tag(k)}) = lower({self.param(v)})" for k, v in cond.pairs]
             return "(" + " AND ".join(parts) + ")"
         if isinstance(cond, ColumnIn):
             if cond.column not in ALLOWED_COLUMNS:
                 raise ValueError(f"column {cond.column} cannot be filtered")
             if not cond.values:
                 return "FALSE"
-            values = ", ".join(self.param(v.lower()) for v in cond.values)
+            values = ", ".join(f"lower({self.param(v)})" for v in cond.values)
             return f"lower({quote_ident(cond.column)}) IN ({values})"
         if isinstance(cond, TagMissing):
             return f"({self.tag(cond.key)} IS NULL)"

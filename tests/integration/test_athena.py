@@ -19,14 +19,20 @@ import duckdb
 import pytest
 import sqlglot
 import yaml
+from sqlglot import exp
 
 from bot.adapters import sql_compile
-from bot.adapters.athena_store import FOCUS_VIEW, to_athena
-from bot.config import load_config
+from bot.adapters.athena_store import source_view, to_athena
+from bot.app import build_services, build_slack_app, build_wsgi
+from bot.config import Settings, load_config
 from bot.domain.periods import resolve_period
 from bot.domain.query import Query
 from bot.services.costs import CostService
+from bot.web import make_server, run_until_closed
 from tests.conftest import TODAY, CliResult
+from tests.integration.conftest import SECRET
+from tests.signing import command_body, post
+from tests.slack_stub import SlackStub
 
 
 def cents(x: Decimal) -> Decimal:
@@ -51,7 +57,7 @@ def test_trino_sql_round_trips_to_the_same_figures(demo_store: tuple[Path, Path]
         sql, params = sql_compile.totals_sql(spec, (period.previous_start, period.previous_end), ())
     else:
         sql, params = sql_compile.groups_sql(spec, grouping, ())
-    trino = to_athena(sql, params, FOCUS_VIEW.format(table='"main"."costs"'))
+    trino = to_athena(sql, params, source_view("main", "costs"))
     sqlglot.parse_one(trino, read="trino")  # Athena's dialect accepts it
     assert "ELEMENT_AT(" in trino or "Tags" not in sql
     back = sqlglot.transpile(trino, read="trino", write="duckdb")[0]
@@ -144,3 +150,45 @@ def test_results_are_cached_by_question_and_freshness(aws: Any, moto_server: Any
     again = store.totals(spec, (date(2026, 10, 25), date(2026, 11, 1)))
     assert first == again and first.current == Decimal("10.5")
     assert aws.counts["StartQueryExecution"] == 2  # freshness + the question; the repeat was served from cache
+
+
+def test_a_tag_key_holding_a_parameter_marker_stays_a_literal(aws: Any, moto_server: Any, tmp_path: Path) -> None:
+    """`/cost "x$p8:'||(select 1)||"` once ended the key literal with the value's text (an injected subquery in
+    the SQL Athena ran). Over a real signed /cost, the key and value reach Athena as two literals, nothing more."""
+    import threading
+
+    _, moto_url = moto_server
+    config = {"teams": {"team-ml": {"tags": {"team": "ml"}}},
+              "sources": [{"kind": "athena", "database": "billing", "table": "focus_export", "workgroup": "primary",
+                           "output_location": "s3://athena-results/costbot/", "region": "us-east-1"}]}
+    (tmp_path / "costbot.yml").write_text(yaml.safe_dump(config))
+    seed_athena(moto_url, [[["max"], ["2026-11-27 00:00:00.000"]],
+                           [["current", "untagged", "previous"], ["42.5", "0", "40"]]])
+    stub = SlackStub().start()
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'state.db'}", "COSTBOT_DATA_DIR": str(tmp_path / "data"),
+           "COSTBOT_CONFIG": str(tmp_path / "costbot.yml"), "COSTBOT_TODAY": TODAY,
+           "SLACK_BOT_TOKEN": "xoxb-test-token", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": stub.api_url}
+    services = build_services(Settings(env))
+    server = make_server(build_wsgi(services, build_slack_app(services)), "127.0.0.1", 0)
+    threading.Thread(target=run_until_closed, args=(server,), daemon=True).start()
+    try:
+        text = """"x$p8:'||(select 1)||" last-month"""
+        status, _ = post(f"http://127.0.0.1:{server.effective_port}/slack/events",
+                         command_body(text, stub.response_url("r1")), SECRET)
+        assert status == 200
+        stub.wait_for(lambda cs: any(c.kind == "response" for c in cs))
+        assert "$42.50" in json.dumps(stub.responses("r1")[0].args["blocks"])
+    finally:
+        server.close()
+        stub.stop()
+    athena = boto3.client("athena", region_name="us-east-1")
+    sent = [athena.get_query_execution(QueryExecutionId=i)["QueryExecution"]["Query"]
+            for i in athena.list_query_executions()["QueryExecutionIds"]]
+    question = next(q for q in sent if "FILTER" in q)
+    statements = sqlglot.parse(question, read="trino")
+    assert len(statements) == 1 and isinstance(statements[0], exp.Select)
+    assert len(list(statements[0].find_all(exp.Select))) == 2  # the question and the `costs` view: no subquery
+    keys = [b.expressions[0] for b in statements[0].find_all(exp.Bracket)]  # ELEMENT_AT(Tags, key)
+    assert [(type(k), k.this) for k in keys] == [(exp.Literal, "team"), (exp.Literal, "x$p8")]
+    match = next(e for e in statements[0].find_all(exp.EQ) if isinstance(e.expression, exp.Lower))
+    assert match.expression.this == exp.Literal.string("'||(select 1)||")

@@ -48,10 +48,13 @@ def is_text(source_type: str) -> bool:
 
 
 def quote_ident(name: str) -> str:
+    """A DuckDB quoted identifier (column names from file headers, costbot's own columns)."""
     return '"' + name.replace('"', '""') + '"'
 
 
 def quote_literal(text: str) -> str:
+    """A DuckDB string literal, for constants and names read from file headers while ingesting. DuckDB reads
+    backslashes and NUL in '...' as themselves. Questions never use it for keys or values: those are bound."""
     return "'" + text.replace("'", "''") + "'"
 
 
