@@ -92,9 +92,13 @@ def test_recommendation_rows_offer_buttons_until_acted_on() -> None:
         ("costbot_stop", REC.resource_key), ("costbot_snooze", REC.resource_key),
         ("costbot_not_mine", REC.resource_key)]
     assert actions[0]["style"] == "danger" and actions[0]["confirm"]["title"]["text"] == "Stop this resource?"
-    waiting = [b.to_dict() for b in recommendations_blocks("team-ml", [RecommendationView(REC, _req("requested"))])]
+    assert blocks[3]["block_id"] == "rec:1"  # a click is judged against the finding that offered it
+    asked = _req("requested", channel="C1", message_ts="1.2")
+    waiting = [b.to_dict() for b in recommendations_blocks("team-ml", [RecommendationView(REC, asked)])]
     assert "waiting for an approver" in waiting[3]["elements"][0]["text"]
     assert all(b["type"] != "actions" for b in waiting)
+    untold = [b.to_dict() for b in recommendations_blocks("team-ml", [RecommendationView(REC, _req("requested"))])]
+    assert "Slack could not be reached to tell the approvers yet" in untold[3]["elements"][0]["text"]
     done = _req("succeeded", result="stopped i-1", approved_by="U2")
     undone = [b.to_dict() for b in recommendations_blocks(
         "team-ml", [RecommendationView(REC, done, datetime(2026, 11, 29, tzinfo=UTC))])]
