@@ -58,7 +58,7 @@ def run_command(services: Services, text: str, user: str) -> list[dict[str, Any]
     return shown
 
 
-@settings(max_examples=int(__import__('os').environ.get('FUZZ_N', 400)), derandomize=True, deadline=None, database=None,
+@settings(max_examples=400, derandomize=True, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(text=st.one_of(cost_texts, query_texts, query_texts, command_texts), user=st.sampled_from(USERS))
 def test_every_text_ends_in_an_answer_or_a_costbot_error(services: Services, text: str, user: str) -> None:
