@@ -32,9 +32,9 @@ def _digest(services: Services, cmd: DigestCommand, channel: str, user: str, res
     if cmd.action == "list":
         message = blocks.subscription_blocks(digests.subscriptions(channel), channel)
     elif cmd.action == "subscribe":
-        message = blocks.subscribed_blocks(digests.subscribe(channel, cmd.scope, list(cmd.when), user))
+        message = blocks.subscribed_blocks(digests.subscribe_as(user, channel, cmd.scope, list(cmd.when)))
     elif cmd.action == "unsubscribe":
-        removed = digests.unsubscribe(channel, cmd.scope)
+        removed = digests.unsubscribe_as(user, channel, cmd.scope)
         message = blocks.notice_blocks(
             f"Unsubscribed <#{channel}> from the *{cmd.scope}* digest." if removed
             else f"<#{channel}> has no *{cmd.scope}* digest. `/cost digest list` shows what it has.")
