@@ -65,6 +65,14 @@ def test_every_text_ends_in_an_answer_or_a_costbot_error(services: Services, tex
     assert run_command(services, text, user)
 
 
+def test_a_long_scope_is_clipped_in_the_confirmation(services: Services) -> None:
+    scope = "project:" + "x" * 3100
+    (shown,) = run_command(services, f"digest subscribe {scope} daily", "U0ML00001")
+    text = shown["blocks"][0]["text"]["text"]
+    assert text.startswith(f":white_check_mark: <#C0FUZZ001> gets the *project:{'x' * 191}…* digest daily at 09:00")
+    assert [s.scope for s in services.digests.subscriptions("C0FUZZ001") if s.scope.startswith("project:x")] == [scope]
+
+
 OUT_OF_RANGE = "is out of range: dates run from 1970-01-01 to 2999-12-31"
 
 
