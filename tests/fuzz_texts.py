@@ -71,7 +71,7 @@ _answerable_scopes = st.one_of(
     st.sampled_from((*TEAMS, "project:fraud", "model:bert-large", "service:sagemaker", 'service:"Amazon S3"',
                      "service:amazon", "service:nothing-like-it", "untagged", "account:111122223333",
                      "region:us-east-1", "resource:gpu-dev-02", "team:ml", "env:prod", "Team-ML",
-                     "project:" + "x" * 3100)),
+                     "project:" + "x" * 490, "project:" + "x" * 3100)),
     _clean_scopes,
 )
 _answerable_periods = st.one_of(

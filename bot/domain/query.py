@@ -40,6 +40,7 @@ TIME_DIMENSIONS = ("day", "week", "month")
 SUBCOMMANDS = ("help", "digest", "idle", "audit", "budget", "anomalies", "tags")
 KEYWORDS = ("by", "top", "billed", "direct", "untagged", *SUBCOMMANDS)
 MAX_TOP = 1000
+MAX_SCOPE_TEXT = 500  # a scope that is kept (a budget's, a digest's): the state database holds this much
 _SUBCOMMAND_EXAMPLES = {"help": "help", "digest": "digest list", "idle": "idle team-ml", "audit": "audit 20",
                         "budget": "budget team-ml", "anomalies": "anomalies", "tags": "tags last-month"}
 
@@ -218,7 +219,14 @@ def _scope_words(words: list[str], grammar: Grammar) -> str:
             raise QueryError(f"'{word}' is not a scope", word=word)
         if _scope(word, grammar) is None:
             raise _unknown(word, grammar.vocabulary())
-    return " ".join(words)
+    return _kept_scope(words)
+
+
+def _kept_scope(words: list[str]) -> str:
+    text = " ".join(words)
+    if len(text) > MAX_SCOPE_TEXT:
+        raise QueryError(f"a scope is at most {MAX_SCOPE_TEXT} characters", word=text)
+    return text
 
 
 def _parse_budget(tokens: list[str], grammar: Grammar) -> BudgetCommand:
@@ -292,7 +300,7 @@ def _parse_digest(tokens: list[str], grammar: Grammar) -> DigestCommand:
             raise QueryError(f"'{word}' is not a scope; a digest chooses its own periods", word=word)
         if _scope(word, grammar) is None:
             raise _unknown(word, grammar.vocabulary())
-    return DigestCommand(action, " ".join(scope_words), tuple(when))
+    return DigestCommand(action, _kept_scope(scope_words), tuple(when))
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _ONE_MINUTE = re.compile(r"[0-5]?[0-9]")
 DEFAULT_TIME = "09:00"
+MAX_CRON = 100  # the state database holds this much
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ def cadence_to_cron(words: list[str]) -> tuple[str, str]:
         if len(rest) != 5:
             raise QueryError("cron needs five fields, e.g. `cron 0 9 * * MON-FRI`", word="cron")
         cron = " ".join(words[1:])
+        if len(cron) > MAX_CRON:
+            raise QueryError(f"a cron expression is at most {MAX_CRON} characters", word=cron)
         problem = more_than_hourly(cron)
         if problem is not None:
             raise QueryError(problem + " (e.g. `cron 0 * * * *` for every hour)", word=words[1])

@@ -43,6 +43,16 @@ def services(demo_store: tuple[Path, Path], tmp_path_factory: pytest.TempPathFac
     built.costs.store.close()  # type: ignore[attr-defined]
 
 
+@pytest.fixture
+def pg_services(demo_store: tuple[Path, Path], pg_url: str) -> Iterator[Services]:
+    """App state on PostgreSQL, which, unlike SQLite, enforces column lengths."""
+    built = build_services(Settings({"COSTBOT_DATA_DIR": str(demo_store[0]), "COSTBOT_TODAY": TODAY,
+                                     "DATABASE_URL": pg_url}))
+    yield built
+    built.state_engine.dispose()
+    built.costs.store.close()  # type: ignore[attr-defined]
+
+
 def run_command(services: Services, text: str, user: str) -> list[dict[str, Any]]:
     """What the user would see: each message's serialized blocks, or the CostbotError's message."""
     shown: list[dict[str, Any]] = []
@@ -65,11 +75,31 @@ def test_every_text_ends_in_an_answer_or_a_costbot_error(services: Services, tex
     assert run_command(services, text, user)
 
 
-def test_a_long_scope_is_clipped_in_the_confirmation(services: Services) -> None:
-    scope = "project:" + "x" * 3100
+@settings(max_examples=200, derandomize=True, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(text=st.one_of(query_texts, command_texts), user=st.sampled_from(USERS))
+def test_every_text_with_state_on_postgresql(pg_services: Services, text: str, user: str) -> None:
+    assert run_command(pg_services, text, user)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("digest subscribe project:" + "x" * 600 + " daily", "a scope is at most 500 characters"),
+    ("budget set project:" + "x" * 600 + " 5", "a scope is at most 500 characters"),
+    ("digest subscribe team-ml cron 0 " + ",".join(str(h) for h in range(24)) + " " +
+     ",".join(str(d) for d in range(1, 32)) + " * *", "a cron expression is at most 100 characters"),
+])
+def test_what_the_state_database_cannot_hold_is_refused(pg_services: Services, text: str, message: str) -> None:
+    (shown,) = run_command(pg_services, text, "U0ADMIN01")
+    assert shown["text"] == message
+
+
+def test_a_long_scope_is_refused_or_clipped_in_the_confirmation(services: Services) -> None:
+    (refused,) = run_command(services, f"digest subscribe project:{'x' * 3100} daily", "U0ML00001")
+    assert refused["text"] == "a scope is at most 500 characters"
+    scope = "project:" + "x" * 490
     (shown,) = run_command(services, f"digest subscribe {scope} daily", "U0ML00001")
     text = shown["blocks"][0]["text"]["text"]
-    assert text.startswith(f":white_check_mark: <#C0FUZZ001> gets the *project:{'x' * 191}…* digest daily at 09:00")
+    assert text == f":white_check_mark: <#C0FUZZ001> gets the *project:{'x' * 191}…* digest daily at 09:00 (UTC)."
     assert [s.scope for s in services.digests.subscriptions("C0FUZZ001") if s.scope.startswith("project:x")] == [scope]
 
 
