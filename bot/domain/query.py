@@ -43,6 +43,7 @@ MAX_TOP = 1000
 MAX_SCOPE_TEXT = 500  # a scope that is kept (a budget's, a digest's): the state database holds this much
 _SUBCOMMAND_EXAMPLES = {"help": "help", "digest": "digest list", "idle": "idle team-ml", "audit": "audit 20",
                         "budget": "budget team-ml", "anomalies": "anomalies", "tags": "tags last-month"}
+_ANY_DAY = date(2000, 1, 15)
 
 
 def _small_number(text: str, limit: int) -> int | None:
@@ -53,7 +54,6 @@ def _small_number(text: str, limit: int) -> int | None:
     number = int(text)
     return number if 1 <= number <= limit else None
 
-_ANY_DAY = date(2000, 1, 15)
 
 GRAMMAR_HELP: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     (
@@ -429,12 +429,12 @@ def parse_query(text: str, grammar: Grammar) -> Query | Command:
             i += 2
             continue
         if lw == "top":
-            if i + 1 >= len(tokens) or not re.fullmatch(r"[0-9]+", tokens[i + 1]):
-                raise QueryError("'top' needs a number (digits 0-9), e.g. `top 5`", word=tokens[i + 1] if
-                                 i + 1 < len(tokens) else "top")
-            top = _small_number(tokens[i + 1], MAX_TOP)
+            count = tokens[i + 1] if i + 1 < len(tokens) else ""
+            if not re.fullmatch(r"[0-9]+", count):
+                raise QueryError("'top' needs a number (digits 0-9), e.g. `top 5`", word=count or "top")
+            top = _small_number(count, MAX_TOP)
             if top is None:
-                raise QueryError(f"`top` takes 1 to {MAX_TOP}", word=tokens[i + 1])
+                raise QueryError(f"`top` takes 1 to {MAX_TOP}", word=count)
             i += 2
             continue
         if lw in SUBCOMMANDS:
