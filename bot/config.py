@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.domain.errors import ConfigError
 from bot.domain.query import Grammar
+from bot.domain.subscriptions import more_than_hourly
 
 _TEAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -29,6 +30,18 @@ class BudgetConfig(_Strict):
     monthly: Decimal = Field(gt=0, description="monthly budget in the config currency")
 
 
+def unreadable_cron(cron: str) -> str | None:
+    """Why the scheduler could not read a 5-field cron expression, or None. Checked when a schedule is written
+    down (config, `/cost digest subscribe … cron`), so a bad one never reaches the scheduler's job sync."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(cron, timezone="UTC")
+    except ValueError as exc:
+        return f"'{cron}' is not a valid cron expression: {exc}"
+    return None
+
+
 class DigestConfig(_Strict):
     schedule: str = Field(description="cron expression in the configured timezone")
 
@@ -37,6 +50,9 @@ class DigestConfig(_Strict):
     def _five_fields(cls, v: str) -> str:
         if len(v.split()) != 5:
             raise ValueError("expected a 5-field cron expression such as '0 9 * * MON-FRI'")
+        problem = unreadable_cron(v) or more_than_hourly(v)
+        if problem is not None:
+            raise ValueError(problem)
         return v
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from bot.domain.errors import QueryError
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
+MAX_AMOUNT = Decimal("1000000000000")  # an amount a user types (a budget): a trillion is beyond any real one
 
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 
@@ -33,3 +36,22 @@ def percent_change(current: Decimal, previous: Decimal) -> Decimal | None:
     if previous == 0:
         return None
     return (current - previous) / abs(previous) * 100
+
+
+def parse_amount(text: str) -> Decimal:
+    """An amount a user typed (`25000`, `25,000`, `$1,500.50`): positive, whole cents, at most MAX_AMOUNT.
+    Bounded so that it can be stored, summed and shown (`1e999999` is a valid Decimal, but not a budget)."""
+    raw = text.replace(",", "").replace("$", "")
+    try:
+        amount = Decimal(raw)
+    except (InvalidOperation, ValueError):
+        raise QueryError(f"'{text}' is not an amount", word=text) from None
+    if not amount.is_finite():
+        raise QueryError(f"'{text}' is not an amount", word=text)
+    if amount <= 0:
+        raise QueryError("a budget must be a positive amount", word=text)
+    if amount > MAX_AMOUNT:
+        raise QueryError(f"'{text}' is too large: amounts go up to {MAX_AMOUNT:,}", word=text)
+    if amount != amount.quantize(CENT):
+        raise QueryError(f"'{text}' has more than two decimal places (whole cents only)", word=text)
+    return amount

@@ -3,6 +3,9 @@
 The comparison period: to-date periods (this-week, mtd, ytd, today) compare with the same span of the
 previous week/month/year; whole calendar months, quarters and years with the previous one; day windows and
 explicit ranges with the same number of days immediately before.
+
+Dates a user names must lie in MIN_DATE..MAX_DATE: far enough from the calendar's ends (years 1 and 9999) that
+every period's end and comparison period can be computed, and outside it the error names the word.
 """
 
 from __future__ import annotations
@@ -18,11 +21,17 @@ DEFAULT_PERIOD = "last-7d"
 PERIOD_WORDS = ("today", "yesterday", "this-week", "last-week", "this-month", "mtd", "last-month", "ytd")
 PERIOD_PATTERNS = ("last-Nd", "YYYY-MM", "YYYY-Qn", "YYYY-MM-DD", "YYYY-MM-DD..YYYY-MM-DD")
 
-_LAST_N_DAYS = re.compile(r"^last-(\d{1,4})d$")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-_QUARTER = re.compile(r"^(\d{4})-q([1-4])$")
-_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
+MIN_DATE = date(1970, 1, 1)
+MAX_DATE = date(2999, 12, 31)
+MAX_DAYS = 3660  # the longest window, as last-Nd or as a range: answers and charts stay cheap
+
+# ASCII digits only: `\d` also matches other scripts' digits, which int() reads but dates do not.
+# Years take any number of digits so that `10000-01` is named as out of range rather than as an unknown word.
+_LAST_N_DAYS = re.compile(r"^last-([0-9]{1,4})d$")
+_MONTH = re.compile(r"^([0-9]{4,})-([0-9]{2})$")
+_QUARTER = re.compile(r"^([0-9]{4,})-q([1-4])$")
+_DAY = re.compile(r"^([0-9]{4,})-([0-9]{2})-([0-9]{2})$")
+_RANGE = re.compile(r"^([0-9]{4,}-[0-9]{2}-[0-9]{2})\.\.([0-9]{4,}-[0-9]{2}-[0-9]{2})$")
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,7 @@ def looks_like_period(word: str) -> bool:
         or bool(_LAST_N_DAYS.match(w) or _MONTH.match(w) or _QUARTER.match(w) or _DAY.match(w))
         or bool(_RANGE.match(w))
         or bool(re.match(r"^(last|this)-", w))
-        or bool(re.match(r"^\d{4}-", w))
+        or bool(re.match(r"^[0-9]{4,}-", w))
     )
 
 
@@ -71,7 +80,20 @@ def _shift_same_day(d: date, months: int) -> date:
     return date(first.year, first.month, min(d.day, last_day))
 
 
+def _out_of_range(word: str) -> QueryError:
+    return QueryError(f"'{word}' is out of range: dates run from {MIN_DATE.isoformat()} to {MAX_DATE.isoformat()}",
+                      word=word)
+
+
+def _year(text: str, word: str) -> int:
+    """A year a user typed, within MIN_DATE..MAX_DATE (checked on the text first: int() of a huge one fails)."""
+    if len(text) != 4 or not MIN_DATE.year <= int(text) <= MAX_DATE.year:
+        raise _out_of_range(word)
+    return int(text)
+
+
 def _parse_day(text: str, word: str) -> date:
+    _year(text.partition("-")[0], word)
     try:
         return date.fromisoformat(text)
     except ValueError:
@@ -115,20 +137,20 @@ def resolve_period(word: str, today: date) -> Period:
     m = _LAST_N_DAYS.match(w)
     if m:
         n = int(m.group(1))
-        if not 1 <= n <= 3660:
-            raise QueryError(f"'{word}': N must be between 1 and 3660 days", word=word)
+        if not 1 <= n <= MAX_DAYS:
+            raise QueryError(f"'{word}': N must be between 1 and {MAX_DAYS} days", word=word)
         start = today - timedelta(days=n)
         return Period(w, start, today, *_before(start, today))
     m = _MONTH.match(w)
     if m:
-        year, month = int(m.group(1)), int(m.group(2))
+        year, month = _year(m.group(1), word), int(m.group(2))
         if not 1 <= month <= 12:
             raise QueryError(f"'{word}' is not a valid month (expected YYYY-MM)", word=word)
         first = date(year, month, 1)
         return Period(w, first, _add_months(first, 1), _add_months(first, -1), first)
     m = _QUARTER.match(w)
     if m:
-        year, q = int(m.group(1)), int(m.group(2))
+        year, q = _year(m.group(1), word), int(m.group(2))
         first = date(year, 3 * (q - 1) + 1, 1)
         return Period(word.upper(), first, _add_months(first, 3), _add_months(first, -3), first)
     m = _DAY.match(w)
@@ -141,5 +163,8 @@ def resolve_period(word: str, today: date) -> Period:
         if last < start:
             raise QueryError(f"'{word}': the range ends before it starts", word=word)
         end = last + timedelta(days=1)
+        if (end - start).days > MAX_DAYS:
+            raise QueryError(f"'{word}' spans {(end - start).days} days; a range spans at most {MAX_DAYS} days",
+                             word=word)
         return Period(w, start, end, *_before(start, end))
     raise QueryError(f"'{word}' is not a period", word=word)

@@ -11,10 +11,11 @@ import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Literal
 
 from bot.domain.errors import QueryError
+from bot.domain.money import parse_amount
 from bot.domain.periods import DEFAULT_PERIOD, PERIOD_WORDS, looks_like_period, resolve_period
 
 ScopeKind = Literal["team", "tag", "service", "account", "region", "resource", "untagged"]
@@ -36,10 +37,23 @@ COLUMN_DIMENSIONS: dict[str, str] = {
     "category": "ServiceCategory",
 }
 TIME_DIMENSIONS = ("day", "week", "month")
-KEYWORDS = ("by", "top", "billed", "direct", "untagged", "help", "digest", "idle", "audit", "budget", "anomalies",
-            "tags")
+SUBCOMMANDS = ("help", "digest", "idle", "audit", "budget", "anomalies", "tags")
+KEYWORDS = ("by", "top", "billed", "direct", "untagged", *SUBCOMMANDS)
 MAX_TOP = 1000
+MAX_SCOPE_TEXT = 500  # a scope that is kept (a budget's, a digest's): the state database holds this much
+_SUBCOMMAND_EXAMPLES = {"help": "help", "digest": "digest list", "idle": "idle team-ml", "audit": "audit 20",
+                        "budget": "budget team-ml", "anomalies": "anomalies", "tags": "tags last-month"}
 _ANY_DAY = date(2000, 1, 15)
+
+
+def _small_number(text: str, limit: int) -> int | None:
+    """`text` as a number from 1 to `limit`, or None. ASCII digits only: str.isdigit() also takes '²', which
+    int() refuses, and int() of thousands of digits fails, so the length is checked first."""
+    if not re.fullmatch(r"[0-9]+", text) or len(text) > len(str(limit)):
+        return None
+    number = int(text)
+    return number if 1 <= number <= limit else None
+
 
 GRAMMAR_HELP: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     (
@@ -62,7 +76,7 @@ GRAMMAR_HELP: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("this-month (mtd), last-month, ytd", "calendar months and the year to date"),
             ("last-Nd", "N days ending yesterday, e.g. last-30d"),
             ("YYYY-MM, YYYY-Qn, YYYY-MM-DD", "a month, a quarter, a day"),
-            ("YYYY-MM-DD..YYYY-MM-DD", "a date range, both ends included"),
+            ("YYYY-MM-DD..YYYY-MM-DD", "a date range, both ends included (at most 3660 days)"),
         ),
     ),
     (
@@ -205,7 +219,14 @@ def _scope_words(words: list[str], grammar: Grammar) -> str:
             raise QueryError(f"'{word}' is not a scope", word=word)
         if _scope(word, grammar) is None:
             raise _unknown(word, grammar.vocabulary())
-    return " ".join(words)
+    return _kept_scope(words)
+
+
+def _kept_scope(words: list[str]) -> str:
+    text = " ".join(words)
+    if len(text) > MAX_SCOPE_TEXT:
+        raise QueryError(f"a scope is at most {MAX_SCOPE_TEXT} characters", word=text)
+    return text
 
 
 def _parse_budget(tokens: list[str], grammar: Grammar) -> BudgetCommand:
@@ -213,13 +234,7 @@ def _parse_budget(tokens: list[str], grammar: Grammar) -> BudgetCommand:
         if len(tokens) < 4:
             raise QueryError("`budget set` needs a scope and an amount, e.g. `budget set team-ml 25000`",
                              word="set")
-        raw = tokens[-1].replace(",", "").replace("$", "")
-        try:
-            amount = Decimal(raw)
-        except InvalidOperation:
-            raise QueryError(f"'{tokens[-1]}' is not an amount", word=tokens[-1]) from None
-        if not amount.is_finite() or amount <= 0:
-            raise QueryError("a budget must be a positive amount", word=tokens[-1])
+        amount = parse_amount(tokens[-1])
         return BudgetCommand(_scope_words(tokens[2:-1], grammar), amount)
     return BudgetCommand(_scope_words(tokens[1:], grammar))
 
@@ -256,9 +271,10 @@ def _parse_tags(tokens: list[str]) -> TagsCommand:
 def _parse_audit(tokens: list[str]) -> AuditCommand:
     if len(tokens) == 1:
         return AuditCommand()
-    if len(tokens) > 2 or not tokens[1].isdigit() or not 1 <= int(tokens[1]) <= 100:
+    limit = _small_number(tokens[1], 100)
+    if len(tokens) > 2 or limit is None:
         raise QueryError("`audit` takes a number from 1 to 100, e.g. `audit 20`", word=tokens[-1])
-    return AuditCommand(int(tokens[1]))
+    return AuditCommand(limit)
 
 
 def _parse_digest(tokens: list[str], grammar: Grammar) -> DigestCommand:
@@ -284,7 +300,7 @@ def _parse_digest(tokens: list[str], grammar: Grammar) -> DigestCommand:
             raise QueryError(f"'{word}' is not a scope; a digest chooses its own periods", word=word)
         if _scope(word, grammar) is None:
             raise _unknown(word, grammar.vocabulary())
-    return DigestCommand(action, " ".join(scope_words), tuple(when))
+    return DigestCommand(action, _kept_scope(scope_words), tuple(when))
 
 
 @dataclass(frozen=True)
@@ -413,13 +429,17 @@ def parse_query(text: str, grammar: Grammar) -> Query | Command:
             i += 2
             continue
         if lw == "top":
-            if i + 1 >= len(tokens) or not tokens[i + 1].isdigit():
-                raise QueryError("'top' needs a number, e.g. `top 5`", word="top")
-            top = int(tokens[i + 1])
-            if not 1 <= top <= MAX_TOP:
-                raise QueryError(f"`top` takes 1 to {MAX_TOP}", word=tokens[i + 1])
+            count = tokens[i + 1] if i + 1 < len(tokens) else ""
+            if not re.fullmatch(r"[0-9]+", count):
+                raise QueryError("'top' needs a number (digits 0-9), e.g. `top 5`", word=count or "top")
+            top = _small_number(count, MAX_TOP)
+            if top is None:
+                raise QueryError(f"`top` takes 1 to {MAX_TOP}", word=count)
             i += 2
             continue
+        if lw in SUBCOMMANDS:
+            raise QueryError(f"'{word}' starts a command of its own; put it first, e.g. "
+                             f"`{_SUBCOMMAND_EXAMPLES[lw]}`", word=word)
         if lw == "billed":
             billed = True
         elif lw == "direct":

@@ -1,4 +1,6 @@
-"""Digest subscriptions: which scope goes to which channel, when. Cadence words become a cron expression."""
+"""Digest subscriptions: which scope goes to which channel, when. Cadence words become a cron expression.
+
+A digest runs at most hourly: a cron's minute field must name one minute, so it fires at most once an hour."""
 
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ from bot.domain.errors import QueryError
 CADENCES = ("daily", "weekly", "cron")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_ONE_MINUTE = re.compile(r"[0-5]?[0-9]")
 DEFAULT_TIME = "09:00"
+MAX_CRON = 100  # the state database holds this much
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,14 @@ class Subscription:
         return f"{self.scope or 'all teams'} → <#{self.channel}> {self.cadence} ({self.cron}, {self.timezone})"
 
 
+def more_than_hourly(cron: str) -> str | None:
+    """Why a 5-field cron fires more often than hourly (`*`, `*/5`, `0,30`, `0-59` as its minute), or None."""
+    minute = cron.split()[0] if cron.split() else ""
+    if _ONE_MINUTE.fullmatch(minute):
+        return None
+    return f"a digest runs at most hourly, so the cron's minute field must be one minute such as 0, not '{minute}'"
+
+
 def cadence_to_cron(words: list[str]) -> tuple[str, str]:
     """`daily [HH:MM]`, `weekly [DAY] [HH:MM]`, `cron M H D M W` -> (cadence, cron). Raises QueryError."""
     if not words:
@@ -38,7 +50,13 @@ def cadence_to_cron(words: list[str]) -> tuple[str, str]:
     if kind == "cron":
         if len(rest) != 5:
             raise QueryError("cron needs five fields, e.g. `cron 0 9 * * MON-FRI`", word="cron")
-        return "cron", " ".join(words[1:])
+        cron = " ".join(words[1:])
+        if len(cron) > MAX_CRON:
+            raise QueryError(f"a cron expression is at most {MAX_CRON} characters", word=cron)
+        problem = more_than_hourly(cron)
+        if problem is not None:
+            raise QueryError(problem + " (e.g. `cron 0 * * * *` for every hour)", word=words[1])
+        return "cron", cron
     if kind not in ("daily", "weekly"):
         raise QueryError(f"unknown cadence '{words[0]}': use daily, weekly or cron", word=words[0],
                          suggestion="daily")

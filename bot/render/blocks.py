@@ -52,6 +52,7 @@ MAX_TEXT_CHARS = 3000
 MAX_HEADER_CHARS = 150
 MAX_BUTTON_VALUE = 2000
 MAX_BREAKDOWN_LINES = 15
+MAX_SCOPE_CHARS = 200  # a scope as the user typed it, quoted back in a confirmation
 
 
 def clip(text: str, limit: int) -> str:
@@ -303,14 +304,14 @@ def subscription_blocks(subs: Sequence[Subscription], channel: str) -> list[Bloc
     lines = [f"*Digests in <#{channel}>*"]
     for sub in subs[:40]:
         origin = " _(from costbot.yml)_" if sub.origin == "config" else ""
-        lines.append(f"• *{sub.scope or 'all teams'}* {_schedule_text(sub)}{origin}")
+        lines.append(f"• *{clip(sub.scope, MAX_SCOPE_CHARS) or 'all teams'}* {_schedule_text(sub)}{origin}")
     return [SectionBlock(text=MarkdownTextObject(text=clip("\n".join(lines), MAX_TEXT_CHARS)))]
 
 
 def subscribed_blocks(sub: Subscription) -> list[Block]:
     return [SectionBlock(text=MarkdownTextObject(
-        text=f":white_check_mark: <#{sub.channel}> gets the *{sub.scope or 'all teams'}* digest "
-             f"{_schedule_text(sub)}."))]
+        text=f":white_check_mark: <#{sub.channel}> gets the *{clip(sub.scope, MAX_SCOPE_CHARS) or 'all teams'}* "
+             f"digest {_schedule_text(sub)}."))]
 
 
 def notice_blocks(text: str) -> list[Block]:

@@ -41,7 +41,7 @@ def render_answer(answer: CostAnswer) -> RenderableType:
     split = answer.group_split
     if answer.dimension is not None:
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-        table.add_column(answer.dimension)
+        table.add_column(Text(answer.dimension))  # Text, not str: rich reads str cells as markup
         if split is not None:
             table.add_column("direct", justify="right")
             table.add_column("shared", justify="right")
@@ -55,7 +55,7 @@ def render_answer(answer: CostAnswer) -> RenderableType:
             if split is not None:
                 direct, shared = split.get(g.key, (g.cost, Decimal(0)))
                 extra = [format_money(direct, answer.currency), format_money(shared, answer.currency)]
-            table.add_row(g.key, *extra, format_money(g.cost, answer.currency), _share(g.cost, answer.total))
+            table.add_row(Text(g.key), *extra, format_money(g.cost, answer.currency), _share(g.cost, answer.total))
         parts.append(table)
     untagged = format_money(answer.untagged_cost, answer.currency)
     share = answer.untagged_share
@@ -77,6 +77,6 @@ def render_ingest_summary(summary: IngestSummary) -> RenderableType:
     table.add_row("billed cost", format_money(summary.billed_cost, currency))
     if summary.first_day and summary.last_day:
         table.add_row("charge dates", f"{summary.first_day} – {summary.last_day}")
-    table.add_row("providers", ", ".join(summary.providers) or "–")
-    table.add_row("currencies", ", ".join(summary.currencies) or "–")
+    table.add_row("providers", Text(", ".join(summary.providers) or "–"))  # from the files: never markup
+    table.add_row("currencies", Text(", ".join(summary.currencies) or "–"))
     return table

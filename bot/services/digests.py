@@ -10,7 +10,8 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from bot.config import CostbotConfig
+from bot.config import CostbotConfig, unreadable_cron
+from bot.domain.actions import ActionNotAllowed
 from bot.domain.budgets import forecast_month_end
 from bot.domain.digest import Change, Digest, DigestChart
 from bot.domain.errors import QueryError
@@ -179,14 +180,65 @@ class DigestService:
     # -- subscriptions ---------------------------------------------------------------------------------
     def subscribe(self, channel: str, scope: str, when: list[str], user: str | None,
                   timezone: str | None = None) -> Subscription:
-        self.builder.scope_query(scope)  # a bad scope is an error now, not at 9 am tomorrow
+        """Subscribe `channel` on the operator's authority (no membership check: Slack goes through
+        `subscribe_as`). The scope and the schedule are checked now, not at 9 am tomorrow."""
+        if not channel:
+            raise QueryError("a digest needs a channel to post to")
+        self.builder.scope_query(scope)
         cadence, cron = cadence_to_cron(when or ["daily"])
+        problem = unreadable_cron(cron)
+        if problem is not None:
+            raise QueryError(problem, word=cron)
         sub = Subscription(channel=channel, scope=scope, cadence=cadence, cron=cron,
                            timezone=timezone or self.config.timezone, origin="slack", created_by=user)
         return self.state.upsert_subscription(sub)
 
     def unsubscribe(self, channel: str, scope: str) -> Subscription | None:
         return self.state.remove_subscription(channel, scope)
+
+    def subscribe_as(self, user: str, channel: str, scope: str, when: list[str]) -> Subscription:
+        """A user subscribes the channel they typed the command in, if they may (see `authorize`)."""
+        self.authorize(user, self.builder.scope_query(scope), "subscribe a channel to")
+        return self.subscribe(channel, scope, when, user)
+
+    def unsubscribe_as(self, user: str, channel: str, scope: str) -> Subscription | None:
+        """The same rule as subscribing. A scope that no longer parses (a team removed from the config) names
+        no configured team, so any team member may remove it."""
+        try:
+            query: Query | None = self.builder.scope_query(scope)
+        except QueryError:
+            query = None
+        self.authorize(user, query, "unsubscribe a channel from")
+        return self.unsubscribe(channel, scope)
+
+    def teams_in(self, query: Query) -> list[str]:
+        """The configured teams a scope covers: team scopes, and tag scopes that are one of a team's own tags
+        (`team:ml` is team-ml's spend under another name)."""
+        found: list[str] = []
+        for scope in query.scopes:
+            if scope.kind == "team":
+                found.append(str(scope.key))
+            elif scope.kind == "tag":
+                key, value = str(scope.key).lower(), str(scope.value).lower()
+                found += [name for name in self.config.teams
+                          if any(k.lower() == key and v.lower() == value
+                                 for k, v in self.config.team_tags(name).items())]
+        return list(dict.fromkeys(found))
+
+    def authorize(self, user: str, query: Query | None, doing: str) -> None:
+        """Who may subscribe (and unsubscribe) which digests: admins anything; a scope that covers teams only
+        members and approvers of every one of them; other scopes (`project:fraud`, `service:…`) anyone who
+        belongs to at least one team. Raises ActionNotAllowed."""
+        if user in self.config.admins:
+            return
+        mine = set(self.config.teams_of(user))
+        teams = self.teams_in(query) if query is not None else []
+        foreign = [t for t in teams if t not in mine]
+        if foreign:
+            raise ActionNotAllowed(f"only members and approvers of {', '.join(foreign)} (or an admin) can {doing} "
+                                   f"its digest")
+        if not mine:
+            raise ActionNotAllowed(f"only members of a team (or an admin) can {doing} a digest")
 
     def subscriptions(self, channel: str | None = None) -> list[Subscription]:
         return self.state.subscriptions(channel)

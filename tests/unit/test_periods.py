@@ -55,3 +55,38 @@ def test_invalid_periods_are_query_errors(word: str) -> None:
     with pytest.raises(QueryError) as exc:
         resolve_period(word, TODAY)
     assert exc.value.word == word
+
+
+OUT_OF_RANGE = "is out of range: dates run from 1970-01-01 to 2999-12-31"
+
+
+@pytest.mark.parametrize("word", ["9999-12-31", "0001-01-01", "9999-q4", "0000-01", "10000-01", "0000-q1",
+                                  "10000-q1", "0000-01-01", "10000-01-01", "9999-12", "0001-01", "1969-12-31",
+                                  "3000-01-01", "0001-01-01..2026-01-01", "2026-01-01..9999-12-31",
+                                  "9999-12-31..9999-12-31", "1" + "0" * 5000 + "-01"])
+def test_dates_beyond_the_supported_range_are_named(word: str) -> None:
+    with pytest.raises(QueryError) as exc:
+        resolve_period(word, TODAY)
+    assert str(exc.value) == f"'{word}' {OUT_OF_RANGE}"
+    assert exc.value.word == word
+
+
+@pytest.mark.parametrize(("word", "start", "end", "prev_start"), [
+    ("1970-01-01", "1970-01-01", "1970-01-02", "1969-12-31"),
+    ("1970-01", "1970-01-01", "1970-02-01", "1969-12-01"),
+    ("1970-q1", "1970-01-01", "1970-04-01", "1969-10-01"),
+    ("2999-12-31", "2999-12-31", "3000-01-01", "2999-12-30"),
+    ("2999-12", "2999-12-01", "3000-01-01", "2999-11-01"),
+    ("2999-q4", "2999-10-01", "3000-01-01", "2999-07-01"),
+    ("2989-12-24..2999-12-31", "2989-12-24", "3000-01-01", "2979-12-17"),  # 3660 days, the longest
+])
+def test_the_ends_of_the_supported_range_resolve(word: str, start: str, end: str, prev_start: str) -> None:
+    p = resolve_period(word, TODAY)
+    assert (p.start.isoformat(), p.end.isoformat(), p.previous_start.isoformat()) == (start, end, prev_start)
+
+
+def test_a_range_spans_at_most_3660_days_like_last_nd() -> None:
+    assert resolve_period("2016-12-01..2026-11-27", TODAY).days == 3649
+    with pytest.raises(QueryError) as exc:
+        resolve_period("1970-01-01..2999-12-31", TODAY)
+    assert str(exc.value) == "'1970-01-01..2999-12-31' spans 376200 days; a range spans at most 3660 days"

@@ -88,3 +88,39 @@ def test_other_subcommands_parse() -> None:
                           ("anomalies team-ml extra", "at most one team"), ("tags yesterdy", "not a period")):
         with pytest.raises(QueryError, match=fragment):
             parse_query(bad, G)
+
+
+@pytest.mark.parametrize("minute", ["*", "*/5", "0,30", "0-59", "*/60", "5-5"])
+def test_a_digest_runs_at_most_hourly(minute: str) -> None:
+    with pytest.raises(QueryError) as exc:
+        cadence_to_cron(["cron", minute, "9", "*", "*", "*"])
+    assert str(exc.value) == (f"a digest runs at most hourly, so the cron's minute field must be one minute such as "
+                              f"0, not '{minute}' (e.g. `cron 0 * * * *` for every hour)")
+
+
+@pytest.mark.parametrize("cron", ["0 * * * *", "59 8 * * *", "05 */2 * * MON-FRI"])
+def test_hourly_and_rarer_crons_are_allowed(cron: str) -> None:
+    assert cadence_to_cron(["cron", *cron.split()]) == ("cron", cron)
+
+
+@pytest.mark.parametrize(("schedule", "message"), [
+    ("* * * * *", "a digest runs at most hourly, so the cron's minute field must be one minute such as 0, not '*'"),
+    ("*/5 9 * * *", "a digest runs at most hourly, so the cron's minute field must be one minute such as 0, "
+                    "not '*/5'"),
+    ("0 25 * * *", "'0 25 * * *' is not a valid cron expression"),
+])
+def test_a_config_digest_more_often_than_hourly_is_a_config_error(schedule: str, message: str) -> None:
+    from bot.config import parse_config
+    from bot.domain.errors import ConfigError
+
+    with pytest.raises(ConfigError) as exc:
+        parse_config({"teams": {"team-ml": {"tags": {"team": "ml"}, "digest": {"schedule": schedule}}}},
+                     "costbot.yml")
+    assert f"teams.team-ml.digest.schedule: Value error, {message}" in str(exc.value)
+
+
+def test_a_config_digest_hourly_is_fine() -> None:
+    from bot.config import parse_config
+
+    config = parse_config({"teams": {"team-ml": {"tags": {"team": "ml"}, "digest": {"schedule": "0 * * * *"}}}})
+    assert config.teams["team-ml"].digest is not None
