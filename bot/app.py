@@ -4,6 +4,7 @@ concrete adapters and handlers/. Nothing happens at import time; callers build w
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -259,7 +260,7 @@ def build_services(
 
 
 def build_web_client(settings: Settings) -> Any:
-    """slack_sdk WebClient on SLACK_API_URL with retries for 429 (Retry-After) and connection errors."""
+    """slack_sdk WebClient on SLACK_API_URL, retrying 429 (Retry-After), connection errors and 5xx (backoff)."""
     from slack_sdk import WebClient
     from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
@@ -273,8 +274,21 @@ def build_web_client(settings: Settings) -> Any:
         token=token,
         base_url=base_url,
         timeout=15,
-        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=3)],
+        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=3),
+                        _server_error_retry_handler()],
     )
+
+
+def _server_error_retry_handler() -> Any:
+    """slack_sdk's ServerErrorRetryHandler (exponential backoff with jitter) on every 5xx, not only 500 and 503:
+    502 and 504 from Slack's edge are just as transient."""
+    from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
+
+    class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
+        def _can_retry(self, *, state: Any, request: Any, response: Any = None, error: Any = None) -> bool:
+            return response is not None and 500 <= response.status_code < 600
+
+    return AnyServerErrorRetryHandler(max_retry_count=2)
 
 
 def build_slack_app(services: Services, socket_mode: bool = False) -> App:
@@ -290,9 +304,12 @@ def build_slack_app(services: Services, socket_mode: bool = False) -> App:
     app = App(
         client=build_web_client(settings),
         signing_secret=signing_secret or "unused-in-socket-mode",
-        request_verification_enabled=not socket_mode,
+        request_verification_enabled=not socket_mode,  # behind the intake gate (bot/web.py): defence in depth
         process_before_response=True,  # acks run inline in the request; work runs as lazy listeners
         listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="costbot-listener"),
+        # Bolt's loggers inherit levels from this one instead of copying the root level when they are made
+        logger=logging.getLogger("slack_bolt.App"),
+        raise_error_for_unhandled_request=True,  # to errors.on_error, instead of a warning quoting the body
     )
     errors.register(app)
     commands.register(app, services)
@@ -309,14 +326,39 @@ def build_socket_mode_handler(slack: App, app_token: str) -> Any:
     return SocketModeHandler(slack, app_token, ping_interval=30)
 
 
+def shutdown_listeners(slack: App, timeout: float) -> bool:
+    """Let the listener pool finish the work it holds (running and queued lazy listeners) for up to `timeout`
+    seconds; no new work is accepted. Returns whether it finished."""
+    executor = slack.listener_runner.listener_executor
+    done = threading.Thread(target=executor.shutdown, kwargs={"wait": True}, name="costbot-listener-drain",
+                            daemon=True)
+    done.start()
+    done.join(timeout)
+    return not done.is_alive()
+
+
+ADMIN_TOKEN_MIN_LENGTH = 16
+
+
 def build_wsgi(services: Services, slack: App) -> Any:
-    """The HTTP entry point: Slack's requests at /slack/events and the health check at /healthz."""
+    """The HTTP entry point: Slack's requests at /slack/events (verified by the intake gate), liveness at
+    /healthz and, with COSTBOT_ADMIN_TOKEN set, version and store details at /admin/status."""
     from bot.web import CostbotWsgi
 
-    return CostbotWsgi(slack, lambda: health(services))
+    settings = services.settings
+    signing_secret = settings.get("SLACK_SIGNING_SECRET")
+    if not signing_secret:
+        raise ConfigError("SLACK_SIGNING_SECRET is not set: HTTP mode verifies every request's signature")
+    admin_token = settings.get("COSTBOT_ADMIN_TOKEN")
+    if admin_token is not None and len(admin_token.strip()) < ADMIN_TOKEN_MIN_LENGTH:
+        raise ConfigError(f"COSTBOT_ADMIN_TOKEN must be at least {ADMIN_TOKEN_MIN_LENGTH} characters "
+                          "(e.g. `openssl rand -hex 32`)")
+    return CostbotWsgi(slack, lambda: health(services), signing_secret=signing_secret,
+                       admin_token=admin_token.strip() if admin_token else None)
 
 
 def health(services: Services) -> dict[str, Any]:
+    """The details behind GET /admin/status (GET /healthz says only that the process is up)."""
     store = services.costs.store
     through = store.freshness()
     return {

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
+import threading
+import time
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -174,6 +179,8 @@ def digest(
 @app.command()
 def scheduler() -> None:
     """Run the scheduler alone (for deployments with several web replicas): one instance is active."""
+    import logging
+
     from bot.jobs import CostbotScheduler
     from bot.logs import setup_logging
 
@@ -181,13 +188,12 @@ def scheduler() -> None:
     setup_logging(settings.get("COSTBOT_LOG_FORMAT", "json") or "json", settings.get("COSTBOT_LOG_LEVEL", "INFO")
                   or "INFO")
     services = build_services(settings, duckdb_threads=SERVE_DUCKDB_THREADS)
+    stop = _stop_on_signals()
     runner = CostbotScheduler(services)
-    try:
-        runner.start(block=True)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        runner.stop()
+    runner.start()
+    stop.wait()
+    logging.getLogger("costbot").info("stopping: finishing running jobs (up to %.0f s)", SHUTDOWN_SECONDS)
+    _exit_after_stop(runner.stop(timeout=stop.remaining()))
 
 
 @app.command()
@@ -400,6 +406,64 @@ def ingest_usage(path: Annotated[Path, typer.Argument(help="CSV with columns dat
 
 
 SERVE_DUCKDB_THREADS = 1  # many concurrent answers: one core each beats all cores each (bench/RESULTS.md)
+SHUTDOWN_SECONDS = 8.0  # on SIGTERM/SIGINT, time to finish work in flight; `docker stop` kills after 10 s
+HTTP_DRAIN_SECONDS = 3.0  # of which for requests in progress (acks are immediate; the work is in the pool)
+
+
+class _Stop(threading.Event):
+    """Set by the first SIGTERM (`docker stop`) or SIGINT (Ctrl-C); a second one kills the process at once."""
+
+    deadline = 0.0  # time.monotonic() by which work in flight must be done
+
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+
+def _stop_on_signals() -> _Stop:
+    stop = _Stop()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.deadline = time.monotonic() + SHUTDOWN_SECONDS
+        stop.set()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_DFL)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
+    return stop
+
+
+def _stop_scheduler_on(stop: _Stop, runner: Any) -> Callable[[], bool]:
+    """Stops the scheduler as soon as `stop` is set (no new jobs while the rest winds down); the returned
+    function waits for that and says whether its jobs finished."""
+    finished: list[bool] = []
+
+    def stopper() -> None:
+        stop.wait()
+        finished.append(runner.stop(timeout=stop.remaining()))
+
+    thread = threading.Thread(target=stopper, name="costbot-scheduler-stop", daemon=True)
+    thread.start()
+
+    def wait() -> bool:
+        thread.join(stop.remaining() + 1.0)  # its own bound, plus the lease release
+        return bool(finished and finished[0])
+
+    return wait
+
+
+def _exit_after_stop(finished: bool) -> None:
+    """Return normally (exit 0) when everything finished. Otherwise exit 1 now: work still running holds
+    non-daemon pool threads, and the interpreter would wait for them past any deadline."""
+    import logging
+
+    log = logging.getLogger("costbot")
+    if finished:
+        log.info("stopped")
+        return
+    log.warning("stopped with work unfinished")
+    logging.shutdown()
+    os._exit(1)
 
 
 @app.command()
@@ -410,10 +474,13 @@ def serve(
     with_scheduler: Annotated[bool, typer.Option("--scheduler/--no-scheduler",
                                                  help="Run the digest scheduler in this process.")] = True,
 ) -> None:
-    """Run the Slack app: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on $PORT."""
+    """Run the Slack app: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on $PORT.
+
+    SIGTERM or SIGINT stops it gracefully: no new requests, work in flight finished (up to 8 s), lease released.
+    """
     import logging
 
-    from bot.app import build_slack_app
+    from bot.app import build_slack_app, shutdown_listeners
     from bot.domain.errors import ConfigError
     from bot.logs import setup_logging
 
@@ -424,39 +491,43 @@ def serve(
     if http and socket:
         raise ConfigError("choose one of --http and --socket")
     use_socket = socket or (not http and bool(settings.get("SLACK_APP_TOKEN")))
+    app_token = settings.get("SLACK_APP_TOKEN")
+    if use_socket and not app_token:
+        raise ConfigError("SLACK_APP_TOKEN is not set (the app-level token, xapp-…) for Socket Mode")
     services = build_services(settings, duckdb_threads=SERVE_DUCKDB_THREADS)
     slack = build_slack_app(services, socket_mode=use_socket)
-    runner = None
+    if use_socket:
+        from bot.app import build_socket_mode_handler
+
+        receiver: Any = build_socket_mode_handler(slack, app_token or "")
+    else:
+        from bot.app import build_wsgi
+        from bot.web import make_server
+
+        receiver = make_server(build_wsgi(services, slack), host, settings.port)
+    stop = _stop_on_signals()
+    scheduler_stopped: Callable[[], bool] = lambda: True  # noqa: E731
     if with_scheduler:
         from bot.jobs import CostbotScheduler
 
         runner = CostbotScheduler(services)
         runner.start()
+        scheduler_stopped = _stop_scheduler_on(stop, runner)
     if use_socket:
-        from bot.app import build_socket_mode_handler
-
-        app_token = settings.get("SLACK_APP_TOKEN")
-        if not app_token:
-            raise ConfigError("SLACK_APP_TOKEN is not set (the app-level token, xapp-…) for Socket Mode")
         log.info("starting in Socket Mode")
-        try:
-            build_socket_mode_handler(slack, app_token).start()
-        finally:
-            if runner is not None:
-                runner.stop()
-        return
-    from bot.app import build_wsgi
-    from bot.web import make_server
-
-    server = make_server(build_wsgi(services, slack), host, settings.port)
-    log.info("listening on http://%s:%s (Slack: POST /slack/events, health: GET /healthz)", host,
-             server.effective_port)
-    try:
-        server.run()
-    finally:
-        server.close()
-        if runner is not None:
-            runner.stop()
+        receiver.connect()
+        stop.wait()
+        log.info("stopping: closing the Socket Mode connection, finishing work in flight")
+        receiver.close()  # no new envelopes; the ones being handled are finished first
+        finished = True
+    else:
+        log.info("listening on http://%s:%s (Slack: POST /slack/events, health: GET /healthz)", host,
+                 receiver.effective_port)
+        finished = receiver.serve(stop, drain_seconds=HTTP_DRAIN_SECONDS)  # returns once stopped and drained
+        log.info("stopping: no new requests; finishing work in flight")
+    finished = shutdown_listeners(slack, stop.remaining()) and finished
+    finished = scheduler_stopped() and finished
+    _exit_after_stop(finished)
 
 
 def main(argv: list[str] | None = None) -> int:

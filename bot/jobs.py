@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -229,15 +230,32 @@ class CostbotScheduler:
             self.tick()
             self._stop.wait(interval)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop taking jobs, let running ones finish for up to `timeout` seconds, then release the lease so
+        another scheduler leads at once. Returns whether every running job finished."""
+        deadline = time.monotonic() + timeout
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        finished = True
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
-        if self.leading:
+            # shutdown(wait=True) takes no timeout: wait for it on a helper thread, for as long as allowed
+            waiter = threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True},
+                                      name="costbot-scheduler-drain", daemon=True)
+            waiter.start()
+            waiter.join(timeout=max(0.0, deadline - time.monotonic()))
+            finished = not waiter.is_alive()
+            if not finished:
+                log.warning("scheduler jobs still running after %.0f s: left to the next active scheduler", timeout)
+        was_leading, self.leading = self.leading, False
+        try:  # deletes only this holder's lease: harmless when another scheduler leads
             self.services.digests.state.release_lease(LEASE_NAME, self.holder)
-            self.leading = False
+        except Exception:
+            log.exception("could not release the scheduler lease; another scheduler takes over when it expires")
+        else:
+            if was_leading:
+                log.info("scheduler %s released the lease", self.holder)
+        return finished
 
     def jobs(self) -> list[Any]:
         return list(self.scheduler.get_jobs())

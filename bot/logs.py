@@ -1,6 +1,9 @@
 """Structured logs: JSON lines in production (COSTBOT_LOG_FORMAT=json, the default for `serve`), plain for humans.
 
-Tokens never reach a log record: slack_sdk's debug logging (which prints headers) stays at WARNING.
+Below WARNING, the libraries log what must never reach a log: Bolt logs request bodies (and rejected ones
+whole), slack_sdk and urllib3 log request headers, botocore logs signed AWS requests with their session
+tokens. So their records below WARNING are dropped at the handler, whatever COSTBOT_LOG_LEVEL says and
+whatever level a library sets on its own loggers (Bolt copies the root level onto the loggers it makes).
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+
+QUIET_LIBRARIES = ("slack_bolt", "slack_sdk", "botocore", "boto3", "s3transfer", "urllib3", "waitress.queue")
 
 
 class JsonFormatter(logging.Formatter):
@@ -24,14 +29,26 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
+class LibraryFloor(logging.Filter):
+    """Lets a QUIET_LIBRARIES record through only at WARNING or above."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or not is_quiet_library(record.name)
+
+
+def is_quiet_library(name: str) -> bool:
+    return any(name == lib or name.startswith(lib + ".") for lib in QUIET_LIBRARIES)
+
+
 def setup_logging(fmt: str = "json", level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(LibraryFloor())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("slack_sdk", "slack_bolt", "urllib3", "waitress.queue"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    for name in QUIET_LIBRARIES:  # spares the libraries building records that would be dropped anyway
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -3,6 +3,10 @@
 Listeners ack inside the HTTP request (`ack_now`) and do their work as Bolt lazy listeners on the listener
 pool; Bolt only logs a lazy listener's exception, so each is wrapped with `@reported`, and `@app.error` catches
 what fails outside them. Every wrapped listener must take `body` and `respond` parameters.
+
+`@app.error` also sees errors raised before a request's signature was checked (Bolt's own verification runs
+as a middleware). It answers only requests whose origin is known — Socket Mode (an authenticated websocket)
+or HTTP requests the intake gate verified — so an unverified body's `response_url` is never called.
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltRequest, BoltResponse, Respond
+from slack_bolt.error import BoltUnhandledRequestError
 
 from bot.domain.errors import CostbotError
 from bot.render import blocks
+from bot.web import VERIFIED
 
 log = logging.getLogger("costbot.slack")
 
@@ -55,7 +61,21 @@ def reported(listener: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def authenticated(request: BoltRequest) -> bool:
+    """Socket Mode envelopes come over an authenticated websocket; HTTP requests must carry the gate's mark."""
+    return request.mode == "socket_mode" or request.context.get(VERIFIED) is True
+
+
 def register(app: App) -> None:
     @app.error
-    def on_error(error: Exception, body: dict[str, Any], respond: Respond) -> None:
-        report(error, body, respond)
+    def on_error(error: Exception, request: BoltRequest, respond: Respond) -> BoltResponse | None:
+        if not authenticated(request):  # nothing from this request is trusted: no reply, no body in the log
+            log.warning("refused a Slack request that failed before its signature was verified (%s)",
+                        type(error).__name__)
+            return BoltResponse(status=401, body="")
+        if isinstance(error, BoltUnhandledRequestError):  # logged here so Bolt does not log the body
+            kind = request.body.get("type") or request.body.get("command") or "unknown"
+            log.info("no listener for a Slack %s request", str(kind)[:40])
+            return None
+        report(error, request.body, respond)
+        return None

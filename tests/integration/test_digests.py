@@ -172,7 +172,7 @@ def test_a_failing_digest_leaves_the_others_posted_and_is_retried(bot: RunningBo
     digests = bot.services.digests
     first = digests.state.upsert_subscription(Subscription("C0FAIL001", "team-data", "daily", "0 9 * * *", "UTC"))
     second = digests.state.upsert_subscription(Subscription("C0OK00001", "team-search", "daily", "0 9 * * *", "UTC"))
-    stub.fail("files.getUploadURLExternal", status=500, times=1)
+    stub.fail("files.getUploadURLExternal", status=500, times=3)  # the first try and both 5xx retries
     with pytest.raises(Exception):  # noqa: B017 - the job's exception is what the scheduler retries on
         digests.run(first.id, "2026-11-28T09:00:00+00:00")  # type: ignore[arg-type]
     assert digests.run(second.id, "2026-11-28T09:00:00+00:00") == "posted"  # type: ignore[arg-type]

@@ -47,12 +47,11 @@ def texts(blocks: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def test_healthz(bot: RunningBot) -> None:
+def test_healthz_is_liveness_only(bot: RunningBot) -> None:
     with urllib.request.urlopen(bot.url + "/healthz", timeout=5) as resp:
-        body = json.loads(resp.read())
+        body = resp.read()
     assert resp.status == 200
-    assert body["status"] == "ok" and body["version"]
-    assert body["store"]["data_through"] == "2026-11-27" and body["store"]["rows"] > 3000
+    assert json.loads(body) == {"status": "ok"}  # no version, no row counts: the route is unauthenticated
 
 
 def test_slash_command_answers_ephemerally_with_exact_figures(bot: RunningBot, stub: SlackStub,
