@@ -144,7 +144,7 @@ def fire(url: str, stub: SlackStub, n: int, tag: str, wait_answers: bool) -> tup
 
 
 def run_inprocess(slack: Any, services: Any, stub: SlackStub, n: int) -> list[float]:
-    server = make_server(CostbotWsgi(slack, lambda: health(services)), "127.0.0.1", 0)
+    server = make_server(CostbotWsgi(slack, lambda: health(services), signing_secret=SECRET), "127.0.0.1", 0)
     threading.Thread(target=run_until_closed, args=(server,), daemon=True).start()
     try:
         acks, _ = fire(f"http://127.0.0.1:{server.effective_port}/slack/events", stub, n, "naive", False)

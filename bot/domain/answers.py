@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from bot.domain.money import percent_change
@@ -56,10 +56,47 @@ class CostAnswer:
 
 @dataclass(frozen=True)
 class ChartSeries:
-    """Daily spend stacked by `keys` (largest first, then "(other)"), for one answer."""
+    """Spend per bucket (day, week or month: `days` holds each bucket's first day) stacked by `keys`
+    (largest first, then "(other)"), for one answer."""
 
     title: str
     currency: str
     days: tuple[date, ...]
     keys: tuple[str, ...]
     values: dict[str, tuple[Decimal, ...]] = field(default_factory=dict)
+    bucket: str = "day"
+
+
+MAX_BARS = 400  # beyond this many bars a chart cannot be read: wider buckets
+
+
+def chart_bucket(days: int) -> str:
+    """The narrowest bucket that keeps a chart of `days` days within MAX_BARS bars."""
+    if days <= MAX_BARS:
+        return "day"
+    if days <= MAX_BARS * 7:
+        return "week"
+    return "month"
+
+
+def bucket_start(day: date, bucket: str) -> date:
+    if bucket == "week":
+        return day - timedelta(days=day.weekday())
+    if bucket == "month":
+        return day.replace(day=1)
+    return day
+
+
+def bucket_starts(first: date, last: date, bucket: str) -> tuple[date, ...]:
+    """Every bucket from the one holding `first` to the one holding `last`."""
+    out = []
+    current = bucket_start(first, bucket)
+    while current <= last:
+        out.append(current)
+        if bucket == "day":
+            current += timedelta(days=1)
+        elif bucket == "week":
+            current += timedelta(days=7)
+        else:
+            current = (current + timedelta(days=32)).replace(day=1)
+    return tuple(out)

@@ -76,7 +76,7 @@ GRAMMAR_HELP: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("this-month (mtd), last-month, ytd", "calendar months and the year to date"),
             ("last-Nd", "N days ending yesterday, e.g. last-30d"),
             ("YYYY-MM, YYYY-Qn, YYYY-MM-DD", "a month, a quarter, a day"),
-            ("YYYY-MM-DD..YYYY-MM-DD", "a date range, both ends included (at most 3660 days)"),
+            ("YYYY-MM-DD..YYYY-MM-DD", "a date range, both ends included"),
         ),
     ),
     (

@@ -55,7 +55,8 @@ def stacked_daily_png(series: ChartSeries, width_px: int = 1200, height_px: int 
     _stacked_bars(ax, _stack_list(series.keys, series.values))
     step = max(1, len(x) // 12)
     ax.set_xticks(x[::step])
-    ax.set_xticklabels([d.strftime("%b %d") for d in series.days[::step]], fontsize=10)
+    label = "%b %Y" if series.bucket == "month" else "%b %d"
+    ax.set_xticklabels([d.strftime(label) for d in series.days[::step]], fontsize=10)
     ax.yaxis.set_major_formatter(
         FuncFormatter(lambda v, _: format_money(Decimal(str(round(v, 2))), series.currency, whole=True))
     )

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from bot.config import CostbotConfig
-from bot.domain.answers import ChartSeries, CostAnswer, Group
+from bot.domain.answers import ChartSeries, CostAnswer, Group, bucket_start, bucket_starts, chart_bucket
 from bot.domain.errors import NoData, QueryError, UnknownScope
 from bot.domain.money import ZERO
 from bot.domain.overview import TeamOverview
@@ -156,7 +156,8 @@ class CostService:
         )
 
     def chart_series(self, answer: CostAnswer) -> ChartSeries:
-        """Daily spend for the answer's scope and period, stacked by its dimension (or by service)."""
+        """Spend for the answer's scope and period, stacked by its dimension (or by service): daily bars, or
+        weekly / monthly ones when the days with data span too long for daily bars to be read."""
         query = answer.query
         grouping = self.grouping(query)
         if grouping is None or grouping.kind == "time":
@@ -169,13 +170,16 @@ class CostService:
         ranked = sorted(totals, key=lambda k: (-totals[k], k))
         keep = ranked[:CHART_STACKS]
         keys = (*keep, OTHER) if len(ranked) > CHART_STACKS else tuple(keep)
-        days = tuple(answer.period.start + timedelta(days=i) for i in range(answer.period.days))
+        first = min((r.day for r in rows), default=answer.period.start)
+        last = max((r.day for r in rows), default=answer.period.start)
+        bucket = chart_bucket((last - first).days + 1)
+        days = bucket_starts(first, last, bucket)
         index = {d: i for i, d in enumerate(days)}
         values = {k: [ZERO] * len(days) for k in keys}
         for r in rows:
-            if r.day not in index:
+            slot = index.get(bucket_start(r.day, bucket))
+            if slot is None:
                 continue
-            key = r.key if r.key in keep else OTHER
-            values[key][index[r.day]] += r.cost
+            values[r.key if r.key in keep else OTHER][slot] += r.cost
         title = f"{answer.scope_label} · {answer.period.describe()}"
-        return ChartSeries(title, answer.currency, days, keys, {k: tuple(v) for k, v in values.items()})
+        return ChartSeries(title, answer.currency, days, keys, {k: tuple(v) for k, v in values.items()}, bucket)
