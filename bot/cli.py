@@ -82,7 +82,7 @@ def ask(
         out.print(render_answer(result))
     if chart is not None:
         written = _write_chart(services.costs, result, chart)
-        (err if as_json else out).print(f"Chart written to {written}")
+        (err if as_json else out).print(f"Chart written to {written}", markup=False, highlight=False)
 
 
 @app.command()

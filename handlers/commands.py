@@ -40,7 +40,7 @@ def _digest(services: Services, cmd: DigestCommand, channel: str, user: str, res
             else f"<#{channel}> has no *{cmd.scope}* digest. `/cost digest list` shows what it has.")
     else:
         cadence = "weekly" if cmd.when and cmd.when[0].lower() == "weekly" else "daily"
-        digests.post_now(channel, cmd.scope, cadence)
+        digests.post_now_as(user, channel, cmd.scope, cadence)
         message = blocks.notice_blocks(f"Posted the *{cmd.scope or 'all teams'}* {cadence} digest here.")
     if services.scheduler is not None and cmd.action in ("subscribe", "unsubscribe"):
         services.scheduler.refresh()

@@ -264,6 +264,11 @@ class DigestService:
             return "weekly"
         return "daily"
 
+    def post_now_as(self, user: str, channel: str, scope: str, cadence: str = "daily") -> None:
+        """`digest now` from Slack: the same people who may subscribe a scope may post its digest."""
+        self.authorize(user, self.builder.scope_query(scope) if scope else None, "post")
+        self.post_now(channel, scope, cadence)
+
     def post_now(self, channel: str, scope: str, cadence: str = "daily") -> None:
         if self.publisher is None:
             raise QueryError("Slack is not configured (SLACK_BOT_TOKEN)")

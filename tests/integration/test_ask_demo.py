@@ -228,3 +228,10 @@ def test_empty_store_says_how_to_fill_it(cli) -> None:  # type: ignore[no-untype
     result = cli("ask", "last-week")
     assert result.code == 1
     assert "no billing data yet" in result.err and "costbot demo" in result.err
+
+
+def test_a_chart_path_is_printed_as_text(demo_env, cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A path that looks like Rich markup is shown as it is, not interpreted."""
+    monkeypatch.setenv("COSTBOT_DATA_DIR", str(demo_env[0]))
+    result = cli("ask", "team-ml last-week", "--chart", "[/x].png")
+    assert result.code == 0 and "Chart written to [/x].png" in result.out, result.err

@@ -86,3 +86,9 @@ def test_unsubscribe_follows_the_same_rule(bot: RunningBot, stub: SlackStub) -> 
     done = command(bot, stub, "digest unsubscribe team-ml", ML, "C0UNSUB01")
     assert "Unsubscribed <#C0UNSUB01> from the *team-ml* digest." in done
     assert scopes_in(bot, "C0UNSUB01") == []
+
+
+def test_digest_now_follows_the_same_rule(bot: RunningBot, stub: SlackStub) -> None:
+    reply = command(bot, stub, "digest now team-vision", ML, "C0NOWNOW1")
+    assert ":warning: only members and approvers of team-vision (or an admin) can post its digest" in reply
+    assert [c for c in stub.api_calls() if c.name in ("chat.postMessage", "files.completeUploadExternal")] == []
