@@ -25,11 +25,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.app import build_services, health
+from bot.app import Application
 from bot.config import Settings
 from bot.demo import write_demo_csv
 from bot.domain.query import Query
-from bot.render import blocks
+from bot.render import answer_blocks
 from bot.web import CostbotWsgi, make_server, run_until_closed
 from tests.signing import command_body, signature
 from tests.slack_stub import SlackStub
@@ -56,9 +56,10 @@ def naive_app(services: Any) -> Any:
 
     @app.command("/cost")
     def cost(ack: Any, command: dict[str, Any]) -> None:
-        result = services.costs.ask(command["text"])
-        assert not isinstance(result, Query)
-        ack(blocks=blocks.answer_blocks(result, command["text"]), response_type="ephemeral")
+        query = services.use_cases.answers.parse(command["text"])
+        assert isinstance(query, Query)
+        result = services.use_cases.answers.answer(query)
+        ack(blocks=answer_blocks.answer_blocks(result, command["text"]), response_type="ephemeral")
 
     return app
 
@@ -72,7 +73,7 @@ def free_port() -> int:
 def start_bot_process(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     """`costbot serve --http` in its own process, as it runs in production."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--http", "--host", "127.0.0.1"],
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--http", "--host", "127.0.0.1"],
                             env={**os.environ, **env, "PORT": str(port), "COSTBOT_LOG_LEVEL": "WARNING"},
                             cwd=Path(__file__).resolve().parents[1])
     url = f"http://127.0.0.1:{port}"
@@ -144,7 +145,7 @@ def fire(url: str, stub: SlackStub, n: int, tag: str, wait_answers: bool) -> tup
 
 
 def run_inprocess(slack: Any, services: Any, stub: SlackStub, n: int) -> list[float]:
-    server = make_server(CostbotWsgi(slack, lambda: health(services), signing_secret=SECRET), "127.0.0.1", 0)
+    server = make_server(CostbotWsgi(slack, services.health, signing_secret=SECRET), "127.0.0.1", 0)
     threading.Thread(target=run_until_closed, args=(server,), daemon=True).start()
     try:
         acks, _ = fire(f"http://127.0.0.1:{server.effective_port}/slack/events", stub, n, "naive", False)
@@ -168,10 +169,10 @@ def main() -> None:
         stub = SlackStub().start()
         env = {"COSTBOT_DATA_DIR": str(data), "COSTBOT_TODAY": TODAY, "SLACK_BOT_TOKEN": "xoxb-bench",
                "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": stub.api_url}
-        services = build_services(Settings(env))
-        services.ingest.ingest([csv_path], source="demo")
+        services = Application(Settings(env))
+        services.use_cases.ingest.ingest([csv_path], source="demo")
         base_acks = run_inprocess(naive_app(services), services, stub, args.requests)
-        services.costs.store.close()  # type: ignore[attr-defined]
+        services.close()
         proc, url = start_bot_process(env)
         try:
             fire(url, stub, 10, "warm", True)  # a running bot has served requests before

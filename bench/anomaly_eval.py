@@ -68,26 +68,27 @@ def main() -> None:
     print(f"baseline (yesterday x 1.5): recall {naive_hits / args.trials:.3f}, {naive_false} false alerts "
           "(every Monday after a quiet weekend)")
 
-    from bot.app import build_services
+    from bot.app import Application
     from bot.config import Settings
     from bot.demo import write_demo_csv
 
     with tempfile.TemporaryDirectory() as tmp:
         csv_path = Path(tmp) / "demo.csv"
         write_demo_csv(csv_path, TODAY)
-        services = build_services(Settings({"COSTBOT_DATA_DIR": tmp, "COSTBOT_TODAY": TODAY.isoformat(),
+        application = Application(Settings({"COSTBOT_DATA_DIR": tmp, "COSTBOT_TODAY": TODAY.isoformat(),
                                             "DATABASE_URL": f"sqlite:///{tmp}/state.db"}))
+        services = application.use_cases
         services.ingest.ingest([csv_path])
         alerts: dict[tuple[str, str], int] = defaultdict(int)
         first = TODAY - timedelta(days=150)
         day = first
         while day < TODAY:
-            for a in services.insights.check_anomalies(day):
+            for a in services.anomalies.check_anomalies(day):
                 alerts[(a.team, day.strftime("%Y-%m"))] += 1
                 print(f"  alert: {day} {a.team} {a.service}: {a.causes[0].name if a.causes else '?'}")
             day += timedelta(days=1)
         months = len({(first + timedelta(days=i)).strftime("%Y-%m") for i in range(150)})
-        teams = len(services.config.teams)
+        teams = len(application.config.teams)
         worst = max(alerts.values(), default=0)
         print(f"demo data: {sum(alerts.values())} alerts over {teams} teams x {months} months; at most {worst} for "
               "one team in one month (target <= 1 false alert per team per month)")

@@ -53,25 +53,23 @@ def generate(path: Path, teams: int) -> None:
 
 
 def _init(data_dir: str, teams: int) -> None:
-    from bot.adapters.duckdb_store import DuckDBCostStore
-    from bot.config import parse_config
-    from bot.services.costs import CostService
-    from bot.services.digests import DigestBuilder
+    from bot.app import Application
+    from bot.config import Settings, parse_config
 
-    config = parse_config(config_for(teams))
-    store = DuckDBCostStore(Path(data_dir) / "costs.duckdb", read_only=True, threads=1)
-    costs = CostService(store, config, lambda: TODAY)
-    _worker["builder"] = DigestBuilder(costs, config, lambda: TODAY)
+    settings = Settings({"COSTBOT_DATA_DIR": data_dir, "COSTBOT_TODAY": TODAY.isoformat(),
+                         "DATABASE_URL": f"sqlite:///{data_dir}/state-{os.getpid()}.db"})
+    application = Application(settings, parse_config(config_for(teams)), duckdb_threads=1)
+    _worker["digests"] = application.use_cases.digests
 
 
 def render_one(team: str) -> int:
-    from bot.render.blocks import digest_blocks
     from bot.render.charts import digest_png
-    from bot.services.digests import DigestBuilder
+    from bot.render.digest_blocks import digest_blocks
+    from bot.services.digests import DigestService
 
-    builder = _worker["builder"]
-    assert isinstance(builder, DigestBuilder)
-    digest = builder.build(team)
+    digests = _worker["digests"]
+    assert isinstance(digests, DigestService)
+    digest = digests.build(team)
     payload = [b.to_dict() for b in digest_blocks(digest)]
     assert digest.chart is not None
     return len(digest_png(digest.chart)) + len(payload)

@@ -3,7 +3,7 @@
     python bench/query_bench.py --rows 10000000
 
 Phases run in their own processes so that each peak RSS is its own: generate (synthetic FOCUS Parquet),
-costbot (ingest + 20 queries through CostService), pandas (read the Parquet, filter, group, per query).
+costbot (ingest + 20 queries through AnswerService), pandas (read the Parquet, filter, group, per query).
 """
 
 from __future__ import annotations
@@ -86,7 +86,9 @@ def bench_costbot(parquet: Path, work: Path) -> dict[str, object]:
     from bot.adapters.duckdb_store import DuckDBCostStore
     from bot.config import parse_config
     from bot.domain.query import Query
-    from bot.services.costs import CostService
+    from bot.services.allocation import AllocationService
+    from bot.services.answers import AnswerService
+    from bot.services.scopes import ScopeResolver
 
     config = parse_config({"teams": {f"team-{t}": {"tags": {"team": t}} for t in TEAMS}})
     store = DuckDBCostStore(work / "costs.duckdb")
@@ -94,7 +96,8 @@ def bench_costbot(parquet: Path, work: Path) -> dict[str, object]:
     t0 = time.perf_counter()
     summary = store.ingest_files([parquet])
     ingest_s = time.perf_counter() - t0
-    service = CostService(store, config, lambda: TODAY)
+    scopes = ScopeResolver(store, config)
+    service = AnswerService(store, scopes, AllocationService(store, scopes, config, store), config, lambda: TODAY)
     samples: dict[str, list[float]] = {}
     for text in QUERIES:
         query = service.parse(text)

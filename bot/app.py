@@ -1,262 +1,322 @@
-"""Composition root: Settings -> adapters -> services; registers Slack handlers. The only module that wires
-concrete adapters and handlers/. Nothing happens at import time; callers build what they need.
+"""Composition root: settings -> adapters -> use cases -> entry points (the Slack app, the HTTP server, the
+scheduler, the CLI). The only module that imports concrete adapters, handlers/ and bot/jobs.py. Nothing happens
+at import time, and building the application does no I/O: stores, databases and clients open at first use.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
+import signal
+import sys
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot import __version__
 from bot.config import CostbotConfig, Settings
 from bot.domain.errors import ConfigError
-from bot.services.costs import CostService
-from bot.services.ingest import IngestService
+from bot.services.container import UseCases
 
 if TYPE_CHECKING:
     from slack_bolt import App
-    from sqlalchemy import Engine
 
+    from bot.adapters.duckdb_store import DuckDBCostStore
+    from bot.adapters.slack_publisher import SlackDigestPublisher
+    from bot.adapters.state.database import StateDatabase
     from bot.jobs import CostbotScheduler
-    from bot.ports import CostSource, CostStore, ResourceProvider
-    from bot.services.actions import ActionService
-    from bot.services.digests import DigestService
-    from bot.services.enforcement import EnforcementService
-    from bot.services.insights import InsightService
-    from bot.services.optimize import ScanService
-    from bot.services.sync import SyncService
+    from bot.ports import ActionNotifier, CostQueries, InsightNotifier, ResourceProvider
+
+log = logging.getLogger("costbot")
 
 LISTENER_THREADS = 2  # answers are CPU-bound on DuckDB; more threads only fight over the GIL
-
-
-class Services:
-    """The application services, built once. App state (and with it digests) is opened on first use, so
-    `costbot ask` never touches the state database."""
-
-    def __init__(self, settings: Settings, config: CostbotConfig, costs: CostService, ingest: IngestService) -> None:
-        from bot.services.allocation import AllocationService
-
-        self.settings = settings
-        self.config = config
-        self.costs = costs
-        self.ingest = ingest
-        self.answers = AllocationService(costs, config)  # answers with shared costs allocated
-        from bot.services.compliance import ComplianceService
-
-        self.compliance = ComplianceService(costs, config)
-        self.scheduler: CostbotScheduler | None = None
-        self._built: dict[str, Any] = {}
-        self._lock = threading.RLock()
-
-    def _lazy(self, name: str, build: Any) -> Any:
-        with self._lock:
-            if name not in self._built:
-                self._built[name] = build(self)
-            return self._built[name]
-
-    @property
-    def state_engine(self) -> Engine:
-        return self._lazy("engine", _build_engine)
-
-    @property
-    def slack_client(self) -> Any | None:
-        return self._lazy("slack", lambda s: build_web_client(s.settings) if s.settings.get("SLACK_BOT_TOKEN")
-                          else None)
-
-    @property
-    def digests(self) -> DigestService:
-        return self._lazy("digests", _build_digests)
-
-    @property
-    def providers(self) -> dict[str, ResourceProvider]:
-        return self._lazy("providers", _build_providers)
-
-    @property
-    def actions(self) -> ActionService:
-        return self._lazy("actions", _build_actions)
-
-    @property
-    def insights(self) -> InsightService:
-        return self._lazy("insights", _build_insights)
-
-    @property
-    def enforcement(self) -> EnforcementService:
-        return self._lazy("enforcement", _build_enforcement)
-
-    @property
-    def sync(self) -> SyncService:
-        return self._lazy("sync", _build_sync)
-
-    @property
-    def scanner(self) -> ScanService:
-        return self._lazy("scanner", _build_scanner)
-
-
-def _build_engine(services: Services) -> Engine:
-    from bot.adapters.state.database import make_engine, upgrade
-
-    engine = make_engine(services.settings.database_url)
-    upgrade(engine)
-    return engine
-
-
-def _publisher(services: Services) -> Any:
-    from bot.adapters.slack_publisher import SlackDigestPublisher
-
-    client = services.slack_client
-    return services._lazy("publisher", lambda s: SlackDigestPublisher(client) if client is not None else None)
-
-
-def _build_digests(services: Services) -> DigestService:
-    from bot.adapters.state.repository import SqlStateStore
-    from bot.services.digests import DigestBuilder, DigestService
-
-    builder = DigestBuilder(services.costs, services.config, services.costs.today)
-    return DigestService(builder, SqlStateStore(services.state_engine), _publisher(services), services.config)
-
-
-def _build_providers(services: Services) -> dict[str, ResourceProvider]:
-    from bot.adapters import providers
-
-    built: dict[str, ResourceProvider] = {}
-    rules = services.config.rules
-    for cfg in services.config.providers:
-        built[cfg.kind] = providers.create(
-            cfg.kind, regions=cfg.regions, accounts=cfg.accounts, role_arn=cfg.role_arn,
-            gpu_metric=(rules.gpu_metric.get("namespace", "CWAgent"),
-                        rules.gpu_metric.get("name", "nvidia_smi_utilization_gpu")),
-            endpoint_min_instances=rules.endpoint_min_instances)
-    return built
-
-
-def _notifier(services: Services) -> Any:
-    from bot.adapters.slack_actions import SlackActionNotifier
-
-    publisher = _publisher(services)
-    if publisher is None:
-        return None
-
-    def approvers(team: str | None) -> list[str]:
-        return services.actions.approvers(team)
-
-    return services._lazy("notifier", lambda s: SlackActionNotifier(
-        s.slack_client, publisher.channel_id, s.config.currency, approvers, s.config.rules.snooze_days))
-
-
-def _build_actions(services: Services) -> ActionService:
-    from bot.adapters.state.actions_repository import SqlActionStore
-    from bot.services.actions import ActionService
-
-    return ActionService(services.providers, SqlActionStore(services.state_engine), services.config,
-                         _notifier(services), services.costs.today, grounds=services.insights)
-
-
-def _build_enforcement(services: Services) -> EnforcementService:
-    from bot.services.enforcement import EnforcementService
-
-    return EnforcementService(services.config, services.insights, services.actions,
-                              list(services.providers.values()), _notifier(services))
-
-
-_ARN = re.compile(r"^arn:aws:ec2:([a-z0-9-]+):(\d{12}):instance/(.+)$")
-
-
-def _build_insights(services: Services) -> InsightService:
-    from bot.adapters.slack_insights import SlackInsightNotifier
-    from bot.adapters.state.insights_repository import SqlInsightStore
-    from bot.services.insights import InsightService
-
-    publisher = _publisher(services)
-    notifier = (SlackInsightNotifier(services.slack_client, publisher.channel_id, services.config.currency)
-                if publisher is not None else None)
-    has_aws = any(p.kind == "aws" for p in services.config.providers)
-
-    def resource_key(resource_id: str) -> str | None:
-        """An EC2 instance ARN from the bill -> the key the actions feature uses."""
-        m = _ARN.match(resource_id or "")
-        return f"aws|{m.group(2)}|{m.group(1)}|ec2|{m.group(3)}" if m and has_aws else None
-
-    return InsightService(services.costs, services.config, SqlInsightStore(services.state_engine), notifier,
-                          services.costs.today, resource_key)
-
-
-def _build_sync(services: Services) -> SyncService:
-    from bot.adapters.sources.cost_explorer import CostExplorerSource
-    from bot.adapters.sources.local_files import LocalFilesSource
-    from bot.adapters.sources.s3_export import S3ExportSource
-    from bot.services.sync import SyncService
-
-    sources: list[CostSource] = []
-    for cfg in services.config.sources:
-        name = cfg.name or cfg.kind
-        if cfg.kind == "athena":
-            continue  # queried in place, nothing to pull
-        if cfg.kind == "cost_explorer":
-            sources.append(CostExplorerSource(name, services.config.grammar.team_tag_key))
-        elif cfg.kind in ("s3_export", "cur") and cfg.bucket:
-            sources.append(S3ExportSource(name, cfg.bucket, cfg.prefix or "", cfg.region))
-        elif cfg.kind in ("focus_files", "cur") and cfg.path:
-            sources.append(LocalFilesSource(name, cfg.path))
-        else:
-            raise ConfigError(f"sources: '{name}' ({cfg.kind}) needs "
-                              + ("`bucket`" if cfg.kind == "s3_export" else "`path` or `bucket`"))
-    return SyncService(sources, services.costs.store, services.costs.today)
-
-
-def _build_scanner(services: Services) -> ScanService:
-    from bot.adapters.state.actions_repository import SqlActionStore
-    from bot.services.optimize import ScanService
-
-    return ScanService(list(services.providers.values()), SqlActionStore(services.state_engine), services.config,
-                       _notifier(services), services.costs.today, refresh=services.actions.refresh_messages)
+SERVE_DUCKDB_THREADS = 1  # many concurrent answers: one core each beats all cores each (bench/RESULTS.md)
+SHUTDOWN_SECONDS = 8.0  # on SIGTERM/SIGINT, time to finish work in flight; `docker stop` kills after 10 s
+HTTP_DRAIN_SECONDS = 3.0  # of which for requests in progress (acks are immediate; the work is in the pool)
+ADMIN_TOKEN_MIN_LENGTH = 16
+_EC2_ARN = re.compile(r"^arn:aws:ec2:([a-z0-9-]+):(\d{12}):instance/(.+)$")
 
 
 def store_path(settings: Settings) -> Path:
     return settings.data_dir / "costs.duckdb"
 
 
-def build_services(
-    settings: Settings | None = None, config: CostbotConfig | None = None, duckdb_threads: int | None = None
-) -> Services:
-    """`duckdb_threads` caps each query's threads (COSTBOT_DUCKDB_THREADS overrides): a server answering many
-    questions at once does better with one thread per query than with every query fighting for all cores."""
-    from bot.adapters.duckdb_store import DuckDBCostStore
+class Application:
+    """One process's costbot: its adapters (built on first use), its use cases, and how to run it."""
 
-    settings = settings or Settings()
-    config = config or settings.config
-    configured = settings.get("COSTBOT_DUCKDB_THREADS")
-    if configured is not None:
-        if not configured.isdigit() or int(configured) < 1:
-            raise ConfigError(f"COSTBOT_DUCKDB_THREADS must be a positive number, got '{configured}'")
-        duckdb_threads = int(configured)
-    athena = next((s for s in config.sources if s.kind == "athena"), None)
-    store: CostStore
-    if athena is not None:  # questions are pushed down to Athena; the data stays in S3
-        from bot.adapters.athena_store import AthenaCostStore
+    def __init__(self, settings: Settings | None = None, config: CostbotConfig | None = None,
+                 duckdb_threads: int | None = None) -> None:
+        """`duckdb_threads` caps each query's threads (COSTBOT_DUCKDB_THREADS overrides): a server answering
+        many questions at once does better with one thread per query than with every query on all cores."""
+        self.settings = settings or Settings()
+        self.config = config or self.settings.config
+        configured = self.settings.get("COSTBOT_DUCKDB_THREADS")
+        if configured is not None:
+            if not configured.isdigit() or int(configured) < 1:
+                raise ConfigError(f"COSTBOT_DUCKDB_THREADS must be a positive number, got '{configured}'")
+            duckdb_threads = int(configured)
+        self.duckdb_threads = duckdb_threads
 
-        if not athena.database or not athena.table:
-            raise ConfigError("sources: an athena source needs `database` and `table`")
-        store = AthenaCostStore(athena.database, athena.table, athena.workgroup, athena.output_location,
-                                athena.region, athena.table_format)
-    else:
-        duck = DuckDBCostStore(store_path(settings), threads=duckdb_threads)
-        duck.index_tags(config.indexed_tag_keys())
-        store = duck
+    def today(self) -> date:
+        return self.settings.today(self.config.timezone)
 
-    def today() -> date:
-        return settings.today(config.timezone)
+    # -- adapters ----------------------------------------------------------------------------------------
+    @cached_property
+    def engine(self) -> CostQueries | None:
+        """A configured query engine (Athena) answers questions in place of the embedded store."""
+        from bot.adapters.sources import query_engine
 
-    return Services(
-        settings=settings,
-        config=config,
-        costs=CostService(store, config, today),
-        ingest=IngestService(store),
-    )
+        return query_engine(self.config)
+
+    @cached_property
+    def cost_store(self) -> DuckDBCostStore | None:
+        """The embedded DuckDB store (None when a query engine holds the data)."""
+        if self.engine is not None:
+            return None
+        from bot.adapters.duckdb_store import DuckDBCostStore
+
+        return DuckDBCostStore(store_path(self.settings), threads=self.duckdb_threads,
+                               index_keys=self.config.indexed_tag_keys())
+
+    @property
+    def queries(self) -> CostQueries:
+        return self.engine if self.engine is not None else self.cost_store  # type: ignore[return-value]
+
+    @cached_property
+    def state(self) -> StateDatabase:
+        from bot.adapters.state.database import StateDatabase
+
+        return StateDatabase(self.settings.database_url)
+
+    @cached_property
+    def slack_client(self) -> Any | None:
+        return build_web_client(self.settings) if self.settings.get("SLACK_BOT_TOKEN") else None
+
+    @cached_property
+    def publisher(self) -> SlackDigestPublisher | None:
+        from bot.adapters.slack_publisher import SlackDigestPublisher
+
+        return SlackDigestPublisher(self.slack_client) if self.slack_client is not None else None
+
+    @cached_property
+    def action_notifier(self) -> ActionNotifier | None:
+        from bot.adapters.slack_actions import SlackActionNotifier
+
+        if self.publisher is None:
+            return None
+        return SlackActionNotifier(self.slack_client, self.publisher.channel_id, self.config.currency,
+                                   self.config.approvers, self.config.rules.snooze_days)
+
+    @cached_property
+    def insight_notifier(self) -> InsightNotifier | None:
+        from bot.adapters.slack_insights import SlackInsightNotifier
+
+        if self.publisher is None:
+            return None
+        return SlackInsightNotifier(self.slack_client, self.publisher.channel_id, self.config.currency)
+
+    @cached_property
+    def providers(self) -> dict[str, ResourceProvider]:
+        from bot.adapters import providers
+
+        built: dict[str, ResourceProvider] = {}
+        rules = self.config.rules
+        for cfg in self.config.providers:
+            built[cfg.kind] = providers.create(
+                cfg.kind, regions=cfg.regions, accounts=cfg.accounts, role_arn=cfg.role_arn,
+                gpu_metric=(rules.gpu_metric.get("namespace", "CWAgent"),
+                            rules.gpu_metric.get("name", "nvidia_smi_utilization_gpu")),
+                endpoint_min_instances=rules.endpoint_min_instances)
+        return built
+
+    def resource_key(self, billing_resource_id: str) -> str | None:
+        """A billing line's ResourceId -> the key the actions feature uses, when a provider manages it."""
+        match = _EC2_ARN.match(billing_resource_id or "")
+        has_aws = "aws" in self.providers
+        return f"aws|{match.group(2)}|{match.group(1)}|ec2|{match.group(3)}" if match and has_aws else None
+
+    # -- use cases ---------------------------------------------------------------------------------------
+    @cached_property
+    def use_cases(self) -> UseCases:
+        from bot.adapters.sources import pull_sources
+        from bot.adapters.state.actions_repository import SqlActionStore
+        from bot.adapters.state.insights_repository import SqlInsightStore
+        from bot.adapters.state.repository import SqlSubscriptionStore
+        from bot.services.actions import ActionService
+        from bot.services.allocation import AllocationService
+        from bot.services.anomalies import AnomalyService
+        from bot.services.answers import AnswerService
+        from bot.services.budgets import BudgetService
+        from bot.services.compliance import ComplianceService
+        from bot.services.digests import DigestBuilder, DigestService
+        from bot.services.enforcement import EnforcementService
+        from bot.services.home import HomeService
+        from bot.services.ingest import IngestService
+        from bot.services.optimize import ScanService
+        from bot.services.scopes import ScopeResolver
+        from bot.services.sync import SyncService
+
+        config, today, queries = self.config, self.today, self.queries
+        store = self.cost_store
+        scopes = ScopeResolver(queries, config)
+        allocation = AllocationService(queries, scopes, config, usage=store)
+        answers = AnswerService(queries, scopes, allocation, config, today)
+        compliance = ComplianceService(queries, config, today)
+        insight_store = SqlInsightStore(self.state)
+        budgets = BudgetService(queries, scopes, config, insight_store, self.insight_notifier, today)
+        anomalies = AnomalyService(queries, scopes, config, insight_store, self.insight_notifier, today,
+                                   self.resource_key)
+        action_store = SqlActionStore(self.state)
+        actions = ActionService(self.providers, action_store, config, self.action_notifier, today,
+                                budgets=budgets, anomalies=anomalies)
+        scans = ScanService(list(self.providers.values()), action_store, config, self.action_notifier, today,
+                            refresh=actions.refresh_messages)
+        builder = DigestBuilder(queries, scopes, budgets, compliance, anomalies, actions, config, today)
+        return UseCases(
+            answers=answers, allocation=allocation, compliance=compliance,
+            ingest=IngestService(store, store), sync=SyncService(pull_sources(config), store, today),
+            budgets=budgets, anomalies=anomalies,
+            digests=DigestService(builder, SqlSubscriptionStore(self.state), self.publisher, config),
+            scans=scans, actions=actions,
+            enforcement=EnforcementService(config, budgets, actions, list(self.providers.values())),
+            home=HomeService(answers, budgets, actions, config),
+        )
+
+    # -- entry points ------------------------------------------------------------------------------------
+    def slack_app(self, socket_mode: bool = False) -> App:
+        """The Bolt app with every listener registered. Request signatures are always verified in HTTP mode."""
+        from slack_bolt import App
+
+        from handlers import actions, answers, commands, errors, home
+
+        signing_secret = self.settings.get("SLACK_SIGNING_SECRET")
+        if not signing_secret and not socket_mode:
+            raise ConfigError("SLACK_SIGNING_SECRET is not set: HTTP mode verifies every request's signature")
+        app = App(
+            client=build_web_client(self.settings),
+            signing_secret=signing_secret or "unused-in-socket-mode",
+            request_verification_enabled=not socket_mode,  # behind the intake gate (bot/web.py): defence in depth
+            process_before_response=True,  # acks run inline in the request; work runs as lazy listeners
+            listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS,
+                                                 thread_name_prefix="costbot-listener"),
+            # Bolt's loggers inherit levels from this one instead of copying the root level when they are made
+            logger=logging.getLogger("slack_bolt.App"),
+            raise_error_for_unhandled_request=True,  # to errors.on_error, instead of a warning quoting the body
+        )
+        errors.register(app)
+        for listeners in (commands, answers, actions, home):
+            listeners.register(app, self.use_cases, self.config)
+        return app
+
+    def wsgi(self, slack: App) -> Any:
+        """The HTTP entry point: Slack's requests at /slack/events (verified by the intake gate), liveness at
+        /healthz and, with COSTBOT_ADMIN_TOKEN set, version and store details at /admin/status."""
+        from bot.web import CostbotWsgi
+
+        signing_secret = self.settings.get("SLACK_SIGNING_SECRET")
+        if not signing_secret:
+            raise ConfigError("SLACK_SIGNING_SECRET is not set: HTTP mode verifies every request's signature")
+        admin_token = self.settings.get("COSTBOT_ADMIN_TOKEN")
+        if admin_token is not None and len(admin_token.strip()) < ADMIN_TOKEN_MIN_LENGTH:
+            raise ConfigError(f"COSTBOT_ADMIN_TOKEN must be at least {ADMIN_TOKEN_MIN_LENGTH} characters "
+                              "(e.g. `openssl rand -hex 32`)")
+        return CostbotWsgi(slack, self.health, signing_secret=signing_secret,
+                           admin_token=admin_token.strip() if admin_token else None)
+
+    def socket_mode_handler(self, slack: App, app_token: str) -> Any:
+        """Socket Mode over slack_sdk's built-in websocket client; `.start()` blocks, `.connect()` does not."""
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        return SocketModeHandler(slack, app_token, ping_interval=30)
+
+    def scheduler(self, **options: Any) -> CostbotScheduler:
+        from bot.adapters.state.repository import SqlLeaseStore
+        from bot.jobs import CostbotScheduler
+
+        return CostbotScheduler(self.use_cases, SqlLeaseStore(self.state), self.config, **options)
+
+    def health(self) -> dict[str, Any]:
+        """The details behind GET /admin/status (GET /healthz says only that the process is up)."""
+        through = self.queries.freshness()
+        return {
+            "status": "ok",
+            "version": __version__,
+            "store": {"data_through": through.isoformat() if through else None, "rows": self.queries.row_count()},
+        }
+
+    def close(self) -> None:
+        if self.cost_store is not None:
+            self.cost_store.close()
+
+    # -- running ------------------------------------------------------------------------------------------
+    def run_scheduler(self) -> None:
+        """`costbot scheduler`: the scheduler alone until SIGTERM/SIGINT; one instance is active."""
+        self.duckdb_threads = self.duckdb_threads or SERVE_DUCKDB_THREADS
+        stop = _stop_on_signals()
+        runner = self.scheduler()
+        runner.start()
+        stop.wait()
+        log.info("stopping: finishing running jobs (up to %.0f s)", SHUTDOWN_SECONDS)
+        _exit_after_stop(runner.stop(timeout=stop.remaining()))
+
+    def serve(self, http: bool = False, socket: bool = False, host: str = "0.0.0.0",
+              with_scheduler: bool = True) -> None:
+        """`costbot serve`: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on $PORT, until SIGTERM/SIGINT:
+        then no new requests, work in flight finished (up to 8 s), the scheduler lease released."""
+        if http and socket:
+            raise ConfigError("choose one of --http and --socket")
+        self.duckdb_threads = self.duckdb_threads or SERVE_DUCKDB_THREADS
+        use_socket = socket or (not http and bool(self.settings.get("SLACK_APP_TOKEN")))
+        app_token = self.settings.get("SLACK_APP_TOKEN")
+        if use_socket and not app_token:
+            raise ConfigError("SLACK_APP_TOKEN is not set (the app-level token, xapp-…) for Socket Mode")
+        slack = self.slack_app(socket_mode=use_socket)
+        if use_socket:
+            receiver: Any = self.socket_mode_handler(slack, app_token or "")
+        else:
+            from bot.web import make_server
+
+            receiver = make_server(self.wsgi(slack), host, self.settings.port)
+        stop = _stop_on_signals()
+        scheduler_stopped: Callable[[], bool] = lambda: True  # noqa: E731
+        if with_scheduler:
+            runner = self.scheduler()
+            runner.start()
+            scheduler_stopped = _stop_scheduler_on(stop, runner)
+        if use_socket:
+            log.info("starting in Socket Mode")
+            receiver.connect()
+            stop.wait()
+            log.info("stopping: closing the Socket Mode connection, finishing work in flight")
+            receiver.close()  # no new envelopes; the ones being handled are finished first
+            finished = True
+        else:
+            log.info("listening on http://%s:%s (Slack: POST /slack/events, health: GET /healthz)", host,
+                     receiver.effective_port)
+            finished = receiver.serve(stop, drain_seconds=HTTP_DRAIN_SECONDS)  # returns once stopped and drained
+            log.info("stopping: no new requests; finishing work in flight")
+        finished = shutdown_listeners(slack, stop.remaining()) and finished
+        finished = scheduler_stopped() and finished
+        _exit_after_stop(finished)
+
+
+# -- Slack clients ---------------------------------------------------------------------------------------------
+def _server_error_retry_handler() -> Any:
+    """slack_sdk's ServerErrorRetryHandler (exponential backoff with jitter) on every 5xx, not only 500 and 503:
+    502 and 504 from Slack's edge are just as transient."""
+    from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
+
+    class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
+        def _can_retry(self, *, state: Any, request: Any, response: Any = None, error: Any = None) -> bool:
+            return response is not None and 500 <= response.status_code < 600
+
+    return AnyServerErrorRetryHandler(max_retry_count=2)
 
 
 def build_web_client(settings: Settings) -> Any:
@@ -279,53 +339,6 @@ def build_web_client(settings: Settings) -> Any:
     )
 
 
-def _server_error_retry_handler() -> Any:
-    """slack_sdk's ServerErrorRetryHandler (exponential backoff with jitter) on every 5xx, not only 500 and 503:
-    502 and 504 from Slack's edge are just as transient."""
-    from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
-
-    class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
-        def _can_retry(self, *, state: Any, request: Any, response: Any = None, error: Any = None) -> bool:
-            return response is not None and 500 <= response.status_code < 600
-
-    return AnyServerErrorRetryHandler(max_retry_count=2)
-
-
-def build_slack_app(services: Services, socket_mode: bool = False) -> App:
-    """The Bolt app with every listener registered. Request signatures are always verified in HTTP mode."""
-    from slack_bolt import App
-
-    from handlers import actions, commands, errors, home, resources
-
-    settings = services.settings
-    signing_secret = settings.get("SLACK_SIGNING_SECRET")
-    if not signing_secret and not socket_mode:
-        raise ConfigError("SLACK_SIGNING_SECRET is not set: HTTP mode verifies every request's signature")
-    app = App(
-        client=build_web_client(settings),
-        signing_secret=signing_secret or "unused-in-socket-mode",
-        request_verification_enabled=not socket_mode,  # behind the intake gate (bot/web.py): defence in depth
-        process_before_response=True,  # acks run inline in the request; work runs as lazy listeners
-        listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="costbot-listener"),
-        # Bolt's loggers inherit levels from this one instead of copying the root level when they are made
-        logger=logging.getLogger("slack_bolt.App"),
-        raise_error_for_unhandled_request=True,  # to errors.on_error, instead of a warning quoting the body
-    )
-    errors.register(app)
-    commands.register(app, services)
-    actions.register(app, services)
-    home.register(app, services)
-    resources.register(app, services)
-    return app
-
-
-def build_socket_mode_handler(slack: App, app_token: str) -> Any:
-    """Socket Mode over slack_sdk's built-in websocket client; `.start()` blocks, `.connect()` does not."""
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-    return SocketModeHandler(slack, app_token, ping_interval=30)
-
-
 def shutdown_listeners(slack: App, timeout: float) -> bool:
     """Let the listener pool finish the work it holds (running and queued lazy listeners) for up to `timeout`
     seconds; no new work is accepted. Returns whether it finished."""
@@ -337,32 +350,67 @@ def shutdown_listeners(slack: App, timeout: float) -> bool:
     return not done.is_alive()
 
 
-ADMIN_TOKEN_MIN_LENGTH = 16
+# -- signals ---------------------------------------------------------------------------------------------------
+class _Stop(threading.Event):
+    """Set by the first SIGTERM (`docker stop`) or SIGINT (Ctrl-C); a second one kills the process at once."""
+
+    deadline = 0.0  # time.monotonic() by which work in flight must be done
+
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
 
 
-def build_wsgi(services: Services, slack: App) -> Any:
-    """The HTTP entry point: Slack's requests at /slack/events (verified by the intake gate), liveness at
-    /healthz and, with COSTBOT_ADMIN_TOKEN set, version and store details at /admin/status."""
-    from bot.web import CostbotWsgi
+def _stop_on_signals() -> _Stop:
+    stop = _Stop()
 
-    settings = services.settings
-    signing_secret = settings.get("SLACK_SIGNING_SECRET")
-    if not signing_secret:
-        raise ConfigError("SLACK_SIGNING_SECRET is not set: HTTP mode verifies every request's signature")
-    admin_token = settings.get("COSTBOT_ADMIN_TOKEN")
-    if admin_token is not None and len(admin_token.strip()) < ADMIN_TOKEN_MIN_LENGTH:
-        raise ConfigError(f"COSTBOT_ADMIN_TOKEN must be at least {ADMIN_TOKEN_MIN_LENGTH} characters "
-                          "(e.g. `openssl rand -hex 32`)")
-    return CostbotWsgi(slack, lambda: health(services), signing_secret=signing_secret,
-                       admin_token=admin_token.strip() if admin_token else None)
+    def on_signal(signum: int, frame: object) -> None:
+        stop.deadline = time.monotonic() + SHUTDOWN_SECONDS
+        stop.set()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_DFL)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
+    return stop
 
 
-def health(services: Services) -> dict[str, Any]:
-    """The details behind GET /admin/status (GET /healthz says only that the process is up)."""
-    store = services.costs.store
-    through = store.freshness()
-    return {
-        "status": "ok",
-        "version": __version__,
-        "store": {"data_through": through.isoformat() if through else None, "rows": store.row_count()},
-    }
+def _stop_scheduler_on(stop: _Stop, runner: Any) -> Callable[[], bool]:
+    """Stops the scheduler as soon as `stop` is set (no new jobs while the rest winds down); the returned
+    function waits for that and says whether its jobs finished."""
+    finished: list[bool] = []
+
+    def stopper() -> None:
+        stop.wait()
+        finished.append(runner.stop(timeout=stop.remaining()))
+
+    thread = threading.Thread(target=stopper, name="costbot-scheduler-stop", daemon=True)
+    thread.start()
+
+    def wait() -> bool:
+        thread.join(stop.remaining() + 1.0)  # its own bound, plus the lease release
+        return bool(finished and finished[0])
+
+    return wait
+
+
+def _exit_after_stop(finished: bool) -> None:
+    """Return normally (exit 0) when everything finished. Otherwise exit 1 now: work still running holds
+    non-daemon pool threads, and the interpreter would wait for them past any deadline."""
+    if finished:
+        log.info("stopped")
+        return
+    log.warning("stopped with work unfinished")
+    logging.shutdown()
+    os._exit(1)
+
+
+# -- the `costbot` command -----------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    """The CLI with this composition root behind it."""
+    from bot import cli
+
+    return cli.main(argv, Application)
+
+
+def run() -> None:
+    sys.exit(main())

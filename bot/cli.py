@@ -1,17 +1,15 @@
-"""The `costbot` command line (Typer). Commands parse, call one service, render; errors are shown in `main`."""
+"""The `costbot` command line (Typer): an entry point beside Slack and the scheduler. Commands parse, call the use
+cases, render; errors are shown in `main`. The application behind it comes from the composition root, which
+hands `main` a factory (bot/app.py `run`): this module never imports the root."""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sys
-import threading
-import time
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import typer
 from rich.console import Console
@@ -19,11 +17,32 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bot import __version__
-from bot.app import build_services
-from bot.config import Settings, load_config
+from bot.config import CostbotConfig, Settings, load_config
 from bot.domain.answers import CostAnswer
-from bot.domain.errors import CostbotError
-from bot.domain.query import HelpRequest, help_text
+from bot.domain.errors import ConfigError, CostbotError, QueryError
+from bot.domain.periods import resolve_period
+from bot.domain.query import Query, TagsCommand
+from bot.services.container import UseCases
+from bot.words import answer_in_terminal
+
+
+class Application(Protocol):
+    """What the CLI needs of the composition root: the use cases, and how to run the long-lived processes."""
+
+    settings: Settings
+    config: CostbotConfig
+
+    @property
+    def use_cases(self) -> UseCases: ...
+
+    def serve(self, http: bool, socket: bool, host: str, with_scheduler: bool) -> None: ...
+
+    def run_scheduler(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+ApplicationFactory = Callable[..., Application]
 
 app = typer.Typer(
     name="costbot",
@@ -34,6 +53,14 @@ app = typer.Typer(
 )
 out = Console()
 err = Console(stderr=True)
+
+
+def _application(ctx: typer.Context, **options: Any) -> Application:
+    """The application for this command, closed (its store released) when the command ends."""
+    factory: ApplicationFactory = ctx.find_root().obj
+    application = factory(**options)
+    ctx.call_on_close(application.close)
+    return application
 
 
 def _version(value: bool) -> None:
@@ -50,12 +77,10 @@ def _root(
     """costbot: answers in Slack and in the terminal."""
 
 
-def _write_chart(services_costs: object, answer: CostAnswer, path: Path) -> Path:
+def _write_chart(uc: UseCases, answer: CostAnswer, path: Path) -> Path:
     from bot.render.charts import stacked_daily_png
-    from bot.services.costs import CostService
 
-    assert isinstance(services_costs, CostService)
-    png = stacked_daily_png(services_costs.chart_series(answer))
+    png = stacked_daily_png(uc.answers.chart_series(answer))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(png)
     return path
@@ -63,30 +88,32 @@ def _write_chart(services_costs: object, answer: CostAnswer, path: Path) -> Path
 
 @app.command()
 def ask(
+    ctx: typer.Context,
     text: Annotated[list[str] | None, typer.Argument(help='The question, e.g. "team-ml last-week by service"')] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (see README).")] = False,
     chart: Annotated[Path | None, typer.Option("--chart", help="Also write a PNG chart to this file.")] = None,
 ) -> None:
-    """Answer a cost question in the /cost language."""
+    """Answer anything /cost answers in Slack: a question, or budget, anomalies, idle, tags, audit, help."""
     from bot.render.json_out import answer_to_json
-    from bot.render.terminal import render_answer
 
-    services = build_services()
-    result = services.answers.ask(" ".join(text or []))
-    if isinstance(result, HelpRequest):
-        out.print(help_text(services.config.grammar, "costbot ask"), markup=False, highlight=False)
-        return
+    application = _application(ctx)
+    uc = application.use_cases
+    word, result, parsed = answer_in_terminal(uc, application.config, " ".join(text or []))
+    if (as_json or chart is not None) and not isinstance(parsed, Query | TagsCommand):
+        raise QueryError("--json and --chart go with questions (and --json with `tags`)", word=word.word)
     if as_json:
-        sys.stdout.write(json.dumps(answer_to_json(result)) + "\n")
+        payload = answer_to_json(result) if isinstance(parsed, Query) else result.to_json()
+        sys.stdout.write(json.dumps(payload) + "\n")
     else:
-        out.print(render_answer(result))
+        out.print(word.terminal(result, application.config))
     if chart is not None:
-        written = _write_chart(services.costs, result, chart)
+        written = _write_chart(uc, result, chart)
         (err if as_json else out).print(f"Chart written to {written}", markup=False, highlight=False)
 
 
 @app.command()
 def ingest(
+    ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="FOCUS or AWS CUR files (.csv, .csv.gz, .parquet) or folders")],
     source: Annotated[str | None, typer.Option(help="Source label; a re-ingest replaces the same "
                                                      "source's billing periods. Default: focus or cur.")] = None,
@@ -94,7 +121,7 @@ def ingest(
     """Load billing files into the store, all or nothing."""
     from bot.render.terminal import render_ingest_summary
 
-    services = build_services()
+    uc = _application(ctx).use_cases
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err, transient=True) as progress:
         task = progress.add_task("Validating", total=None)
@@ -102,12 +129,13 @@ def ingest(
         def on_file(path: Path, index: int, count: int) -> None:
             progress.update(task, total=count, completed=index + 1, description=f"Read {path.name}")
 
-        summary = services.ingest.ingest(paths, source=source, progress=on_file)
+        summary = uc.ingest.ingest(paths, source=source, progress=on_file)
     out.print(render_ingest_summary(summary))
 
 
 @app.command()
 def demo(
+    ctx: typer.Context,
     days: Annotated[int, typer.Option(min=14, max=1000, help="Days of history up to yesterday.")] = 180,
 ) -> None:
     """Generate a demo ML organization's billing data, ingest it and show sample answers."""
@@ -123,8 +151,8 @@ def demo(
     config_path = settings.data_dir / "demo-costbot.yml"
     config_path.write_text(resources.files("bot").joinpath("demo_config.yml").read_text(encoding="utf-8"),
                            encoding="utf-8")
-    services = build_services(settings, config)
-    summary = services.ingest.ingest([csv_path], source="demo")
+    uc = _application(ctx, settings=settings, config=config).use_cases
+    summary = uc.ingest.ingest([csv_path], source="demo")
     out.print(f"[bold green]Demo data:[/] {rows:,} FOCUS rows for {days} days up to {today.isoformat()} "
               f"(exclusive) in {csv_path}")
     out.print(f"Ingested {summary.rows:,} rows into {settings.data_dir / 'costs.duckdb'}; "
@@ -133,18 +161,21 @@ def demo(
     chart_path = folder / "chart-last-30d-by-team.png"
     for text in samples:
         out.rule(f"costbot ask \"{text}\"")
-        result = services.costs.ask(text)
-        assert not isinstance(result, HelpRequest)
-        out.print(render_answer(result))
-    answer = services.costs.ask("last-30d by team")
-    assert not isinstance(answer, HelpRequest)
-    _write_chart(services.costs, answer, chart_path)
+        out.print(render_answer(_question(uc, text)))
+    _write_chart(uc, _question(uc, "last-30d by team"), chart_path)
     out.print(f"\nChart of the last 30 days by team: {chart_path}")
     out.print('Try: costbot ask "team-vision last-30d by resource top 5"')
 
 
+def _question(uc: UseCases, text: str) -> CostAnswer:
+    parsed = uc.answers.parse(text)
+    assert isinstance(parsed, Query)
+    return uc.answers.answer(parsed)
+
+
 @app.command()
 def digest(
+    ctx: typer.Context,
     scope: Annotated[str, typer.Argument(help='A /cost scope, e.g. "team-ml" or "project:fraud"; "" for all.')] = "",
     weekly: Annotated[bool, typer.Option("--weekly", help="The weekly digest instead of the daily one.")] = False,
     preview: Annotated[Path | None, typer.Option(help="Write the blocks (JSON) and the chart (PNG) here.")] = None,
@@ -152,65 +183,63 @@ def digest(
     channel: Annotated[str | None, typer.Option(help="Channel for --post (default: the team's channel).")] = None,
 ) -> None:
     """Build a digest: preview it as files, or post it now."""
-    from bot.domain.errors import ConfigError
-    from bot.render.blocks import digest_blocks
     from bot.render.charts import digest_png
+    from bot.render.digest_blocks import digest_blocks
 
-    services = build_services()
+    application = _application(ctx)
+    uc = application.use_cases
     cadence = "weekly" if weekly else "daily"
     if preview is None and not post:
         raise ConfigError("say what to do: --preview DIR and/or --post")
-    built = services.digests.builder.build(scope, cadence)
+    built = uc.digests.build(scope, cadence)
     if preview is not None:
         preview.mkdir(parents=True, exist_ok=True)
         stem = f"digest-{(scope or 'all').replace(':', '-').replace(' ', '_')}-{cadence}"
         (preview / f"{stem}.json").write_text(json.dumps([b.to_dict() for b in digest_blocks(built)], indent=2))
         if built.chart is not None:
             (preview / f"{stem}.png").write_bytes(digest_png(built.chart))
-        out.print(f"Wrote {preview / (stem + '.json')} and {preview / (stem + '.png')}")
+        out.print(f"Wrote {preview / (stem + '.json')} and {preview / (stem + '.png')}", markup=False)
     if post:
-        target = channel or (services.config.teams[scope].channel if scope in services.config.teams else None)
+        target = channel or (application.config.channel_for(scope) if scope in application.config.teams else None)
         if not target:
             raise ConfigError(f"no channel for '{scope}': pass --channel")
-        services.digests.post_now(target, scope, cadence)
-        out.print(f"Posted the {cadence} digest for {scope or 'all teams'} to {target}")
+        uc.digests.post_now(target, scope, cadence)
+        out.print(f"Posted the {cadence} digest for {scope or 'all teams'} to {target}", markup=False)
+
+
+def _setup_logging(settings: Settings) -> None:
+    from bot.logs import setup_logging
+
+    setup_logging(settings.get("COSTBOT_LOG_FORMAT", "json") or "json", settings.get("COSTBOT_LOG_LEVEL", "INFO")
+                  or "INFO")
 
 
 @app.command()
-def scheduler() -> None:
-    """Run the scheduler alone (for deployments with several web replicas): one instance is active."""
-    import logging
-
-    from bot.jobs import CostbotScheduler
-    from bot.logs import setup_logging
-
+def scheduler(ctx: typer.Context) -> None:
+    """Run the scheduler alone (for deployments with several web replicas): one instance is active.
+    SIGTERM or SIGINT stops it gracefully: running jobs finished (up to 8 s), the lease released."""
     settings = Settings()
-    setup_logging(settings.get("COSTBOT_LOG_FORMAT", "json") or "json", settings.get("COSTBOT_LOG_LEVEL", "INFO")
-                  or "INFO")
-    services = build_services(settings, duckdb_threads=SERVE_DUCKDB_THREADS)
-    stop = _stop_on_signals()
-    runner = CostbotScheduler(services)
-    runner.start()
-    stop.wait()
-    logging.getLogger("costbot").info("stopping: finishing running jobs (up to %.0f s)", SHUTDOWN_SECONDS)
-    _exit_after_stop(runner.stop(timeout=stop.remaining()))
+    _setup_logging(settings)
+    _application(ctx, settings=settings).run_scheduler()
 
 
 @app.command()
 def scan(
+    ctx: typer.Context,
     post: Annotated[bool, typer.Option("--post/--no-post", help="Post each team's resources to its channel.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the recommendations as JSON.")] = False,
 ) -> None:
     """Find idle and oversized resources through the configured providers."""
     from rich.table import Table
+    from rich.text import Text
 
-    from bot.domain.errors import ConfigError
     from bot.domain.money import format_money
 
-    services = build_services()
-    if not services.config.providers:
+    application = _application(ctx)
+    if not application.config.providers:
         raise ConfigError("no providers configured: add `providers: [{kind: aws, regions: [us-east-1]}]`")
-    result = services.scanner.scan(post=post and services.slack_client is not None)
+    currency = application.config.currency
+    result = application.use_cases.scans.scan(post=post)
     if as_json:
         sys.stdout.write(json.dumps({
             "resources": result.resources,
@@ -228,38 +257,31 @@ def scan(
         table.add_column(col)
     for r in result.recommendations:
         target = f" → {r.target_type}" if r.target_type else ""
-        saving = format_money(r.monthly_savings, services.config.currency, whole=True) if r.monthly_savings else "–"
-        table.add_row(r.name, r.team or "–", r.resource_type + target, f"{r.kind}: {r.reason}", saving)
+        saving = format_money(r.monthly_savings, currency, whole=True) if r.monthly_savings else "–"
+        table.add_row(Text(r.name), Text(r.team or "–"), Text(r.resource_type + target), Text(f"{r.kind}: {r.reason}"),
+                      saving)
     out.print(table)
     calls = ", ".join(f"{k} {v}" for k, v in sorted(result.requests.items()))
-    out.print(f"Total ~{format_money(result.monthly_savings, services.config.currency, whole=True)}/month · "
-              f"posted to {len(result.posted)} channel(s) · API requests: {calls}")
+    out.print(f"Total ~{format_money(result.monthly_savings, currency, whole=True)}/month · "
+              f"posted to {len(result.posted)} channel(s) · API requests: {calls}", markup=False)
 
 
 @app.command()
 def audit(
+    ctx: typer.Context,
     limit: Annotated[int, typer.Argument(min=1, max=1000, help="How many entries.")] = 20,
     details: Annotated[bool, typer.Option("--details", help="Add the cloud's own error text (for operators; "
                                                             "never shown in Slack).")] = False,
 ) -> None:
     """The most recent actions: who, what, before, after, result."""
-    from rich.table import Table
+    from bot.render.terminal import render_audit
 
-    services = build_services()
-    table = Table(title="Recent actions")
-    for col in ("when (UTC)", "who", "action", "resource", "result", "before → after / error"):
-        table.add_column(col)
-    for e in services.actions.audit(limit):
-        detail = e.error or (f"{e.before} → {e.after}" if e.before or e.after else "")
-        if details and e.detail:
-            detail += f"\n{e.detail}"
-        table.add_row(e.at.strftime("%Y-%m-%d %H:%M"), e.actor, e.action, e.resource_key.split("|")[-1],
-                      e.result + (" (dry run)" if e.dry_run else ""), escape(detail))
-    out.print(table)
+    out.print(render_audit(_application(ctx).use_cases.actions.audit(limit), details=details))
 
 
 @app.command()
 def sync(
+    ctx: typer.Context,
     source: Annotated[str | None, typer.Option(help="Only this source (its `name`, or its kind).")] = None,
     since: Annotated[str | None, typer.Option(help="Backfill from this month (YYYY-MM); default: the current "
                                                    "and the previous month.")] = None,
@@ -267,26 +289,24 @@ def sync(
     """Pull the configured billing sources into the store (each one atomically)."""
     from datetime import date
 
-    from bot.domain.errors import ConfigError
-
     start = None
     if since is not None:
         try:
             start = date.fromisoformat(f"{since}-01")
         except ValueError:
             raise ConfigError(f"--since must be YYYY-MM, got '{since}'") from None
-    services = build_services()
-    if not services.sync.sources:
+    uc = _application(ctx).use_cases
+    if not uc.sync.sources:
         raise ConfigError("no sources configured (see `sources:` in costbot.example.yml)")
     failed = False
-    for r in services.sync.sync(source, start):
+    for r in uc.sync.sync(source, start):
         calls = ", ".join(f"{k} {v}" for k, v in sorted(r.requests.items())) or "no API requests"
         if r.ok:
-            out.print(f"[green]✓[/] {r.name}: {r.note}; {r.rows:,} rows ingested ({calls})")
+            out.print(f"[green]✓[/] {escape(r.name)}: {escape(r.note)}; {r.rows:,} rows ingested ({calls})")
         else:
             failed = True
-            err.print(f"[red]✗[/] {r.name}: {r.error} ({calls})", soft_wrap=True)
-    through = services.costs.store.freshness()
+            err.print(f"[red]✗[/] {escape(r.name)}: {escape(r.error or '')} ({calls})", soft_wrap=True)
+    through = uc.answers.data_through()
     out.print(f"Billing data through {through.isoformat() if through else '–'}")
     if failed:
         raise typer.Exit(1)
@@ -297,42 +317,38 @@ app.add_typer(sources_app, name="sources")
 
 
 @sources_app.command("check")
-def sources_check() -> None:
+def sources_check(ctx: typer.Context) -> None:
     """Verify credentials and permissions for each source; print what is missing."""
-    services = build_services()
     bad = False
-    for name, problems in services.sync.check().items():
-        source = next(s for s in services.sync.sources if s.name == name)
-        needs = ", ".join(getattr(source, "PERMISSIONS", ())) or "read access to the folder"
-        if problems:
+    for check in _application(ctx).use_cases.sync.check():
+        needs = ", ".join(check.permissions) or "read access to the folder"
+        if check.problems:
             bad = True
-            err.print(f"[red]✗[/] {name} ({source.kind}): needs {needs}", soft_wrap=True)
-            for p in problems:
+            err.print(f"[red]✗[/] {escape(check.name)} ({check.kind}): needs {needs}", soft_wrap=True)
+            for p in check.problems:
                 err.print(f"    {p}", soft_wrap=True, markup=False)
         else:
-            out.print(f"[green]✓[/] {name} ({source.kind})")
+            out.print(f"[green]✓[/] {escape(check.name)} ({check.kind})")
     if bad:
         raise typer.Exit(1)
 
 
 @app.command()
 def budgets(
+    ctx: typer.Context,
     scope: Annotated[str | None, typer.Argument(help="One scope (default: every budgeted one).")] = None,
     anomalies: Annotated[bool, typer.Option("--anomalies", help="Also list the last 30 days' anomalies.")] = False,
 ) -> None:
     """Budgets: month to date, % used, weekday-aware forecast, run-out day; optionally recent anomalies."""
-    from bot.render.insight_blocks import anomaly_text, budget_lines
+    from bot.render.terminal import render_anomalies, render_budgets
 
-    services = build_services()
-    for name in [scope] if scope else services.insights.budgeted_scopes():
-        status = services.insights.status(name)
-        out.rule(f"{name} · {status.month:%B %Y}")
-        for line in budget_lines(status):
-            out.print(line.replace("*", ""), markup=False)
+    application = _application(ctx)
+    uc = application.use_cases
+    names = [scope] if scope else uc.budgets.budgeted_scopes()
+    out.print(render_budgets([uc.budgets.status(name) for name in names]))
     if anomalies:
         out.rule("Anomalies, last 30 days")
-        for a in services.insights.recent():
-            out.print(anomaly_text(a, services.config.currency).replace("*", ""), markup=False)
+        out.print(render_anomalies(uc.anomalies.recent(), application.config.currency))
 
 
 tags_app = typer.Typer(help="Tag compliance.", no_args_is_help=True)
@@ -341,23 +357,23 @@ app.add_typer(tags_app, name="tags")
 
 @tags_app.command("report")
 def tags_report(
+    ctx: typer.Context,
     period: Annotated[str, typer.Option(help="A /cost period word.")] = "last-month",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Untagged spend, its trend, the top untagged resources and services, coverage per account and tag."""
-    from bot.render.insight_blocks import compliance_lines
+    from bot.render.terminal import render_compliance
 
-    report = build_services().compliance.report(period)
+    report = _application(ctx).use_cases.compliance.report(period)
     if as_json:
         sys.stdout.write(json.dumps(report.to_json()) + "\n")
         return
-    out.rule(f"Tag compliance · {report.period.describe()}")
-    for line in compliance_lines(report):
-        out.print(line.replace("*", ""), markup=False)
+    out.print(render_compliance(report))
 
 
 @app.command()
 def export(
+    ctx: typer.Context,
     period: Annotated[str, typer.Option(help="A /cost period word, e.g. last-month or 2026-10.")] = "last-month",
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
     output: Annotated[Path | None, typer.Option(help="File to write (default showback-START.FORMAT).")] = None,
@@ -365,18 +381,16 @@ def export(
     """Showback for finance: allocated cost per team, project and service, with the rule of each shared line."""
     import csv as csv_module
 
-    from bot.domain.errors import ConfigError
-    from bot.domain.periods import resolve_period
-
     if fmt not in ("csv", "parquet"):
         raise ConfigError("--format must be csv or parquet")
-    services = build_services()
-    span = resolve_period(period, services.costs.today())
-    rows = services.answers.showback(span.start, span.end)
+    application = _application(ctx)
+    uc = application.use_cases
+    span = resolve_period(period, uc.answers.today())
+    rows = uc.allocation.showback(span.start, span.end)
     path = output or Path(f"showback-{span.start.isoformat()}.{fmt}")
     header = ["period_start", "period_end", "team", "project", "service", "kind", "rule", "cost", "currency"]
     records = [[span.start.isoformat(), span.end.isoformat(), t, p, svc, kind, rule, str(cost),
-                services.config.currency] for t, p, svc, kind, rule, cost in rows]
+                application.config.currency] for t, p, svc, kind, rule, cost in rows]
     if fmt == "csv":
         with path.open("w", newline="", encoding="utf-8") as fh:
             writer = csv_module.writer(fh)
@@ -391,83 +405,22 @@ def export(
         con.executemany("INSERT INTO showback VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", records)
         con.execute("COPY showback TO ? (FORMAT parquet)", [str(path)])
         con.close()
-    out.print(f"Wrote {len(records):,} rows for {span.describe()} to {path}")
+    out.print(f"Wrote {len(records):,} rows for {span.describe()} to {path}", markup=False)
 
 
 @app.command("ingest-usage")
-def ingest_usage(path: Annotated[Path, typer.Argument(help="CSV with columns date, team, metric, quantity")]) -> None:
+def ingest_usage(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="CSV with columns date, team, metric, quantity")],
+) -> None:
     """Load usage metrics (e.g. GPU-hours per team) for `method: usage` allocation rules."""
-    from bot.adapters.duckdb_store import DuckDBCostStore
-    from bot.app import store_path
-
-    settings = Settings()
-    rows = DuckDBCostStore(store_path(settings)).ingest_usage(path)
-    out.print(f"Loaded {rows:,} usage rows from {path}")
-
-
-SERVE_DUCKDB_THREADS = 1  # many concurrent answers: one core each beats all cores each (bench/RESULTS.md)
-SHUTDOWN_SECONDS = 8.0  # on SIGTERM/SIGINT, time to finish work in flight; `docker stop` kills after 10 s
-HTTP_DRAIN_SECONDS = 3.0  # of which for requests in progress (acks are immediate; the work is in the pool)
-
-
-class _Stop(threading.Event):
-    """Set by the first SIGTERM (`docker stop`) or SIGINT (Ctrl-C); a second one kills the process at once."""
-
-    deadline = 0.0  # time.monotonic() by which work in flight must be done
-
-    def remaining(self) -> float:
-        return max(0.0, self.deadline - time.monotonic())
-
-
-def _stop_on_signals() -> _Stop:
-    stop = _Stop()
-
-    def on_signal(signum: int, frame: object) -> None:
-        stop.deadline = time.monotonic() + SHUTDOWN_SECONDS
-        stop.set()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, signal.SIG_DFL)
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, on_signal)
-    return stop
-
-
-def _stop_scheduler_on(stop: _Stop, runner: Any) -> Callable[[], bool]:
-    """Stops the scheduler as soon as `stop` is set (no new jobs while the rest winds down); the returned
-    function waits for that and says whether its jobs finished."""
-    finished: list[bool] = []
-
-    def stopper() -> None:
-        stop.wait()
-        finished.append(runner.stop(timeout=stop.remaining()))
-
-    thread = threading.Thread(target=stopper, name="costbot-scheduler-stop", daemon=True)
-    thread.start()
-
-    def wait() -> bool:
-        thread.join(stop.remaining() + 1.0)  # its own bound, plus the lease release
-        return bool(finished and finished[0])
-
-    return wait
-
-
-def _exit_after_stop(finished: bool) -> None:
-    """Return normally (exit 0) when everything finished. Otherwise exit 1 now: work still running holds
-    non-daemon pool threads, and the interpreter would wait for them past any deadline."""
-    import logging
-
-    log = logging.getLogger("costbot")
-    if finished:
-        log.info("stopped")
-        return
-    log.warning("stopped with work unfinished")
-    logging.shutdown()
-    os._exit(1)
+    rows = _application(ctx).use_cases.ingest.ingest_usage(path)
+    out.print(f"Loaded {rows:,} usage rows from {path}", markup=False)
 
 
 @app.command()
 def serve(
+    ctx: typer.Context,
     http: Annotated[bool, typer.Option("--http", help="Force HTTP mode (POST /slack/events on $PORT).")] = False,
     socket: Annotated[bool, typer.Option("--socket", help="Force Socket Mode (needs SLACK_APP_TOKEN).")] = False,
     host: Annotated[str, typer.Option(help="Interface to listen on in HTTP mode.")] = "0.0.0.0",
@@ -478,62 +431,16 @@ def serve(
 
     SIGTERM or SIGINT stops it gracefully: no new requests, work in flight finished (up to 8 s), lease released.
     """
-    import logging
-
-    from bot.app import build_slack_app, shutdown_listeners
-    from bot.domain.errors import ConfigError
-    from bot.logs import setup_logging
-
     settings = Settings()
-    setup_logging(settings.get("COSTBOT_LOG_FORMAT", "json") or "json", settings.get("COSTBOT_LOG_LEVEL", "INFO")
-                  or "INFO")
-    log = logging.getLogger("costbot")
-    if http and socket:
-        raise ConfigError("choose one of --http and --socket")
-    use_socket = socket or (not http and bool(settings.get("SLACK_APP_TOKEN")))
-    app_token = settings.get("SLACK_APP_TOKEN")
-    if use_socket and not app_token:
-        raise ConfigError("SLACK_APP_TOKEN is not set (the app-level token, xapp-…) for Socket Mode")
-    services = build_services(settings, duckdb_threads=SERVE_DUCKDB_THREADS)
-    slack = build_slack_app(services, socket_mode=use_socket)
-    if use_socket:
-        from bot.app import build_socket_mode_handler
-
-        receiver: Any = build_socket_mode_handler(slack, app_token or "")
-    else:
-        from bot.app import build_wsgi
-        from bot.web import make_server
-
-        receiver = make_server(build_wsgi(services, slack), host, settings.port)
-    stop = _stop_on_signals()
-    scheduler_stopped: Callable[[], bool] = lambda: True  # noqa: E731
-    if with_scheduler:
-        from bot.jobs import CostbotScheduler
-
-        runner = CostbotScheduler(services)
-        runner.start()
-        scheduler_stopped = _stop_scheduler_on(stop, runner)
-    if use_socket:
-        log.info("starting in Socket Mode")
-        receiver.connect()
-        stop.wait()
-        log.info("stopping: closing the Socket Mode connection, finishing work in flight")
-        receiver.close()  # no new envelopes; the ones being handled are finished first
-        finished = True
-    else:
-        log.info("listening on http://%s:%s (Slack: POST /slack/events, health: GET /healthz)", host,
-                 receiver.effective_port)
-        finished = receiver.serve(stop, drain_seconds=HTTP_DRAIN_SECONDS)  # returns once stopped and drained
-        log.info("stopping: no new requests; finishing work in flight")
-    finished = shutdown_listeners(slack, stop.remaining()) and finished
-    finished = scheduler_stopped() and finished
-    _exit_after_stop(finished)
+    _setup_logging(settings)
+    _application(ctx, settings=settings).serve(http=http, socket=socket, host=host, with_scheduler=with_scheduler)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: one place turns domain errors into messages and exit codes."""
+def main(argv: list[str] | None, factory: ApplicationFactory) -> int:
+    """Run the CLI with the application `factory` behind it: one place turns domain errors into messages and
+    exit codes."""
     try:
-        app(args=argv, prog_name="costbot")  # standalone: usage errors print their help and exit
+        app(args=argv, prog_name="costbot", obj=factory)  # standalone: usage errors print their help and exit
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):
             return exc.code or 0
@@ -546,11 +453,3 @@ def main(argv: list[str] | None = None) -> int:
         err.print("interrupted")
         return 130
     return 0
-
-
-def run() -> None:
-    sys.exit(main())
-
-
-if __name__ == "__main__":
-    run()

@@ -9,11 +9,11 @@ from decimal import Decimal
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.domain.errors import ConfigError
 from bot.domain.query import Grammar
@@ -66,19 +66,68 @@ class TeamConfig(_Strict):
     rules: RulesConfig | None = None  # overrides the global rules for this team's resources
 
 
-class SourceConfig(_Strict):
-    kind: Literal["focus_files", "cur", "cost_explorer", "s3_export", "athena"]
-    name: str | None = None
+class _Source(_Strict):
+    name: str | None = None  # what `costbot sync --source` and the logs call it (default: its kind)
+
+    @property
+    def label(self) -> str:
+        return self.name or str(getattr(self, "kind", "source"))
+
+
+class FocusFilesSourceConfig(_Source):
+    """A folder of FOCUS or CUR files (re-read when they change)."""
+
+    kind: Literal["focus_files"]
+    path: str
+
+
+class CurSourceConfig(_Source):
+    """AWS Cost and Usage Reports: a local folder (`path`) or an S3 export (`bucket`)."""
+
+    kind: Literal["cur"]
     path: str | None = None
     bucket: str | None = None
-    prefix: str | None = None
-    database: str | None = None
-    table: str | None = None
+    prefix: str = ""
+    region: str | None = None
+
+    @model_validator(mode="after")
+    def _one_place(self) -> CurSourceConfig:
+        if bool(self.path) == bool(self.bucket):
+            raise ValueError("a cur source needs exactly one of `path` (a folder) or `bucket` (an S3 export)")
+        return self
+
+
+class CostExplorerSourceConfig(_Source):
+    """Daily cost by service and team tag from the Cost Explorer API."""
+
+    kind: Literal["cost_explorer"]
+
+
+class S3ExportSourceConfig(_Source):
+    """AWS Data Exports (FOCUS or CUR 2.0) or a legacy CUR in S3, read by their manifests."""
+
+    kind: Literal["s3_export"]
+    bucket: str
+    prefix: str = ""
+    region: str | None = None
+
+
+class AthenaSourceConfig(_Source):
+    """Questions pushed down to Athena over a FOCUS export or a CUR 2.0 table; nothing is pulled."""
+
+    kind: Literal["athena"]
+    database: str
+    table: str
     workgroup: str | None = None
     output_location: str | None = None
     region: str | None = None
-    role_arn: str | None = None
-    table_format: Literal["focus", "cur2"] = "focus"  # athena: a FOCUS export table or a CUR 2.0 table
+    table_format: Literal["focus", "cur2"] = "focus"  # a FOCUS export table or a CUR 2.0 table
+
+
+SourceConfig = Annotated[
+    FocusFilesSourceConfig | CurSourceConfig | CostExplorerSourceConfig | S3ExportSourceConfig | AthenaSourceConfig,
+    Field(discriminator="kind"),
+]
 
 
 class ProviderConfig(_Strict):
@@ -152,6 +201,17 @@ class CostbotConfig(_Strict):
     enforcement: list[EnforcementRule] = Field(default_factory=list)
     dry_run: bool = False
 
+    @field_validator("sources")
+    @classmethod
+    def _distinct_sources(cls, v: list[SourceConfig]) -> list[SourceConfig]:
+        labels = [s.label for s in v]
+        twice = sorted({x for x in labels if labels.count(x) > 1})
+        if twice:
+            raise ValueError(f"two sources are called {', '.join(twice)}: give each a different `name`")
+        if sum(1 for s in v if s.kind == "athena") > 1:
+            raise ValueError("at most one athena source: questions go to one query engine")
+        return v
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, v: str) -> str:
@@ -205,6 +265,11 @@ class CostbotConfig(_Strict):
         """Where a team hears about its resources and budgets: its channel, else the owners channel."""
         channel = self.teams[team].channel if team is not None and team in self.teams else None
         return channel or self.owners_channel
+
+    def approvers(self, team: str | None) -> list[str]:
+        """Who may approve an action on a team's resource: its approvers, then the admins."""
+        team_approvers = list(self.teams[team].approvers) if team is not None and team in self.teams else []
+        return team_approvers + [a for a in self.admins if a not in team_approvers]
 
     def can_approve(self, user_id: str, team: str | None) -> bool:
         if user_id in self.admins:

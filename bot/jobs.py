@@ -1,9 +1,13 @@
-"""The scheduler: APScheduler 3 with its SQLAlchemy job store on the app-state database.
+"""The scheduler: an entry point beside the Slack handlers. APScheduler 3 runs the jobs; they call the same
+use cases as Slack and the CLI.
 
 Only one scheduler is ever active: each instance competes for a database lease and runs jobs only while it
-holds it (a second instance waits, and takes over when the first stops renewing). Digests run on a thread
-pool, so one slow or failing digest never blocks the others; a failure is retried with backoff, and the
-digest-run guard in the state store makes a digest post once even if two schedulers raced.
+holds it (a second instance waits, and takes over when the first stops renewing or hands the lease over).
+The jobs are derived, not stored: digests from the subscriptions in the state database, the rest from the
+config, rebuilt by the active scheduler at each round of the lease (every ten seconds). What survives a
+restart lives in the state database: each digest's run is recorded per scheduled time, so a digest posts once
+even if two schedulers raced, and on taking the lead a scheduler posts the digests that came due while none
+was active — at most two hours late, else skipped with a log line. A failing digest is retried with backoff.
 """
 
 from __future__ import annotations
@@ -15,21 +19,20 @@ import threading
 import time
 import uuid
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.config import CostbotConfig
 from bot.domain.subscriptions import Subscription
-
-if TYPE_CHECKING:
-    from bot.app import Services
+from bot.ports import LeaseStore
+from bot.services.container import UseCases
 
 log = logging.getLogger("costbot.scheduler")
 
@@ -37,9 +40,6 @@ LEASE_NAME = "scheduler"
 DEFAULT_GRACE = timedelta(hours=2)
 RETRY_BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15))
 JOB_PREFIX = "digest-"
-
-# Job functions are stored by reference; they find the running services here.
-_services: Services | None = None
 
 
 def trigger_for(sub: Subscription) -> CronTrigger:
@@ -58,85 +58,66 @@ def last_fire_time(sub: Subscription, now: datetime) -> datetime | None:
     return last
 
 
-def run_scan_job() -> None:
-    services = _services
-    if services is None or not services.config.providers:
-        return
-    services.scanner.scan(post=services.slack_client is not None)
-
-
-def run_sync_job() -> None:
-    services = _services
-    if services is None or not services.config.sources:
-        return
-    services.sync.sync()
-
-
-def run_insights_job() -> None:
-    """Budget thresholds and yesterday's anomalies: each alert posts once (state-store guards)."""
-    services = _services
-    if services is None:
-        return
-    services.insights.check_budgets()
-    services.insights.check_anomalies()
-    if services.config.enforcement:
-        services.enforcement.enforce()
-
-
-def run_upkeep_job() -> None:
-    """Expire unanswered action requests and settle ones a crash left executing."""
-    services = _services
-    if services is None:
-        return
-    services.actions.reconcile()
-
-
-def run_digest_job(subscription_id: int, run_key: str | None = None, attempt: int = 1) -> None:
-    """A scheduled (or retried) digest. Module-level so the job store can keep a reference to it."""
-    services = _services
-    if services is None:
-        raise RuntimeError("the scheduler's services are not set")
-    sub = services.digests.state.subscription(subscription_id)
-    if sub is None:
-        return
-    if run_key is None:
-        fired = last_fire_time(sub, datetime.now(ZoneInfo(sub.timezone)))
-        run_key = (fired or datetime.now(ZoneInfo(sub.timezone))).isoformat()
-    try:
-        services.digests.run(subscription_id, run_key)
-    except Exception:
-        if attempt > len(RETRY_BACKOFF):
-            log.error("digest %s for subscription %s failed %d times; giving up", run_key, subscription_id, attempt)
-            return
-        when = datetime.now(ZoneInfo(sub.timezone)) + RETRY_BACKOFF[attempt - 1]
-        scheduler = services.scheduler
-        if scheduler is not None:
-            scheduler.add_retry(subscription_id, run_key, attempt + 1, when)
-
-
 class CostbotScheduler:
-    def __init__(self, services: Services, holder: str | None = None, lease_ttl: timedelta = timedelta(seconds=30),
-                 grace: timedelta = DEFAULT_GRACE, threads: int = 4) -> None:
-        self.services = services
+    def __init__(self, use_cases: UseCases, leases: LeaseStore, config: CostbotConfig, holder: str | None = None,
+                 lease_ttl: timedelta = timedelta(seconds=30), grace: timedelta = DEFAULT_GRACE,
+                 threads: int = 4) -> None:
+        self.use_cases = use_cases
+        self.leases = leases
+        self.config = config
         self.holder = holder or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.lease_ttl = lease_ttl
+        self.grace = grace
         self.leading = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=services.state_engine,
-                                                     tablename="apscheduler_jobs")},
             executors={"default": ThreadPoolExecutor(threads)},
             job_defaults={"coalesce": True, "misfire_grace_time": int(grace.total_seconds()), "max_instances": 1},
-            timezone=ZoneInfo(services.config.timezone),
+            timezone=ZoneInfo(config.timezone),
         )
         self.scheduler.add_listener(self._missed, EVENT_JOB_MISSED)
 
-    # -- jobs -----------------------------------------------------------------------------------------
+    # -- the jobs --------------------------------------------------------------------------------------------
+    def run_digest(self, subscription_id: int, run_key: str | None = None, attempt: int = 1) -> None:
+        """A scheduled (or retried, or caught-up) digest: posted once per scheduled time."""
+        sub = self.use_cases.digests.subscription(subscription_id)
+        if sub is None:
+            return
+        now = datetime.now(ZoneInfo(sub.timezone))
+        if run_key is None:
+            run_key = (last_fire_time(sub, now) or now).isoformat()
+        try:
+            self.use_cases.digests.run(subscription_id, run_key)
+        except Exception:
+            if attempt > len(RETRY_BACKOFF):
+                log.error("digest %s for subscription %s failed %d times; giving up", run_key, subscription_id,
+                          attempt)
+                return
+            self.add_retry(subscription_id, run_key, attempt + 1, now + RETRY_BACKOFF[attempt - 1])
+
+    def run_scan(self) -> None:
+        self.use_cases.scans.scan(post=True)
+
+    def run_sync(self) -> None:
+        self.use_cases.sync.sync()
+
+    def run_insights(self) -> None:
+        """Budget thresholds and yesterday's anomalies (each alert posts once), then budget enforcement."""
+        self.use_cases.budgets.check_budgets()
+        self.use_cases.anomalies.check_anomalies()
+        if self.config.enforcement:
+            self.use_cases.enforcement.enforce()
+
+    def run_upkeep(self) -> None:
+        """Expire unanswered action requests, settle abandoned ones, tell approvers Slack missed."""
+        self.use_cases.actions.reconcile()
+
+    # -- keeping the jobs in step with the subscriptions and the config -------------------------------------------
     def sync_jobs(self) -> int:
-        """Make the job store match the subscriptions (config ones first synced from costbot.yml)."""
-        self.services.digests.sync_config()
-        subs = self.services.digests.subscriptions()
+        """Make the scheduler's jobs match the subscriptions (config ones first synced from costbot.yml)."""
+        self.use_cases.digests.sync_config()
+        subs = self.use_cases.digests.subscriptions()
         wanted = {f"{JOB_PREFIX}{s.id}": s for s in subs}
         for job in self.scheduler.get_jobs():
             if job.id.startswith(JOB_PREFIX) and job.id not in wanted:
@@ -147,36 +128,51 @@ class CostbotScheduler:
             trigger = trigger_for(sub)
             if existing is not None and str(existing.trigger) == str(trigger):
                 continue
-            self.scheduler.add_job(run_digest_job, trigger, id=job_id, args=[sub.id], replace_existing=True,
+            self.scheduler.add_job(self.run_digest, trigger, id=job_id, args=[sub.id], replace_existing=True,
                                    name=f"digest {sub.scope or 'all'} -> {sub.channel}")
         return len(wanted)
 
     def _system_jobs(self) -> None:
-        rules = self.services.config.rules
-        if self.services.config.providers and self.scheduler.get_job("scan") is None:
-            self.scheduler.add_job(run_scan_job, IntervalTrigger(hours=rules.scan_every_hours), id="scan",
-                                   name="scan for idle and oversized resources", replace_existing=True)
-        if self.services.config.sources and self.scheduler.get_job("sync") is None:
-            self.scheduler.add_job(run_sync_job, IntervalTrigger(hours=self.services.config.sync_every_hours),
-                                   id="sync", name="sync billing sources", replace_existing=True)
-        if self.scheduler.get_job("insights") is None:
-            self.scheduler.add_job(run_insights_job, IntervalTrigger(hours=1), id="insights",
-                                   name="budget alerts and anomalies", replace_existing=True)
-        if self.scheduler.get_job("upkeep") is None:
-            self.scheduler.add_job(run_upkeep_job, IntervalTrigger(minutes=10), id="upkeep",
-                                   name="expire and reconcile action requests", replace_existing=True)
+        jobs: list[tuple[str, Any, IntervalTrigger, str]] = [
+            ("insights", self.run_insights, IntervalTrigger(hours=1), "budget alerts and anomalies"),
+            ("upkeep", self.run_upkeep, IntervalTrigger(minutes=10), "expire and reconcile action requests"),
+        ]
+        if self.config.providers:
+            jobs.append(("scan", self.run_scan, IntervalTrigger(hours=self.config.rules.scan_every_hours),
+                         "scan for idle and oversized resources"))
+        if self.use_cases.sync.sources:
+            jobs.append(("sync", self.run_sync, IntervalTrigger(hours=self.config.sync_every_hours),
+                         "sync billing sources"))
+        for job_id, func, trigger, name in jobs:
+            if self.scheduler.get_job(job_id) is None:
+                self.scheduler.add_job(func, trigger, id=job_id, name=name, replace_existing=True)
+
+    def catch_up(self, now: datetime | None = None) -> list[str]:
+        """Digests that came due while no scheduler was active: posted now when at most `grace` late (and not
+        posted yet), else skipped with a log line. Only times after the subscription was made count."""
+        caught = []
+        for sub in self.use_cases.digests.subscriptions():
+            current = now or datetime.now(ZoneInfo(sub.timezone))
+            fired = last_fire_time(sub, current)
+            if fired is None or (sub.created_at is not None and fired < sub.created_at):
+                continue
+            run_key = fired.isoformat()
+            if self.use_cases.digests.run_status(sub.id or 0, run_key) is not None:
+                continue
+            if current - fired <= self.grace:
+                self.scheduler.add_job(self.run_digest, DateTrigger(current), args=[sub.id, run_key],
+                                       id=f"catch-up-{sub.id}-{uuid.uuid4().hex[:6]}", misfire_grace_time=None)
+                caught.append(run_key)
+            else:
+                log.warning("digest %s%s was due at %s, more than the grace window ago: skipped", JOB_PREFIX, sub.id,
+                            run_key)
+        return caught
 
     def add_retry(self, subscription_id: int, run_key: str, attempt: int, when: datetime) -> None:
-        self.scheduler.add_job(run_digest_job, DateTrigger(when), args=[subscription_id, run_key, attempt],
+        self.scheduler.add_job(self.run_digest, DateTrigger(when), args=[subscription_id, run_key, attempt],
                                id=f"retry-{subscription_id}-{attempt}-{uuid.uuid4().hex[:6]}",
                                misfire_grace_time=None)
         log.info("digest %s for subscription %s will be retried at %s", run_key, subscription_id, when)
-
-    def refresh(self) -> None:
-        """Pick up a subscription change now instead of at the next lease round."""
-        if self.leading:
-            self.sync_jobs()
-            self.scheduler.wakeup()
 
     def _missed(self, event: JobExecutionEvent) -> None:
         log.warning("job %s was due at %s, more than the grace window ago: skipped", event.job_id,
@@ -185,22 +181,20 @@ class CostbotScheduler:
     # -- leadership -----------------------------------------------------------------------------------
     def tick(self) -> bool:
         """One round of the lease: lead (sync and run jobs) or stand by. Returns whether this one leads."""
-        global _services
         self._ensure_started()
-        state = self.services.digests.state
         try:
-            leading = state.acquire_lease(LEASE_NAME, self.holder, self.lease_ttl)
+            leading = self.leases.acquire_lease(LEASE_NAME, self.holder, self.lease_ttl)
         except Exception:
             log.exception("could not reach the state database for the scheduler lease")
             leading = False
         if leading and not self.leading:
             log.info("scheduler %s is now active", self.holder)
-            _services = self.services
             self.sync_jobs()
             try:  # requests a previous leader left half done are settled before anything else runs
-                self.services.actions.reconcile()
+                self.use_cases.actions.reconcile()
             except Exception:
                 log.exception("reconciling action requests failed")
+            self.catch_up()
             self.scheduler.resume()
         elif leading:
             self.sync_jobs()
@@ -214,7 +208,6 @@ class CostbotScheduler:
     def _ensure_started(self) -> None:
         """APScheduler runs from the start, paused: jobs are only processed while this instance leads."""
         if not self.scheduler.running:
-            self.services.scheduler = self
             self.scheduler.start(paused=True)
 
     def start(self, block: bool = False) -> None:
@@ -249,7 +242,7 @@ class CostbotScheduler:
                 log.warning("scheduler jobs still running after %.0f s: left to the next active scheduler", timeout)
         was_leading, self.leading = self.leading, False
         try:  # deletes only this holder's lease: harmless when another scheduler leads
-            self.services.digests.state.release_lease(LEASE_NAME, self.holder)
+            self.leases.release_lease(LEASE_NAME, self.holder)
         except Exception:
             log.exception("could not release the scheduler lease; another scheduler takes over when it expires")
         else:

@@ -1,61 +1,33 @@
-"""Ports: what the services need from the outside world. Adapters implement these; tests use fakes."""
+"""Ports: what the services need from the outside world. Adapters implement these; tests use the in-memory
+fakes in tests/fakes.py. Each docstring says what implementers must guarantee."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from bot.domain.actions import ActionRequest, AuditEntry
+from bot.domain.anomalies import Anomaly
+from bot.domain.budgets import BudgetStatus, Threshold
 from bot.domain.digest import Digest
-from bot.domain.recommendations import Recommendation
+from bot.domain.figures import DailyRow, Totals
+from bot.domain.ingest import IngestSummary, SourceBatch
+from bot.domain.recommendations import Recommendation, RecommendationView
 from bot.domain.resources import Resource, ResourceRef, Utilization
 from bot.domain.spec import CostSpec, Grouping
 from bot.domain.subscriptions import Subscription
 
 
-@dataclass(frozen=True)
-class Totals:
-    current: Decimal
-    previous: Decimal
-    untagged: Decimal
+class CostQueries(Protocol):
+    """FOCUS line items, queried by resolved specs: the read side every engine implements (DuckDB, Athena).
 
-
-@dataclass(frozen=True)
-class DailyRow:
-    day: date
-    key: str
-    cost: Decimal
-
-
-@dataclass(frozen=True)
-class IngestSummary:
-    files: int
-    rows: int
-    effective_cost: Decimal
-    billed_cost: Decimal
-    first_day: date | None
-    last_day: date | None
-    providers: tuple[str, ...]
-    currencies: tuple[str, ...]
-
-
-class CostStore(Protocol):
-    """FOCUS line items, queried by resolved specs.
-
-    Implementers must: sum exactly (decimal, no float drift); treat `end` as exclusive and dates as UTC;
-    make an ingest one transaction that replaces the (source, billing account, month) it carries; be safe to
-    call from several threads at once.
+    Implementers must: sum exactly (decimal, no float drift); treat `end` as exclusive and dates as UTC; be
+    safe to call from several threads at once.
     """
-
-    def ingest_files(
-        self, paths: Iterable[Path], source: str | None = None,
-        progress: Callable[[Path, int, int], None] | None = None, replace: Iterable[tuple[str, date]] = (),
-    ) -> IngestSummary: ...
 
     def totals(self, spec: CostSpec, previous: tuple[date, date]) -> Totals: ...
 
@@ -71,6 +43,20 @@ class CostStore(Protocol):
 
     def sources(self) -> Sequence[tuple[str, int]]: ...
 
+
+class CostIngest(Protocol):
+    """The write side of a store that holds the billing data itself (DuckDB; a query-only engine such as
+    Athena has none).
+
+    Implementers must make an ingest one transaction that replaces the (source, billing account, month) it
+    carries, and reject a bad file whole with file, row and column named (IngestError).
+    """
+
+    def ingest_files(
+        self, paths: Iterable[Path], source: str | None = None,
+        progress: Callable[[Path, int, int], None] | None = None, replace: Iterable[tuple[str, date]] = (),
+    ) -> IngestSummary: ...
+
     def source_etags(self, source: str) -> dict[str, str]: ...
 
     def record_source_files(self, source: str, etags: dict[str, str]) -> None: ...
@@ -78,13 +64,12 @@ class CostStore(Protocol):
     def clear_periods(self, source: str, periods: Iterable[tuple[str, date]]) -> int: ...
 
 
-@dataclass
-class SourceBatch:
-    """What one pull produced: files to ingest together, and (account, month) periods they replace."""
+class UsageMetrics(Protocol):
+    """Usage figures per team and day (GPU-hours, …) for `method: usage` allocation rules."""
 
-    files: list[Path]
-    replace: list[tuple[str, date]]
-    note: str = ""
+    def ingest_usage(self, path: Path) -> int: ...
+
+    def usage_by_team(self, metric: str, start: date, end: date) -> dict[str, Decimal]: ...
 
 
 class CostSource(Protocol):
@@ -98,6 +83,7 @@ class CostSource(Protocol):
 
     name: str
     kind: str
+    PERMISSIONS: ClassVar[tuple[str, ...]]  # what `check()` verifies (IAM actions; empty for a local folder)
     requests: Counter[str]
     seen: dict[str, str]
 
@@ -106,11 +92,11 @@ class CostSource(Protocol):
     def check(self) -> list[str]: ...
 
 
-class StateStore(Protocol):
-    """App state shared by every replica (SQLite or PostgreSQL).
+class SubscriptionStore(Protocol):
+    """Digest subscriptions and the record of each digest run, shared by every replica.
 
-    Implementers must make `claim_run` and `acquire_lease` atomic across processes (a unique key or a
-    conditional update), so that two schedulers or bot replicas never both post or both lead.
+    Implementers must make `claim_run` atomic across processes (a unique key), so that two schedulers or bot
+    replicas never both post one digest.
     """
 
     def upsert_subscription(self, sub: Subscription) -> Subscription: ...
@@ -126,6 +112,12 @@ class StateStore(Protocol):
     def claim_run(self, subscription_id: int, run_key: str) -> bool: ...
 
     def finish_run(self, subscription_id: int, run_key: str, ok: bool, error: str | None = None) -> int: ...
+
+    def run_status(self, subscription_id: int, run_key: str) -> tuple[str, int] | None: ...
+
+
+class LeaseStore(Protocol):
+    """Named leases (who runs the scheduler). `acquire_lease` must be atomic across processes."""
 
     def acquire_lease(self, name: str, holder: str, ttl: timedelta) -> bool: ...
 
@@ -238,15 +230,6 @@ class ActionStore(Protocol):
     def audit(self, limit: int = 20) -> list[AuditEntry]: ...
 
 
-@dataclass(frozen=True)
-class RecommendationView:
-    """A row of a recommendations message: the finding and what happened to it so far."""
-
-    recommendation: Recommendation
-    request: ActionRequest | None = None
-    undo_until: datetime | None = None
-
-
 class ActionNotifier(Protocol):
     """Tells people about recommendations and actions (Slack: messages updated in place)."""
 
@@ -264,15 +247,54 @@ class ActionNotifier(Protocol):
     def update_approval_request(self, request: ActionRequest, recommendation: Recommendation | None) -> None: ...
 
 
-class ActionGrounds(Protocol):
-    """What a budget or an anomaly action rests on, checked when it is requested and again when it runs.
-    Each check raises ActionNotAllowed with the reason when the grounds no longer hold."""
+class BudgetGrounds(Protocol):
+    """What a budget action rests on, checked again when it runs."""
 
     def check_budget(self, scope: str, measure: str, percent: int) -> None:
-        """`scope` is still at or over `percent` of its budget (`measure`: forecast or actual)."""
+        """Raise ActionNotAllowed unless `scope` is still at or over `percent` of its budget (`measure`:
+        forecast or actual)."""
         ...
 
+
+class AnomalyGrounds(Protocol):
+    """What a Stop from an anomaly alert rests on, checked when it is requested and again when it runs."""
+
     def check_anomaly(self, anomaly_id: int, resource_key: str) -> str:
-        """The anomaly is still open (not acknowledged as expected) and names this resource among its causes;
+        """Raise ActionNotAllowed unless the anomaly is still open and names this resource among its causes;
         returns its team."""
         ...
+
+
+class InsightStore(Protocol):
+    """Budgets set from Slack, alerts and enforcement steps already taken, and anomalies found.
+
+    Implementers must make `claim_budget_alert` and `save_anomaly` insert under a unique key, so that an
+    alert or a step happens once per scope, month and threshold (or per anomaly) across restarts and replicas.
+    """
+
+    def set_budget(self, scope: str, monthly: Decimal, user: str) -> None: ...
+
+    def budgets(self) -> dict[str, Decimal]: ...
+
+    def claim_budget_alert(self, scope: str, month: str, threshold: str) -> bool: ...
+
+    def save_anomaly(self, anomaly: Anomaly, status: str = "open") -> Anomaly | None: ...
+
+    def set_anomaly_message(self, anomaly_id: int, channel: str, ts: str) -> None: ...
+
+    def acknowledge(self, anomaly_id: int, user: str) -> tuple[Anomaly, str | None, str | None] | None: ...
+
+    def anomaly(self, anomaly_id: int) -> Anomaly | None: ...
+
+    def anomalies(self, since: date, team: str | None = None) -> list[Anomaly]: ...
+
+
+class InsightNotifier(Protocol):
+    """Tells a team about its budget and its anomalies (Slack: alerts with buttons, updated in place)."""
+
+    def post_budget_alert(self, channel: str, status: BudgetStatus, threshold: Threshold) -> None: ...
+
+    def post_anomaly(self, channel: str, anomaly: Anomaly, actionable: dict[str, str]) -> tuple[str, str]: ...
+
+    def update_anomaly(self, channel: str, ts: str, anomaly: Anomaly, actionable: dict[str, str],
+                       acknowledged_by: str | None) -> None: ...

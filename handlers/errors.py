@@ -21,7 +21,7 @@ from slack_bolt import Ack, App, BoltRequest, BoltResponse, Respond
 from slack_bolt.error import BoltUnhandledRequestError
 
 from bot.domain.errors import CostbotError
-from bot.render import blocks
+from bot.render.common import error_blocks
 from bot.web import VERIFIED
 
 log = logging.getLogger("costbot.slack")
@@ -31,12 +31,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def report(error: Exception, body: dict[str, Any], respond: Respond | None) -> None:
     if isinstance(error, CostbotError):
-        message, text = blocks.error_blocks(error), str(error)
+        message, text = error_blocks(error), str(error)
     else:
         ref = uuid.uuid4().hex[:8]
         log.error("unexpected error handling a Slack request (ref %s)", ref, exc_info=error)
         text = f"Something went wrong on costbot's side (ref {ref}); nothing was changed."
-        message = blocks.error_blocks(CostbotError(text))
+        message = error_blocks(CostbotError(text))
     if respond is not None and (body.get("response_url") or body.get("response_urls")):
         try:
             respond(blocks=message, text=text, response_type="ephemeral", replace_original=False)

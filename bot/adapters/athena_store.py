@@ -14,10 +14,9 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -28,9 +27,9 @@ from sqlglot import exp
 
 from bot.adapters import sql_compile
 from bot.adapters.sources.columns import quote_ident
-from bot.domain.errors import CostbotError
+from bot.domain.errors import QueryEngineError
+from bot.domain.figures import DailyRow, Totals
 from bot.domain.spec import CostSpec, Grouping
-from bot.ports import DailyRow, IngestSummary, Totals
 
 log = logging.getLogger("costbot.athena")
 
@@ -52,8 +51,7 @@ CUR2_VIEW = """SELECT line_item_usage_start_date AS ChargePeriodStart, line_item
     transform_keys(resource_tags, (k, v) -> regexp_replace(k, '^user_', '')) AS Tags"""
 
 
-class AthenaError(CostbotError):
-    """An Athena query failed, or a question cannot be written as Athena SQL; the message says why."""
+AthenaError = QueryEngineError  # an Athena query failed, or a question cannot be written as Athena SQL
 
 
 def source_view(database: str, table: str, table_format: str = "focus") -> exp.Select:
@@ -246,18 +244,3 @@ class AthenaCostStore:
 
     def sources(self) -> Sequence[tuple[str, int]]:
         return [("athena", self.row_count())]
-
-    # -- writes belong to the exports, not to costbot ---------------------------------------------------
-    def ingest_files(self, paths: Iterable[Path], source: str | None = None,
-                     progress: Callable[[Path, int, int], None] | None = None,
-                     replace: Iterable[tuple[str, date]] = ()) -> IngestSummary:
-        raise CostbotError("with an Athena source the billing data stays in S3: `costbot ingest` is not used")
-
-    def source_etags(self, source: str) -> dict[str, str]:
-        return {}
-
-    def record_source_files(self, source: str, etags: dict[str, str]) -> None:
-        return None
-
-    def clear_periods(self, source: str, periods: Iterable[tuple[str, date]]) -> int:
-        return 0

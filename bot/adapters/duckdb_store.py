@@ -19,13 +19,13 @@ import duckdb
 
 from bot.adapters import sql_compile
 from bot.adapters.sources.columns import FOCUS_COLUMNS, quote_ident
-from bot.adapters.sources.cur import cur_mapping, is_cur
-from bot.adapters.sources.focus_files import focus_mapping, is_focus
+from bot.adapters.sources.formats import mapping_for
 from bot.adapters.sources.mapping import Mapping
 from bot.adapters.sources.raw_files import RawFile, describe_duckdb_error, discover, open_file
-from bot.domain.errors import CostbotError, IngestError
+from bot.domain.errors import IngestError, StoreBusy
+from bot.domain.figures import DailyRow, Totals
+from bot.domain.ingest import IngestSummary
 from bot.domain.spec import CostSpec, Grouping
-from bot.ports import DailyRow, IngestSummary, Totals
 
 ProgressCallback = Callable[[Path, int, int], None]  # file, index, count
 
@@ -57,28 +57,15 @@ def _tag_value_expr(tags: str, spellings: Sequence[str], params: dict[str, Any])
     return refs[0] if len(refs) == 1 else f"coalesce({', '.join(refs)})"
 
 
-class StoreBusy(CostbotError):
-    """Another process holds the DuckDB file."""
-
-
-def _mapping_for(raw: RawFile) -> Mapping:
-    if is_cur(raw):
-        return cur_mapping(raw)
-    if is_focus(raw):
-        return focus_mapping(raw)
-    raise IngestError(
-        "not a FOCUS or AWS CUR file: expected a ChargePeriodStart/BilledCost column (FOCUS) or "
-        "line_item_unblended_cost / lineItem/UnblendedCost (CUR)",
-        str(raw.path),
-    )
-
-
 class DuckDBCostStore:
     """CostStore on an embedded DuckDB file (or `:memory:`)."""
 
-    def __init__(self, path: Path | str, read_only: bool = False, threads: int | None = None) -> None:
+    def __init__(self, path: Path | str, read_only: bool = False, threads: int | None = None,
+                 index_keys: Iterable[str] = ()) -> None:
+        """`index_keys`: tag keys to materialize as columns (see `index_tags`) when the store is first used."""
         self.path = str(path)
         self._threads = threads
+        self._pending_index: tuple[str, ...] = tuple(index_keys)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._read_only = read_only and Path(self.path).exists()
@@ -116,6 +103,11 @@ class DuckDBCostStore:
     def cursor(self) -> duckdb.DuckDBPyConnection:
         cur = self._root().cursor()
         cur.execute("SET TimeZone = 'UTC'")
+        if self._pending_index:
+            with self._lock:
+                keys, self._pending_index = self._pending_index, ()
+            if keys:
+                self.index_tags(keys)
         return cur
 
     @contextlib.contextmanager
@@ -162,7 +154,7 @@ class DuckDBCostStore:
         keys: set[tuple[str, str, date]] = set()
         for i, path in enumerate(files):
             raw = open_file(con, path, f"raw_{i}")
-            mapping = _mapping_for(raw)
+            mapping = mapping_for(raw)
             label = source or mapping.kind
             self._validate(con, raw, mapping)
             for account, period in con.execute(
@@ -262,8 +254,8 @@ class DuckDBCostStore:
             billed_cost=Decimal(row[1]),
             first_day=first.date() if first else None,
             last_day=last.date() if last else None,
-            providers=tuple(row[4] or ()),
-            currencies=tuple(row[5] or ()),
+            providers=tuple(sorted(row[4] or ())),
+            currencies=tuple(sorted(row[5] or ())),
         )
 
     # -- what synced sources have delivered (S3 export files by ETag) ------------------------------------

@@ -10,8 +10,7 @@ from slack_sdk.errors import SlackClientError
 
 from bot.domain.actions import ActionRequest
 from bot.domain.errors import NotifyError
-from bot.domain.recommendations import Recommendation
-from bot.ports import RecommendationView
+from bot.domain.recommendations import Recommendation, RecommendationView
 from bot.render import action_blocks
 
 F = TypeVar("F", bound=Callable[..., Any])

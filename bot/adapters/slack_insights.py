@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.domain.anomalies import Anomaly
 from bot.domain.budgets import BudgetStatus, Threshold
-from bot.render import insight_blocks
+from bot.render import anomaly_blocks, budget_blocks
 
 
 class SlackInsightNotifier:
@@ -18,17 +18,17 @@ class SlackInsightNotifier:
 
     def post_budget_alert(self, channel: str, status: BudgetStatus, threshold: Threshold) -> None:
         self.client.chat_postMessage(channel=self.resolve_channel(channel),
-                                     blocks=insight_blocks.budget_alert_blocks(status, threshold),
+                                     blocks=budget_blocks.budget_alert_blocks(status, threshold),
                                      text=f"{status.scope} reached {threshold.label()}")
 
     def post_anomaly(self, channel: str, anomaly: Anomaly, actionable: dict[str, str]) -> tuple[str, str]:
         resp = self.client.chat_postMessage(channel=self.resolve_channel(channel),
-                                            blocks=insight_blocks.anomaly_blocks(anomaly, actionable, self.currency),
+                                            blocks=anomaly_blocks.anomaly_blocks(anomaly, actionable, self.currency),
                                             text=f"Cost anomaly: {anomaly.team} {anomaly.service}")
         return str(resp["channel"]), str(resp["ts"])
 
     def update_anomaly(self, channel: str, ts: str, anomaly: Anomaly, actionable: dict[str, str],
                        acknowledged_by: str | None) -> None:
         self.client.chat_update(channel=channel, ts=ts, text=f"Cost anomaly: {anomaly.team} {anomaly.service}",
-                                blocks=insight_blocks.anomaly_blocks(anomaly, actionable, self.currency,
+                                blocks=anomaly_blocks.anomaly_blocks(anomaly, actionable, self.currency,
                                                                      acknowledged_by))

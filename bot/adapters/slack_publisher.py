@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.domain.digest import Digest
 from bot.domain.errors import CostbotError
-from bot.render import blocks
+from bot.render import digest_blocks
 from bot.render.charts import digest_png
 
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
@@ -42,10 +42,11 @@ class SlackDigestPublisher:
         return self._ids[name]
 
     def publish(self, channel: str, digest: Digest) -> None:
-        payload = json.dumps([b.to_dict() for b in blocks.digest_blocks(digest)])
+        payload = json.dumps([b.to_dict() for b in digest_blocks.digest_blocks(digest)])
         channel_id = self.channel_id(channel)
         if digest.chart is None:
-            self.client.chat_postMessage(channel=channel_id, blocks=payload, text=blocks.digest_fallback_text(digest))
+            self.client.chat_postMessage(channel=channel_id, blocks=payload,
+                                         text=digest_blocks.digest_fallback_text(digest))
             return
         self.client.files_upload_v2(
             channel=channel_id,

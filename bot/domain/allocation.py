@@ -10,8 +10,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
+from bot.domain.money import ZERO
+
 CENT = Decimal("0.01")
-ZERO = Decimal(0)
 UNALLOCATED = "(unallocated)"
 
 

@@ -14,7 +14,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from statistics import median
 
-ZERO = Decimal(0)
+from bot.domain.money import ZERO
+
 MAD_SCALE = Decimal("1.4826")
 
 

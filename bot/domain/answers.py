@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from bot.domain.money import percent_change
+from bot.domain.money import ZERO, percent_change
 from bot.domain.periods import Period
 from bot.domain.query import Query
+from bot.domain.spec import OTHER
 
 
 @dataclass(frozen=True)
 class Group:
     key: str
     cost: Decimal
+
+
+def top_groups(groups: Sequence[Group], top: int | None) -> tuple[Group, ...]:
+    """The `top` largest groups (they come largest first) and the rest summed as one "(other)" group, so the
+    groups still add up to the total. The one place `top N` is applied."""
+    if top is None or len(groups) <= top:
+        return tuple(groups)
+    rest = sum((g.cost for g in groups[top:]), ZERO)
+    return (*groups[:top], Group(OTHER, rest))
+
+
+def top_keys(totals: Mapping[str, Decimal], top: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """For stacked charts: (the `top` largest keys, the keys drawn — those and "(other)" when there are
+    more), largest first, ties by name."""
+    ranked = sorted(totals, key=lambda k: (-totals[k], k))
+    keep = tuple(ranked[:top])
+    return keep, ((*keep, OTHER) if len(ranked) > top else keep)
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from bot.domain.digest import Change
-
-ZERO = Decimal(0)
+from bot.domain.money import ZERO
 
 
 def _mean(values: list[Decimal]) -> Decimal:
@@ -79,7 +78,7 @@ class BudgetStatus:
     scope: str
     month: date
     day: date  # last complete day counted
-    budget: Decimal
+    budget: Decimal | None  # None: the month's figures without a budget to measure them against
     month_to_date: Decimal
     forecast: Decimal
     run_out: date | None

@@ -6,9 +6,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from bot.domain.money import ZERO
 from bot.domain.periods import Period
-
-ZERO = Decimal(0)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from bot.domain.anomalies import Anomaly
 from bot.domain.compliance import TagCompliance
 from bot.domain.money import percent_change
 
@@ -63,9 +64,9 @@ class Digest:
     previous_week_total: Decimal = Decimal(0)
     by_project: tuple[Change, ...] = ()
     by_model: tuple[Change, ...] = ()
-    # sections that appear when there is something to say (filled by later features)
-    savings_waiting: Decimal | None = None
-    anomalies: tuple[str, ...] = ()
+    # sections that appear when there is something to say
+    savings_waiting: Decimal | None = None  # open recommendations' monthly savings (team and org digests)
+    anomalies: tuple[Anomaly, ...] = ()  # the last week's anomalies (team and org digests)
     compliance: TagCompliance | None = field(default=None, compare=False)  # weekly digests
     chart: DigestChart | None = field(default=None, compare=False)
     data_through: date | None = None

@@ -61,3 +61,15 @@ class ProviderError(CostbotError):
 
 class NotifyError(CostbotError):
     """Slack could not be told (after retries); what was being recorded is kept, and told again later."""
+
+
+class SourceError(CostbotError):
+    """A billing source could not be read; the store was left as it was."""
+
+
+class QueryEngineError(CostbotError):
+    """A query engine (Athena) could not answer; the message says why."""
+
+
+class StoreBusy(CostbotError):
+    """Another process holds the cost store."""

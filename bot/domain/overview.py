@@ -1,8 +1,9 @@
-"""A team at a glance (App Home): month to date, budget, forecast, top services."""
+"""A team at a glance (App Home): month to date, budget, forecast, top services, savings waiting."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from bot.domain.answers import Group
@@ -17,3 +18,5 @@ class TeamOverview:
     forecast: Decimal | None
     top_services: tuple[Group, ...] = ()
     open_recommendations: int = 0
+    savings_waiting: Decimal = Decimal(0)  # the open recommendations' monthly savings
+    data_through: date | None = None  # the last day the month-to-date figure counts

@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 import re
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -37,12 +37,9 @@ COLUMN_DIMENSIONS: dict[str, str] = {
     "category": "ServiceCategory",
 }
 TIME_DIMENSIONS = ("day", "week", "month")
-SUBCOMMANDS = ("help", "digest", "idle", "audit", "budget", "anomalies", "tags")
-KEYWORDS = ("by", "top", "billed", "direct", "untagged", *SUBCOMMANDS)
+KEYWORDS = ("by", "top", "billed", "direct", "untagged")
 MAX_TOP = 1000
 MAX_SCOPE_TEXT = 500  # a scope that is kept (a budget's, a digest's): the state database holds this much
-_SUBCOMMAND_EXAMPLES = {"help": "help", "digest": "digest list", "idle": "idle team-ml", "audit": "audit 20",
-                        "budget": "budget team-ml", "anomalies": "anomalies", "tags": "tags last-month"}
 _ANY_DAY = date(2000, 1, 15)
 
 
@@ -55,7 +52,7 @@ def _small_number(text: str, limit: int) -> int | None:
     return number if 1 <= number <= limit else None
 
 
-GRAMMAR_HELP: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+QUESTION_HELP: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     (
         "Scope (several AND together; nothing = the whole organization)",
         (
@@ -87,34 +84,6 @@ GRAMMAR_HELP: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("top N", "show the N largest groups and sum the rest as (other)"),
             ("billed", "BilledCost (invoice view) instead of EffectiveCost (amortized)"),
             ("direct", "with allocation rules: a team's own cost, without its share of shared costs"),
-            ("help", "this text"),
-        ),
-    ),
-    (
-        "Idle resources and actions",
-        (
-            ("idle [TEAM]", "open recommendations, with Stop / Resize / Snooze buttons"),
-            ("audit [N]", "the N most recent actions (default 10)"),
-        ),
-    ),
-    (
-        "Budgets and anomalies",
-        (
-            ("budget [SCOPE]", "month to date, % used, month-end forecast, the day it runs out"),
-            ("budget set SCOPE AMOUNT", "set a monthly budget (admins)"),
-            ("anomalies [TEAM]", "unusual days in the last 30 days, with their cause"),
-            ("tags [PERIOD]", "tag compliance: untagged spend, top untagged resources, coverage"),
-        ),
-    ),
-    (
-        "Digests (posted to the channel you type them in)",
-        (
-            ("digest subscribe SCOPE daily [HH:MM]", "every morning, e.g. digest subscribe team-ml daily 09:00"),
-            ("digest subscribe SCOPE weekly [DAY] [HH:MM]", "every week (default Monday 09:00)"),
-            ("digest subscribe SCOPE cron M H DOM MON DOW", "any schedule, in the configured time zone"),
-            ("digest unsubscribe SCOPE", "stop it"),
-            ("digest list", "this channel's digests"),
-            ("digest now [SCOPE] [weekly]", "post one now"),
         ),
     ),
 )
@@ -322,7 +291,7 @@ class Grammar:
         return word
 
     def vocabulary(self) -> list[str]:
-        words = [*PERIOD_WORDS, *KEYWORDS, *self.teams, "last-7d", "last-30d"]
+        words = [*PERIOD_WORDS, *KEYWORDS, *SUBCOMMANDS, *self.teams, "last-7d", "last-30d"]
         words += [f"{k}:" for k in SCOPE_COLUMNS] + [f"{k}:" for k in self.tag_keys]
         return words
 
@@ -394,22 +363,11 @@ Command = HelpRequest | DigestCommand | IdleCommand | AuditCommand | BudgetComma
 
 
 def parse_query(text: str, grammar: Grammar) -> Query | Command:
-    """Parse `/cost` text; raises QueryError naming the first word it cannot place."""
+    """Parse `/cost` text; raises QueryError naming the first word it cannot place. A first word that names a
+    subcommand (SUBCOMMANDS) hands the words to that subcommand's parser."""
     tokens = _tokens(text)
-    if tokens and tokens[0].lower() == "help":
-        return HelpRequest()
-    if tokens and tokens[0].lower() == "digest":
-        return _parse_digest(tokens, grammar)
-    if tokens and tokens[0].lower() == "idle":
-        return IdleCommand(_optional_team(tokens, grammar))
-    if tokens and tokens[0].lower() == "audit":
-        return _parse_audit(tokens)
-    if tokens and tokens[0].lower() == "budget":
-        return _parse_budget(tokens, grammar)
-    if tokens and tokens[0].lower() == "anomalies":
-        return AnomaliesCommand(_optional_team(tokens, grammar))
-    if tokens and tokens[0].lower() == "tags":
-        return _parse_tags(tokens)
+    if tokens and tokens[0].lower() in SUBCOMMANDS:
+        return SUBCOMMANDS[tokens[0].lower()].parse(tokens, grammar)
     scopes: list[Scope] = []
     period: str | None = None
     by: Dimension | None = None
@@ -439,7 +397,7 @@ def parse_query(text: str, grammar: Grammar) -> Query | Command:
             continue
         if lw in SUBCOMMANDS:
             raise QueryError(f"'{word}' starts a command of its own; put it first, e.g. "
-                             f"`{_SUBCOMMAND_EXAMPLES[lw]}`", word=word)
+                             f"`{SUBCOMMANDS[lw].example}`", word=word)
         if lw == "billed":
             billed = True
         elif lw == "direct":
@@ -459,10 +417,84 @@ def parse_query(text: str, grammar: Grammar) -> Query | Command:
     return Query(tuple(scopes), period or DEFAULT_PERIOD, by, top, billed, direct)
 
 
+def parse_scope(text: str, grammar: Grammar) -> tuple[Scope, ...]:
+    """Scope words only — teams, KEY:VALUE, service:…, untagged — as budgets and digests keep them ("" is the
+    whole organization). The one check of "is this a scope" for every command that takes one."""
+    words = _tokens(text)
+    _scope_words(words, grammar)
+    return tuple(dict.fromkeys(s for s in (_scope(w, grammar) for w in words) if s is not None))
+
+
+# -- the subcommands: each word's parser and help, in the order help shows them ------------------------------
+@dataclass(frozen=True)
+class Subcommand:
+    """One `/cost` word that starts a command of its own. `bot/words.py` says which use case answers it and
+    how the answer renders in Slack and in a terminal."""
+
+    word: str
+    command: type  # what its parser returns
+    parse: Callable[[list[str], Grammar], Command]
+    example: str
+    section: str
+    help: tuple[tuple[str, str], ...]
+
+
+def _parse_help(tokens: list[str], grammar: Grammar) -> HelpRequest:
+    return HelpRequest()
+
+
+def _parse_idle(tokens: list[str], grammar: Grammar) -> IdleCommand:
+    return IdleCommand(_optional_team(tokens, grammar))
+
+
+def _parse_anomalies(tokens: list[str], grammar: Grammar) -> AnomaliesCommand:
+    return AnomaliesCommand(_optional_team(tokens, grammar))
+
+
+_IDLE = "Idle resources and actions"
+_BUDGETS = "Budgets, anomalies and tags"
+_DIGESTS = "Digests (posted to the channel you type them in)"
+
+SUBCOMMANDS: dict[str, Subcommand] = {s.word: s for s in (
+    Subcommand("help", HelpRequest, _parse_help, "help", "Breakdown and options", (("help", "this text"),)),
+    Subcommand("idle", IdleCommand, _parse_idle, "idle team-ml", _IDLE,
+               (("idle [TEAM]", "open recommendations, with Stop / Resize / Snooze buttons"),)),
+    Subcommand("audit", AuditCommand, lambda tokens, _: _parse_audit(tokens), "audit 20", _IDLE,
+               (("audit [N]", "the N most recent actions (default 10)"),)),
+    Subcommand("budget", BudgetCommand, _parse_budget, "budget team-ml", _BUDGETS,
+               (("budget [SCOPE]", "month to date, % used, month-end forecast, the day it runs out"),
+                ("budget set SCOPE AMOUNT", "set a monthly budget (admins)"))),
+    Subcommand("anomalies", AnomaliesCommand, _parse_anomalies, "anomalies", _BUDGETS,
+               (("anomalies [TEAM]", "unusual days in the last 30 days, with their cause"),)),
+    Subcommand("tags", TagsCommand, lambda tokens, _: _parse_tags(tokens), "tags last-month", _BUDGETS,
+               (("tags [PERIOD]", "tag compliance: untagged spend, top untagged resources, coverage"),)),
+    Subcommand("digest", DigestCommand, _parse_digest, "digest list", _DIGESTS, (
+        ("digest subscribe SCOPE daily [HH:MM]", "every morning, e.g. digest subscribe team-ml daily 09:00"),
+        ("digest subscribe SCOPE weekly [DAY] [HH:MM]", "every week (default Monday 09:00)"),
+        ("digest subscribe SCOPE cron M H DOM MON DOW", "any schedule, in the configured time zone"),
+        ("digest unsubscribe SCOPE", "stop it"),
+        ("digest list", "this channel's digests"),
+        ("digest now [SCOPE] [weekly]", "post one now"))),
+)}
+
+
+def subcommand_of(command: Query | Command) -> Subcommand | None:
+    """The subcommand a parsed command belongs to (None for a question)."""
+    return next((s for s in SUBCOMMANDS.values() if isinstance(command, s.command)), None)
+
+
+def help_sections() -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """The question language's sections, then the subcommands' grouped by section: what help shows."""
+    sections: dict[str, list[tuple[str, str]]] = {title: list(items) for title, items in QUESTION_HELP}
+    for sub in SUBCOMMANDS.values():
+        sections.setdefault(sub.section, []).extend(sub.help)
+    return tuple((title, tuple(items)) for title, items in sections.items())
+
+
 def help_text(grammar: Grammar, command: str = "/cost") -> str:
-    """Plain-text help rendered from GRAMMAR_HELP (terminal and Slack use the same source)."""
+    """Plain-text help rendered from the grammar tables (terminal and Slack use the same source)."""
     lines = [f"Usage: {command} [SCOPE ...] [PERIOD] [by DIMENSION] [top N] [billed]", ""]
-    for title, items in GRAMMAR_HELP:
+    for title, items in help_sections():
         lines.append(title + ":")
         width = max(len(k) for k, _ in items)
         for key, desc in items:

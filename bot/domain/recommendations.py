@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
+from bot.domain.actions import ActionRequest
 from bot.domain.resources import HOURS_PER_MONTH, Resource, Utilization, is_gpu_type
 
 IDLE = "idle"
@@ -118,3 +119,12 @@ class Recommendation:
     channel: str | None = None
     message_ts: str | None = None
     close_reason: str | None = None  # why it closed: acted on, busy again, gone, snoozed, protected
+
+
+@dataclass(frozen=True)
+class RecommendationView:
+    """A row of a recommendations message: the finding and what happened to it so far."""
+
+    recommendation: Recommendation
+    request: ActionRequest | None = None
+    undo_until: datetime | None = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.domain.errors import QueryError
 
@@ -27,6 +28,7 @@ class Subscription:
     origin: str = "slack"  # config | slack
     created_by: str | None = None
     id: int | None = None
+    created_at: datetime | None = None  # scheduled times before this never count as missed
 
     def describe(self) -> str:
         return f"{self.scope or 'all teams'} → <#{self.channel}> {self.cadence} ({self.cron}, {self.timezone})"

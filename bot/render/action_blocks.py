@@ -23,10 +23,9 @@ from slack_sdk.models.blocks import (
 
 from bot.domain.actions import ActionRequest, AuditEntry
 from bot.domain.money import format_money
-from bot.domain.recommendations import IDLE, Recommendation
+from bot.domain.recommendations import IDLE, Recommendation, RecommendationView
 from bot.domain.resources import ResourceRef
-from bot.ports import RecommendationView
-from bot.render.blocks import (
+from bot.render.action_ids import (
     ACTION_APPROVE,
     ACTION_NOT_MINE,
     ACTION_REJECT,
@@ -34,10 +33,8 @@ from bot.render.blocks import (
     ACTION_SNOOZE,
     ACTION_STOP,
     ACTION_UNDO,
-    MAX_BLOCKS,
-    MAX_TEXT_CHARS,
-    clip,
 )
+from bot.render.common import MAX_BLOCKS, MAX_TEXT_CHARS, clip
 
 MAX_ROWS = 15  # 3 blocks a row stays within Slack's 50
 

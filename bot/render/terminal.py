@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 from rich.console import Group as RichGroup
 from rich.console import RenderableType
+from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
+from bot.domain.actions import AuditEntry
+from bot.domain.anomalies import Anomaly
 from bot.domain.answers import CostAnswer
+from bot.domain.budgets import BudgetStatus
+from bot.domain.compliance import TagCompliance
+from bot.domain.ingest import IngestSummary
 from bot.domain.money import format_money
-from bot.ports import IngestSummary
+from bot.domain.recommendations import RecommendationView
+from bot.render.anomaly_blocks import anomaly_text
+from bot.render.budget_blocks import budget_lines
+from bot.render.compliance_blocks import compliance_lines
 
 
 def change_text(answer: CostAnswer) -> Text:
@@ -79,4 +89,68 @@ def render_ingest_summary(summary: IngestSummary) -> RenderableType:
         table.add_row("charge dates", f"{summary.first_day} – {summary.last_day}")
     table.add_row("providers", Text(", ".join(summary.providers) or "–"))  # from the files: never markup
     table.add_row("currencies", Text(", ".join(summary.currencies) or "–"))
+    return table
+
+
+def _plain(line: str) -> Text:
+    """A Slack mrkdwn line for the terminal: bold markers dropped, shown as text (never as Rich markup)."""
+    return Text(line.replace("*", "").replace("`", ""))
+
+
+def render_help(text: str) -> RenderableType:
+    return Text(text)
+
+
+def render_budgets(statuses: Sequence[BudgetStatus]) -> RenderableType:
+    if not statuses:
+        return Text("No budgets yet (teams.<team>.budget in costbot.yml, or /cost budget set in Slack).")
+    parts: list[RenderableType] = []
+    for status in statuses:
+        parts.append(Rule(f"{status.scope} · {status.month:%B %Y}"))
+        parts += [_plain(line) for line in budget_lines(status)]
+    return RichGroup(*parts)
+
+
+def render_anomalies(anomalies: Sequence[Anomaly], currency: str) -> RenderableType:
+    if not anomalies:
+        return Text("No anomalies in the last 30 days.")
+    return RichGroup(*[_plain(anomaly_text(a, currency) + (" (acknowledged)" if a.status == "acknowledged"
+                                                           else "")) for a in anomalies])
+
+
+def render_compliance(report: TagCompliance) -> RenderableType:
+    return RichGroup(Rule(f"Tag compliance · {report.period.describe()}"),
+                     *[_plain(line) for line in compliance_lines(report)])
+
+
+def render_recommendations(teams: Sequence[tuple[str | None, Sequence[RecommendationView]]],
+                           currency: str) -> RenderableType:
+    parts: list[RenderableType] = []
+    for team, rows in teams:
+        table = Table(title=f"Idle and oversized resources · {team or 'all teams'}", box=None)
+        for col in ("resource", "team", "type", "finding", "saves/month", "status"):
+            table.add_column(col)
+        for row in rows:
+            rec = row.recommendation
+            target = f" → {rec.target_type}" if rec.target_type else ""
+            saving = format_money(rec.monthly_savings, currency, whole=True) if rec.monthly_savings else "–"
+            status = row.request.status if row.request is not None else "open"
+            table.add_row(Text(rec.name), Text(rec.team or "–"), Text(rec.resource_type + target),
+                          Text(f"{rec.kind}: {rec.reason}"), saving, status)
+        parts.append(table if rows else Text(f"No open recommendations for {team or 'any team'}."))
+    return RichGroup(*parts)
+
+
+def render_audit(entries: Sequence[AuditEntry], details: bool = False) -> RenderableType:
+    if not entries:
+        return Text("No actions yet.")
+    table = Table(title="Recent actions")
+    for col in ("when (UTC)", "who", "action", "resource", "result", "before → after / error"):
+        table.add_column(col)
+    for e in entries:
+        detail = e.error or (f"{e.before} → {e.after}" if e.before or e.after else "")
+        if details and e.detail:
+            detail += f"\n{e.detail}"
+        table.add_row(e.at.strftime("%Y-%m-%d %H:%M"), Text(e.actor), e.action, Text(e.resource_key.split("|")[-1]),
+                      e.result + (" (dry run)" if e.dry_run else ""), Text(detail))
     return table

@@ -20,13 +20,15 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 from bot.config import CostbotConfig
 from bot.domain.actions import ActionNotAllowed, ActionRequest, AuditEntry
 from bot.domain.errors import CostbotError, ProviderError
-from bot.domain.recommendations import IDLE, OVERSIZED, Recommendation, evaluate, is_protected
+from bot.domain.money import ZERO
+from bot.domain.recommendations import IDLE, OVERSIZED, Recommendation, RecommendationView, evaluate, is_protected
 from bot.domain.resources import Resource, ResourceRef
-from bot.ports import ActionGrounds, ActionNotifier, ActionStore, RecommendationView, ResourceProvider
+from bot.ports import ActionNotifier, ActionStore, AnomalyGrounds, BudgetGrounds, ResourceProvider
 from bot.services.optimize import WINDOW_SLACK_HOURS, domain_rules
 
 log = logging.getLogger("costbot.actions")
@@ -53,15 +55,16 @@ class Snoozed:
 class ActionService:
     def __init__(self, providers: Mapping[str, ResourceProvider], store: ActionStore, config: CostbotConfig,
                  notifier: ActionNotifier | None, today: Callable[[], date],
-                 clock: Callable[[], datetime] = _now, grounds: ActionGrounds | None = None,
-                 lease: timedelta = timedelta(seconds=60)) -> None:
+                 clock: Callable[[], datetime] = _now, budgets: BudgetGrounds | None = None,
+                 anomalies: AnomalyGrounds | None = None, lease: timedelta = timedelta(seconds=60)) -> None:
         self.providers = dict(providers)
         self.store = store
         self.config = config
         self.notifier = notifier
         self.today = today
         self.clock = clock
-        self.grounds = grounds
+        self.budgets = budgets  # checks a budget action's grounds
+        self.anomalies = anomalies  # checks an anomaly action's grounds
         self.lease = lease  # an executor silent for this long is gone; it renews every quarter of it
         self.holder = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
@@ -134,9 +137,9 @@ class ActionService:
         refused with the reason it closed."""
         kind, _, ident = (source or "").partition(":")
         if kind == ANOMALY:
-            if self.grounds is None or not ident.isdigit():
+            if self.anomalies is None or not ident.isdigit():
                 raise ActionNotAllowed("this anomaly can no longer be acted on from here")
-            team = self.grounds.check_anomaly(int(ident), resource_key)
+            team = self.anomalies.check_anomaly(int(ident), resource_key)
             return ANOMALY, ident, team, self.store.recommendation_for(resource_key)
         rec = (self.store.recommendation(int(ident)) if kind == "rec" and ident.isdigit()
                else self.store.recommendation_for(resource_key))
@@ -185,15 +188,15 @@ class ActionService:
             found = self._usage_finding(resource, req.team)
             if found is None or (req.action == "stop" and basis == IDLE and found != IDLE):
                 return f"{resource.name} is busy again"
-        elif basis == BUDGET and self.grounds is not None:
+        elif basis == BUDGET and self.budgets is not None:
             measure, _, percent = req.params.get("basis_ref", "forecast:100").partition(":")
             try:
-                self.grounds.check_budget(str(req.team), measure, int(percent or 100))
+                self.budgets.check_budget(str(req.team), measure, int(percent or 100))
             except ActionNotAllowed as exc:
                 return str(exc)
-        elif basis == ANOMALY and self.grounds is not None:
+        elif basis == ANOMALY and self.anomalies is not None:
             try:
-                self.grounds.check_anomaly(int(req.params.get("basis_ref", "0")), req.resource_key)
+                self.anomalies.check_anomaly(int(req.params.get("basis_ref", "0")), req.resource_key)
             except ActionNotAllowed as exc:
                 return str(exc)
         return None
@@ -294,8 +297,7 @@ class ActionService:
         return True
 
     def approvers(self, team: str | None) -> list[str]:
-        team_approvers = list(self.config.teams[team].approvers) if team in self.config.teams else []
-        return team_approvers + [a for a in self.config.admins if a not in team_approvers]
+        return self.config.approvers(team)
 
     def _expire_if_due(self, req: ActionRequest) -> bool:
         if req.expired(self.clock()):
@@ -539,6 +541,20 @@ class ActionService:
 
     def audit(self, limit: int = 20) -> list[AuditEntry]:
         return self.store.audit(limit)
+
+    def offer(self, team: str | None, recs: list[Recommendation]) -> list[Recommendation]:
+        """Keep these findings open and post them to the team (one message, with their buttons)."""
+        stored = [self.store.upsert_recommendation(r) for r in recs]
+        channel = self.config.channel_for(team)
+        if stored and channel and self.notifier is not None:
+            ch, ts = self.notifier.post_recommendations(channel, team, [RecommendationView(r) for r in stored])
+            self.store.set_recommendation_message([r.id for r in stored if r.id is not None], ch, ts)
+        return stored
+
+    def open_savings(self, team: str | None = None) -> tuple[int, Decimal]:
+        """How many findings are open (for a team, or all) and the monthly savings they wait to bring."""
+        recs = self.store.open_recommendations(team)
+        return len(recs), sum((r.monthly_savings or ZERO for r in recs), ZERO)
 
     def open_views(self, team: str | None = None) -> list[RecommendationView]:
         rows = []

@@ -7,17 +7,16 @@ from collections import defaultdict
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 from bot.config import AllocationRule, CostbotConfig
 from bot.domain.allocation import UNALLOCATED, Allocation, SharedPart, spread, weights_for
-from bot.domain.answers import CostAnswer, Group
+from bot.domain.answers import CostAnswer, Group, top_groups
 from bot.domain.errors import ConfigError
-from bot.domain.query import HelpRequest, Query
+from bot.domain.money import ZERO
+from bot.domain.query import COLUMN_DIMENSIONS, Scope
 from bot.domain.spec import (
     DIRECT,
     KEY_SEPARATOR,
-    OTHER,
     UNTAGGED,
     AllOf,
     ColumnIn,
@@ -26,16 +25,17 @@ from bot.domain.spec import (
     TagMissing,
     TagsMatch,
 )
-from bot.services.costs import CostService
-
-ZERO = Decimal(0)
-_COLUMNS = {"account": "SubAccountId", "region": "RegionId", "resource": "ResourceId", "category": "ServiceCategory"}
+from bot.ports import CostQueries, UsageMetrics
+from bot.services.scopes import ScopeResolver
 
 
 class AllocationService:
-    def __init__(self, costs: CostService, config: CostbotConfig) -> None:
-        self.costs = costs
+    def __init__(self, queries: CostQueries, scopes: ScopeResolver, config: CostbotConfig,
+                 usage: UsageMetrics | None = None) -> None:
+        self.queries = queries
+        self.scopes = scopes
         self.config = config
+        self.usage = usage  # usage metrics for `method: usage` rules (none on a query-only engine)
 
     @property
     def active(self) -> bool:
@@ -49,12 +49,12 @@ class AllocationService:
                 if value:
                     parts.append(TagMissing(self.config.grammar.team_tag_key))
             elif key == "service":
-                cond = self.costs.condition(self.costs.parse(f'service:"{value}"').scopes[0])  # type: ignore[union-attr]
+                cond = self.scopes.condition(Scope("service", "service", str(value)))
                 assert isinstance(cond, ColumnIn)
                 parts.append(cond)
-            elif key in _COLUMNS:
+            elif key in COLUMN_DIMENSIONS:
                 values = value if isinstance(value, list) else [value]
-                parts.append(ColumnIn(_COLUMNS[key], tuple(str(v) for v in values)))
+                parts.append(ColumnIn(COLUMN_DIMENSIONS[key], tuple(str(v) for v in values)))
             elif key == "tags" and isinstance(value, dict):
                 parts.append(TagsMatch(tuple((self.config.grammar.tag_key_for(k), str(v)) for k, v in value.items())))
             elif isinstance(value, str | int):
@@ -63,15 +63,9 @@ class AllocationService:
                 raise ConfigError(f"allocation.{rule.name}.select.{key}: expected a scope word's value")
         return AllOf(tuple(parts))
 
-    def ask(self, text: str) -> CostAnswer | HelpRequest:
-        """`CostService.ask`, with shared costs allocated where the question is about teams."""
-        result = self.costs.ask(text)
-        return result if isinstance(result, HelpRequest) else self.apply(result)
-
-    def answer(self, query: Query) -> CostAnswer:
-        return self.apply(self.costs.answer(query))
-
     def apply(self, answer: CostAnswer) -> CostAnswer:
+        """The answer with shared costs allocated where the question is about teams: a team's total, or the
+        organization by team (with each team's direct and shared parts)."""
         query = answer.query
         if not self.active or query.direct:
             return answer
@@ -94,10 +88,7 @@ class AllocationService:
             if now.unallocated:
                 split[UNALLOCATED] = (now.unallocated, ZERO)
             groups = sorted((Group(k, d + s) for k, (d, s) in split.items()), key=lambda g: (-g.cost, g.key))
-            if query.top is not None and len(groups) > query.top:
-                rest = sum((g.cost for g in groups[query.top:]), ZERO)
-                groups = [*groups[: query.top], Group(OTHER, rest)]
-            return replace(answer, groups=tuple(groups), group_split=split)
+            return replace(answer, groups=top_groups(groups, query.top), group_split=split)
         return answer
 
     def showback(self, start: date, end: date) -> list[tuple[str, str, str, str, str, Decimal]]:
@@ -105,12 +96,11 @@ class AllocationService:
         Shared rows carry the rule that produced them; every row is one of the parts `by team` adds up."""
         rules = tuple((r.name, self.select(r)) for r in self.config.allocation)
         project = self.config.grammar.tag_key_for("project")
-        grouping = Grouping("rules", "rules", rules=rules, then=Grouping(
-            "teams", self.config.grammar.team_tag_key, self.costs.team_rules(),
+        grouping = Grouping("rules", "rules", rules=rules, then=self.scopes.team_grouping(
             then=Grouping("tag", project, then=Grouping("column", "ServiceName"))))
         spec = CostSpec(self.config.metric, start, end, (), self.config.grammar.team_tag_key)
         out: list[tuple[str, str, str, str, str, Decimal]] = []
-        for key, cost in self.costs.store.groups(spec, grouping):
+        for key, cost in self.queries.groups(spec, grouping):
             rule, team, proj, service = ([*key.split(KEY_SEPARATOR), "", "", ""])[:4]
             if rule == DIRECT:
                 kind = "unallocated" if team == UNTAGGED else "direct"
@@ -124,11 +114,10 @@ class AllocationService:
 
     def allocate(self, start: date, end: date, metric: str | None = None) -> Allocation:
         rules = tuple((r.name, self.select(r)) for r in self.config.allocation)
-        grouping = Grouping("rules", "rules", rules=rules, then=Grouping(
-            "teams", self.config.grammar.team_tag_key, self.costs.team_rules(),
+        grouping = Grouping("rules", "rules", rules=rules, then=self.scopes.team_grouping(
             then=Grouping("column", "ServiceName", then=Grouping("column", "ServiceCategory"))))
         spec = CostSpec(metric or self.config.metric, start, end, (), self.config.grammar.team_tag_key)  # type: ignore[arg-type]
-        rows = self.costs.store.groups(spec, grouping)
+        rows = self.queries.groups(spec, grouping)
         direct: dict[str, Decimal] = defaultdict(lambda: ZERO)
         direct_by_category: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
         shared: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
@@ -154,9 +143,8 @@ class AllocationService:
             if rule_cfg.within_category:
                 base = {t: direct_by_category.get((t, rule_cfg.within_category), ZERO) for t in targets}
             usage: dict[str, Decimal] = {}
-            if rule_cfg.method == "usage":
-                usage_fn: Any = getattr(self.costs.store, "usage_by_team", None)
-                usage = usage_fn(rule_cfg.metric or "", start, end) if usage_fn else {}
+            if rule_cfg.method == "usage" and self.usage is not None:
+                usage = self.usage.usage_by_team(rule_cfg.metric or "", start, end)
             weights = weights_for(rule_cfg.method, targets, base, rule_cfg.weights, usage)
             parts += spread(rule_cfg.name, by_service, weights)
         totals = {name: sum(v.values(), ZERO) for name, v in shared.items()}

@@ -3,35 +3,37 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
 
 from bot.config import CostbotConfig
 from bot.domain.compliance import TagCompliance
+from bot.domain.money import ZERO
 from bot.domain.periods import resolve_period
 from bot.domain.spec import KEY_SEPARATOR, UNTAGGED, CostSpec, Grouping, TagMissing
-from bot.services.costs import CostService
-
-ZERO = Decimal(0)
+from bot.ports import CostQueries
 
 
 class ComplianceService:
-    def __init__(self, costs: CostService, config: CostbotConfig) -> None:
-        self.costs = costs
+    def __init__(self, queries: CostQueries, config: CostbotConfig, today: Callable[[], date]) -> None:
+        self.queries = queries
         self.config = config
+        self.today = today
 
     def report(self, period_word: str = "last-month") -> TagCompliance:
-        period = resolve_period(period_word, self.costs.today())
+        period = resolve_period(period_word, self.today())
         key = self.config.grammar.team_tag_key
         metric = self.config.metric
         spec = CostSpec(metric, period.start, period.end, (), key)
-        totals = self.costs.store.totals(spec, (period.previous_start, period.previous_end))
-        previous = self.costs.store.totals(CostSpec(metric, period.previous_start, period.previous_end, (), key),
+        totals = self.queries.totals(spec, (period.previous_start, period.previous_end))
+        previous = self.queries.totals(CostSpec(metric, period.previous_start, period.previous_end, (), key),
                                            (period.previous_start, period.previous_start))
         untagged_spec = CostSpec(metric, period.start, period.end, (TagMissing(key),), key)
-        top_res = self.costs.store.groups(untagged_spec, Grouping("column", "ResourceName"))[:5]
-        top_svc = self.costs.store.groups(untagged_spec, Grouping("column", "ServiceName"))[:5]
+        top_res = self.queries.groups(untagged_spec, Grouping("column", "ResourceName"))[:5]
+        top_svc = self.queries.groups(untagged_spec, Grouping("column", "ServiceName"))[:5]
         by_account: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
-        for k, cost in self.costs.store.groups(spec, Grouping("column", "SubAccountId", then=Grouping("tag", key))):
+        for k, cost in self.queries.groups(spec, Grouping("column", "SubAccountId", then=Grouping("tag", key))):
             account, _, value = k.partition(KEY_SEPARATOR)
             by_account[account][0] += cost
             if value != UNTAGGED:
@@ -40,7 +42,7 @@ class ComplianceService:
                                 key=lambda x: (x[1], x[0])))
         by_key = {}
         for dim, tag in self.config.tag_keys.items():
-            rows = dict(self.costs.store.groups(spec, Grouping("tag", tag)))
+            rows = dict(self.queries.groups(spec, Grouping("tag", tag)))
             total = sum(rows.values(), ZERO)
             by_key[dim] = ((total - rows.get(UNTAGGED, ZERO)) / total * 100) if total else ZERO
         return TagCompliance(period, self.config.currency, totals.current, totals.untagged, previous.current,

@@ -12,16 +12,19 @@ from decimal import Decimal
 
 from bot.config import CostbotConfig, unreadable_cron
 from bot.domain.actions import ActionNotAllowed
-from bot.domain.budgets import forecast_month_end
+from bot.domain.answers import top_keys
 from bot.domain.digest import Change, Digest, DigestChart
 from bot.domain.errors import QueryError
 from bot.domain.money import ZERO
 from bot.domain.query import Query
-from bot.domain.spec import OTHER, UNTAGGED, Grouping
+from bot.domain.spec import NONE_KEY, OTHER, UNTAGGED, Grouping
 from bot.domain.subscriptions import Subscription, cadence_to_cron
-from bot.ports import DigestPublisher, StateStore
+from bot.ports import CostQueries, DigestPublisher, SubscriptionStore
+from bot.services.actions import ActionService
+from bot.services.anomalies import AnomalyService
+from bot.services.budgets import BudgetService
 from bot.services.compliance import ComplianceService
-from bot.services.costs import CostService
+from bot.services.scopes import ScopeResolver
 
 log = logging.getLogger("costbot.digests")
 
@@ -35,31 +38,26 @@ def _mean(values: list[Decimal]) -> Decimal:
 
 
 class DigestBuilder:
-    """Computes digests from the cost store through the cost service's scope resolution."""
+    """Computes digests from the cost store: its figures through the scope resolver, the budget and forecast
+    from the budget service, savings waiting and anomalies from the actions and anomaly services."""
 
-    def __init__(self, costs: CostService, config: CostbotConfig, today: Callable[[], date]) -> None:
-        self.costs = costs
+    def __init__(self, queries: CostQueries, scopes: ScopeResolver, budgets: BudgetService,
+                 compliance: ComplianceService, anomalies: AnomalyService, actions: ActionService,
+                 config: CostbotConfig, today: Callable[[], date]) -> None:
+        self.queries = queries
+        self.scopes = scopes
+        self.budgets = budgets
+        self.compliance = compliance
+        self.anomalies = anomalies
+        self.actions = actions
         self.config = config
         self.today = today
 
     def scope_query(self, scope: str) -> Query:
-        parsed = self.costs.parse(scope)
-        if not isinstance(parsed, Query) or parsed.by is not None or parsed.top is not None or parsed.billed:
-            raise QueryError(f"'{scope}' is not a scope: use a team, KEY:VALUE, service:…, or untagged",
-                             word=scope)
-        return parsed
-
-    def _budget(self, query: Query) -> Decimal | None:
-        if len(query.scopes) == 1 and query.scopes[0].kind == "team":
-            team = self.config.teams[str(query.scopes[0].key)]
-            return team.budget.monthly if team.budget else None
-        if not query.scopes:
-            budgets = [t.budget.monthly for t in self.config.teams.values() if t.budget]
-            return sum(budgets, ZERO) if budgets else None
-        return None
+        return self.scopes.scope(scope)
 
     def _daily(self, query: Query, start: date, end: date, grouping: Grouping) -> dict[date, dict[str, Decimal]]:
-        rows = self.costs.store.daily(self.costs.spec(query, start, end), grouping)
+        rows = self.queries.daily(self.scopes.spec(query, start, end), grouping)
         out: dict[date, dict[str, Decimal]] = defaultdict(dict)
         for r in rows:
             out[r.day][r.key] = out[r.day].get(r.key, ZERO) + r.cost
@@ -81,28 +79,28 @@ class DigestBuilder:
         def total_on(d: date) -> Decimal:
             return totals.get(d, ZERO)
 
-        budget = self._budget(query)
-        mtd = sum((total_on(first + timedelta(days=i)) for i in range((day - first).days + 1)), ZERO)
-        mtd_spec = self.costs.spec(query, first, today)
-        mtd_totals = self.costs.store.totals(mtd_spec, (first, first))
-        chart = self._chart(label, daily, totals, day, budget)
+        month = self.budgets.month(scope)
+        mtd_totals = self.queries.totals(self.scopes.spec(query, first, today), (first, first))
+        team = self.scopes.single_team(query)
+        whole_team = team is not None or not query.scopes  # a team's digest, or the organization's
+        recent = self.anomalies.recent(team, days=CHART_DAYS) if whole_team else []
+        chart = self._chart(label, daily, totals, day, month.budget, tuple(a.day for a in recent))
+        open_count, savings = self.actions.open_savings(team) if whole_team else (0, ZERO)
         digest = Digest(
             scope_label=label, cadence=cadence, currency=self.config.currency, day=day,
             yesterday=total_on(day),
             average_7d=_mean([total_on(day - timedelta(days=i)) for i in range(1, 8)]),
             same_weekday_last_week=total_on(day - timedelta(days=7)),
-            month_to_date=mtd, budget=budget, forecast=self.forecast(totals, day),
+            month_to_date=month.month_to_date, budget=month.budget, forecast=month.forecast,
             movers=self._movers(query, day),
             untagged_share=(mtd_totals.untagged / mtd_totals.current * 100) if mtd_totals.current else None,
-            chart=chart, data_through=self.costs.store.freshness(),
+            savings_waiting=savings if open_count else None,
+            anomalies=tuple(a for a in recent if a.day >= day - timedelta(days=6)),
+            chart=chart, data_through=self.queries.freshness(),
         )
         if cadence == "weekly":
             return self._weekly(digest, query, today)
         return digest
-
-    @staticmethod
-    def forecast(totals: dict[date, Decimal], day: date) -> Decimal:
-        return forecast_month_end(totals, day)
 
     def _movers(self, query: Query, day: date) -> tuple[Change, ...]:
         dims = {
@@ -115,7 +113,7 @@ class DigestBuilder:
             daily = self._daily(query, day - timedelta(days=7), day + timedelta(days=1), grouping)
             keys = {k for v in daily.values() for k in v}
             for key in keys:
-                if key in (UNTAGGED, "(none)"):
+                if key in (UNTAGGED, NONE_KEY):
                     continue
                 current = daily.get(day, {}).get(key, ZERO)
                 baseline = _mean([daily.get(day - timedelta(days=i), {}).get(key, ZERO) for i in range(1, 8)])
@@ -124,15 +122,13 @@ class DigestBuilder:
         return tuple(m for m in movers[:MOVERS] if m.change != 0)
 
     def _chart(self, label: str, daily: dict[date, dict[str, Decimal]], totals: dict[date, Decimal], day: date,
-               budget: Decimal | None) -> DigestChart:
+               budget: Decimal | None, anomaly_days: tuple[date, ...] = ()) -> DigestChart:
         days = tuple(day - timedelta(days=CHART_DAYS - 1 - i) for i in range(CHART_DAYS))
         key_totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
         for d in days:
             for k, v in daily.get(d, {}).items():
                 key_totals[k] += v
-        ranked = sorted(key_totals, key=lambda k: (-key_totals[k], k))
-        keep = ranked[:CHART_STACKS]
-        keys = (*keep, OTHER) if len(ranked) > CHART_STACKS else tuple(keep)
+        keep, keys = top_keys(key_totals, CHART_STACKS)
         values = {k: [ZERO] * len(days) for k in keys}
         for i, d in enumerate(days):
             for k, v in daily.get(d, {}).items():
@@ -145,23 +141,23 @@ class DigestBuilder:
         return DigestChart(
             title=f"{label} · daily spend, last {CHART_DAYS} days", currency=self.config.currency, days=days,
             keys=keys, values={k: tuple(v) for k, v in values.items()}, moving_average=tuple(moving),
-            budget_per_day=per_day,
+            budget_per_day=per_day, anomaly_days=tuple(d for d in anomaly_days if d in days),
         )
 
     def _weekly(self, digest: Digest, query: Query, today: date) -> Digest:
         monday = today - timedelta(days=today.weekday())
         start, prev = monday - timedelta(days=7), monday - timedelta(days=14)
-        spec = self.costs.spec(query, start, monday)
-        totals = self.costs.store.totals(spec, (prev, start))
+        spec = self.scopes.spec(query, start, monday)
+        totals = self.queries.totals(spec, (prev, start))
 
         def changes(dimension: str) -> tuple[Change, ...]:
             grouping = Grouping("tag", self.config.grammar.tag_key_for(dimension))
-            now = dict(self.costs.store.groups(spec, grouping))
-            before = dict(self.costs.store.groups(self.costs.spec(query, prev, start), grouping))
+            now = dict(self.queries.groups(spec, grouping))
+            before = dict(self.queries.groups(self.scopes.spec(query, prev, start), grouping))
             keys = sorted(set(now) | set(before), key=lambda k: (-(now.get(k, ZERO)), k))
             return tuple(Change(k, now.get(k, ZERO), before.get(k, ZERO)) for k in keys)
 
-        compliance = ComplianceService(self.costs, self.config).report("last-week")
+        compliance = self.compliance.report("last-week")
         return replace(digest, cadence="weekly", week_start=start, week_total=totals.current, compliance=compliance,
                        previous_week_total=totals.previous, by_project=changes("project"),
                        by_model=changes("model"))
@@ -170,10 +166,10 @@ class DigestBuilder:
 class DigestService:
     """Subscriptions and delivery. Posting goes through a DigestPublisher; the state store keeps it once."""
 
-    def __init__(self, builder: DigestBuilder, state: StateStore, publisher: DigestPublisher | None,
+    def __init__(self, builder: DigestBuilder, store: SubscriptionStore, publisher: DigestPublisher | None,
                  config: CostbotConfig) -> None:
         self.builder = builder
-        self.state = state
+        self.store = store
         self.publisher = publisher
         self.config = config
 
@@ -191,10 +187,10 @@ class DigestService:
             raise QueryError(problem, word=cron)
         sub = Subscription(channel=channel, scope=scope, cadence=cadence, cron=cron,
                            timezone=timezone or self.config.timezone, origin="slack", created_by=user)
-        return self.state.upsert_subscription(sub)
+        return self.store.upsert_subscription(sub)
 
     def unsubscribe(self, channel: str, scope: str) -> Subscription | None:
-        return self.state.remove_subscription(channel, scope)
+        return self.store.remove_subscription(channel, scope)
 
     def subscribe_as(self, user: str, channel: str, scope: str, when: list[str]) -> Subscription:
         """A user subscribes the channel they typed the command in, if they may (see `authorize`)."""
@@ -241,7 +237,14 @@ class DigestService:
             raise ActionNotAllowed(f"only members of a team (or an admin) can {doing} a digest")
 
     def subscriptions(self, channel: str | None = None) -> list[Subscription]:
-        return self.state.subscriptions(channel)
+        return self.store.subscriptions(channel)
+
+    def subscription(self, subscription_id: int) -> Subscription | None:
+        return self.store.subscription(subscription_id)
+
+    def run_status(self, subscription_id: int, run_key: str) -> tuple[str, int] | None:
+        """(posted | running | failed, attempts) of one scheduled digest, or None when it never ran."""
+        return self.store.run_status(subscription_id, run_key)
 
     def sync_config(self) -> list[Subscription]:
         """Subscriptions declared in config (`teams.*.digest`) are kept in the state store."""
@@ -253,9 +256,9 @@ class DigestService:
             channel = team.channel
             sub = Subscription(channel=channel, scope=name, cadence="cron", cron=team.digest.schedule,
                                timezone=self.config.timezone, origin="config")
-            subs.append(self.state.upsert_subscription(sub))
+            subs.append(self.store.upsert_subscription(sub))
             keep.add((channel, name))
-        self.state.remove_config_subscriptions_except(keep)
+        self.store.remove_config_subscriptions_except(keep)
         return subs
 
     # -- delivery --------------------------------------------------------------------------------------
@@ -263,6 +266,10 @@ class DigestService:
         if sub.cadence == "weekly":
             return "weekly"
         return "daily"
+
+    def build(self, scope: str, cadence: str = "daily") -> Digest:
+        """A digest now, without posting it (`costbot digest --preview`)."""
+        return self.builder.build(scope, cadence)
 
     def post_now_as(self, user: str, channel: str, scope: str, cadence: str = "daily") -> None:
         """`digest now` from Slack: the same people who may subscribe a scope may post its digest."""
@@ -278,19 +285,19 @@ class DigestService:
     def run(self, subscription_id: int, run_key: str) -> str:
         """Post one scheduled digest once: 'posted', 'skipped' (already posted / gone) or raises after
         recording the failure (the scheduler retries with backoff)."""
-        sub = self.state.subscription(subscription_id)
+        sub = self.store.subscription(subscription_id)
         if sub is None:
             return "skipped"
-        if not self.state.claim_run(subscription_id, run_key):
+        if not self.store.claim_run(subscription_id, run_key):
             log.info("digest %s for %s already handled", run_key, sub.describe())
             return "skipped"
         try:
             self.post_now(sub.channel, sub.scope, self.cadence_of(sub))
         except Exception as exc:
-            attempts = self.state.finish_run(subscription_id, run_key, ok=False, error=str(exc))
+            attempts = self.store.finish_run(subscription_id, run_key, ok=False, error=str(exc))
             log.warning("digest %s for %s failed (attempt %d): %s", run_key, sub.describe(), attempts, exc)
             raise
-        self.state.finish_run(subscription_id, run_key, ok=True)
+        self.store.finish_run(subscription_id, run_key, ok=True)
         return "posted"
 
 

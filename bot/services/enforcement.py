@@ -1,7 +1,7 @@
-"""Graduated budget enforcement, per team: warn (the budget alerts), propose (post the team's non-critical
-resources with Stop buttons, through the approval flow), and at the limit, if the team opted in
-(`auto: true`), stop them under the policy — still audited, still re-checked, never protected resources,
-never env=prod. Each step happens once per team and month."""
+"""Graduated budget enforcement, per team: warn (the budget alerts, at the rule's `warn_percent`), propose
+(post the team's non-critical resources with Stop buttons, through the approval flow), and at the limit, if
+the team opted in (`auto: true`), stop them under the policy — still audited, still re-checked, never
+protected resources, never env=prod. Each step happens once per team and month."""
 
 from __future__ import annotations
 
@@ -12,23 +12,21 @@ from bot.config import CostbotConfig, EnforcementRule
 from bot.domain.errors import CostbotError
 from bot.domain.recommendations import Recommendation, is_protected
 from bot.domain.resources import Resource
-from bot.ports import ActionNotifier, RecommendationView, ResourceProvider
-from bot.services.actions import ActionService
-from bot.services.insights import InsightService
+from bot.ports import ResourceProvider
+from bot.services.actions import BUDGET, ActionService
+from bot.services.budgets import BudgetService
 from bot.services.optimize import domain_rules
 
 log = logging.getLogger("costbot.enforcement")
-BUDGET = "budget"
 
 
 class EnforcementService:
-    def __init__(self, config: CostbotConfig, insights: InsightService, actions: ActionService,
-                 providers: Sequence[ResourceProvider], notifier: ActionNotifier | None) -> None:
+    def __init__(self, config: CostbotConfig, budgets: BudgetService, actions: ActionService,
+                 providers: Sequence[ResourceProvider]) -> None:
         self.config = config
-        self.insights = insights
+        self.budgets = budgets
         self.actions = actions
         self.providers = list(providers)
-        self.notifier = notifier
 
     def non_critical(self, rule: EnforcementRule) -> list[Resource]:
         """The team's running resources that its rule calls non-critical, protected ones left out."""
@@ -48,35 +46,28 @@ class EnforcementService:
         done: dict[str, list[str]] = {}
         for rule in self.config.enforcement:
             try:
-                status = self.insights.status(rule.scope)
+                status = self.budgets.status(rule.scope)
             except CostbotError as exc:
                 log.warning("enforcement for %s skipped: %s", rule.scope, exc)
                 continue
-            month = status.month.strftime("%Y-%m")
             steps = done.setdefault(rule.scope, [])
-            store = self.insights.store
-            if status.forecast_percent >= rule.propose_percent and store.claim_budget_alert(
-                    rule.scope, month, f"propose:{rule.propose_percent}"):
+            if status.forecast_percent >= rule.propose_percent and self.budgets.claim_step(
+                    rule.scope, status.month, f"propose:{rule.propose_percent}"):
                 steps.append(f"proposed {self._propose(rule, status.forecast_percent)}")
-            if rule.auto and status.used_percent >= rule.limit_percent and store.claim_budget_alert(
-                    rule.scope, month, f"limit:{rule.limit_percent}"):
+            if rule.auto and status.used_percent >= rule.limit_percent and self.budgets.claim_step(
+                    rule.scope, status.month, f"limit:{rule.limit_percent}"):
                 steps.append(f"stopped {self._act(rule, status.used_percent)}")
         return done
 
     def _propose(self, rule: EnforcementRule, percent: object) -> int:
-        resources = self.non_critical(rule)
         recs = []
-        for res in resources:
+        for res in self.non_critical(rule):
             env = next((v for k, v in res.tags.items() if k.lower() == "env"), "non-critical")
-            recs.append(self.actions.store.upsert_recommendation(Recommendation(
+            recs.append(Recommendation(
                 resource_key=res.ref.key, kind=BUDGET, team=rule.scope, name=res.name, resource_type=res.type,
                 reason=f"{env} resource while {rule.scope} is forecast at {percent:.0f}% of its budget",
-                hourly_price=res.hourly_price, monthly_savings=res.monthly_cost)))
-        channel = self.config.teams[rule.scope].channel if rule.scope in self.config.teams else None
-        if recs and channel and self.notifier is not None:
-            ch, ts = self.notifier.post_recommendations(channel, rule.scope, [RecommendationView(r) for r in recs])
-            self.actions.store.set_recommendation_message([r.id for r in recs if r.id is not None], ch, ts)
-        return len(recs)
+                hourly_price=res.hourly_price, monthly_savings=res.monthly_cost))
+        return len(self.actions.offer(rule.scope, recs))
 
     def _act(self, rule: EnforcementRule, percent: object) -> int:
         acted = 0

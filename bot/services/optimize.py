@@ -11,9 +11,17 @@ from datetime import date
 from decimal import Decimal
 
 from bot.config import CostbotConfig, RulesConfig
-from bot.domain.recommendations import Recommendation, Rules, evaluate, is_protected, smaller_type, snoozed_until
+from bot.domain.recommendations import (
+    Recommendation,
+    RecommendationView,
+    Rules,
+    evaluate,
+    is_protected,
+    smaller_type,
+    snoozed_until,
+)
 from bot.domain.resources import Resource, Utilization
-from bot.ports import ActionNotifier, ActionStore, RecommendationView, ResourceProvider
+from bot.ports import ActionNotifier, ActionStore, ResourceProvider
 
 log = logging.getLogger("costbot.scan")
 

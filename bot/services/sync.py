@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from bot.domain.errors import CostbotError
-from bot.ports import CostSource, CostStore
+from bot.ports import CostIngest, CostSource
 
 log = logging.getLogger("costbot.sync")
 
@@ -34,10 +34,18 @@ def default_since(today: date) -> date:
     return (today.replace(day=1) - timedelta(days=1)).replace(day=1)
 
 
+@dataclass(frozen=True)
+class SourceCheck:
+    name: str
+    kind: str
+    permissions: tuple[str, ...]
+    problems: tuple[str, ...]
+
+
 class SyncService:
-    def __init__(self, sources: Sequence[CostSource], store: CostStore, today: Callable[[], date]) -> None:
+    def __init__(self, sources: Sequence[CostSource], store: CostIngest | None, today: Callable[[], date]) -> None:
         self.sources = list(sources)
-        self.store = store
+        self.store = store  # None on a query-only engine (Athena): nothing is pulled
         self.today = today
 
     def names(self) -> list[str]:
@@ -47,6 +55,9 @@ class SyncService:
         chosen = [s for s in self.sources if name is None or s.name == name]
         if name is not None and not chosen:
             raise CostbotError(f"no source named '{name}' (configured: {', '.join(self.names()) or 'none'})")
+        if self.store is None:
+            raise CostbotError("with an Athena source the billing data stays in S3: there is nothing to sync")
+        store = self.store
         today = self.today()
         start = since or default_since(today)
         results = []
@@ -54,22 +65,23 @@ class SyncService:
             source.requests.clear()
             try:
                 with tempfile.TemporaryDirectory(prefix=f"costbot-sync-{source.name}-") as tmp:
-                    known = self.store.source_etags(source.name)
+                    known = store.source_etags(source.name)
                     batch = source.pull(start, today + timedelta(days=1), Path(tmp), known)
                     rows = 0
                     if batch.files or batch.replace:
                         if batch.files:
-                            rows = self.store.ingest_files(batch.files, source=source.name,
-                                                           replace=batch.replace).rows
+                            rows = store.ingest_files(batch.files, source=source.name,
+                                                      replace=batch.replace).rows
                         else:
-                            self.store.clear_periods(source.name, batch.replace)
+                            store.clear_periods(source.name, batch.replace)
                     if source.seen:
-                        self.store.record_source_files(source.name, source.seen)
+                        store.record_source_files(source.name, source.seen)
                 results.append(SourceResult(source.name, True, rows, batch.note, requests=dict(source.requests)))
             except CostbotError as exc:
                 log.warning("sync of %s failed; the store is unchanged: %s", source.name, exc)
                 results.append(SourceResult(source.name, False, error=str(exc), requests=dict(source.requests)))
         return results
 
-    def check(self) -> dict[str, list[str]]:
-        return {s.name: s.check() for s in self.sources}
+    def check(self) -> list[SourceCheck]:
+        """Each source's access: what it needs and what is missing."""
+        return [SourceCheck(s.name, s.kind, tuple(s.PERMISSIONS), tuple(s.check())) for s in self.sources]

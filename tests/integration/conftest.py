@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from bot.app import Services, build_services, build_slack_app, build_wsgi
+from bot.app import Application
 from bot.config import Settings
 from bot.demo import write_demo_csv
+from bot.services.container import UseCases
 from bot.web import make_server, run_until_closed
 from tests.conftest import TODAY
 from tests.slack_stub import SlackStub
@@ -29,9 +30,9 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     csv_path = data / "demo" / "focus-demo.csv"
     write_demo_csv(csv_path, date.fromisoformat(TODAY))
     settings = Settings({"COSTBOT_DATA_DIR": str(data), "COSTBOT_TODAY": TODAY})
-    services = build_services(settings)
-    services.ingest.ingest([csv_path], source="demo")
-    services.costs.store.close()  # type: ignore[attr-defined]
+    application = Application(settings)
+    application.use_cases.ingest.ingest([csv_path], source="demo")
+    application.close()
     return data, csv_path
 
 
@@ -39,8 +40,12 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 class RunningBot:
     url: str
     stub: SlackStub
-    services: Services
+    app: Application
     slack: Any
+
+    @property
+    def services(self) -> UseCases:
+        return self.app.use_cases
 
     @property
     def events_url(self) -> str:
@@ -59,17 +64,17 @@ def bot(demo_store: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory)
         "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_API_URL": stub.api_url,
     }
-    services = build_services(Settings(env))
-    slack = build_slack_app(services)
-    server = make_server(build_wsgi(services, slack), "127.0.0.1", 0)
+    application = Application(Settings(env))
+    slack = application.slack_app()
+    server = make_server(application.wsgi(slack), "127.0.0.1", 0)
     thread = threading.Thread(target=run_until_closed, args=(server,), daemon=True)
     thread.start()
     try:
-        yield RunningBot(f"http://127.0.0.1:{server.effective_port}", stub, services, slack)
+        yield RunningBot(f"http://127.0.0.1:{server.effective_port}", stub, application, slack)
     finally:
         server.close()
         stub.stop()
-        services.costs.store.close()  # type: ignore[attr-defined]
+        application.close()
 
 
 @pytest.fixture

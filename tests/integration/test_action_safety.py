@@ -18,8 +18,7 @@ import pytest
 
 from bot.adapters.state.actions_repository import SqlActionStore
 from bot.adapters.state.database import make_engine
-from bot.app import build_services
-from bot.cli import main
+from bot.app import Application, main
 from bot.config import Settings
 from bot.services.actions import ActionService
 from tests.conftest import TODAY
@@ -94,14 +93,14 @@ def requests_for(bot: RunningBot, key: str) -> list[Any]:
 # -- stale buttons are judged against what offered them, at execution ----------------------------------------
 def test_a_stale_stop_after_a_later_scan_closed_it_is_refused_and_its_buttons_are_gone(running) -> None:  # type: ignore[no-untyped-def]
     bot, world, proxy = running
-    bot.services.scanner.scan()
+    bot.services.scans.scan()
     posted = message_to(bot, "C0TEAMML1")
     key = world.key("gpu-dev-02")
     source = block_of(posted.args["blocks"], "costbot_stop", key)
     assert source.startswith("rec:")
     instance_metrics(world.ids["gpu-dev-02"], cpu=35.0, gpu=88.0, net=90_000_000, hours=3)  # a job started
     bot.stub.reset()
-    again = bot.services.scanner.scan()
+    again = bot.services.scans.scan()
     assert "gpu-dev-02" not in {r.name for r in again.recommendations}
     (update,) = [c for c in bot.stub.api_calls("chat.update") if c.args["ts"] == posted.args.get("ts")
                  or c.args["channel"] == "C0TEAMML1"]
@@ -126,7 +125,7 @@ def test_a_budget_proposal_is_rechecked_against_the_budget_when_approved(aws, de
         click(bot, "costbot_stop", key, MEMBER, "b1", block_id=block_of(posted.args["blocks"], "costbot_stop", key))
         (req,) = requests_for(bot, key)
         assert req.status == "requested" and req.params["basis"] == "budget"
-        bot.services.insights.set_budget("team-ml", Decimal(10_000_000), ADMIN)  # the budget is raised
+        bot.services.budgets.set_budget("team-ml", Decimal(10_000_000), ADMIN)  # the budget is raised
         reply = click(bot, "costbot_approve", str(req.id), APPROVER, "b2")
         text = blocks_text(reply["blocks"])
         assert "stop refused: team-ml's forecast is 0% of its budget now, under the 100% that called for this" in text
@@ -164,12 +163,12 @@ def test_an_anomaly_stop_is_rechecked_against_the_anomaly(aws, tmp_path) -> None
     data = tmp_path / "data"
     billing = tmp_path / "billing" / "focus.csv"
     _anomaly_billing(billing, runaway, date.fromisoformat(TODAY))
-    store = build_services(Settings({"COSTBOT_DATA_DIR": str(data), "COSTBOT_TODAY": TODAY}))
-    store.ingest.ingest([billing], source="test")
-    store.costs.store.close()  # type: ignore[attr-defined]
+    loader = Application(Settings({"COSTBOT_DATA_DIR": str(data), "COSTBOT_TODAY": TODAY}))
+    loader.use_cases.ingest.ingest([billing], source="test")
+    loader.close()
     bot, server = start_bot(tmp_path, data, CONFIG)
     try:
-        (anomaly,) = bot.services.insights.check_anomalies()
+        (anomaly,) = bot.services.anomalies.check_anomalies()
         posted = message_to(bot, "C0TEAMML1")
         key = f"aws|{ACCOUNT}|{REGION}|ec2|{runaway}"
         assert block_of(posted.args["blocks"], "costbot_stop", key) == f"anomaly:{anomaly.id}"
@@ -195,7 +194,7 @@ def test_fifty_concurrent_stop_clicks_make_one_stop_call(aws, demo_store, tmp_pa
     world = build_world()
     bot, server = start_bot(tmp_path, demo_store[0], CONFIG, database_url)
     try:
-        bot.services.scanner.scan()
+        bot.services.scans.scan()
         aws.reset()
         key = world.key("gpu-dev-02")
         bodies = [actions_body("costbot_stop", key, bot.stub.response_url(f"s{i}"),
@@ -215,7 +214,7 @@ def test_fifty_concurrent_stop_clicks_make_one_stop_call(aws, demo_store, tmp_pa
 
 def test_replays_of_one_signed_click_are_that_click(running) -> None:  # type: ignore[no-untyped-def]
     bot, world, proxy = running
-    bot.services.scanner.scan()
+    bot.services.scans.scan()
     proxy.reset()
     key = world.key("gpu-dev-02")
     body = actions_body("costbot_stop", key, bot.stub.response_url("replay"), user_id=APPROVER)
@@ -232,7 +231,7 @@ def test_ten_resize_clicks_make_one_resize(aws, demo_store, tmp_path, database_u
     world = build_world()
     bot, server = start_bot(tmp_path, demo_store[0], CONFIG, database_url)
     try:
-        bot.services.scanner.scan()
+        bot.services.scans.scan()
         aws.reset()
         key = world.key("etl-big")
         bodies = [actions_body("costbot_resize", key, bot.stub.response_url(f"z{i}"), user_id=DATA_APPROVER)
@@ -254,7 +253,7 @@ def test_ten_resize_clicks_make_one_resize(aws, demo_store, tmp_path, database_u
 
 def test_the_reconciler_leaves_a_long_resize_to_its_live_executor(running, tmp_path) -> None:  # type: ignore[no-untyped-def]
     bot, world, proxy = running
-    bot.services.scanner.scan()
+    bot.services.scans.scan()
     actions = bot.services.actions
     actions.lease = timedelta(seconds=1)  # heartbeats every 0.25 s
     key = world.key("etl-big")
@@ -267,8 +266,8 @@ def test_the_reconciler_leaves_a_long_resize_to_its_live_executor(running, tmp_p
     (req,) = requests_for(bot, key)
     assert req.status == "executing"
     time.sleep(1.5)  # longer than a lease: only a heartbeat keeps it out of reconciliation
-    other = ActionService(actions.providers, SqlActionStore(make_engine(bot.services.settings.database_url)),
-                          bot.services.config, None, bot.services.costs.today, lease=timedelta(seconds=1))
+    other = ActionService(actions.providers, SqlActionStore(make_engine(bot.app.settings.database_url)),
+                          bot.app.config, None, bot.app.today, lease=timedelta(seconds=1))
     assert other.reconcile() == 0
     assert actions.store.request(req.id).status == "executing"
     done.join(timeout=60)
@@ -318,7 +317,7 @@ DENIED = (
 
 def test_cloud_error_text_stays_out_of_slack(running, caplog, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     bot, world, proxy = running
-    bot.services.scanner.scan()
+    bot.services.scans.scan()
     posted = message_to(bot, "C0TEAMML1")
     proxy.fail("StopInstances", 403, DENIED)
     key = world.key("gpu-dev-02")
@@ -341,7 +340,7 @@ def test_cloud_error_text_stays_out_of_slack(running, caplog, capsys, monkeypatc
     assert any(reference in r.getMessage() and "assumed-role" in r.getMessage() for r in caplog.records)
     assert state_of(world.ids["gpu-dev-02"])[0] == "running"
     # operators read the detail in a terminal
-    settings = bot.services.settings
+    settings = bot.app.settings
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
     monkeypatch.setenv("COSTBOT_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("COSTBOT_CONFIG", str(settings.config_path))
@@ -356,7 +355,7 @@ def test_cloud_error_text_stays_out_of_slack(running, caplog, capsys, monkeypatc
 # -- snooze rights ------------------------------------------------------------------------------------------
 def test_only_the_owning_team_snoozes_and_never_a_protected_resource(running) -> None:  # type: ignore[no-untyped-def]
     bot, world, _ = running
-    bot.services.scanner.scan()
+    bot.services.scans.scan()
     other = click(bot, "costbot_snooze", world.key("gpu-dev-02"), DATA_APPROVER, "o1")
     assert "only team-ml's members and approvers can snooze gpu-dev-02" in blocks_text(other["blocks"])
     assert "costbot:snooze-until" not in tags_of(world.ids["gpu-dev-02"])
@@ -387,7 +386,7 @@ def test_a_dry_run_snooze_says_it_changed_nothing(aws, demo_store, tmp_path) -> 
 # -- Slack down when approvers must be told ---------------------------------------------------------------------
 def test_an_approval_request_slack_could_not_post_is_posted_later(running) -> None:  # type: ignore[no-untyped-def]
     bot, world, proxy = running
-    bot.services.scanner.scan()
+    bot.services.scans.scan()
     bot.stub.reset()
     bot.stub.fail("chat.postMessage", 500, times=50)
     key = world.key("gpu-dev-02")
@@ -409,12 +408,11 @@ def test_an_approval_request_slack_could_not_post_is_posted_later(running) -> No
 def test_a_second_process_sees_the_same_state(running, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Replicas share one state database: a second bot process sees the open request and joins it."""
     bot, world, proxy = running
-    bot.services.scanner.scan()
+    bot.services.scans.scan()
     key = world.key("gpu-dev-02")
     first = bot.services.actions.request(key, "stop", MEMBER)
-    env = bot_env(tmp_path, Path(bot.services.settings.data_dir), CONFIG, bot.stub,
-                  bot.services.settings.database_url)
-    second = build_services(Settings(env))
+    env = bot_env(tmp_path, Path(bot.app.settings.data_dir), CONFIG, bot.stub, bot.app.settings.database_url)
+    second = Application(Settings(env)).use_cases
     joined = second.actions.request(key, "stop", MEMBER)
     assert joined.id == first.id and joined.status == "requested"
     done = second.actions.request(key, "stop", APPROVER)  # an approver's click approves the waiting one

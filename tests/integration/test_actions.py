@@ -13,7 +13,7 @@ import boto3
 import pytest
 import yaml
 
-from bot.app import build_services, build_slack_app, build_wsgi
+from bot.app import Application
 from bot.config import Settings
 from bot.domain.actions import ActionNotAllowed
 from bot.web import make_server, run_until_closed
@@ -54,11 +54,11 @@ def start_bot(tmp: Path, demo_data: Path, config: dict[str, Any],
     stub = SlackStub().start()
     stub.channels = dict(CHANNELS)
     env = bot_env(tmp, demo_data, config, stub, database_url)
-    services = build_services(Settings(env))
-    slack = build_slack_app(services)
-    server = make_server(build_wsgi(services, slack), "127.0.0.1", 0)
+    application = Application(Settings(env))
+    slack = application.slack_app()
+    server = make_server(application.wsgi(slack), "127.0.0.1", 0)
     threading.Thread(target=run_until_closed, args=(server,), daemon=True).start()
-    return RunningBot(f"http://127.0.0.1:{server.effective_port}", stub, services, slack), server
+    return RunningBot(f"http://127.0.0.1:{server.effective_port}", stub, application, slack), server
 
 
 @pytest.fixture
@@ -99,7 +99,7 @@ def click(bot: RunningBot, action_id: str, value: str, user: str, rid: str, bloc
 
 
 def scan(bot: RunningBot) -> Any:
-    return bot.services.scanner.scan()
+    return bot.services.scans.scan()
 
 
 def test_scan_posts_idle_and_oversized_only(bot_aws) -> None:  # type: ignore[no-untyped-def]
@@ -253,7 +253,7 @@ def test_dry_run_changes_nothing_and_says_what_would_happen(aws, demo_store, tmp
     world = build_world()
     bot, server = start_bot(tmp_path, demo_store[0], {**CONFIG, "dry_run": True})
     try:
-        bot.services.scanner.scan()
+        bot.services.scans.scan()
         reply = click(bot, "costbot_stop", world.key("gpu-dev-02"), APPROVER, "d1")
         assert f"dry run: would stop {world.ids['gpu-dev-02']}; nothing was changed" in blocks_text(reply["blocks"])
         assert state_of(world.ids["gpu-dev-02"])[0] == "running"

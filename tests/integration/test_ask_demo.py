@@ -58,7 +58,7 @@ def demo_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Row]]
     """One demo store for the module (the CLI fixture points at it through the env)."""
     import os
 
-    from bot.cli import main
+    from bot.app import main
 
     root = tmp_path_factory.mktemp("demo")
     old = {k: os.environ.get(k) for k in ("COSTBOT_DATA_DIR", "COSTBOT_TODAY", "COSTBOT_CONFIG")}

@@ -23,11 +23,11 @@ from sqlglot import exp
 
 from bot.adapters import sql_compile
 from bot.adapters.athena_store import source_view, to_athena
-from bot.app import build_services, build_slack_app, build_wsgi
+from bot.app import Application
 from bot.config import Settings, load_config
 from bot.domain.periods import resolve_period
 from bot.domain.query import Query
-from bot.services.costs import CostService
+from bot.services.scopes import ScopeResolver
 from bot.web import make_server, run_until_closed
 from tests.conftest import TODAY, CliResult
 from tests.integration.conftest import SECRET
@@ -40,14 +40,14 @@ def cents(x: Decimal) -> Decimal:
 
 
 class _Unused:
-    """The cost service needs a store only for service-name lookups, which these questions do not make."""
+    """The scope resolver needs a store only for service-name lookups, which these questions do not make."""
 
 
 @pytest.mark.parametrize("text", ["team-ml last-month", "untagged 2026-Q3", "project:fraud last-30d",
                                   "last-month by team", "team-vision mtd by service", "2026-11-01..2026-11-07 by day"])
 def test_trino_sql_round_trips_to_the_same_figures(demo_store: tuple[Path, Path], text: str) -> None:
     config = load_config(None)
-    costs = CostService(_Unused(), config, lambda: date.fromisoformat(TODAY))  # type: ignore[arg-type]
+    costs = ScopeResolver(_Unused(), config)  # type: ignore[arg-type]
     query = costs.parse(text)
     assert isinstance(query, Query)
     period = resolve_period(query.period, date.fromisoformat(TODAY))
@@ -168,8 +168,8 @@ def test_a_tag_key_holding_a_parameter_marker_stays_a_literal(aws: Any, moto_ser
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'state.db'}", "COSTBOT_DATA_DIR": str(tmp_path / "data"),
            "COSTBOT_CONFIG": str(tmp_path / "costbot.yml"), "COSTBOT_TODAY": TODAY,
            "SLACK_BOT_TOKEN": "xoxb-test-token", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": stub.api_url}
-    services = build_services(Settings(env))
-    server = make_server(build_wsgi(services, build_slack_app(services)), "127.0.0.1", 0)
+    application = Application(Settings(env))
+    server = make_server(application.wsgi(application.slack_app()), "127.0.0.1", 0)
     threading.Thread(target=run_until_closed, args=(server,), daemon=True).start()
     try:
         text = """"x$p8:'||(select 1)||" last-month"""

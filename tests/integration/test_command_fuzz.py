@@ -16,13 +16,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from slack_bolt.util.utils import convert_to_dict_list
 
-from bot.app import Services, build_services
+from bot.app import Application
 from bot.config import Settings
 from bot.domain.errors import CostbotError
-from bot.domain.query import HelpRequest
-from bot.render.blocks import error_blocks
+from bot.domain.query import Query
+from bot.render.common import error_blocks
 from bot.render.json_out import answer_to_json
-from bot.render.terminal import render_answer
+from bot.words import answer_in_terminal
 from handlers.commands import dispatch
 from tests.conftest import TODAY, CliResult
 from tests.fuzz_texts import REGRESSION_TEXTS, command_texts, cost_texts, query_texts, sample_texts
@@ -35,25 +35,25 @@ USERS = ("U0ML00001", "U0ADMIN01", "UNOBODY")
 
 
 @pytest.fixture(scope="module")
-def services(demo_store: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+def services(demo_store: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Application]:
     state = tmp_path_factory.mktemp("fuzz-state") / "state.db"
-    built = build_services(Settings({"COSTBOT_DATA_DIR": str(demo_store[0]), "COSTBOT_TODAY": TODAY,
-                                     "DATABASE_URL": f"sqlite:///{state}"}))
+    built = Application(Settings({"COSTBOT_DATA_DIR": str(demo_store[0]), "COSTBOT_TODAY": TODAY,
+                                  "DATABASE_URL": f"sqlite:///{state}"}))
     yield built
-    built.costs.store.close()  # type: ignore[attr-defined]
+    built.close()
 
 
 @pytest.fixture
-def pg_services(demo_store: tuple[Path, Path], pg_url: str) -> Iterator[Services]:
+def pg_services(demo_store: tuple[Path, Path], pg_url: str) -> Iterator[Application]:
     """App state on PostgreSQL, which, unlike SQLite, enforces column lengths."""
-    built = build_services(Settings({"COSTBOT_DATA_DIR": str(demo_store[0]), "COSTBOT_TODAY": TODAY,
-                                     "DATABASE_URL": pg_url}))
+    built = Application(Settings({"COSTBOT_DATA_DIR": str(demo_store[0]), "COSTBOT_TODAY": TODAY,
+                                  "DATABASE_URL": pg_url}))
     yield built
-    built.state_engine.dispose()
-    built.costs.store.close()  # type: ignore[attr-defined]
+    built.state.engine.dispose()
+    built.close()
 
 
-def run_command(services: Services, text: str, user: str) -> list[dict[str, Any]]:
+def run_command(services: Application, text: str, user: str) -> list[dict[str, Any]]:
     """What the user would see: each message's serialized blocks, or the CostbotError's message."""
     shown: list[dict[str, Any]] = []
 
@@ -61,7 +61,7 @@ def run_command(services: Services, text: str, user: str) -> list[dict[str, Any]
         shown.append({"text": message["text"], "blocks": convert_to_dict_list(message["blocks"])})
 
     try:
-        dispatch(services, text, user, "C0FUZZ001", respond)
+        dispatch(services.use_cases, services.config, text, user, "C0FUZZ001", respond)
     except CostbotError as exc:
         assert str(exc)
         shown.append({"text": str(exc), "blocks": convert_to_dict_list(error_blocks(exc))})
@@ -71,14 +71,14 @@ def run_command(services: Services, text: str, user: str) -> list[dict[str, Any]
 @settings(max_examples=400, derandomize=True, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(text=st.one_of(cost_texts, query_texts, query_texts, command_texts), user=st.sampled_from(USERS))
-def test_every_text_ends_in_an_answer_or_a_costbot_error(services: Services, text: str, user: str) -> None:
+def test_every_text_ends_in_an_answer_or_a_costbot_error(services: Application, text: str, user: str) -> None:
     assert run_command(services, text, user)
 
 
 @settings(max_examples=200, derandomize=True, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(text=st.one_of(query_texts, command_texts), user=st.sampled_from(USERS))
-def test_every_text_with_state_on_postgresql(pg_services: Services, text: str, user: str) -> None:
+def test_every_text_with_state_on_postgresql(pg_services: Application, text: str, user: str) -> None:
     assert run_command(pg_services, text, user)
 
 
@@ -88,19 +88,20 @@ def test_every_text_with_state_on_postgresql(pg_services: Services, text: str, u
     ("digest subscribe team-ml cron 0 " + ",".join(str(h) for h in range(24)) + " " +
      ",".join(str(d) for d in range(1, 32)) + " * *", "a cron expression is at most 100 characters"),
 ])
-def test_what_the_state_database_cannot_hold_is_refused(pg_services: Services, text: str, message: str) -> None:
+def test_what_the_state_database_cannot_hold_is_refused(pg_services: Application, text: str, message: str) -> None:
     (shown,) = run_command(pg_services, text, "U0ADMIN01")
     assert shown["text"] == message
 
 
-def test_a_long_scope_is_refused_or_clipped_in_the_confirmation(services: Services) -> None:
+def test_a_long_scope_is_refused_or_clipped_in_the_confirmation(services: Application) -> None:
     (refused,) = run_command(services, f"digest subscribe project:{'x' * 3100} daily", "U0ML00001")
     assert refused["text"] == "a scope is at most 500 characters"
     scope = "project:" + "x" * 490
     (shown,) = run_command(services, f"digest subscribe {scope} daily", "U0ML00001")
     text = shown["blocks"][0]["text"]["text"]
     assert text == f":white_check_mark: <#C0FUZZ001> gets the *project:{'x' * 191}…* digest daily at 09:00 (UTC)."
-    assert [s.scope for s in services.digests.subscriptions("C0FUZZ001") if s.scope.startswith("project:x")] == [scope]
+    kept = services.use_cases.digests.subscriptions("C0FUZZ001")
+    assert [s.scope for s in kept if s.scope.startswith("project:x")] == [scope]
 
 
 OUT_OF_RANGE = "is out of range: dates run from 1970-01-01 to 2999-12-31"
@@ -109,17 +110,17 @@ OUT_OF_RANGE = "is out of range: dates run from 1970-01-01 to 2999-12-31"
 @settings(max_examples=300, derandomize=True, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(text=st.one_of(cost_texts, query_texts))
-def test_every_text_through_costbot_ask_ends_in_an_answer_or_a_costbot_error(services: Services, text: str) -> None:
+def test_every_text_through_costbot_ask_ends_in_an_answer_or_a_costbot_error(services: Application, text: str) -> None:
     """`costbot ask` runs this chain; main() turns a CostbotError into a message and an exit code."""
     from rich.console import Console
 
     try:
-        result = services.answers.ask(text)
+        word, result, parsed = answer_in_terminal(services.use_cases, services.config, text)
     except CostbotError as exc:
         assert str(exc)
         return
-    if not isinstance(result, HelpRequest):
-        Console(file=io.StringIO(), width=100).print(render_answer(result))
+    Console(file=io.StringIO(), width=100).print(word.terminal(result, services.config))
+    if isinstance(parsed, Query):
         json.dumps(answer_to_json(result))
 
 
@@ -148,7 +149,7 @@ def test_terminal_shows_tag_values_as_text_not_markup(cli: Callable[..., CliResu
     ("budget set team-ml 1e999999", "'1e999999' is too large: amounts go up to 1,000,000,000,000"),
     ("budget set team-ml 25000.005", "'25000.005' has more than two decimal places (whole cents only)"),
 ])
-def test_each_reviewed_case_gets_its_own_error(services: Services, text: str, message: str) -> None:
+def test_each_reviewed_case_gets_its_own_error(services: Application, text: str, message: str) -> None:
     assert [shown["text"] for shown in run_command(services, text, "U0ADMIN01")] == [message]
 
 

@@ -17,10 +17,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import Image
 
-from bot.app import build_services
+from bot.adapters.state.database import make_engine
+from bot.adapters.state.repository import SqlLeaseStore, SqlSubscriptionStore
+from bot.app import Application
 from bot.config import Settings
 from bot.domain.subscriptions import Subscription
-from bot.jobs import CostbotScheduler, last_fire_time, run_digest_job, trigger_for
+from bot.jobs import last_fire_time, trigger_for
 from bot.render.charts import digest_png
 from tests.conftest import TODAY
 from tests.integration.conftest import SECRET, RunningBot
@@ -46,14 +48,14 @@ def daily_totals(rows: list[dict[str, str]], team: str | None) -> dict[date, Dec
 @pytest.fixture(scope="module")
 def services(demo_store: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     state = tmp_path_factory.mktemp("digest-state") / "state.db"
-    return build_services(Settings({"COSTBOT_DATA_DIR": str(demo_store[0]), "COSTBOT_TODAY": TODAY,
-                                    "DATABASE_URL": f"sqlite:///{state}"}))
+    return Application(Settings({"COSTBOT_DATA_DIR": str(demo_store[0]), "COSTBOT_TODAY": TODAY,
+                                 "DATABASE_URL": f"sqlite:///{state}"})).use_cases
 
 
 def test_daily_digest_figures(services, demo_store) -> None:  # type: ignore[no-untyped-def]
     rows = load(demo_store[1])
     totals = daily_totals(rows, ML)
-    digest = services.digests.builder.build("team-ml")
+    digest = services.digests.build("team-ml")
     day = date(2026, 11, 27)  # yesterday of 2026-11-28
     assert digest.day == day
     assert digest.yesterday == totals[day]
@@ -88,7 +90,7 @@ def test_daily_digest_figures(services, demo_store) -> None:  # type: ignore[no-
 
 def test_weekly_digest_by_project_and_model(services, demo_store) -> None:  # type: ignore[no-untyped-def]
     rows = load(demo_store[1])
-    digest = services.digests.builder.build("team-vision", "weekly")
+    digest = services.digests.build("team-vision", "weekly")
     assert digest.week_start == date(2026, 11, 16)
     week = daily_totals(rows, "vision")
     assert digest.week_total == sum(week[date(2026, 11, 16) + timedelta(days=i)] for i in range(7))
@@ -102,7 +104,7 @@ def test_weekly_digest_by_project_and_model(services, demo_store) -> None:  # ty
 
 
 def test_digest_chart_is_a_1200_by_600_png(services) -> None:  # type: ignore[no-untyped-def]
-    digest = services.digests.builder.build("")
+    digest = services.digests.build("")
     assert digest.chart is not None and len(digest.chart.days) == 30
     assert digest.chart.days[-1] == date(2026, 11, 27)
     assert len(digest.chart.keys) == 6 and digest.chart.keys[-1] == "(other)"
@@ -170,15 +172,16 @@ def test_digest_fires_at_its_local_time() -> None:
 
 def test_a_failing_digest_leaves_the_others_posted_and_is_retried(bot: RunningBot, stub: SlackStub) -> None:
     digests = bot.services.digests
-    first = digests.state.upsert_subscription(Subscription("C0FAIL001", "team-data", "daily", "0 9 * * *", "UTC"))
-    second = digests.state.upsert_subscription(Subscription("C0OK00001", "team-search", "daily", "0 9 * * *", "UTC"))
+    store = SqlSubscriptionStore(make_engine(bot.app.settings.database_url))
+    first = store.upsert_subscription(Subscription("C0FAIL001", "team-data", "daily", "0 9 * * *", "UTC"))
+    second = store.upsert_subscription(Subscription("C0OK00001", "team-search", "daily", "0 9 * * *", "UTC"))
     stub.fail("files.getUploadURLExternal", status=500, times=3)  # the first try and both 5xx retries
     with pytest.raises(Exception):  # noqa: B017 - the job's exception is what the scheduler retries on
         digests.run(first.id, "2026-11-28T09:00:00+00:00")  # type: ignore[arg-type]
     assert digests.run(second.id, "2026-11-28T09:00:00+00:00") == "posted"  # type: ignore[arg-type]
     completes = stub.api_calls("files.completeUploadExternal")
     assert [c.args["channel_id"] for c in completes] == ["C0OK00001"]
-    assert digests.state.run_status(first.id, "2026-11-28T09:00:00+00:00") == ("failed", 1)  # type: ignore
+    assert digests.run_status(first.id, "2026-11-28T09:00:00+00:00") == ("failed", 1)  # type: ignore[arg-type]
     # the retry posts it, once
     assert digests.run(first.id, "2026-11-28T09:00:00+00:00") == "posted"  # type: ignore[arg-type]
     assert digests.run(first.id, "2026-11-28T09:00:00+00:00") == "skipped"  # type: ignore[arg-type]
@@ -186,24 +189,23 @@ def test_a_failing_digest_leaves_the_others_posted_and_is_retried(bot: RunningBo
                                                                                               "C0FAIL001"]
 
 
-def _pg_services(demo_store: tuple[Path, Path], pg_url: str, stub: SlackStub):  # type: ignore[no-untyped-def]
+def _pg_app(demo_store: tuple[Path, Path], pg_url: str, stub: SlackStub) -> Application:
     env = {"COSTBOT_DATA_DIR": str(demo_store[0]), "COSTBOT_TODAY": TODAY, "DATABASE_URL": pg_url,
            "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": stub.api_url}
-    return build_services(Settings(env))
+    return Application(Settings(env))
 
 
 def test_two_schedulers_on_postgresql_post_once(demo_store, pg_url) -> None:  # type: ignore[no-untyped-def]
     stub = SlackStub().start()
-    a = _pg_services(demo_store, pg_url, stub)
-    b = _pg_services(demo_store, pg_url, stub)
-    sched_a = CostbotScheduler(a, holder="replica-a", lease_ttl=timedelta(seconds=30))
-    sched_b = CostbotScheduler(b, holder="replica-b", lease_ttl=timedelta(seconds=30))
+    a, b = _pg_app(demo_store, pg_url, stub), _pg_app(demo_store, pg_url, stub)
+    sched_a = a.scheduler(holder="replica-a", lease_ttl=timedelta(seconds=30))
+    sched_b = b.scheduler(holder="replica-b", lease_ttl=timedelta(seconds=30))
     try:
-        sub = a.digests.subscribe("C0TEAMML1", "team-ml", ["daily", "09:00"], "U1")
+        sub = a.use_cases.digests.subscribe("C0TEAMML1", "team-ml", ["daily", "09:00"], "U1")
         assert sched_a.tick() is True
         assert sched_b.tick() is False  # the lease is held: b stands by
         # the Slack subscription and the one costbot.yml declares (teams.team-ml.digest)
-        subs = {s.id: s for s in a.digests.subscriptions()}
+        subs = {s.id: s for s in a.use_cases.digests.subscriptions()}
         system = ["insights", "sync", "upkeep"]
         assert sorted(j.id for j in sched_a.jobs()) == sorted([f"digest-{i}" for i in subs] + system)
         assert {(s.channel, s.cron, s.origin) for s in subs.values()} == {
@@ -211,10 +213,10 @@ def test_two_schedulers_on_postgresql_post_once(demo_store, pg_url) -> None:  # 
         # both replicas try the same scheduled digest at once: one posts
         results: list[str] = []
 
-        def attempt(services) -> None:  # type: ignore[no-untyped-def]
-            results.append(services.digests.run(sub.id, "2026-11-28T09:00:00+00:00"))
+        def attempt(app: Application) -> None:
+            results.append(app.use_cases.digests.run(sub.id, "2026-11-28T09:00:00+00:00"))  # type: ignore[arg-type]
 
-        threads = [threading.Thread(target=attempt, args=(s,)) for s in (a, b, a, b)]
+        threads = [threading.Thread(target=attempt, args=(x,)) for x in (a, b, a, b)]
         for t in threads:
             t.start()
         for t in threads:
@@ -224,41 +226,45 @@ def test_two_schedulers_on_postgresql_post_once(demo_store, pg_url) -> None:  # 
         # the active one stops: the other takes over
         sched_a.stop()
         assert sched_b.tick() is True
-        assert b.digests.state.lease_holder("scheduler")[0] == "replica-b"
+        assert SqlLeaseStore(make_engine(pg_url)).lease_holder("scheduler")[0] == "replica-b"  # type: ignore[index]
     finally:
         sched_a.stop()
         sched_b.stop()
         stub.stop()
 
 
-def test_missed_runs_are_coalesced_within_grace_and_skipped_beyond(demo_store, pg_url, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_missed_runs_are_caught_up_within_grace_and_skipped_beyond(demo_store, pg_url, caplog) -> None:  # type: ignore[no-untyped-def]
+    """A scheduler taking the lead after downtime posts the digests that came due at most two hours ago (once)
+    and skips older ones with a log line; digests due before a subscription existed never count."""
     stub = SlackStub().start()
-    services = _pg_services(demo_store, pg_url, stub)
-    runner = CostbotScheduler(services, holder="solo", grace=timedelta(hours=2))
-    try:
-        recent = services.digests.subscribe("C0RECENT1", "team-ml", ["daily"], "U1")
-        old = services.digests.subscribe("C0OLD0001", "team-data", ["daily"], "U1")
-        runner.scheduler.start(paused=True)
-        services.scheduler = runner
-        now = datetime.now(ZoneInfo("UTC"))
-        # as if the process had been down: one digest due 1 h ago (three runs missed), one 3 h ago
-        runner.scheduler.add_job(run_digest_job, trigger_for(recent), id=f"digest-{recent.id}", args=[recent.id],
-                                 next_run_time=now - timedelta(hours=1))
-        runner.scheduler.add_job(run_digest_job, trigger_for(old), id=f"digest-{old.id}", args=[old.id],
-                                 next_run_time=now - timedelta(hours=3))
-        with caplog.at_level(logging.WARNING, logger="costbot.scheduler"):
-            import bot.jobs as jobs
+    application = _pg_app(demo_store, pg_url, stub)
+    runner = application.scheduler(holder="solo", grace=timedelta(hours=2))
+    store = SqlSubscriptionStore(application.state)  # migrated at first use
+    now = datetime.now(ZoneInfo("UTC"))
+    made = now - timedelta(days=2)
 
-            jobs._services = services
-            runner.scheduler.resume()
+    def due(hours_ago: float) -> str:
+        at = now - timedelta(hours=hours_ago)
+        return f"{at.minute} {at.hour} * * *"
+
+    try:
+        recent = store.upsert_subscription(Subscription("C0RECENT1", "team-ml", "cron", due(1), "UTC",
+                                                        created_at=made))
+        old = store.upsert_subscription(Subscription("C0OLD0001", "team-data", "cron", due(3), "UTC",
+                                                     created_at=made))
+        store.upsert_subscription(Subscription("C0FRESH01", "team-vision", "cron", due(1), "UTC"))  # made now
+        with caplog.at_level(logging.WARNING, logger="costbot.scheduler"):
+            assert runner.tick() is True
             stub.wait_for(lambda cs: any(c.name == "files.completeUploadExternal" for c in cs), timeout=30)
-            deadline = datetime.now() + timedelta(seconds=5)
-            while datetime.now() < deadline and not any("more than the grace window" in r.message
-                                                        for r in caplog.records):
-                threading.Event().wait(0.05)
+            runner.stop()
         posted = [c.args["channel_id"] for c in stub.api_calls("files.completeUploadExternal")]
         assert posted == ["C0RECENT1"]
         assert any(f"digest-{old.id}" in r.message and "skipped" in r.message for r in caplog.records)
+        assert recent.id is not None
+        # taking the lead again posts nothing twice
+        again = application.scheduler(holder="solo-2", grace=timedelta(hours=2))
+        assert again.catch_up() == []
+        again.stop()
     finally:
-        runner.scheduler.shutdown(wait=True)
+        runner.stop()
         stub.stop()

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bot.app import build_services
+from bot.app import Application
 from bot.config import Settings
 from tests.conftest import TODAY
 from tests.integration.conftest import SECRET, RunningBot
@@ -37,7 +37,7 @@ def daily(csv_path: Path, team: str) -> dict[date, Decimal]:
 
 def test_budget_status_figures(bot: RunningBot, demo_store: tuple[Path, Path]) -> None:
     totals = daily(demo_store[1], "vision")
-    status = bot.services.insights.status("team-vision")
+    status = bot.services.budgets.status("team-vision")
     day = date(2026, 11, 27)
     mtd = sum(v for d, v in totals.items() if date(2026, 11, 1) <= d <= day)
     assert status.month_to_date == mtd and status.budget == Decimal(18000)
@@ -62,7 +62,7 @@ def test_budget_status_figures(bot: RunningBot, demo_store: tuple[Path, Path]) -
 def test_threshold_alerts_post_once_even_after_a_restart(bot: RunningBot, stub: SlackStub,
                                                           demo_store: tuple[Path, Path]) -> None:
     stub.channels = dict(CHANNELS)
-    posted = bot.services.insights.check_budgets()
+    posted = bot.services.budgets.check_budgets()
     by_scope: dict[str, list[str]] = defaultdict(list)
     for scope, threshold in posted:
         by_scope[scope].append(threshold.key)
@@ -72,35 +72,35 @@ def test_threshold_alerts_post_once_even_after_a_restart(bot: RunningBot, stub: 
     assert len(messages) == 4
     text = messages[-1].args["blocks"][0]["text"]["text"]
     assert "*team-vision* has reached *100% of the budget (forecast)*" in text and "train-vision-spike" in text
-    assert bot.services.insights.check_budgets() == []
+    assert bot.services.budgets.check_budgets() == []
     # a restart: new services on the same state database
-    restarted = build_services(bot.services.settings)
-    assert restarted.insights.check_budgets() == []
+    restarted = Application(bot.app.settings).use_cases
+    assert restarted.budgets.check_budgets() == []
     assert len(stub.api_calls("chat.postMessage")) == len(posted)
 
 
 def test_spike_found_on_its_day_with_its_resource(bot: RunningBot, stub: SlackStub) -> None:
     stub.channels = dict(CHANNELS)
-    found = bot.services.insights.find(date(2026, 11, 16))
+    found = bot.services.anomalies.find(date(2026, 11, 16))
     vision = [a for a in found if a.team == "team-vision"]
     assert [(a.service, a.causes[0].name) for a in vision] == [("Amazon Elastic Compute Cloud", "train-vision-spike")]
     cause = vision[0].causes[0]
     assert cause.actual == Decimal("32.7726") * 160 and cause.owner == "team-vision"
-    assert bot.services.insights.find(date(2026, 11, 17)) == []  # and the day after is quiet
-    posted = bot.services.insights.check_anomalies(date(2026, 11, 16))
+    assert bot.services.anomalies.find(date(2026, 11, 17)) == []  # and the day after is quiet
+    posted = bot.services.anomalies.check_anomalies(date(2026, 11, 16))
     assert [a.team for a in posted] == ["team-vision"]
     (alert,) = [c for c in stub.api_calls("chat.postMessage") if c.args["channel"] == "C0TEAMVIS"]
     assert "train-vision-spike" in alert.args["blocks"][0]["text"]["text"]
     actions = [e["action_id"] for e in alert.args["blocks"][1]["elements"]]
     assert actions == ["costbot_acknowledge", "costbot_details"]
-    assert bot.services.insights.check_anomalies(date(2026, 11, 16)) == []  # one alert per anomaly
+    assert bot.services.anomalies.check_anomalies(date(2026, 11, 16)) == []  # one alert per anomaly
     # Acknowledge from Slack: recorded, the alert updated in place
     ack_value = alert.args["blocks"][1]["elements"][0]["value"]
     post(bot.events_url, actions_body("costbot_acknowledge", ack_value, stub.response_url("ack")), SECRET)
     stub.wait_for(lambda cs: any(c.name == "chat.update" for c in cs))
     update = stub.api_calls("chat.update")[0]
     assert "Acknowledged by <@U0ML00001>: expected" in update.args["blocks"][1]["elements"][0]["text"]
-    assert bot.services.insights.recent("team-vision")[0].status == "acknowledged"
+    assert bot.services.anomalies.recent("team-vision")[0].status == "acknowledged"
 
 
 def test_budget_and_anomalies_commands(bot: RunningBot, stub: SlackStub) -> None:
@@ -108,12 +108,15 @@ def test_budget_and_anomalies_commands(bot: RunningBot, stub: SlackStub) -> None
     post(bot.events_url, command_body("budget set team-ml 30000", stub.response_url("b2")), SECRET)
     post(bot.events_url, command_body("budget set team-ml 30000", stub.response_url("b3"), user_id="U0ADMIN01"),
          SECRET)
-    stub.wait_for(lambda cs: {c.name for c in cs if c.kind == "response"} >= {"b1", "b2", "b3"})
+    stub.wait_for(lambda cs: {c.name for c in cs if c.kind == "response"} >= {"b1", "b2", "b3"}
+                  and len([c for c in cs if c.kind == "response" and c.name == "b3"]) == 2)
     shown = stub.responses("b1")[0].args["blocks"][1]["text"]["text"]
     assert "of $25,000 (" in shown and "Month-end forecast" in shown
     assert "only admins can change budgets" in stub.responses("b2")[0].args["blocks"][0]["text"]["text"]
-    assert "of $30,000 (" in stub.responses("b3")[0].args["blocks"][1]["text"]["text"]
-    assert bot.services.insights.budget_for("team-ml") == Decimal(30000)
+    confirmed, status = stub.responses("b3")[0].args, stub.responses("b3")[1].args
+    assert "Budget for *team-ml* is now $30,000 (was $25,000)" in confirmed["blocks"][0]["text"]["text"]
+    assert "of $30,000 (" in status["blocks"][1]["text"]["text"]
+    assert bot.services.budgets.budget_for("team-ml") == Decimal(30000)
 
 
 def _seasonal_csv(path: Path, spike: date | None) -> None:
@@ -136,11 +139,11 @@ def test_weekly_seasonality_is_quiet_and_a_doubling_is_caught(tmp_path: Path, sp
     data = tmp_path / "data"
     data.mkdir()
     _seasonal_csv(tmp_path / "seasonal.csv", spike)
-    services = build_services(Settings({"COSTBOT_DATA_DIR": str(data), "COSTBOT_TODAY": TODAY,
-                                        "DATABASE_URL": f"sqlite:///{tmp_path / 'state.db'}"}))
+    services = Application(Settings({"COSTBOT_DATA_DIR": str(data), "COSTBOT_TODAY": TODAY,
+                                     "DATABASE_URL": f"sqlite:///{tmp_path / 'state.db'}"})).use_cases
     services.ingest.ingest([tmp_path / "seasonal.csv"])
     flagged: list[tuple[date, Any]] = []
     for back in range(1, 45):
         day = date.fromisoformat(TODAY) - timedelta(days=back)
-        flagged += [(day, a) for a in services.insights.find(day)]
+        flagged += [(day, a) for a in services.anomalies.find(day)]
     assert [d for d, _ in flagged] == ([spike] if spike else [])

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from bot.app import build_services, build_slack_app, build_wsgi
+from bot.app import Application
 from bot.config import Settings
 from bot.web import MAX_BODY_BYTES, make_server, run_until_closed
 from tests.conftest import TODAY
@@ -230,15 +230,15 @@ def admin_bot(demo_store: tuple[Path, Path], tmp_path_factory: pytest.TempPathFa
     """The real bot with COSTBOT_ADMIN_TOKEN set; yields its base URL."""
     stub = SlackStub().start()
     env = bot_env(demo_store[0], tmp_path_factory.mktemp("admin"), stub.api_url, COSTBOT_ADMIN_TOKEN=ADMIN_TOKEN)
-    services = build_services(Settings(env))
-    server = make_server(build_wsgi(services, build_slack_app(services)), "127.0.0.1", 0)
+    application = Application(Settings(env))
+    server = make_server(application.wsgi(application.slack_app()), "127.0.0.1", 0)
     threading.Thread(target=run_until_closed, args=(server,), daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
         server.close()
         stub.stop()
-        services.costs.store.close()  # type: ignore[attr-defined]
+        application.close()
 
 
 def get(url: str, headers: dict[str, str]) -> tuple[int, dict[str, Any], http.client.HTTPMessage]:
@@ -278,13 +278,10 @@ def test_a_short_admin_token_is_a_config_error(bot: RunningBot, demo_store: tupl
                                                tmp_path: Path) -> None:
     from bot.domain.errors import ConfigError
 
-    services = build_services(Settings(bot_env(demo_store[0], tmp_path, bot.stub.api_url,
+    application = Application(Settings(bot_env(demo_store[0], tmp_path, bot.stub.api_url,
                                                COSTBOT_ADMIN_TOKEN="short")))
-    try:
-        with pytest.raises(ConfigError, match="COSTBOT_ADMIN_TOKEN must be at least 16 characters"):
-            build_wsgi(services, bot.slack)
-    finally:
-        services.costs.store.close()  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="COSTBOT_ADMIN_TOKEN must be at least 16 characters"):
+        application.wsgi(bot.slack)
 
 
 # -- logs -----------------------------------------------------------------------------------------------------

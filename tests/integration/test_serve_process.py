@@ -22,9 +22,8 @@ from typing import Any
 
 import pytest
 
-from bot.app import build_services
+from bot.app import Application
 from bot.config import Settings
-from bot.jobs import CostbotScheduler
 from tests.conftest import TODAY
 from tests.signing import actions_body, command_body, post
 from tests.slack_stub import SlackStub
@@ -43,7 +42,7 @@ class Proc:
     """A costbot process whose stderr (JSON log lines) is collected as it comes."""
 
     def __init__(self, args: list[str], env: dict[str, str]) -> None:
-        self.popen = subprocess.Popen([sys.executable, "-m", "bot.cli", *args], env=env, stderr=subprocess.PIPE,
+        self.popen = subprocess.Popen([sys.executable, "-m", "bot", *args], env=env, stderr=subprocess.PIPE,
                                       text=True)
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -116,13 +115,13 @@ def running(args: list[str], env: dict[str, str]) -> Iterator[Proc]:
 
 def next_scheduler_leads_at_once(env: dict[str, str]) -> bool:
     """A second scheduler on the same state database: does its first lease round make it the leader?"""
-    services = build_services(Settings({k: env[k] for k in ("COSTBOT_DATA_DIR", "COSTBOT_TODAY", "DATABASE_URL")}))
-    runner = CostbotScheduler(services, holder="next", lease_ttl=timedelta(seconds=30))
+    application = Application(Settings({k: env[k] for k in ("COSTBOT_DATA_DIR", "COSTBOT_TODAY", "DATABASE_URL")}))
+    runner = application.scheduler(holder="next", lease_ttl=timedelta(seconds=30))
     try:
         return runner.tick()
     finally:
         runner.stop()
-        services.costs.store.close()  # type: ignore[attr-defined]
+        application.close()
 
 
 def test_serve_http_process(demo_store: tuple[Path, Path], tmp_path: Path) -> None:
@@ -136,7 +135,7 @@ def test_serve_http_process(demo_store: tuple[Path, Path], tmp_path: Path) -> No
            "SLACK_BOT_TOKEN": "xoxb-proc", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": stub.api_url,
            "DATABASE_URL": f"sqlite:///{tmp_path / 'state.db'}"}
     env.pop("SLACK_APP_TOKEN", None)
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1"], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1"], env=env,
                             stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30

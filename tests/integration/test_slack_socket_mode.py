@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.app import build_services, build_slack_app, build_socket_mode_handler
+from bot.app import Application
 from bot.config import Settings
 from tests.conftest import TODAY
 from tests.slack_stub import SlackStub
@@ -17,8 +17,8 @@ def test_slash_command_over_socket_mode(demo_store: tuple[Path, Path]) -> None:
     stub.socket_url = socket.url
     env = {"COSTBOT_DATA_DIR": str(demo_store[0]), "COSTBOT_TODAY": TODAY, "SLACK_BOT_TOKEN": "xoxb-test",
            "SLACK_APP_TOKEN": "xapp-test", "SLACK_API_URL": stub.api_url}
-    services = build_services(Settings(env))
-    handler = build_socket_mode_handler(build_slack_app(services, socket_mode=True), "xapp-test")
+    application = Application(Settings(env))
+    handler = application.socket_mode_handler(application.slack_app(socket_mode=True), "xapp-test")
     try:
         handler.connect()
         assert socket.connected.wait(10)
@@ -48,4 +48,4 @@ def test_slash_command_over_socket_mode(demo_store: tuple[Path, Path]) -> None:
         handler.close()
         socket.stop()
         stub.stop()
-        services.costs.store.close()  # type: ignore[attr-defined]
+        application.close()

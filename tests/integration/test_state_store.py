@@ -10,19 +10,19 @@ import pytest
 from sqlalchemy import inspect
 
 from bot.adapters.state.database import make_engine, upgrade
-from bot.adapters.state.repository import SqlStateStore
+from bot.adapters.state.repository import SqlLeaseStore, SqlSubscriptionStore
 from bot.domain.subscriptions import Subscription
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> SqlStateStore:
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> SqlSubscriptionStore:
     url = f"sqlite:///{tmp_path / 'state.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
     engine = make_engine(url)
     upgrade(engine)
-    return SqlStateStore(engine)
+    return SqlSubscriptionStore(engine)
 
 
-def test_upgrade_is_idempotent_and_keeps_state(store: SqlStateStore) -> None:
+def test_upgrade_is_idempotent_and_keeps_state(store: SqlSubscriptionStore) -> None:
     sub = store.upsert_subscription(Subscription("C1", "team-ml", "daily", "0 9 * * *", "UTC", created_by="U1"))
     upgrade(store.engine)
     upgrade(store.engine)
@@ -30,7 +30,7 @@ def test_upgrade_is_idempotent_and_keeps_state(store: SqlStateStore) -> None:
     assert {"subscriptions", "digest_runs", "leases", "alembic_version"} <= set(inspect(store.engine).get_table_names())
 
 
-def test_subscription_upsert_and_remove(store: SqlStateStore) -> None:
+def test_subscription_upsert_and_remove(store: SqlSubscriptionStore) -> None:
     a = store.upsert_subscription(Subscription("C1", "team-ml", "daily", "0 9 * * *", "UTC"))
     b = store.upsert_subscription(Subscription("C1", "team-ml", "weekly", "0 9 * * mon", "UTC"))
     assert a.id == b.id and store.subscription(a.id).cron == "0 9 * * mon"  # type: ignore[arg-type,union-attr]
@@ -41,7 +41,7 @@ def test_subscription_upsert_and_remove(store: SqlStateStore) -> None:
     assert store.subscriptions() == []
 
 
-def test_claim_run_is_won_by_exactly_one_of_many(store: SqlStateStore) -> None:
+def test_claim_run_is_won_by_exactly_one_of_many(store: SqlSubscriptionStore) -> None:
     wins: list[bool] = []
     barrier = threading.Barrier(8)
 
@@ -61,7 +61,8 @@ def test_claim_run_is_won_by_exactly_one_of_many(store: SqlStateStore) -> None:
     assert store.claim_run(7, "2026-11-28T09:00:00+00:00") is False
 
 
-def test_lease_has_one_holder(store: SqlStateStore) -> None:
+def test_lease_has_one_holder(store: SqlSubscriptionStore) -> None:
+    store = SqlLeaseStore(store.engine)  # type: ignore[assignment]
     ttl = timedelta(seconds=60)
     assert store.acquire_lease("scheduler", "a", ttl) is True
     assert store.acquire_lease("scheduler", "b", ttl) is False

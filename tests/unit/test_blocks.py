@@ -9,7 +9,7 @@ from bot.domain.answers import CostAnswer, Group
 from bot.domain.errors import QueryError
 from bot.domain.periods import resolve_period
 from bot.domain.query import Dimension, Query, Scope
-from bot.render import blocks
+from bot.render import answer_blocks, common, home_blocks
 
 
 def make_answer(groups: list[Group] | None = None, dimension: str | None = None) -> CostAnswer:
@@ -24,7 +24,7 @@ def make_answer(groups: list[Group] | None = None, dimension: str | None = None)
 
 
 def test_answer_blocks_exact() -> None:
-    got = [b.to_dict() for b in blocks.answer_blocks(make_answer(), "team-ml last-week")]
+    got = [b.to_dict() for b in answer_blocks.answer_blocks(make_answer(), "team-ml last-week")]
     assert got == [
         {"type": "header", "text": {"type": "plain_text", "text": "team-ml · last-week", "emoji": True}},
         {"type": "section", "text": {"type": "mrkdwn", "text": "*$1,500.00* (2026-11-16 – 2026-11-22)\n"
@@ -43,40 +43,40 @@ def test_answer_blocks_exact() -> None:
 def test_breakdown_is_summarized_into_other_within_limits() -> None:
     groups = [Group(f"resource-{'x' * 70}-{i:04d}", Decimal(1000 - i)) for i in range(500)]
     answer = make_answer(groups, "resource")
-    rendered = blocks.answer_blocks(answer, "q")
+    rendered = answer_blocks.answer_blocks(answer, "q")
     section = rendered[2].to_dict()["text"]["text"]
     assert len(section) <= 3000
     lines = section.splitlines()
     assert lines[0] == "*By resource*"
-    assert len(lines) - 2 == blocks.MAX_BREAKDOWN_LINES
-    shown = sum(Decimal(1000 - i) for i in range(blocks.MAX_BREAKDOWN_LINES))
+    assert len(lines) - 2 == common.MAX_BREAKDOWN_LINES
+    shown = sum(Decimal(1000 - i) for i in range(common.MAX_BREAKDOWN_LINES))
     rest = sum(Decimal(1000 - i) for i in range(500)) - shown
-    assert lines[-1].startswith(f"• *(other)* ({500 - blocks.MAX_BREAKDOWN_LINES} more) — ${rest:,.2f}")
-    assert len(rendered) <= blocks.MAX_BLOCKS
+    assert lines[-1].startswith(f"• *(other)* ({500 - common.MAX_BREAKDOWN_LINES} more) — ${rest:,.2f}")
+    assert len(rendered) <= common.MAX_BLOCKS
 
 
 def test_long_values_are_clipped_not_rejected() -> None:
     answer = make_answer([Group("k" * 5000, Decimal(1))], "tag")
-    rendered = [b.to_dict() for b in blocks.answer_blocks(answer, "q" * 5000, shared_by="U1")]
-    assert len(rendered[-1]["elements"][0]["value"]) == blocks.MAX_BUTTON_VALUE
+    rendered = [b.to_dict() for b in answer_blocks.answer_blocks(answer, "q" * 5000, shared_by="U1")]
+    assert len(rendered[-1]["elements"][0]["value"]) == common.MAX_BUTTON_VALUE
     assert all(len(b.get("text", {}).get("text", "")) <= 3000 for b in rendered)
 
 
 def test_error_blocks_give_problem_suggestion_example() -> None:
     err = QueryError("unknown word 'lastweek'. Did you mean 'last-week'?", word="lastweek", suggestion="last-week")
-    (block,) = [b.to_dict() for b in blocks.error_blocks(err)]
+    (block,) = [b.to_dict() for b in common.error_blocks(err)]
     assert block == {"type": "section", "text": {"type": "mrkdwn", "text": (
         ":warning: unknown word 'lastweek'. Did you mean 'last-week'?\nFor example: `/cost team-ml last-week` — "
         "or `/cost help` for everything you can ask.")}}
 
 
 def test_help_blocks_come_from_the_grammar() -> None:
-    rendered = [b.to_dict() for b in blocks.help_blocks(["team-ml"])]
+    rendered = [b.to_dict() for b in answer_blocks.help_blocks(["team-ml"])]
     text = "\n".join(b.get("text", {}).get("text", "") for b in rendered)
     assert "`last-Nd`" in text and "`by DIMENSION`" in text and "`team-ml`" in text
 
 
 def test_home_view_without_teams() -> None:
-    view = blocks.home_view([]).to_dict()
+    view = home_blocks.home_view([]).to_dict()
     assert view["type"] == "home"
     assert "not in a team" in view["blocks"][1]["text"]["text"]

@@ -4,9 +4,16 @@ from decimal import Decimal
 import pytest
 
 from bot.domain.actions import ActionNotAllowed, ActionRequest, check_transition
-from bot.domain.recommendations import IDLE, OVERSIZED, Recommendation, Rules, evaluate, smaller_type
+from bot.domain.recommendations import (
+    IDLE,
+    OVERSIZED,
+    Recommendation,
+    RecommendationView,
+    Rules,
+    evaluate,
+    smaller_type,
+)
 from bot.domain.resources import Resource, ResourceRef, Utilization
-from bot.ports import RecommendationView
 from bot.render.action_blocks import approval_blocks, recommendations_blocks
 
 TODAY = date(2026, 11, 28)

@@ -3,10 +3,10 @@ from decimal import Decimal
 
 import pytest
 
+from bot.domain.budgets import forecast_month_end
 from bot.domain.errors import QueryError
 from bot.domain.query import DigestCommand, Grammar, parse_query
 from bot.domain.subscriptions import cadence_to_cron
-from bot.services.digests import DigestBuilder
 
 G = Grammar(teams=("team-ml",), tag_keys={"team": "team", "project": "project"})
 
@@ -68,7 +68,7 @@ def test_weekday_aware_forecast() -> None:
     mtd = sum(v for k, v in totals.items() if k >= date(2026, 11, 1))
     # Nov 19..30: Thu Fri (2 weekdays), Sat Sun, Mon-Fri (5), Sat Sun, Mon (1) -> 8 weekdays, 4 weekend days
     expected = mtd + 8 * Decimal(100) + 4 * Decimal(10)
-    assert DigestBuilder.forecast(totals, day) == expected
+    assert forecast_month_end(totals, day) == expected
 
 
 def test_other_subcommands_parse() -> None:

@@ -22,16 +22,12 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.adapters.sources.columns import FOCUS_COLUMNS
-from bot.domain.errors import CostbotError
-from bot.ports import SourceBatch
+from bot.domain.errors import SourceError
+from bot.domain.ingest import SourceBatch
 
 log = logging.getLogger("costbot.sources")
 
 CE_COLUMNS = [c for c in FOCUS_COLUMNS if not c.startswith("x_")]
-
-
-class SourceError(CostbotError):
-    """A billing source could not be read; the store was left as it was."""
 
 
 def months_between(since: date, until: date) -> list[date]:

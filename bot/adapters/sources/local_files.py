@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from bot.adapters.sources.raw_files import discover
-from bot.ports import SourceBatch
+from bot.domain.ingest import SourceBatch
 
 
 class LocalFilesSource:

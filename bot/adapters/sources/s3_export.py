@@ -20,8 +20,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bot.adapters.sources.cost_explorer import SourceError
-from bot.ports import SourceBatch
+from bot.domain.errors import SourceError
+from bot.domain.ingest import SourceBatch
 
 log = logging.getLogger("costbot.sources")
 

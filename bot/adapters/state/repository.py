@@ -1,4 +1,5 @@
-"""StateStore on SQLAlchemy: one session per call, guards as conditional writes so replicas agree."""
+"""Digest subscriptions and runs, and the scheduler's lease, on SQLAlchemy: one session per call, guards as
+conditional writes so replicas agree."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from bot.domain.subscriptions import Subscription
 
 def _to_domain(row: SubscriptionRow) -> Subscription:
     return Subscription(channel=row.channel, scope=row.scope, cadence=row.cadence, cron=row.cron,
-                        timezone=row.timezone, origin=row.origin, created_by=row.created_by, id=row.id)
+                        timezone=row.timezone, origin=row.origin, created_by=row.created_by, id=row.id,
+                        created_at=aware(row.created_at))
 
 
-class SqlStateStore(SqlRepository):
+class SqlSubscriptionStore(SqlRepository):
 
     # -- subscriptions ---------------------------------------------------------------------------------
     def upsert_subscription(self, sub: Subscription) -> Subscription:
@@ -25,7 +27,7 @@ class SqlStateStore(SqlRepository):
             row = s.scalar(select(SubscriptionRow).where(SubscriptionRow.channel == sub.channel,
                                                          SubscriptionRow.scope == sub.scope))
             if row is None:
-                row = SubscriptionRow(channel=sub.channel, scope=sub.scope, created_at=now(),
+                row = SubscriptionRow(channel=sub.channel, scope=sub.scope, created_at=sub.created_at or now(),
                                       created_by=sub.created_by, cadence=sub.cadence, cron=sub.cron,
                                       timezone=sub.timezone, origin=sub.origin)
                 s.add(row)
@@ -103,7 +105,10 @@ class SqlStateStore(SqlRepository):
                                                       DigestRunRow.run_key == run_key))
             return (row.status, row.attempts) if row else None
 
-    # -- leases: one active scheduler ------------------------------------------------------------------
+
+class SqlLeaseStore(SqlRepository):
+    """Named leases: one active scheduler."""
+
     def acquire_lease(self, name: str, holder: str, ttl: timedelta) -> bool:
         """Take or renew the lease; False while another holder's lease is still valid."""
         current = now()

@@ -1,4 +1,4 @@
-"""Block Kit for budgets and anomalies (slack_sdk models). Buttons carry an anomaly id or a resource key."""
+"""Anomalies in Block Kit: the alert with its buttons (Acknowledge, Show details, Stop), and the list."""
 
 from __future__ import annotations
 
@@ -16,43 +16,9 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.domain.anomalies import Anomaly
-from bot.domain.budgets import BudgetStatus, Threshold
-from bot.domain.compliance import TagCompliance
 from bot.domain.money import format_money
-from bot.render.blocks import ACTION_STOP, MAX_BLOCKS, MAX_TEXT_CHARS, clip, compliance_lines
-
-ACTION_ACKNOWLEDGE = "costbot_acknowledge"
-ACTION_DETAILS = "costbot_details"
-
-
-def budget_lines(status: BudgetStatus) -> list[str]:
-    cur = status.currency
-    lines = [f"Month to date *{format_money(status.month_to_date, cur)}* of "
-             f"{format_money(status.budget, cur, whole=True)} ({status.used_percent:.0f}%) through "
-             f"{status.day:%b %d}",
-             f"Month-end forecast {format_money(status.forecast, cur, whole=True)} "
-             f"({status.forecast_percent:.0f}% of the budget, weekday-aware)"]
-    if status.run_out is not None:
-        verb = "ran out" if status.run_out <= status.day else "runs out"
-        lines.append(f":warning: At this pace the budget {verb} on *{status.run_out:%b %d}*")
-    else:
-        lines.append("At this pace the budget lasts the month")
-    if status.drivers:
-        lines.append("Growing most this month: " + ", ".join(
-            f"{d.dimension} *{clip(d.key, 60)}* +{format_money(d.change, cur, whole=True)}" for d in status.drivers))
-    return lines
-
-
-def budget_blocks(status: BudgetStatus) -> list[Block]:
-    return [HeaderBlock(text=clip(f"Budget · {status.scope} · {status.month:%B %Y}", 150)),
-            SectionBlock(text=MarkdownTextObject(text=clip("\n".join(budget_lines(status)), MAX_TEXT_CHARS)))]
-
-
-def budget_alert_blocks(status: BudgetStatus, threshold: Threshold) -> list[Block]:
-    icon = ":red_circle:" if threshold.percent >= 100 else ":large_yellow_circle:"
-    return [SectionBlock(text=MarkdownTextObject(text=clip(
-        f"{icon} *{status.scope}* has reached *{threshold.label()}* for {status.month:%B}\n"
-        + "\n".join(budget_lines(status)), MAX_TEXT_CHARS)))]
+from bot.render.action_ids import ACTION_ACKNOWLEDGE, ACTION_DETAILS, ACTION_STOP
+from bot.render.common import MAX_BLOCKS, MAX_TEXT_CHARS, clip
 
 
 def anomaly_text(a: Anomaly, currency: str = "USD") -> str:
@@ -99,8 +65,3 @@ def anomalies_list_blocks(anomalies: Sequence[Anomaly], currency: str = "USD") -
         blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(anomaly_text(a, currency) + status,
                                                                      MAX_TEXT_CHARS))))
     return blocks
-
-
-def compliance_blocks(report: TagCompliance) -> list[Block]:
-    return [HeaderBlock(text=clip(f"Tag compliance · {report.period.describe()}", 150)),
-            SectionBlock(text=MarkdownTextObject(text=clip("\n".join(compliance_lines(report)), MAX_TEXT_CHARS)))]

@@ -1,0 +1,5 @@
+"""`python -m bot` is the `costbot` command."""
+
+from bot.app import run
+
+run()

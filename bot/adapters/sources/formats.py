@@ -1,0 +1,38 @@
+"""Billing file formats, recognized by their columns: each entry says how to tell its files apart and how to
+map their columns to FOCUS. A new format (a provider's export, a FOCUS version) = one module + one line here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.adapters.sources.cur import cur_mapping, is_cur
+from bot.adapters.sources.focus_files import focus_mapping, is_focus
+from bot.adapters.sources.mapping import Mapping
+from bot.adapters.sources.raw_files import RawFile
+from bot.domain.errors import IngestError
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    name: str
+    recognizes: Callable[[RawFile], bool]
+    mapping: Callable[[RawFile], Mapping]
+
+
+#: tried in order: CUR first (a CUR 2.0 file can carry FOCUS-like names among its own)
+FORMATS: tuple[FileFormat, ...] = (
+    FileFormat("cur", is_cur, cur_mapping),
+    FileFormat("focus", is_focus, focus_mapping),
+)
+
+
+def mapping_for(raw: RawFile) -> Mapping:
+    for fmt in FORMATS:
+        if fmt.recognizes(raw):
+            return fmt.mapping(raw)
+    raise IngestError(
+        "not a FOCUS or AWS CUR file: expected a ChargePeriodStart/BilledCost column (FOCUS) or "
+        "line_item_unblended_cost / lineItem/UnblendedCost (CUR)",
+        str(raw.path),
+    )

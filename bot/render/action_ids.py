@@ -1,0 +1,15 @@
+"""Every action_id costbot puts on a button, in one place (DESIGN.md: stable ids; handlers match on these)."""
+
+ACTION_STOP = "costbot_stop"
+ACTION_RESIZE = "costbot_resize"
+ACTION_SNOOZE = "costbot_snooze"
+ACTION_NOT_MINE = "costbot_not_mine"
+ACTION_APPROVE = "costbot_approve"
+ACTION_REJECT = "costbot_reject"
+ACTION_UNDO = "costbot_undo"
+ACTION_SHARE = "costbot_share"
+ACTION_CHART = "costbot_chart"
+ACTION_HOME_ASK = "costbot_home_ask"  # App Home's question buttons: costbot_home_ask_<n>
+ACTION_SHOW_SHARED = "costbot_show_shared"
+ACTION_ACKNOWLEDGE = "costbot_acknowledge"
+ACTION_DETAILS = "costbot_details"
