@@ -4,7 +4,6 @@ concrete adapters and handlers/. Nothing happens at import time; callers build w
 
 from __future__ import annotations
 
-import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -122,15 +121,8 @@ def _build_digests(services: Services) -> DigestService:
 def _build_providers(services: Services) -> dict[str, ResourceProvider]:
     from bot.adapters import providers
 
-    built: dict[str, ResourceProvider] = {}
-    rules = services.config.rules
-    for cfg in services.config.providers:
-        built[cfg.kind] = providers.create(
-            cfg.kind, regions=cfg.regions, accounts=cfg.accounts, role_arn=cfg.role_arn,
-            gpu_metric=(rules.gpu_metric.get("namespace", "CWAgent"),
-                        rules.gpu_metric.get("name", "nvidia_smi_utilization_gpu")),
-            endpoint_min_instances=rules.endpoint_min_instances)
-    return built
+    # keyed by configured name (unique, validated): two providers of one kind stay two
+    return {cfg.name: providers.create(cfg, services.config.rules) for cfg in services.config.providers}
 
 
 def _notifier(services: Services) -> Any:
@@ -162,9 +154,6 @@ def _build_enforcement(services: Services) -> EnforcementService:
                               list(services.providers.values()), _notifier(services))
 
 
-_ARN = re.compile(r"^arn:aws:ec2:([a-z0-9-]+):(\d{12}):instance/(.+)$")
-
-
 def _build_insights(services: Services) -> InsightService:
     from bot.adapters.slack_insights import SlackInsightNotifier
     from bot.adapters.state.insights_repository import SqlInsightStore
@@ -173,12 +162,10 @@ def _build_insights(services: Services) -> InsightService:
     publisher = _publisher(services)
     notifier = (SlackInsightNotifier(services.slack_client, publisher.channel_id, services.config.currency)
                 if publisher is not None else None)
-    has_aws = any(p.kind == "aws" for p in services.config.providers)
 
     def resource_key(resource_id: str) -> str | None:
-        """An EC2 instance ARN from the bill -> the key the actions feature uses."""
-        m = _ARN.match(resource_id or "")
-        return f"aws|{m.group(2)}|{m.group(1)}|ec2|{m.group(3)}" if m and has_aws else None
+        """A billing ResourceId -> the key the actions feature uses, from the provider that manages it."""
+        return next((key for p in services.providers.values() if (key := p.resource_key(resource_id))), None)
 
     return InsightService(services.costs, services.config, SqlInsightStore(services.state_engine), notifier,
                           services.costs.today, resource_key)
