@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from bot.domain.actions import ActionRequest, AuditEntry
 from bot.domain.digest import Digest
@@ -154,7 +154,7 @@ class ResourceProvider(Protocol):
     """
 
     name: str
-    PERMISSIONS: dict[str, tuple[str, ...]]
+    PERMISSIONS: ClassVar[dict[str, tuple[str, ...]]]
 
     def requests(self) -> Counter[str]:
         """API requests made so far, by operation."""

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.domain.actions import ActionNotAllowed, ActionRequest, check_transition
+from bot.domain.actions import TRANSITIONS, ActionNotAllowed, ActionRequest, check_transition, sources_of
 from bot.domain.recommendations import IDLE, OVERSIZED, Recommendation, Rules, evaluate
 from bot.domain.resources import INVOCATIONS, SCALE_TO_MINIMUM, ResizeOption, Resource, ResourceRef, Utilization
 from bot.ports import RecommendationView
@@ -82,6 +82,17 @@ def test_state_machine() -> None:
     for bad in (("succeeded", "executing"), ("requested", "executing"), ("rejected", "approved")):
         with pytest.raises(ActionNotAllowed):
             check_transition(*bad)
+
+
+def test_sources_of_a_state_are_the_tables_own() -> None:
+    assert sources_of("approved") == ("requested",)
+    assert sources_of("expired") == ("requested", "approved")
+    assert sources_of("executing") == ("approved",)
+    assert sources_of("failed") == sources_of("succeeded") == sources_of("refused") == ("executing",)
+    assert sources_of("requested") == ()  # only ever a new request's first state
+    for target in TRANSITIONS:
+        for source in sources_of(target):
+            check_transition(source, target)
 
 
 def _req(status: str, **kw: object) -> ActionRequest:

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import boto3
 
@@ -46,7 +46,6 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 class AwsProvider:
-    kind = "aws"
     #: IAM actions each operation needs: the union of what the kinds declare (the README's policies)
     PERMISSIONS: ClassVar[dict[str, tuple[str, ...]]] = permissions(KINDS)
 
@@ -205,3 +204,11 @@ class AwsProvider:
 
     def resize_option(self, resource: Resource) -> ResizeOption | None:
         return self._kind(resource.ref).resize_option(resource)
+
+
+
+if TYPE_CHECKING:  # the port it implements, checked by mypy
+    from bot.ports import ResourceProvider
+
+    def _implements(provider: AwsProvider) -> ResourceProvider:
+        return provider
