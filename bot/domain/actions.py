@@ -77,7 +77,7 @@ class ActionRequest:
     undo_of: int | None = None
 
     def expired(self, now: datetime) -> bool:
-        return now >= self.expires_at and self.status in ("requested", "approved")
+        return now >= self.expires_at and self.status in sources_of("expired")
 
 
 @dataclass(frozen=True)
