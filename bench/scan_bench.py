@@ -83,6 +83,7 @@ def main() -> None:
         print(f"costbot scan: {result.resources} resources, {ours_calls} CloudWatch requests "
               f"({ours_calls / n * 1000:.1f} per 1,000 resources), {ours:.1f} s; all requests: "
               f"{dict(sorted(proxy.counts.items()))}")
+        print(f"as the provider reports them: {dict(sorted(result.requests.items()))}")
 
     proxy.reset()
     end = datetime.now(UTC)

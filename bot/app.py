@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import signal
 import sys
 import threading
@@ -40,7 +39,6 @@ SERVE_DUCKDB_THREADS = 1  # many concurrent answers: one core each beats all cor
 SHUTDOWN_SECONDS = 8.0  # on SIGTERM/SIGINT, time to finish work in flight; `docker stop` kills after 10 s
 HTTP_DRAIN_SECONDS = 3.0  # of which for requests in progress (acks are immediate; the work is in the pool)
 ADMIN_TOKEN_MIN_LENGTH = 16
-_EC2_ARN = re.compile(r"^arn:aws:ec2:([a-z0-9-]+):(\d{12}):instance/(.+)$")
 
 
 def store_path(settings: Settings) -> Path:
@@ -123,23 +121,14 @@ class Application:
 
     @cached_property
     def providers(self) -> dict[str, ResourceProvider]:
+        """Keyed by configured name (unique, validated): two providers of one kind stay two."""
         from bot.adapters import providers
 
-        built: dict[str, ResourceProvider] = {}
-        rules = self.config.rules
-        for cfg in self.config.providers:
-            built[cfg.kind] = providers.create(
-                cfg.kind, regions=cfg.regions, accounts=cfg.accounts, role_arn=cfg.role_arn,
-                gpu_metric=(rules.gpu_metric.get("namespace", "CWAgent"),
-                            rules.gpu_metric.get("name", "nvidia_smi_utilization_gpu")),
-                endpoint_min_instances=rules.endpoint_min_instances)
-        return built
+        return {cfg.name: providers.create(cfg, self.config.rules) for cfg in self.config.providers}
 
     def resource_key(self, billing_resource_id: str) -> str | None:
-        """A billing line's ResourceId -> the key the actions feature uses, when a provider manages it."""
-        match = _EC2_ARN.match(billing_resource_id or "")
-        has_aws = "aws" in self.providers
-        return f"aws|{match.group(2)}|{match.group(1)}|ec2|{match.group(3)}" if match and has_aws else None
+        """A billing line's ResourceId -> the key the actions feature uses, from the provider that manages it."""
+        return next((key for p in self.providers.values() if (key := p.resource_key(billing_resource_id))), None)
 
     # -- use cases ---------------------------------------------------------------------------------------
     @cached_property

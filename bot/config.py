@@ -9,7 +9,7 @@ from decimal import Decimal
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -130,11 +130,139 @@ SourceConfig = Annotated[
 ]
 
 
-class ProviderConfig(_Strict):
-    kind: Literal["aws"]
-    regions: list[str] = Field(default_factory=lambda: ["us-east-1"])
+_PROVIDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[A-Za-z0-9+=,.@_/-]+$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+
+
+def _regions(v: list[str] | None) -> list[str] | None:
+    for region in v or []:
+        if not _REGION.match(region):
+            raise ValueError(f"'{region}' is not an AWS region name such as us-east-1")
+    return v
+
+
+class AwsAccountConfig(_Strict):
+    """An account to scan and act in: through AssumeRole on `role_arn`, or — without one — with the default
+    credentials, which must then be this account's."""
+
+    id: str
     role_arn: str | None = None
-    accounts: list[dict[str, str]] = Field(default_factory=list)
+    regions: list[str] | None = None  # this account's regions; default: the provider's
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _quoted(cls, v: Any) -> Any:
+        if isinstance(v, int):
+            raise ValueError('write the account id in quotes, e.g. "011122223333" (unquoted, YAML reads a number '
+                             "and leading zeros are lost)")
+        return v
+
+    @field_validator("id")
+    @classmethod
+    def _twelve_digits(cls, v: str) -> str:
+        if not _ACCOUNT_ID.match(v):
+            raise ValueError(f"'{v}' is not an AWS account id (12 digits)")
+        return v
+
+    @field_validator("role_arn")
+    @classmethod
+    def _role(cls, v: str | None) -> str | None:
+        if v is not None and not _ROLE_ARN.match(v):
+            raise ValueError(f"'{v}' is not an IAM role ARN such as arn:aws:iam::111122223333:role/costbot")
+        return v
+
+    @field_validator("regions")
+    @classmethod
+    def _region_names(cls, v: list[str] | None) -> list[str] | None:
+        return _regions(v)
+
+    @model_validator(mode="after")
+    def _role_in_account(self) -> AwsAccountConfig:
+        m = _ROLE_ARN.match(self.role_arn or "")
+        if m and m.group(1) != self.id:
+            raise ValueError(f"role_arn {self.role_arn} is a role of account {m.group(1)}, not of {self.id}")
+        return self
+
+
+class AwsProviderConfig(_Strict):
+    """AWS: `accounts` (each through its own role) in `regions`; without accounts, the default credentials'
+    account. A top-level `role_arn` is shorthand for one account: the role's."""
+
+    kind: Literal["aws"]
+    name: str = "aws"  # the first part of its resources' keys; unique among providers
+    regions: list[str] = Field(default_factory=lambda: ["us-east-1"], min_length=1)
+    accounts: list[AwsAccountConfig] = Field(default_factory=list)
+    role_arn: str | None = None
+
+    @field_validator("regions")
+    @classmethod
+    def _region_names(cls, v: list[str]) -> list[str]:
+        return _regions(v) or []
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _PROVIDER_NAME.match(v):
+            raise ValueError(f"provider name '{v}' must be letters, digits, '-', '_' or '.' (at most 64)")
+        return v
+
+    @field_validator("role_arn")
+    @classmethod
+    def _role(cls, v: str | None) -> str | None:
+        if v is not None and not _ROLE_ARN.match(v):
+            raise ValueError(f"'{v}' is not an IAM role ARN such as arn:aws:iam::111122223333:role/costbot")
+        return v
+
+    @model_validator(mode="after")
+    def _one_way_to_name_accounts(self) -> AwsProviderConfig:
+        if self.role_arn and self.accounts:
+            raise ValueError("role_arn at the top level stands for one account (the role's); with `accounts`, give "
+                             "each account its own role_arn")
+        ids = [a.id for a in self.accounts]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"account {', '.join(twice)} is listed more than once")
+        return self
+
+    def account_list(self) -> list[AwsAccountConfig]:
+        """The accounts to scan; empty: the default credentials' own account."""
+        if self.role_arn:
+            m = _ROLE_ARN.match(self.role_arn)
+            assert m is not None  # validated
+            return [AwsAccountConfig(id=m.group(1), role_arn=self.role_arn)]
+        return list(self.accounts)
+
+
+# One model per provider kind, told apart by `kind`: adding a kind is one more member here (`A | B`).
+ProviderConfig = Annotated[AwsProviderConfig, Field(discriminator="kind")]
+
+
+def _kinds(union: Any) -> tuple[str, ...]:
+    inner = get_args(union)[0]
+    return tuple(get_args(m.model_fields["kind"].annotation)[0] for m in (get_args(inner) or (inner,)))
+
+
+PROVIDER_KINDS = _kinds(ProviderConfig)
+
+
+def _unique_providers(providers: list[Any]) -> list[Any]:
+    """Providers are keyed by name (their resources' keys start with it): two with one name would silently
+    become one. Two providers scanning the same account and region would offer each resource twice."""
+    first: dict[str, int] = {}
+    covered: dict[tuple[str, str], int] = {}
+    for i, p in enumerate(providers):
+        if p.name in first:
+            raise ValueError(f"providers.{first[p.name]} and providers.{i} are both named '{p.name}': give each "
+                             "provider its own `name`")
+        first[p.name] = i
+        for account in p.account_list():
+            for region in account.regions or p.regions:
+                j = covered.setdefault((account.id, region), i)
+                if j != i:
+                    raise ValueError(f"providers.{j} and providers.{i} both cover account {account.id} in {region}")
+    return providers
 
 
 class RulesConfig(_Strict):
@@ -236,6 +364,11 @@ class CostbotConfig(_Strict):
                 raise ValueError(f"team name '{name}' must be letters, digits, '-', '_' or '.'")
         return v
 
+    @field_validator("providers")
+    @classmethod
+    def _providers(cls, v: list[Any]) -> list[Any]:
+        return _unique_providers(v)
+
     @field_validator("tag_keys")
     @classmethod
     def _team_key(cls, v: dict[str, str]) -> dict[str, str]:
@@ -295,7 +428,10 @@ class CostbotConfig(_Strict):
 def _format_errors(err: ValidationError, source: str) -> str:
     lines = [f"{source} is not valid:"]
     for e in err.errors():
-        path = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        loc = e["loc"]
+        if len(loc) > 2 and loc[0] == "providers" and loc[2] in PROVIDER_KINDS:
+            loc = loc[:2] + loc[3:]  # the union's tag: providers.0.aws.regions -> providers.0.regions
+        path = ".".join(str(p) for p in loc) or "(top level)"
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             msg = "unknown key"

@@ -17,7 +17,7 @@ from bot.domain.digest import Digest
 from bot.domain.figures import DailyRow, Totals
 from bot.domain.ingest import IngestSummary, SourceBatch
 from bot.domain.recommendations import Recommendation, RecommendationView
-from bot.domain.resources import Resource, ResourceRef, Utilization
+from bot.domain.resources import ResizeOption, Resource, ResourceRef, Utilization
 from bot.domain.spec import CostSpec, Grouping
 from bot.domain.subscriptions import Subscription
 
@@ -133,16 +133,24 @@ class DigestPublisher(Protocol):
 
 
 class ResourceProvider(Protocol):
-    """Cloud resources for scans and actions.
+    """Cloud resources for scans and actions, under the provider's configured `name` (the first part of its
+    resources' keys).
 
-    Implementers must: declare the permissions each operation needs (`PERMISSIONS`); honour `dry_run` in every
+    Implementers must: fill in on each Resource what it can do and how it is judged (`capabilities`,
+    `stop_means`, `idle_signal`, `stop_savings`, `running`, `stopped`), so that rules and services never ask
+    which kind it is; declare the permissions each operation needs (`PERMISSIONS`); honour `dry_run` in every
     action (check, change nothing, say what would happen); fetch utilization for many resources in batches;
-    return `None` from `describe` for a resource that is gone; raise a CostbotError subclass with a
-    user-facing message when a call fails, leaving the resource as it was when possible.
+    return `None` from `describe` for a resource that is gone; count their API requests (`requests`); raise a
+    CostbotError subclass with a user-facing message when a call fails, leaving the resource as it was when
+    possible.
     """
 
     name: str
-    PERMISSIONS: dict[str, tuple[str, ...]]
+    PERMISSIONS: ClassVar[dict[str, tuple[str, ...]]]
+
+    def requests(self) -> Counter[str]:
+        """API requests made so far, by operation."""
+        ...
 
     def list_resources(self) -> list[Resource]: ...
 
@@ -165,9 +173,15 @@ class ResourceProvider(Protocol):
 
     def tag(self, ref: ResourceRef, key: str, value: str) -> None: ...
 
-    def price(self, instance_type: str) -> Decimal | None: ...
+    def resize_option(self, resource: Resource) -> ResizeOption | None:
+        """A smaller size to offer for the resource, with the provider's estimate of the saving; None when it
+        cannot be resized or no smaller size is known."""
+        ...
 
-    def known_types(self) -> set[str]: ...
+    def resource_key(self, resource_id: str) -> str | None:
+        """A billing ResourceId -> the key of the resource it names, when this provider manages it (a kind it
+        has, in a configured account and region); else None."""
+        ...
 
 
 class ActionStore(Protocol):

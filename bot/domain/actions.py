@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from bot.domain.errors import CostbotError
 
 ActionKind = Literal["stop", "start", "resize", "snooze"]
 Status = Literal["requested", "approved", "executing", "succeeded", "failed", "refused", "rejected", "expired"]
+ACTION_KINDS: tuple[ActionKind, ...] = get_args(ActionKind)
+STATUSES: tuple[Status, ...] = get_args(Status)
 
-TRANSITIONS: dict[str, tuple[str, ...]] = {
+TRANSITIONS: dict[Status, tuple[Status, ...]] = {
     "requested": ("approved", "rejected", "expired"),
     "approved": ("executing", "expired"),
     "executing": ("succeeded", "failed", "refused"),
@@ -22,8 +24,8 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "rejected": (),
     "expired": (),
 }
-FINAL = tuple(s for s, nxt in TRANSITIONS.items() if not nxt)
-OPEN = tuple(s for s, nxt in TRANSITIONS.items() if nxt)  # a resource has at most one request in these
+FINAL: tuple[Status, ...] = tuple(s for s, nxt in TRANSITIONS.items() if not nxt)
+OPEN: tuple[Status, ...] = tuple(s for s, nxt in TRANSITIONS.items() if nxt)  # at most one per resource
 
 
 class ActionNotAllowed(CostbotError):
@@ -31,18 +33,39 @@ class ActionNotAllowed(CostbotError):
 
 
 def check_transition(current: str, new: str) -> None:
-    if new not in TRANSITIONS.get(current, ()):
+    """Refuse a move the state machine does not have."""
+    if new not in next((nxt for s, nxt in TRANSITIONS.items() if s == current), ()):
         raise ActionNotAllowed(f"this request is already {current}; it cannot become {new}")
+
+
+def sources_of(target: Status) -> tuple[Status, ...]:
+    """The states a request may move to `target` from: what a conditional update may expect."""
+    return tuple(s for s, nxt in TRANSITIONS.items() if target in nxt)
+
+
+def action_kind(action: str) -> ActionKind:
+    """An action named by a button or a caller, checked against the ones there are."""
+    for kind in ACTION_KINDS:
+        if kind == action:
+            return kind
+    raise ActionNotAllowed(f"'{action}' is not an action costbot knows")
+
+
+def status_of(value: str) -> Status:
+    for status in STATUSES:
+        if status == value:
+            return status
+    raise ValueError(f"unknown action request status {value!r}")
 
 
 @dataclass(frozen=True)
 class ActionRequest:
     id: int
     resource_key: str
-    action: str  # stop | start | resize | snooze
+    action: ActionKind
     team: str | None
     requested_by: str
-    status: str
+    status: Status
     created_at: datetime
     expires_at: datetime
     params: dict[str, str] = field(default_factory=dict)  # resize: {"to": "g5.2xlarge", "from": "g5.12xlarge"}
@@ -54,7 +77,7 @@ class ActionRequest:
     undo_of: int | None = None
 
     def expired(self, now: datetime) -> bool:
-        return now >= self.expires_at and self.status in ("requested", "approved")
+        return now >= self.expires_at and self.status in sources_of("expired")
 
 
 @dataclass(frozen=True)

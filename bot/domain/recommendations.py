@@ -7,14 +7,10 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from bot.domain.actions import ActionRequest
-from bot.domain.resources import HOURS_PER_MONTH, Resource, Utilization, is_gpu_type
+from bot.domain.resources import INVOCATIONS, ResizeOption, Resource, Utilization
 
 IDLE = "idle"
 OVERSIZED = "oversized"
-
-# the next smaller size in a family (GPU families step down by GPU count where the family allows it)
-_SIZES = ("nano", "micro", "small", "medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge",
-          "16xlarge", "24xlarge", "32xlarge", "48xlarge")
 
 
 @dataclass(frozen=True)
@@ -52,27 +48,19 @@ def snoozed_until(resource: Resource, rules: Rules) -> date | None:
         return None
 
 
-def smaller_type(instance_type: str) -> str | None:
-    """`g5.12xlarge` -> `g5.8xlarge`, `ml.g5.2xlarge` -> `ml.g5.xlarge`; None when there is no smaller size."""
-    prefix, _, size = instance_type.rpartition(".")
-    if size not in _SIZES:
-        return None
-    i = _SIZES.index(size)
-    return f"{prefix}.{_SIZES[i - 1]}" if i > 0 else None
-
-
 def evaluate(resource: Resource, usage: Utilization, rules: Rules, today: date,
-             smaller_price: Decimal | None = None) -> Finding | None:
-    """Idle beats oversized. Protected, snoozed or not running resources are never flagged."""
-    if not resource.running or is_protected(resource, rules):
+             resize: ResizeOption | None = None) -> Finding | None:
+    """Idle beats oversized. Protected, snoozed, stopped or not running resources are never flagged. How
+    idleness is judged is the resource's own (`idle_signal`); oversized needs a smaller size the provider offers
+    (`resize`). Savings are the provider's estimates."""
+    if not resource.running or resource.stopped or is_protected(resource, rules):
         return None
     until = snoozed_until(resource, rules)
     if until is not None and until >= today:
         return None
-    monthly = resource.monthly_cost
-    if resource.ref.kind == "endpoint":
+    if resource.idle_signal == INVOCATIONS:
         if usage.hours >= rules.idle_hours and (usage.invocations or 0) == 0:
-            return Finding(IDLE, f"no invocations in {usage.hours} h", monthly_savings=monthly)
+            return Finding(IDLE, f"no invocations in {usage.hours} h", monthly_savings=resource.stop_savings)
         return None
     if usage.hours < rules.idle_hours or usage.cpu_max is None:
         return None
@@ -83,21 +71,17 @@ def evaluate(resource: Resource, usage: Utilization, rules: Rules, today: date,
         parts = [f"CPU ≤ {usage.cpu_max:.0f}%"]
         if usage.gpu_max is not None:
             parts.insert(0, f"GPU ≤ {usage.gpu_max:.0f}%")
-        elif resource.ref.kind == "ec2" and is_gpu_type(resource.type):
+        elif resource.gpu_expected:
             parts.append("GPU not measured")
         if usage.network_max is not None:
             parts.append(f"network ≤ {usage.network_max / 1e6:.1f} MB/h")
-        return Finding(IDLE, f"idle for {usage.hours} h ({', '.join(parts)})", monthly_savings=monthly)
-    if resource.ref.kind != "ec2" or usage.days < rules.oversized_days:
+        return Finding(IDLE, f"idle for {usage.hours} h ({', '.join(parts)})", monthly_savings=resource.stop_savings)
+    if resize is None or not resource.supports("resize") or usage.days < rules.oversized_days:
         return None
     busiest = max(p for p in (usage.cpu_p95, usage.gpu_p95) if p is not None) if usage.cpu_p95 is not None else None
-    target = smaller_type(resource.type)
-    if busiest is not None and busiest < rules.oversized_p95_percent and target is not None:
-        savings = None
-        if resource.hourly_price is not None and smaller_price is not None:
-            savings = (resource.hourly_price - smaller_price) * HOURS_PER_MONTH
+    if busiest is not None and busiest < rules.oversized_p95_percent:
         return Finding(OVERSIZED, f"p95 utilization {busiest:.0f}% over {rules.oversized_days} days",
-                       target_type=target, monthly_savings=savings)
+                       target_type=resize.target_type, monthly_savings=resize.monthly_savings)
     return None
 
 

@@ -1,28 +1,38 @@
-"""Cloud resources as the scans and actions see them. Pure data; providers fill it in."""
+"""Cloud resources as the scans and actions see them. Pure data; providers fill it in — including what a resource
+can do and how it is judged, so that rules and services never ask which cloud or which kind it is."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 
 HOURS_PER_MONTH = Decimal(730)
-GPU_FAMILIES = ("p2", "p3", "p4", "p5", "g3", "g4", "g5", "g6", "trn", "inf", "dl")
 
+Capability = Literal["stop", "start", "resize", "schedule", "delete"]
+CAPABILITIES: tuple[Capability, ...] = ("stop", "start", "resize", "schedule", "delete")
 
-def is_gpu_type(instance_type: str) -> bool:
-    """GPU and accelerator families (p*, g*, trn*, inf*), EC2 or SageMaker (`ml.`) names."""
-    return instance_type.removeprefix("ml.").split(".")[0].startswith(GPU_FAMILIES)
+# What Stop does: the resource powers off (and Start brings it back), or it keeps serving on fewer instances
+# (scaled to its minimum; Start scales it back up) — so "start" on a running resource is meaningful only then.
+StopMeans = Literal["power_off", "scale_to_minimum"]
+POWER_OFF: StopMeans = "power_off"
+SCALE_TO_MINIMUM: StopMeans = "scale_to_minimum"
+
+# How idleness is judged: CPU / GPU / network utilization, or requests served (model endpoints).
+IdleSignal = Literal["utilization", "invocations"]
+UTILIZATION: IdleSignal = "utilization"
+INVOCATIONS: IdleSignal = "invocations"
 
 
 @dataclass(frozen=True)
 class ResourceRef:
     """Identifies one resource across providers, accounts and regions; also the value of its buttons."""
 
-    provider: str  # "aws"
+    provider: str  # the provider's configured name (`providers[].name`, by default its kind)
     account: str
     region: str
-    kind: str  # ec2 | notebook | endpoint
+    kind: str  # the provider's resource kind (its own word: ec2, notebook, endpoint, …)
     id: str
 
     @property
@@ -38,23 +48,38 @@ class ResourceRef:
 
 
 @dataclass(frozen=True)
+class ResizeOption:
+    """A smaller size the provider offers for a resource, with its own estimate of the monthly saving."""
+
+    target_type: str
+    monthly_savings: Decimal | None = None
+
+
+@dataclass(frozen=True)
 class Resource:
     ref: ResourceRef
     name: str
-    type: str  # instance type (ml.* for SageMaker)
-    state: str  # running | stopped | InService | … as the provider says
+    type: str  # instance type, as the provider names it
+    state: str  # the provider's own word for its state, shown to people
     tags: dict[str, str] = field(default_factory=dict)
     hourly_price: Decimal | None = None  # on-demand, per instance
     count: int = 1  # instances behind it (endpoints)
     launched_at: datetime | None = None
+    running: bool = False  # up and billed as running
+    stopped: bool = False  # a Stop has taken effect or is under way (powered off, or down to its minimum)
+    capabilities: frozenset[Capability] = frozenset()
+    stop_means: StopMeans = POWER_OFF
+    idle_signal: IdleSignal = UTILIZATION
+    gpu_expected: bool = False  # an accelerated type whose GPU metric is looked for
+    stop_savings: Decimal | None = None  # a month of what Stop saves, by the provider's estimate
+
+    def supports(self, action: str) -> bool:
+        return action in self.capabilities
 
     @property
-    def running(self) -> bool:
-        return self.state.lower() in ("running", "inservice")
-
-    @property
-    def monthly_cost(self) -> Decimal | None:
-        return self.hourly_price * self.count * HOURS_PER_MONTH if self.hourly_price is not None else None
+    def startable(self) -> bool:
+        """Start changes something: it is not running, or Stop only scaled it down."""
+        return not self.running or self.stop_means == SCALE_TO_MINIMUM
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from bot.config import CostbotConfig
-from bot.domain.actions import ActionNotAllowed, ActionRequest, AuditEntry
+from bot.domain.actions import ActionKind, ActionNotAllowed, ActionRequest, AuditEntry, Status, action_kind, sources_of
 from bot.domain.errors import CostbotError, ProviderError
 from bot.domain.money import ZERO
 from bot.domain.recommendations import IDLE, OVERSIZED, Recommendation, RecommendationView, evaluate, is_protected
@@ -35,6 +36,13 @@ log = logging.getLogger("costbot.actions")
 
 SNOOZE_TAG = "costbot:snooze-until"
 UNDO = {"stop": "start", "resize": "resize"}
+# what each action asks of the provider: (provider, resource, request, dry run) -> what happened
+ACTS: dict[str, Callable[[ResourceProvider, ResourceRef, ActionRequest, bool], str]] = {
+    "stop": lambda p, ref, req, dry: p.stop(ref, dry_run=dry),
+    "start": lambda p, ref, req, dry: p.start(ref, dry_run=dry, count=int(req.params["count"])
+                                              if req.params.get("count") else None),
+    "resize": lambda p, ref, req, dry: p.resize(ref, req.params["to"], dry_run=dry),
+}
 BUDGET = "budget"
 ANOMALY = "anomaly"
 UNDO_BASIS = "undo"
@@ -83,6 +91,10 @@ class ActionService:
             raise ActionNotAllowed("this button does not name a resource costbot knows") from None
         self.provider(ref).check_ref(ref)
         return ref
+
+    def _move(self, request_id: int, to: Status, **kwargs: Any) -> bool:
+        """Move a request to `to` from whichever state the state machine allows (a conditional update)."""
+        return self.store.transition(request_id, sources_of(to), to, **kwargs)
 
     def _live(self, ref: ResourceRef) -> Resource:
         resource = self.provider(ref).describe(ref)
@@ -161,10 +173,12 @@ class ActionService:
         """The idle / oversized rule on live metrics: the finding's kind, or None when it no longer holds."""
         cfg = self.config.rules_for(team)
         rules = domain_rules(cfg)
-        usage = self.provider(resource.ref).utilization(
+        provider = self.provider(resource.ref)
+        usage = provider.utilization(
             [resource], hours=cfg.oversized_days * 24 + WINDOW_SLACK_HOURS,
             recent_hours=rules.idle_hours + WINDOW_SLACK_HOURS)
-        finding = evaluate(resource, usage[resource.ref.key], rules, self.today(), smaller_price=None)
+        resize = provider.resize_option(resource) if resource.supports("resize") else None
+        finding = evaluate(resource, usage[resource.ref.key], rules, self.today(), resize=resize)
         return finding.kind if finding is not None else None
 
     def _recheck(self, req: ActionRequest, resource: Resource) -> str | None:
@@ -175,10 +189,9 @@ class ActionService:
         basis = req.params.get("basis", LEGACY_BASIS)
         if basis in (BUDGET, ANOMALY) and self.config.owner_team(resource.tags) != req.team:
             return f"{resource.name} no longer belongs to {req.team}"
-        if req.action == "stop" and not resource.running:
-            return f"{resource.name} is already {resource.state}"
-        if req.action == "start" and resource.running and resource.ref.kind != "endpoint":
-            return f"{resource.name} is already {resource.state}"
+        why = self._cannot(resource, req.action)
+        if why is not None:
+            return why
         if req.action == "resize":
             if resource.type == req.params.get("to"):
                 return f"{resource.name} is already {resource.type}"
@@ -202,6 +215,19 @@ class ActionService:
         return None
 
     # -- request, approve, reject ----------------------------------------------------------------------
+    @staticmethod
+    def _cannot(resource: Resource, action: str) -> str | None:
+        """Why this action cannot apply to the resource as it is now (what it supports and its state)."""
+        if action in ACTS and not resource.supports(action):
+            return f"costbot cannot {action} {resource.name}"
+        if action == "stop" and not resource.running:
+            return f"{resource.name} is already {resource.state}"
+        if action == "stop" and resource.stopped:
+            return f"{resource.name} is already down to {resource.count} instance(s)"
+        if action == "start" and not resource.startable:
+            return f"{resource.name} is already {resource.state}"
+        return None
+
     def request(self, resource_key: str, action: str, user: str, *, source: str | None = None,
                 click: str | None = None, undo_of: int | None = None, params: dict[str, str] | None = None,
                 policy: str | None = None, basis: tuple[str, str] | None = None) -> ActionRequest:
@@ -210,6 +236,9 @@ class ActionService:
         `source` names what offered the button; `click` identifies the click (a replay or a Slack retry of
         it returns what the first one did). `policy` names an explicit enforcement policy that approves it
         instead of a person (never for env=prod), with `basis` the grounds it rests on."""
+        kind = action_kind(action)
+        if kind not in ACTS:
+            raise ActionNotAllowed(f"'{action}' is not an action costbot runs on request")
         ref = self.resolve(resource_key)
         if click is not None:
             first, known = self.store.claim_click(click)
@@ -217,12 +246,12 @@ class ActionService:
                 if known is not None:
                     return self._get(known)
                 raise ActionNotAllowed("this click is already being handled")
-        req = self._request(ref, action, user, source, undo_of, params or {}, policy, basis)
+        req = self._request(ref, kind, user, source, undo_of, params or {}, policy, basis)
         if click is not None and req.id:
             self.store.set_click_request(click, req.id)
         return req
 
-    def _request(self, ref: ResourceRef, action: str, user: str, source: str | None, undo_of: int | None,
+    def _request(self, ref: ResourceRef, action: ActionKind, user: str, source: str | None, undo_of: int | None,
                  params: dict[str, str], policy: str | None, basis: tuple[str, str] | None) -> ActionRequest:
         key = ref.key
         resource = self._live(ref)
@@ -239,6 +268,9 @@ class ActionService:
         else:
             why, why_ref, team, rec = self._grounds(key, action, source)
         team = team or (rec.team if rec else None) or self.config.owner_team(resource.tags)
+        why_not = self._cannot(resource, action)
+        if why_not is not None:
+            raise ActionNotAllowed(why_not)
         if action == "resize":
             target = params.get("to") or (rec.target_type if rec else None)
             if not target:
@@ -247,11 +279,7 @@ class ActionService:
                 raise ActionNotAllowed(f"{resource.name} is already {resource.type}")
             params = {"from": resource.type, "to": target}
         elif action == "stop":
-            if not resource.running:
-                raise ActionNotAllowed(f"{resource.name} is already {resource.state}")
             params = {"from_state": resource.state, "count": str(resource.count), **params}
-        elif action == "start" and resource.running and ref.kind != "endpoint":
-            raise ActionNotAllowed(f"{resource.name} is already {resource.state}")
         params.update(basis=why, basis_ref=why_ref)
         if policy is not None:
             if {k.lower(): v.lower() for k, v in resource.tags.items()}.get("env") == "prod":
@@ -301,7 +329,7 @@ class ActionService:
 
     def _expire_if_due(self, req: ActionRequest) -> bool:
         if req.expired(self.clock()):
-            if self.store.transition(req.id, ["requested", "approved"], "expired"):
+            if self._move(req.id, "expired"):
                 self._audit("costbot", req.action, req.resource_key, None, None, "expired", request_id=req.id)
             return True
         return False
@@ -314,7 +342,7 @@ class ActionService:
         if self._expire_if_due(req):
             self._after_decision(request_id)
             raise ActionNotAllowed("this request has expired; click the button again to ask anew")
-        if not self.store.transition(request_id, ["requested"], "approved", approved_by=user):
+        if not self._move(request_id, "approved", approved_by=user):
             return self._get(request_id)  # already decided: a double click or another approver was first
         self._audit(user, req.action, req.resource_key, None, None, "approved", request_id=request_id)
         return self.execute(request_id)
@@ -323,7 +351,7 @@ class ActionService:
         req = self._get(request_id)
         if not self.config.can_approve(user, req.team):
             raise ActionNotAllowed("only the team's approvers or an admin can reject this")
-        if self.store.transition(request_id, ["requested"], "rejected", approved_by=user):
+        if self._move(request_id, "rejected", approved_by=user):
             self._audit(user, req.action, req.resource_key, None, None, "rejected", request_id=request_id)
         self._after_decision(request_id)
         return self._get(request_id)
@@ -372,15 +400,15 @@ class ActionService:
         if self._expire_if_due(req):
             self._after_decision(request_id)
             return self._get(request_id)
-        if not self.store.transition(request_id, ["approved"], "executing", owner=self.holder):
+        if not self._move(request_id, "executing", owner=self.holder):
             return self._get(request_id)
         with self._holding(request_id):
             self._run(req)
         self._after_decision(request_id)
         return self._get(request_id)
 
-    def _finish(self, req: ActionRequest, to: str, result: str | None = None, error: str | None = None) -> None:
-        if not self.store.transition(req.id, ["executing"], to, owner=self.holder, result=result, error=error):
+    def _finish(self, req: ActionRequest, to: Status, result: str | None = None, error: str | None = None) -> None:
+        if not self._move(req.id, to, owner=self.holder, result=result, error=error):
             log.error("request %s was settled by someone else while this process ran it", req.id)
 
     def _run(self, req: ActionRequest) -> None:
@@ -398,15 +426,10 @@ class ActionService:
                             request_id=req.id, dry_run=dry_run)
                 return
             provider = self.provider(ref)
-            if req.action == "stop":
-                outcome = provider.stop(ref, dry_run=dry_run)
-            elif req.action == "start":
-                count = req.params.get("count")
-                outcome = provider.start(ref, dry_run=dry_run, count=int(count) if count else None)
-            elif req.action == "resize":
-                outcome = provider.resize(ref, req.params["to"], dry_run=dry_run)
-            else:
-                raise ActionNotAllowed(f"unknown action {req.action}")
+            act = ACTS.get(req.action)
+            if act is None:
+                raise ActionNotAllowed(f"{req.action} is not something costbot runs as an action")
+            outcome = act(provider, ref, req, dry_run)
             if dry_run:
                 outcome = f"dry run: {outcome}; nothing was changed"
             else:
@@ -515,18 +538,18 @@ class ActionService:
                 log.warning("cannot reconcile request %s yet: %s", req.id, exc)
                 continue
             if req.action == "stop":
-                done = live is not None and live.state.lower() in ("stopping", "stopped")
+                done = live is not None and live.stopped
             elif req.action == "start":
                 done = live is not None and live.running
             else:
                 done = live is not None and live.type == req.params.get("to")
             state = f"{live.state} {live.type}" if live else "gone"
             if done:
-                ok = self.store.transition(req.id, ["executing"], "succeeded", silent_since=cutoff,
-                                           result=f"completed before its process stopped ({state})")
+                ok = self._move(req.id, "succeeded", silent_since=cutoff,
+                                result=f"completed before its process stopped ({state})")
             else:
-                ok = self.store.transition(req.id, ["executing"], "failed", silent_since=cutoff,
-                                           error=f"its process stopped before it took effect ({state})")
+                ok = self._move(req.id, "failed", silent_since=cutoff,
+                                error=f"its process stopped before it took effect ({state})")
             if ok:
                 settled += 1
                 self._audit("costbot", req.action, req.resource_key, None, state,

@@ -29,14 +29,16 @@ class EnforcementService:
         self.providers = list(providers)
 
     def non_critical(self, rule: EnforcementRule) -> list[Resource]:
-        """The team's running resources that its rule calls non-critical, protected ones left out."""
+        """The team's running resources that its rule calls non-critical and that can be stopped, protected ones
+        left out."""
         rules = domain_rules(self.config.rules_for(rule.scope))
         wanted = {k.lower(): {v.lower() for v in values} for k, values in rule.non_critical.items()}
         found = []
         for provider in self.providers:
             for res in provider.list_resources():
                 tags = {k.lower(): v.lower() for k, v in res.tags.items()}
-                if (res.running and self.config.owner_team(res.tags) == rule.scope and not is_protected(res, rules)
+                if (res.running and not res.stopped and res.supports("stop")
+                        and self.config.owner_team(res.tags) == rule.scope and not is_protected(res, rules)
                         and any(tags.get(k) in vs for k, vs in wanted.items())):
                     found.append(res)
         return found
@@ -66,7 +68,7 @@ class EnforcementService:
             recs.append(Recommendation(
                 resource_key=res.ref.key, kind=BUDGET, team=rule.scope, name=res.name, resource_type=res.type,
                 reason=f"{env} resource while {rule.scope} is forecast at {percent:.0f}% of its budget",
-                hourly_price=res.hourly_price, monthly_savings=res.monthly_cost))
+                hourly_price=res.hourly_price, monthly_savings=res.stop_savings))
         return len(self.actions.offer(rule.scope, recs))
 
     def _act(self, rule: EnforcementRule, percent: object) -> int:

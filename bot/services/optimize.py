@@ -17,7 +17,6 @@ from bot.domain.recommendations import (
     Rules,
     evaluate,
     is_protected,
-    smaller_type,
     snoozed_until,
 )
 from bot.domain.resources import Resource, Utilization
@@ -64,14 +63,6 @@ class ScanService:
     def rules_for(self, team: str | None) -> Rules:
         return domain_rules(self.config.rules_for(team))
 
-    def smaller(self, provider: ResourceProvider, instance_type: str) -> str | None:
-        """The next smaller size in the family that the price table knows."""
-        known = provider.known_types()
-        candidate = smaller_type(instance_type)
-        while candidate is not None and candidate not in known:
-            candidate = smaller_type(candidate)
-        return candidate
-
     def why_not(self, res: Resource, usage: Utilization | None) -> str:
         """Why a resource is no longer offered: for the closed recommendation's message."""
         rules = self.rules_for(self.config.owner_team(res.tags))
@@ -82,6 +73,8 @@ class ScanService:
             return f"{res.name} is snoozed until {until.isoformat()}"
         if not res.running:
             return f"{res.name} is {res.state} now"
+        if res.stopped:
+            return f"{res.name} is down to {res.count} instance(s) now"
         busiest = [f"{name} {value:.0f}%" for name, value in (("GPU", usage.gpu_max), ("CPU", usage.cpu_max))
                    if value is not None] if usage is not None else []
         return f"{res.name} is busy again ({', '.join(busiest)})" if busiest else f"{res.name} is in use again"
@@ -109,14 +102,13 @@ class ScanService:
         found = []
         for res in running:
             team = owners[res.ref.key]
-            target = self.smaller(provider, res.type) if res.ref.kind == "ec2" else None
-            finding = evaluate(res, usage[res.ref.key], rules[res.ref.key], self.today(),
-                               smaller_price=provider.price(target) if target else None)
+            resize = provider.resize_option(res) if res.supports("resize") else None
+            finding = evaluate(res, usage[res.ref.key], rules[res.ref.key], self.today(), resize=resize)
             if finding is None:
                 continue
             found.append(Recommendation(
                 resource_key=res.ref.key, kind=finding.kind, team=team, name=res.name, resource_type=res.type,
-                reason=finding.reason, target_type=target if finding.kind == "oversized" else None,
+                reason=finding.reason, target_type=finding.target_type,
                 hourly_price=res.hourly_price, monthly_savings=finding.monthly_savings,
             ))
         return resources, found, usage
@@ -124,6 +116,7 @@ class ScanService:
     def scan(self, post: bool = True) -> ScanResult:
         result = ScanResult()
         for provider in self.providers:
+            before = provider.requests()
             resources, found, usage = self.find(provider)
             result.resources += len(resources)
             stored = [self.store.upsert_recommendation(rec) for rec in found]
@@ -139,7 +132,7 @@ class ScanService:
             result.closed += len(closed)
             if closed and self.refresh is not None:
                 self.refresh(closed)
-            for op, n in getattr(provider, "calls", {}).items():
+            for op, n in (provider.requests() - before).items():  # this scan's requests only
                 result.requests[op] = result.requests.get(op, 0) + n
         if post and self.notifier is not None:
             result.posted = self.post(result.recommendations)

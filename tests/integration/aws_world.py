@@ -22,12 +22,13 @@ class World:
         return f"aws|{account}|{REGION}|{kind}|{self.ids[name]}"
 
 
-def ec2() -> Any:
-    return boto3.client("ec2", region_name=REGION)
+def ec2(region: str = REGION, session: Any = None) -> Any:
+    """An EC2 client of the default account, or of `session`'s (another account's credentials)."""
+    return (session or boto3).client("ec2", region_name=region)
 
 
-def state_of(instance_id: str) -> tuple[str, str]:
-    inst = ec2().describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+def state_of(instance_id: str, region: str = REGION, session: Any = None) -> tuple[str, str]:
+    inst = ec2(region, session).describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
     return inst["State"]["Name"], inst["InstanceType"]
 
 
@@ -36,18 +37,18 @@ def tags_of(instance_id: str) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in inst.get("Tags", [])}
 
 
-def launch(name: str, itype: str, tags: dict[str, str]) -> str:
+def launch(name: str, itype: str, tags: dict[str, str], region: str = REGION, session: Any = None) -> str:
     all_tags = [{"Key": "Name", "Value": name}] + [{"Key": k, "Value": v} for k, v in tags.items()]
-    r = ec2().run_instances(ImageId=AMI, MinCount=1, MaxCount=1, InstanceType=itype,
+    r = ec2(region, session).run_instances(ImageId=AMI, MinCount=1, MaxCount=1, InstanceType=itype,
                             TagSpecifications=[{"ResourceType": "instance", "Tags": all_tags}])
     return str(r["Instances"][0]["InstanceId"])
 
 
 def put_series(namespace: str, metric: str, dims: list[dict[str, str]], value: float, hours: int,
-               unit: str = "Percent", latest: float | None = None) -> None:
+               unit: str = "Percent", latest: float | None = None, region: str = REGION, session: Any = None) -> None:
     """Hourly datapoints for the last `hours` hours; `latest` overrides the most recent hour."""
     # moto's server cannot read a gzip-compressed PutMetricData body: send it plain
-    cw = boto3.client("cloudwatch", region_name=REGION, config=Config(disable_request_compression=True))
+    cw = (session or boto3).client("cloudwatch", region_name=region, config=Config(disable_request_compression=True))
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     data = [{"MetricName": metric, "Dimensions": dims, "Timestamp": now - timedelta(hours=h),
              "Value": latest if (latest is not None and h == 1) else value, "Unit": unit}
@@ -56,13 +57,23 @@ def put_series(namespace: str, metric: str, dims: list[dict[str, str]], value: f
         cw.put_metric_data(Namespace=namespace, MetricData=data[i:i + 500])
 
 
-def instance_metrics(instance_id: str, cpu: float, gpu: float | None, net: float, hours: int = 30) -> None:
+def instance_metrics(instance_id: str, cpu: float, gpu: float | None, net: float, hours: int = 30,
+                     region: str = REGION, session: Any = None) -> None:
     dims = [{"Name": "InstanceId", "Value": instance_id}]
-    put_series("AWS/EC2", "CPUUtilization", dims, cpu, hours)
-    put_series("AWS/EC2", "NetworkIn", dims, net / 2, hours, unit="Bytes")
-    put_series("AWS/EC2", "NetworkOut", dims, net / 2, hours, unit="Bytes")
+    where: dict[str, Any] = {"region": region, "session": session}
+    put_series("AWS/EC2", "CPUUtilization", dims, cpu, hours, **where)
+    put_series("AWS/EC2", "NetworkIn", dims, net / 2, hours, unit="Bytes", **where)
+    put_series("AWS/EC2", "NetworkOut", dims, net / 2, hours, unit="Bytes", **where)
     if gpu is not None:
-        put_series("CWAgent", "nvidia_smi_utilization_gpu", dims, gpu, hours)
+        put_series("CWAgent", "nvidia_smi_utilization_gpu", dims, gpu, hours, **where)
+
+
+def assumed(role_arn: str) -> Any:
+    """A boto3 session with the credentials of `role_arn` (moto puts them in the role's account)."""
+    creds = boto3.client("sts", region_name=REGION).assume_role(RoleArn=role_arn,
+                                                                 RoleSessionName="tests")["Credentials"]
+    return boto3.session.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                                 aws_session_token=creds["SessionToken"])
 
 
 def build_world(snooze_until: str = "2099-01-01") -> World:

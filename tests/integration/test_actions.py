@@ -289,6 +289,17 @@ def test_endpoint_stop_scales_down_and_undo_scales_back(bot_aws) -> None:  # typ
     assert variant.get("DesiredInstanceCount", variant.get("CurrentInstanceCount")) == 2
 
 
+def test_an_action_the_resource_does_not_support_is_refused_before_any_request(bot_aws) -> None:  # type: ignore[no-untyped-def]
+    bot, world, proxy = bot_aws
+    key = world.key("nb-research", "notebook")
+    with pytest.raises(ActionNotAllowed, match="costbot cannot resize nb-research"):
+        bot.services.actions.request(key, "resize", APPROVER, params={"to": "ml.t3.large"}, basis=("direct", "-"))
+    assert bot.services.actions.store.latest_request(key) is None
+    with pytest.raises(ActionNotAllowed, match="'snooze' is not an action costbot runs on request"):
+        bot.services.actions.request(key, "snooze", APPROVER, basis=("direct", "-"))
+    assert bot.services.actions.store.latest_request(key) is None and proxy.counts["StopNotebookInstance"] == 0
+
+
 def test_notebook_stop(bot_aws) -> None:  # type: ignore[no-untyped-def]
     bot, world, _ = bot_aws
     scan(bot)

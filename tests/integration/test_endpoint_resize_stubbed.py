@@ -15,7 +15,7 @@ def test_endpoint_resize_creates_a_config_and_updates_the_endpoint() -> None:
     client = boto3.client("sagemaker", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y",
                           endpoint_url="http://127.0.0.1:9")  # never reached: the stubber answers
     provider = AwsProvider(["us-east-1"])
-    provider._clients[("111122223333", "us-east-1", "sagemaker")] = client
+    provider.sessions._clients[("111122223333", "us-east-1", "sagemaker")] = client
     ref = ResourceRef("aws", "111122223333", "us-east-1", "endpoint", "ranker-ep")
     variant: dict[str, Any] = {"VariantName": "AllTraffic", "ModelName": "ranker", "InitialInstanceCount": 2,
                                "InstanceType": "ml.g5.2xlarge", "InitialVariantWeight": 1.0}

@@ -185,3 +185,18 @@ def test_a_click_is_claimed_once(action_store) -> None:  # type: ignore[no-untyp
     assert action_store.claim_click("k1") == (False, None)
     action_store.set_click_request("k1", 42)
     assert action_store.claim_click("k1") == (False, 42)
+
+
+def test_a_transition_outside_the_state_machine_is_refused(action_store) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from bot.domain.actions import ActionNotAllowed
+
+    req, _ = action_store.create_request(resource_key="aws|1|r|ec2|i-5", action="stop", team="t", requested_by="U1",
+                                         status="requested", expires_at=datetime.now(UTC) + timedelta(hours=1))
+    with pytest.raises(ActionNotAllowed, match="this request is already requested; it cannot become executing"):
+        action_store.transition(req.id, ["requested"], "executing", owner="p1")  # approval skipped
+    assert action_store.transition(req.id, ["requested"], "rejected")
+    with pytest.raises(ActionNotAllowed, match="already rejected; it cannot become approved"):
+        action_store.transition(req.id, ["rejected"], "approved")
+    assert action_store.request(req.id).status == "rejected"

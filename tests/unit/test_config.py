@@ -78,3 +78,66 @@ def test_owner_team_and_approvers() -> None:
     assert config.owner_team({}) is None
     assert config.can_approve("U1", "a") and not config.can_approve("U1", "b")
     assert config.can_approve("U9", None) and not config.can_approve("U2", "a")
+
+
+def test_example_config_providers() -> None:
+    import yaml
+
+    path = Path(__file__).resolve().parents[2] / "costbot.example.yml"
+    (aws,) = parse_config(yaml.safe_load(path.read_text()), str(path)).providers
+    assert aws.name == "aws" and aws.regions == ["us-east-1", "eu-west-1"]
+    assert [(a.id, a.role_arn, a.regions) for a in aws.account_list()] == [
+        ("123456789012", None, None), ("111122223333", "arn:aws:iam::111122223333:role/costbot", ["eu-west-1"])]
+
+
+ROLE = "arn:aws:iam::111122223333:role/costbot"
+
+
+def test_providers_are_named_by_their_kind_unless_told_and_names_are_unique() -> None:
+    config = parse_config({"providers": [{"kind": "aws"}, {"kind": "aws", "name": "aws-prod", "role_arn": ROLE}]})
+    assert [p.name for p in config.providers] == ["aws", "aws-prod"]
+    with pytest.raises(ConfigError) as exc:
+        parse_config({"providers": [{"kind": "aws", "regions": ["us-east-1"]},
+                                    {"kind": "aws", "regions": ["eu-west-1"], "role_arn": ROLE}]}, "costbot.yml")
+    assert str(exc.value) == ("costbot.yml is not valid:\n  providers: Value error, providers.0 and providers.1 are "
+                              "both named 'aws': give each provider its own `name`")
+
+
+def test_a_top_level_role_arn_is_one_account_the_roles() -> None:
+    (aws,) = parse_config({"providers": [{"kind": "aws", "role_arn": ROLE}]}).providers
+    assert [(a.id, a.role_arn) for a in aws.account_list()] == [("111122223333", ROLE)]
+    (default,) = parse_config({"providers": [{"kind": "aws"}]}).providers
+    assert default.account_list() == [] and default.regions == ["us-east-1"]
+
+
+@pytest.mark.parametrize(("provider", "fragment"), [
+    ({"kind": "gcp"}, "providers.0: Input tag 'gcp' found using 'kind' does not match any of the expected tags: 'aws'"),
+    ({"kind": "aws", "regions": ["us-east1"]}, "providers.0.regions: Value error, 'us-east1' is not an AWS region"),
+    ({"kind": "aws", "accounts": [{"id": 111122223333}]}, "providers.0.accounts.0.id: Value error, write the "
+                                                           "account id in quotes"),
+    ({"kind": "aws", "accounts": [{"id": "1234"}]}, "'1234' is not an AWS account id (12 digits)"),
+    ({"kind": "aws", "accounts": [{"id": "444455556666", "role_arn": ROLE}]},
+     "providers.0.accounts.0: Value error, role_arn arn:aws:iam::111122223333:role/costbot is a role of account "
+     "111122223333, not of 444455556666"),
+    ({"kind": "aws", "accounts": [{"id": "111122223333", "role_arn": "costbot"}]}, "'costbot' is not an IAM role ARN"),
+    ({"kind": "aws", "role_arn": ROLE, "accounts": [{"id": "111122223333"}]},
+     "providers.0: Value error, role_arn at the top level stands for one account"),
+    ({"kind": "aws", "accounts": [{"id": "111122223333"}, {"id": "111122223333"}]},
+     "account 111122223333 is listed more than once"),
+    ({"kind": "aws", "name": "a|b"}, "providers.0.name: Value error, provider name 'a|b' must be"),
+    ({"kind": "aws", "regions": []}, "providers.0.regions: List should have at least 1 item"),
+    ({"kind": "aws", "zone": "x"}, "providers.0.zone: unknown key"),
+])
+def test_provider_config_errors_name_the_key(provider: dict[str, object], fragment: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        parse_config({"providers": [provider]}, "costbot.yml")
+    assert fragment in str(exc.value)
+
+
+def test_two_providers_covering_one_account_and_region_are_an_error() -> None:
+    with pytest.raises(ConfigError) as exc:
+        parse_config({"providers": [
+            {"kind": "aws", "regions": ["eu-west-1"], "role_arn": ROLE},
+            {"kind": "aws", "name": "other", "regions": ["us-east-1"],
+             "accounts": [{"id": "111122223333", "role_arn": ROLE, "regions": ["eu-west-1"]}]}]})
+    assert "providers.0 and providers.1 both cover account 111122223333 in eu-west-1" in str(exc.value)

@@ -3,17 +3,9 @@ from decimal import Decimal
 
 import pytest
 
-from bot.domain.actions import ActionNotAllowed, ActionRequest, check_transition
-from bot.domain.recommendations import (
-    IDLE,
-    OVERSIZED,
-    Recommendation,
-    RecommendationView,
-    Rules,
-    evaluate,
-    smaller_type,
-)
-from bot.domain.resources import Resource, ResourceRef, Utilization
+from bot.domain.actions import TRANSITIONS, ActionNotAllowed, ActionRequest, check_transition, sources_of
+from bot.domain.recommendations import IDLE, OVERSIZED, Recommendation, RecommendationView, Rules, evaluate
+from bot.domain.resources import INVOCATIONS, SCALE_TO_MINIMUM, ResizeOption, Resource, ResourceRef, Utilization
 from bot.render.action_blocks import approval_blocks, recommendations_blocks
 
 TODAY = date(2026, 11, 28)
@@ -21,9 +13,13 @@ RULES = Rules()
 
 
 def res(itype: str = "g5.12xlarge", state: str = "running", tags: dict[str, str] | None = None,
-        kind: str = "ec2", price: str = "5.672") -> Resource:
+        kind: str = "ec2", price: str = "5.672", **data: object) -> Resource:
+    """A resource as a provider fills it in: the rules read what it can do and how it is judged, not its kind."""
+    fields: dict[str, object] = {"running": state in ("running", "InService"), "stopped": state == "stopped",
+                                 "capabilities": frozenset({"stop", "start", "resize"}),
+                                 "stop_savings": Decimal(price) * 730, **data}
     return Resource(ResourceRef("aws", "1", "us-east-1", kind, "i-1"), "box", itype, state, tags or {},
-                    Decimal(price))
+                    Decimal(price), **fields)  # type: ignore[arg-type]
 
 
 def test_idle_needs_gpu_cpu_and_network_all_low_for_the_whole_window() -> None:
@@ -47,24 +43,35 @@ def test_never_flag_protected_snoozed_or_stopped() -> None:
 
 def test_oversized_uses_p95_over_the_days_and_names_the_smaller_size() -> None:
     busy_ish = Utilization(hours=24, cpu_max=40, gpu_max=35, network_max=1e8, days=7, cpu_p95=20, gpu_p95=25)
-    finding = evaluate(res("m5.4xlarge", price="0.768"), busy_ish, RULES, TODAY, smaller_price=Decimal("0.384"))
+    smaller = ResizeOption("m5.2xlarge", Decimal("0.384") * 730)
+    finding = evaluate(res("m5.4xlarge", price="0.768"), busy_ish, RULES, TODAY, resize=smaller)
     assert finding is not None and finding.kind == OVERSIZED and finding.target_type == "m5.2xlarge"
     assert finding.monthly_savings == Decimal("0.384") * 730
     short = Utilization(hours=24, cpu_max=40, network_max=1e8, days=6, cpu_p95=20)
-    assert evaluate(res("m5.4xlarge"), short, RULES, TODAY) is None
+    assert evaluate(res("m5.4xlarge"), short, RULES, TODAY, resize=smaller) is None
+    # no smaller size offered, or a resource that cannot be resized: never oversized
+    assert evaluate(res("m5.4xlarge"), busy_ish, RULES, TODAY) is None
+    fixed = res("m5.4xlarge", capabilities=frozenset({"stop", "start"}))
+    assert evaluate(fixed, busy_ish, RULES, TODAY, resize=smaller) is None
 
 
-def test_endpoints_are_idle_without_invocations() -> None:
-    ep = res("ml.g5.xlarge", state="InService", kind="endpoint")
-    assert evaluate(ep, Utilization(hours=24, invocations=0), RULES, TODAY) is not None
+def test_resources_judged_on_invocations_are_idle_without_any() -> None:
+    ep = res("ml.g5.xlarge", state="InService", kind="anything", idle_signal=INVOCATIONS,
+             stop_means=SCALE_TO_MINIMUM, stop_savings=Decimal("1.41") * 730)
+    idle = evaluate(ep, Utilization(hours=24, invocations=0), RULES, TODAY)
+    assert idle is not None and idle.reason == "no invocations in 24 h" and idle.monthly_savings == Decimal("1029.30")
     assert evaluate(ep, Utilization(hours=24, invocations=3), RULES, TODAY) is None
+    # already down to its minimum: nothing left to stop
+    assert evaluate(res("ml.g5.xlarge", state="InService", idle_signal=INVOCATIONS, stopped=True),
+                    Utilization(hours=24, invocations=0), RULES, TODAY) is None
 
 
-def test_smaller_type() -> None:
-    assert smaller_type("g5.12xlarge") == "g5.8xlarge"
-    assert smaller_type("ml.g5.2xlarge") == "ml.g5.xlarge"
-    assert smaller_type("t3.nano") is None
-    assert smaller_type("weird") is None
+def test_gpu_not_measured_only_where_a_gpu_metric_is_expected() -> None:
+    no_gpu = Utilization(hours=24, cpu_max=3, network_max=1e5)
+    expected = evaluate(res(gpu_expected=True), no_gpu, RULES, TODAY)
+    assert expected is not None and expected.reason == "idle for 24 h (CPU ≤ 3%, GPU not measured, network ≤ 0.1 MB/h)"
+    plain = evaluate(res(), no_gpu, RULES, TODAY)
+    assert plain is not None and plain.reason == "idle for 24 h (CPU ≤ 3%, network ≤ 0.1 MB/h)"
 
 
 def test_state_machine() -> None:
@@ -74,6 +81,17 @@ def test_state_machine() -> None:
     for bad in (("succeeded", "executing"), ("requested", "executing"), ("rejected", "approved")):
         with pytest.raises(ActionNotAllowed):
             check_transition(*bad)
+
+
+def test_sources_of_a_state_are_the_tables_own() -> None:
+    assert sources_of("approved") == ("requested",)
+    assert sources_of("expired") == ("requested", "approved")
+    assert sources_of("executing") == ("approved",)
+    assert sources_of("failed") == sources_of("succeeded") == sources_of("refused") == ("executing",)
+    assert sources_of("requested") == ()  # only ever a new request's first state
+    for target in TRANSITIONS:
+        for source in sources_of(target):
+            check_transition(source, target)
 
 
 def _req(status: str, **kw: object) -> ActionRequest:

@@ -1,5 +1,6 @@
-"""Provider adapters, registered by name and imported only when a config uses them (optional SDKs stay
-optional): `create("aws", config, ...)`."""
+"""Provider adapters, registered by kind and imported only when a config uses them (optional SDKs stay
+optional). Each provider class is built from its `providers:` entry and the global rules:
+`create(cfg, rules)`; a new provider is one module and one line here (and its config model)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ REGISTRY: dict[str, str] = {
 }
 
 
-def create(kind: str, *args: Any, **kwargs: Any) -> Any:
+def create(cfg: Any, rules: Any) -> Any:
+    """The provider for one `providers:` entry, named `cfg.name`."""
     try:
-        target = REGISTRY[kind]
+        target = REGISTRY[cfg.kind]
     except KeyError:
-        raise ValueError(f"unknown provider kind '{kind}' (known: {', '.join(sorted(REGISTRY))})") from None
+        raise ValueError(f"unknown provider kind '{cfg.kind}' (known: {', '.join(sorted(REGISTRY))})") from None
     module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)(*args, **kwargs)
+    return getattr(importlib.import_module(module), name).from_config(cfg, rules)

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.adapters.state.base import SqlRepository, aware, now
 from bot.adapters.state.models import ActionClickRow, ActionRequestRow, AuditRow, RecommendationRow
-from bot.domain.actions import FINAL, OPEN, ActionRequest, AuditEntry
+from bot.domain.actions import FINAL, OPEN, ActionRequest, AuditEntry, action_kind, check_transition, status_of
 from bot.domain.recommendations import Recommendation
 
 
@@ -34,8 +34,9 @@ def _rec(row: RecommendationRow) -> Recommendation:
 
 def _req(row: ActionRequestRow) -> ActionRequest:
     return ActionRequest(
-        id=row.id, resource_key=row.resource_key, action=row.action, team=row.team, requested_by=row.requested_by,
-        status=row.status, created_at=aware(row.created_at), expires_at=aware(row.expires_at),
+        id=row.id, resource_key=row.resource_key, action=action_kind(row.action), team=row.team,
+        requested_by=row.requested_by, status=status_of(row.status), created_at=aware(row.created_at),
+        expires_at=aware(row.expires_at),
         params=json.loads(row.params or "{}"), approved_by=row.approved_by, result=row.result, error=row.error,
         channel=row.channel, message_ts=row.message_ts, undo_of=row.undo_of,
     )
@@ -164,7 +165,10 @@ class SqlActionStore(SqlRepository):
                    silent_since: datetime | None = None, **fields: Any) -> bool:
         """Move the request to `to` only if it is still in one of `from_statuses` — and, with `owner`, still
         held by that executor; with `silent_since`, only if its executor has been silent since then. True for
-        the one winner. A final state frees the resource; `executing` records its executor and heartbeat."""
+        the one winner. A final state frees the resource; `executing` records its executor and heartbeat.
+        Only moves of the domain's state machine (TRANSITIONS) are made: any other raises ActionNotAllowed."""
+        for source in from_statuses:
+            check_transition(source, to)
         current = now()
         values: dict[str, Any] = {"status": to, "updated_at": current, **fields}
         if to in FINAL:

@@ -1,0 +1,133 @@
+"""EC2 instances (GPU families included). Stop is StopInstances; resize is stop -> change type -> start again if it
+was running (a running instance is never modified). Judged on CPU, then network and GPU for the near-idle ones.
+Every action honours `dry_run` with EC2's own DryRun."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bot.adapters.providers.aws.errors import aws_failure, error_code
+from bot.adapters.providers.aws.kind import GPU_METRIC, AwsKind, Metric
+from bot.domain.errors import ProviderError
+from bot.domain.resources import Resource, ResourceRef
+
+STATES = ["pending", "running", "stopping", "stopped"]
+
+
+class Ec2Instances(AwsKind):
+    name = "ec2"
+    arn = ("ec2", "instance")
+    permissions: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "list": ("ec2:DescribeInstances",),
+        "utilization": ("cloudwatch:GetMetricData",),
+        "stop": ("ec2:StopInstances",),
+        "start": ("ec2:StartInstances",),
+        "resize": ("ec2:StopInstances", "ec2:ModifyInstanceAttribute", "ec2:StartInstances"),
+        "tag": ("ec2:CreateTags",),
+    }
+    capabilities = frozenset({"stop", "start", "resize", "schedule"})
+    running_states = ("running",)
+    stopped_states = ("stopping", "stopped")
+    metrics = (Metric("cpu", "AWS/EC2", "CPUUtilization", "Maximum"),)
+    detail_metrics = (Metric("net_in", "AWS/EC2", "NetworkIn", "Sum"),
+                      Metric("net_out", "AWS/EC2", "NetworkOut", "Sum"), GPU_METRIC)
+
+    def dimensions(self, resource: Resource) -> list[dict[str, str]]:
+        return [{"Name": "InstanceId", "Value": resource.ref.id}]
+
+    def _resource(self, account: str, region: str, inst: dict[str, Any]) -> Resource:
+        tags = {t["Key"]: t["Value"] for t in inst.get("Tags", [])}
+        return self.resource(account, region, inst["InstanceId"], name=tags.get("Name", inst["InstanceId"]),
+                             type=inst["InstanceType"], state=inst["State"]["Name"], tags=tags,
+                             launched_at=inst.get("LaunchTime"))
+
+    def _describe(self, account: str, region: str, ids: list[str] | None = None) -> list[Resource]:
+        ec2 = self.client(account, region, "ec2")
+        kwargs: dict[str, Any] = {"Filters": [{"Name": "instance-state-name", "Values": STATES}]}
+        if ids:
+            kwargs["InstanceIds"] = ids
+        out = []
+        try:
+            for page in ec2.get_paginator("describe_instances").paginate(**kwargs):
+                for reservation in page["Reservations"]:
+                    out += [self._resource(account, region, i) for i in reservation["Instances"]]
+        except ClientError as exc:
+            if ids and error_code(exc).startswith("InvalidInstanceID"):
+                return []
+            raise aws_failure("ec2 DescribeInstances", exc) from exc
+        except BotoCoreError as exc:
+            raise aws_failure("ec2 DescribeInstances", exc) from exc
+        return out
+
+    def list(self, account: str, region: str) -> list[Resource]:
+        return self._describe(account, region)
+
+    def describe(self, ref: ResourceRef) -> Resource | None:
+        found = self._describe(ref.account, ref.region, [ref.id])
+        return found[0] if found else None
+
+    # -- actions ---------------------------------------------------------------------------------------------
+    def _dry(self, what: str, fn: Any, **kwargs: Any) -> None:
+        """EC2's own DryRun: permission and request checked, nothing changed."""
+        try:
+            fn(DryRun=True, **kwargs)
+        except ClientError as exc:
+            if error_code(exc) == "DryRunOperation":
+                return
+            raise aws_failure(f"{what} (dry run)", exc) from exc
+
+    def _power(self, ref: ResourceRef, on: bool, dry_run: bool) -> str:
+        ec2 = self.client(ref.account, ref.region, "ec2")
+        call = ec2.start_instances if on else ec2.stop_instances
+        what = f"ec2 {'Start' if on else 'Stop'}Instances"
+        if dry_run:
+            self._dry(what, call, InstanceIds=[ref.id])
+            return f"would {'start' if on else 'stop'} {ref.id}"
+        self.call(what, call, InstanceIds=[ref.id])
+        return f"{'started' if on else 'stopped'} {ref.id}"
+
+    def stop(self, ref: ResourceRef, dry_run: bool) -> str:
+        return self._power(ref, on=False, dry_run=dry_run)
+
+    def start(self, ref: ResourceRef, dry_run: bool, count: int | None) -> str:
+        return self._power(ref, on=True, dry_run=dry_run)
+
+    def _wait(self, ref: ResourceRef, state: str) -> None:
+        wait = self.settings.wait_seconds
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            found = self.describe(ref)
+            if found and found.state == state:
+                return
+            time.sleep(min(5.0, max(0.2, wait / 100)))
+        raise ProviderError(f"{ref.id} did not reach '{state}' in {wait:.0f} s")
+
+    def resize(self, ref: ResourceRef, new_type: str, dry_run: bool) -> str:
+        current = self.describe(ref)
+        if current is None:
+            raise ProviderError(f"{ref.id} is gone")
+        ec2 = self.client(ref.account, ref.region, "ec2")
+        was_running = current.state in ("running", "pending")
+        if dry_run:
+            if was_running:
+                self._dry("ec2 StopInstances", ec2.stop_instances, InstanceIds=[ref.id])
+            return (f"would {'stop, ' if was_running else ''}change {ref.id} from {current.type} to {new_type}"
+                    f"{' and start it again' if was_running else ''}")
+        if was_running:
+            self.call("ec2 StopInstances", ec2.stop_instances, InstanceIds=[ref.id])
+            self._wait(ref, "stopped")
+        try:
+            self.call("ec2 ModifyInstanceAttribute", ec2.modify_instance_attribute, InstanceId=ref.id,
+                      InstanceType={"Value": new_type})
+        finally:
+            if was_running:  # restore the run state even when the change was refused
+                self.call("ec2 StartInstances", ec2.start_instances, InstanceIds=[ref.id])
+        return f"changed {ref.id} from {current.type} to {new_type}" + (" and started it again" if was_running else "")
+
+    def tag(self, ref: ResourceRef, key: str, value: str) -> None:
+        ec2 = self.client(ref.account, ref.region, "ec2")
+        self.call("ec2 CreateTags", ec2.create_tags, Resources=[ref.id], Tags=[{"Key": key, "Value": value}])
