@@ -67,7 +67,7 @@ def main() -> None:
     from bot.adapters.state.actions_repository import SqlActionStore
     from bot.adapters.state.database import make_engine, upgrade
     from bot.config import parse_config
-    from bot.services.optimize import ScanService
+    from bot.services.scans import ScanService
 
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite:///{tmp}/state.db")

@@ -147,7 +147,7 @@ class Application:
         from bot.services.enforcement import EnforcementService
         from bot.services.home import HomeService
         from bot.services.ingest import IngestService
-        from bot.services.optimize import ScanService
+        from bot.services.scans import ScanService
         from bot.services.scopes import ScopeResolver
         from bot.services.sync import SyncService
 

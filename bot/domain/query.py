@@ -182,10 +182,11 @@ class AnomaliesCommand:
     team: str | None = None
 
 
-def _scope_words(words: list[str], grammar: Grammar) -> str:
+def _scope_words(words: list[str], grammar: Grammar, why: str = "") -> str:
+    """The one check of "are these words a scope" (teams, KEY:VALUE, service:…, untagged)."""
     for word in words:
         if looks_like_period(word) or word.lower() in ("by", "top", "billed", "help"):
-            raise QueryError(f"'{word}' is not a scope", word=word)
+            raise QueryError(f"'{word}' is not a scope" + (f"; {why}" if why else ""), word=word)
         if _scope(word, grammar) is None:
             raise _unknown(word, grammar.vocabulary())
     return _kept_scope(words)
@@ -264,12 +265,7 @@ def _parse_digest(tokens: list[str], grammar: Grammar) -> DigestCommand:
         raise QueryError("`digest now` takes a scope and optionally `weekly`", word=when[1])
     if action in ("subscribe", "unsubscribe") and not scope_words:
         raise QueryError(f"`digest {action}` needs a scope, e.g. `digest {action} team-ml`", word=action)
-    for word in scope_words:
-        if looks_like_period(word) or word.lower() in ("by", "top", "billed", "help"):
-            raise QueryError(f"'{word}' is not a scope; a digest chooses its own periods", word=word)
-        if _scope(word, grammar) is None:
-            raise _unknown(word, grammar.vocabulary())
-    return DigestCommand(action, _kept_scope(scope_words), tuple(when))
+    return DigestCommand(action, _scope_words(scope_words, grammar, "a digest chooses its own periods"), tuple(when))
 
 
 @dataclass(frozen=True)

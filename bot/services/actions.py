@@ -30,7 +30,7 @@ from bot.domain.money import ZERO
 from bot.domain.recommendations import IDLE, OVERSIZED, Recommendation, RecommendationView, evaluate, is_protected
 from bot.domain.resources import Resource, ResourceRef
 from bot.ports import ActionNotifier, ActionStore, AnomalyGrounds, BudgetGrounds, ResourceProvider
-from bot.services.optimize import WINDOW_SLACK_HOURS, domain_rules
+from bot.services.scans import WINDOW_SLACK_HOURS, domain_rules
 
 log = logging.getLogger("costbot.actions")
 

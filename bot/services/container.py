@@ -16,7 +16,7 @@ from bot.services.digests import DigestService
 from bot.services.enforcement import EnforcementService
 from bot.services.home import HomeService
 from bot.services.ingest import IngestService
-from bot.services.optimize import ScanService
+from bot.services.scans import ScanService
 from bot.services.sync import SyncService
 
 

@@ -15,7 +15,7 @@ from bot.domain.resources import Resource
 from bot.ports import ResourceProvider
 from bot.services.actions import BUDGET, ActionService
 from bot.services.budgets import BudgetService
-from bot.services.optimize import domain_rules
+from bot.services.scans import domain_rules
 
 log = logging.getLogger("costbot.enforcement")
 

@@ -148,7 +148,7 @@ class ScanService:
             by_team[rec.team].append(rec)
         posted: dict[str, int] = {}
         for team, items in by_team.items():
-            channel = self.config.teams[team].channel if team in self.config.teams else self.config.owners_channel
+            channel = self.config.channel_for(team)
             if not channel:
                 log.warning("no channel for %s recommendations (%d); set teams.*.channel or owners_channel",
                             team or "unowned", len(items))
