@@ -5,7 +5,9 @@ Routes: `POST /slack/events` (Slack, behind the intake gate), `GET /healthz` (li
 guard, so another (a metrics endpoint) is one more line in `CostbotWsgi.routes`.
 
 The gate (`SlackIntake`) verifies a request completely before Bolt sees it: size, signature, content type
-and body shape. Nothing acts on, replies to or logs an unverified request; it gets 401, 400, 413 or 415.
+and body shape. Nothing acts on, replies to or logs an unverified request; it gets 401, 400, 413 or 415. A
+verified request sent again byte for byte (a replay within Slack's five-minute window) is answered 200 and
+not acted on a second time.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ HEALTH_PATH = "/healthz"
 ADMIN_STATUS_PATH = "/admin/status"
 
 MAX_BODY_BYTES = 1024 * 1024  # Slack sends a few KB; anything larger is refused before it is read
+REPLAY_WINDOW_SECONDS = 6 * 60  # Slack's signatures are valid for five minutes
 MEDIA_TYPES = frozenset({"application/x-www-form-urlencoded", "application/json"})
 VERIFIED = "costbot_signature_verified"  # set in a Bolt request's context by the gate, and only by it
 
@@ -64,6 +67,28 @@ class Rejected(Exception):
         self.reason = reason
 
 
+class ReplayGuard:
+    """Signatures seen in the last `window` seconds: a signed request is acted on once per process. (A replay
+    to another replica is judged there again: actions are kept once per click by the state database.)"""
+
+    def __init__(self, window: float = REPLAY_WINDOW_SECONDS, capacity: int = 100_000) -> None:
+        self.window = window
+        self.capacity = capacity
+        self._seen: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def first_time(self, signature: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._seen) >= self.capacity:
+                self._seen = {s: t for s, t in self._seen.items() if t > now}
+            if self._seen.get(signature, 0.0) > now:
+                return False
+            if len(self._seen) < self.capacity:
+                self._seen[signature] = now + self.window
+            return True
+
+
 class SlackIntake:
     """Admits a Slack request only once it is verified, then hands the already-read body to Bolt.
 
@@ -75,12 +100,16 @@ class SlackIntake:
     def __init__(self, app: App, signing_secret: str) -> None:
         self.app = app
         self.verifier = SignatureVerifier(signing_secret)
+        self.replays = ReplayGuard()
 
     def __call__(self, environ: Environ) -> Reply:
         try:
             request = self.admit(environ)
         except Rejected as rejected:
             return Reply.json(rejected.status, {"error": rejected.reason})
+        if not self.replays.first_time(environ.get("HTTP_X_SLACK_SIGNATURE", "")):
+            log.info("a signed Slack request arrived again within five minutes: acknowledged, not acted on")
+            return Reply(200)
         response = self.app.dispatch(request)
         wsgi = WsgiHttpResponse(status=response.status, headers=response.headers, body=response.body)
         return Reply(response.status, b"".join(wsgi.get_body()), wsgi.get_headers())
@@ -144,7 +173,7 @@ class CostbotWsgi:
         self._admin_token = admin_token.encode() if admin_token else None
         self.routes: dict[str, dict[str, Route]] = {
             SLACK_PATH: {"POST": SlackIntake(app, signing_secret)},
-            HEALTH_PATH: {"GET": self.healthz},
+            HEALTH_PATH: {"GET": self.healthz, "HEAD": self.healthz},
             ADMIN_STATUS_PATH: {"GET": self.admin_only(self.admin_status)},
         }
 

@@ -75,6 +75,7 @@ class ActionRequest:
     channel: str | None = None  # the message that offered the action, updated in place
     message_ts: str | None = None
     undo_of: int | None = None
+    updated_at: datetime | None = None  # its last state change
 
     def expired(self, now: datetime) -> bool:
         return now >= self.expires_at and self.status in sources_of("expired")

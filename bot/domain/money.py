@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from bot.domain.errors import QueryError
@@ -38,9 +39,14 @@ def percent_change(current: Decimal, previous: Decimal) -> Decimal | None:
     return (current - previous) / abs(previous) * 100
 
 
+_AMOUNT = re.compile(r"-?\$?[0-9][0-9,]*(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+
+
 def parse_amount(text: str) -> Decimal:
     """An amount a user typed (`25000`, `25,000`, `$1,500.50`): positive, whole cents, at most MAX_AMOUNT.
     Bounded so that it can be stored, summed and shown (`1e999999` is a valid Decimal, but not a budget)."""
+    if not _AMOUNT.fullmatch(text.strip()):
+        raise QueryError(f"'{text}' is not an amount: digits 0-9, e.g. 25000 or $25,000.50", word=text)
     raw = text.replace(",", "").replace("$", "")
     try:
         amount = Decimal(raw)

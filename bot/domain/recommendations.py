@@ -48,22 +48,47 @@ def snoozed_until(resource: Resource, rules: Rules) -> date | None:
         return None
 
 
-def evaluate(resource: Resource, usage: Utilization, rules: Rules, today: date,
-             resize: ResizeOption | None = None) -> Finding | None:
-    """Idle beats oversized. Protected, snoozed, stopped or not running resources are never flagged. How
-    idleness is judged is the resource's own (`idle_signal`); oversized needs a smaller size the provider offers
-    (`resize`). Savings are the provider's estimates."""
-    if not resource.running or resource.stopped or is_protected(resource, rules):
-        return None
+@dataclass(frozen=True)
+class Cleared:
+    """Why a resource is not flagged. `unknown` when there are not enough metrics to judge it either way: an
+    open finding then stays open, and an action resting on it is refused with that reason."""
+
+    reason: str
+    unknown: bool = False
+
+
+def _busiest(usage: Utilization) -> str:
+    shown = [f"{name} {value:.0f}%" for name, value in (("GPU", usage.gpu_max), ("CPU", usage.cpu_max))
+             if value is not None]
+    return f" ({', '.join(shown)})" if shown else ""
+
+
+def assess(resource: Resource, usage: Utilization, rules: Rules, today: date,
+           resize: ResizeOption | None = None) -> Finding | Cleared:
+    """The one judgement of a resource: a finding (idle beats oversized), or why there is none. Protected,
+    snoozed, stopped or not running resources are never flagged. How idleness is judged is the resource's own
+    (`idle_signal`); oversized needs a smaller size the provider offers (`resize`). Savings are the provider's
+    estimates."""
+    name = resource.name
+    if is_protected(resource, rules):
+        return Cleared(f"{name} is protected now")
     until = snoozed_until(resource, rules)
     if until is not None and until >= today:
-        return None
+        return Cleared(f"{name} is snoozed until {until.isoformat()}")
+    if not resource.running:
+        return Cleared(f"{name} is {resource.state} now")
+    if resource.stopped:
+        return Cleared(f"{name} is down to {resource.count} instance(s) now")
     if resource.idle_signal == INVOCATIONS:
-        if usage.hours >= rules.idle_hours and (usage.invocations or 0) == 0:
+        if usage.hours < rules.idle_hours:
+            return Cleared(f"{name} has {usage.hours} h of recent metrics; {rules.idle_hours} h are needed to "
+                           "judge it", unknown=True)
+        if (usage.invocations or 0) == 0:
             return Finding(IDLE, f"no invocations in {usage.hours} h", monthly_savings=resource.stop_savings)
-        return None
+        return Cleared(f"{name} is serving requests again ({usage.invocations:,.0f} in {usage.hours} h)")
     if usage.hours < rules.idle_hours or usage.cpu_max is None:
-        return None
+        return Cleared(f"{name} has {usage.hours} h of recent metrics; {rules.idle_hours} h are needed to judge it",
+                       unknown=True)
     gpu_idle = usage.gpu_max is None or usage.gpu_max < rules.gpu_idle_percent
     cpu_idle = usage.cpu_max < rules.cpu_idle_percent
     net_idle = usage.network_max is None or usage.network_max < rules.network_idle_bytes_per_hour
@@ -76,13 +101,25 @@ def evaluate(resource: Resource, usage: Utilization, rules: Rules, today: date,
         if usage.network_max is not None:
             parts.append(f"network ≤ {usage.network_max / 1e6:.1f} MB/h")
         return Finding(IDLE, f"idle for {usage.hours} h ({', '.join(parts)})", monthly_savings=resource.stop_savings)
-    if resize is None or not resource.supports("resize") or usage.days < rules.oversized_days:
-        return None
+    busy = Cleared(f"{name} is busy again{_busiest(usage)}")
+    if resize is None or not resource.supports("resize"):
+        return busy
+    if usage.days < rules.oversized_days:
+        return Cleared(f"{name} is busy again{_busiest(usage)}; its size needs {rules.oversized_days} days of "
+                       f"metrics to judge ({usage.days:.1f} so far)")
     busiest = max(p for p in (usage.cpu_p95, usage.gpu_p95) if p is not None) if usage.cpu_p95 is not None else None
     if busiest is not None and busiest < rules.oversized_p95_percent:
         return Finding(OVERSIZED, f"p95 utilization {busiest:.0f}% over {rules.oversized_days} days",
                        target_type=resize.target_type, monthly_savings=resize.monthly_savings)
-    return None
+    return Cleared(f"{name} is busy again (p95 {busiest:.0f}% over {rules.oversized_days} days)"
+                   if busiest is not None else busy.reason)
+
+
+def evaluate(resource: Resource, usage: Utilization, rules: Rules, today: date,
+             resize: ResizeOption | None = None) -> Finding | None:
+    """`assess`, keeping only a finding."""
+    verdict = assess(resource, usage, rules, today, resize)
+    return verdict if isinstance(verdict, Finding) else None
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,16 @@ from bot.config import CostbotConfig
 from bot.domain.actions import ActionKind, ActionNotAllowed, ActionRequest, AuditEntry, Status, action_kind, sources_of
 from bot.domain.errors import CostbotError, ProviderError
 from bot.domain.money import ZERO
-from bot.domain.recommendations import IDLE, OVERSIZED, Recommendation, RecommendationView, evaluate, is_protected
+from bot.domain.recommendations import (
+    IDLE,
+    OVERSIZED,
+    Cleared,
+    Finding,
+    Recommendation,
+    RecommendationView,
+    assess,
+    is_protected,
+)
 from bot.domain.resources import Resource, ResourceRef
 from bot.ports import ActionNotifier, ActionStore, AnomalyGrounds, BudgetGrounds, ResourceProvider
 from bot.services.scans import WINDOW_SLACK_HOURS, domain_rules
@@ -169,8 +178,8 @@ class ActionService:
             return BUDGET, f"forecast:{rule.propose_percent}", rec.team, rec
         return rec.kind, str(rec.id), rec.team, rec
 
-    def _usage_finding(self, resource: Resource, team: str | None) -> str | None:
-        """The idle / oversized rule on live metrics: the finding's kind, or None when it no longer holds."""
+    def _assess(self, resource: Resource, team: str | None) -> Finding | Cleared:
+        """The idle / oversized rule on live metrics, as a scan would judge the resource now."""
         cfg = self.config.rules_for(team)
         rules = domain_rules(cfg)
         provider = self.provider(resource.ref)
@@ -178,8 +187,7 @@ class ActionService:
             [resource], hours=cfg.oversized_days * 24 + WINDOW_SLACK_HOURS,
             recent_hours=rules.idle_hours + WINDOW_SLACK_HOURS)
         resize = provider.resize_option(resource) if resource.supports("resize") else None
-        finding = evaluate(resource, usage[resource.ref.key], rules, self.today(), resize=resize)
-        return finding.kind if finding is not None else None
+        return assess(resource, usage[resource.ref.key], rules, self.today(), resize=resize)
 
     def _recheck(self, req: ActionRequest, resource: Resource) -> str | None:
         """Why the action must not run now, or None. Live state first, then the grounds that proposed it."""
@@ -198,9 +206,11 @@ class ActionService:
             if resource.type != req.params.get("from"):
                 return f"{resource.name} is {resource.type} now, not {req.params.get('from')}"
         if basis in (IDLE, OVERSIZED):
-            found = self._usage_finding(resource, req.team)
-            if found is None or (req.action == "stop" and basis == IDLE and found != IDLE):
-                return f"{resource.name} is busy again"
+            verdict = self._assess(resource, req.team)
+            if isinstance(verdict, Cleared):
+                return verdict.reason
+            if req.action == "stop" and basis == IDLE and verdict.kind != IDLE:
+                return f"{resource.name} is no longer idle ({verdict.reason})"
         elif basis == BUDGET and self.budgets is not None:
             measure, _, percent = req.params.get("basis_ref", "forecast:100").partition(":")
             try:
@@ -245,8 +255,13 @@ class ActionService:
             if not first:
                 if known is not None:
                     return self._get(known)
-                raise ActionNotAllowed("this click is already being handled")
-        req = self._request(ref, kind, user, source, undo_of, params or {}, policy, basis)
+                raise ActionNotAllowed("this click is being handled right now; its answer follows")
+        try:
+            req = self._request(ref, kind, user, source, undo_of, params or {}, policy, basis)
+        except Exception:
+            if click is not None:  # nothing came of it: a replay is judged again, and gets the same answer
+                self.store.release_click(click)
+            raise
         if click is not None and req.id:
             self.store.set_click_request(click, req.id)
         return req
@@ -514,6 +529,9 @@ class ActionService:
         rec = self.store.recommendation_for(resource_key)
         if rec is None or rec.status != "open":
             raise ActionNotAllowed("this recommendation is no longer open")
+        if not self.may_act_for(user, rec.team):
+            whose = f"{rec.team}'s members and approvers" if rec.team else "admins"
+            raise ActionNotAllowed(f"only {whose} can pass {rec.name} on as not theirs")
         self.store.set_recommendation_team(resource_key, None)
         self._audit(user, "not_mine", resource_key, rec.team, None, "succeeded")
         moved = self.store.recommendation_for(resource_key)
@@ -560,6 +578,10 @@ class ActionService:
                 self._after_decision(req.id)
             elif req.status == "requested" and not req.message_ts:
                 self._ask_approvers(req, self.store.recommendation_for(req.resource_key))
+            elif req.status == "approved" and (req.updated_at or req.created_at) < cutoff:
+                # approved, but its process stopped before it began: run it now (re-checked like any other)
+                log.info("running approved request %s that no process started", req.id)
+                self.execute(req.id)
         return settled
 
     def audit(self, limit: int = 20) -> list[AuditEntry]:

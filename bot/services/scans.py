@@ -12,12 +12,11 @@ from decimal import Decimal
 
 from bot.config import CostbotConfig, RulesConfig
 from bot.domain.recommendations import (
+    Cleared,
     Recommendation,
     RecommendationView,
     Rules,
-    evaluate,
-    is_protected,
-    snoozed_until,
+    assess,
 )
 from bot.domain.resources import Resource, Utilization
 from bot.ports import ActionNotifier, ActionStore, ResourceProvider
@@ -63,25 +62,8 @@ class ScanService:
     def rules_for(self, team: str | None) -> Rules:
         return domain_rules(self.config.rules_for(team))
 
-    def why_not(self, res: Resource, usage: Utilization | None) -> str:
-        """Why a resource is no longer offered: for the closed recommendation's message."""
-        rules = self.rules_for(self.config.owner_team(res.tags))
-        until = snoozed_until(res, rules)
-        if is_protected(res, rules):
-            return f"{res.name} is protected now"
-        if until is not None and until >= self.today():
-            return f"{res.name} is snoozed until {until.isoformat()}"
-        if not res.running:
-            return f"{res.name} is {res.state} now"
-        if res.stopped:
-            return f"{res.name} is down to {res.count} instance(s) now"
-        busiest = [f"{name} {value:.0f}%" for name, value in (("GPU", usage.gpu_max), ("CPU", usage.cpu_max))
-                   if value is not None] if usage is not None else []
-        return f"{res.name} is busy again ({', '.join(busiest)})" if busiest else f"{res.name} is in use again"
-
-    def find(self, provider: ResourceProvider) -> tuple[list[Resource], list[Recommendation],
-                                                       dict[str, Utilization]]:
-        """The provider's resources, the findings among them, and the utilization they were judged on."""
+    def find(self, provider: ResourceProvider) -> tuple[list[Resource], list[Recommendation], dict[str, Cleared]]:
+        """The provider's resources, the findings among them, and why each other resource is not flagged."""
         resources = provider.list_resources()
         owners = {r.ref.key: self.config.owner_team(r.tags) for r in resources}
         rules = {r.ref.key: self.rules_for(owners[r.ref.key]) for r in resources}
@@ -100,35 +82,41 @@ class ScanService:
         usage = provider.utilization(running, hours=longest * 24 + WINDOW_SLACK_HOURS,
                                      recent_hours=recent + WINDOW_SLACK_HOURS, detail=worth_detail)
         found = []
-        for res in running:
+        cleared: dict[str, Cleared] = {}
+        for res in resources:
             team = owners[res.ref.key]
-            resize = provider.resize_option(res) if res.supports("resize") else None
-            finding = evaluate(res, usage[res.ref.key], rules[res.ref.key], self.today(), resize=resize)
-            if finding is None:
+            resize = provider.resize_option(res) if res.running and res.supports("resize") else None
+            finding = assess(res, usage.get(res.ref.key, Utilization(hours=0)), rules[res.ref.key], self.today(),
+                             resize=resize)
+            if isinstance(finding, Cleared):
+                cleared[res.ref.key] = finding
                 continue
             found.append(Recommendation(
                 resource_key=res.ref.key, kind=finding.kind, team=team, name=res.name, resource_type=res.type,
                 reason=finding.reason, target_type=finding.target_type,
                 hourly_price=res.hourly_price, monthly_savings=finding.monthly_savings,
             ))
-        return resources, found, usage
+        return resources, found, cleared
 
     def scan(self, post: bool = True) -> ScanResult:
         result = ScanResult()
         for provider in self.providers:
             before = provider.requests()
-            resources, found, usage = self.find(provider)
+            resources, found, cleared = self.find(provider)
             result.resources += len(resources)
             stored = [self.store.upsert_recommendation(rec) for rec in found]
             result.recommendations += stored
             keep = {r.id for r in stored if r.id is not None}
-            # close what is gone, busy again, protected or snoozed among this provider's resources
+            # close what is gone, busy again, protected or snoozed among this provider's resources; a finding
+            # whose resource lacks the metrics to judge it now (CloudWatch lags) stays open
             scanned = {r.ref.key for r in resources}
             open_keys = {r.resource_key for r in self.store.open_recommendations()
                          if r.resource_key.startswith(f"{provider.name}|")}
-            reasons = {r.ref.key: self.why_not(r, usage.get(r.ref.key)) for r in resources}
+            reasons = {key: c.reason for key, c in cleared.items()}
             reasons.update({k: "the resource no longer exists" for k in open_keys - scanned})
-            closed = self.store.close_recommendations(keep, scope_keys=scanned | open_keys, reasons=reasons)
+            undecided = {key for key, c in cleared.items() if c.unknown}
+            closed = self.store.close_recommendations(keep, scope_keys=(scanned | open_keys) - undecided,
+                                                      reasons=reasons)
             result.closed += len(closed)
             if closed and self.refresh is not None:
                 self.refresh(closed)

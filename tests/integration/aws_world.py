@@ -46,13 +46,14 @@ def launch(name: str, itype: str, tags: dict[str, str], region: str = REGION, se
 
 def put_series(namespace: str, metric: str, dims: list[dict[str, str]], value: float, hours: int,
                unit: str = "Percent", latest: float | None = None, region: str = REGION, session: Any = None) -> None:
-    """Hourly datapoints for the last `hours` hours; `latest` overrides the most recent hour."""
+    """Hourly datapoints for the last `hours` hours and the current one (so a window of `hours` still holds
+    them all when the clock passes the hour mid-test); `latest` overrides the most recent hour."""
     # moto's server cannot read a gzip-compressed PutMetricData body: send it plain
     cw = (session or boto3).client("cloudwatch", region_name=region, config=Config(disable_request_compression=True))
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     data = [{"MetricName": metric, "Dimensions": dims, "Timestamp": now - timedelta(hours=h),
-             "Value": latest if (latest is not None and h == 1) else value, "Unit": unit}
-            for h in range(1, hours + 1)]
+             "Value": latest if (latest is not None and h == 0) else value, "Unit": unit}
+            for h in range(0, hours + 1)]
     for i in range(0, len(data), 500):
         cw.put_metric_data(Namespace=namespace, MetricData=data[i:i + 500])
 

@@ -212,19 +212,65 @@ def test_fifty_concurrent_stop_clicks_make_one_stop_call(aws, demo_store, tmp_pa
         bot.stub.stop()
 
 
-def test_replays_of_one_signed_click_are_that_click(running) -> None:  # type: ignore[no-untyped-def]
+def test_a_replayed_signed_request_is_acted_on_once(running) -> None:  # type: ignore[no-untyped-def]
+    """The same signed bytes twenty times: the gate acknowledges the copies and acts on one."""
     bot, world, proxy = running
     bot.services.scans.scan()
     proxy.reset()
     key = world.key("gpu-dev-02")
     body = actions_body("costbot_stop", key, bot.stub.response_url("replay"), user_id=APPROVER)
-    clicks_together(bot, [body] * 20)
+    at = int(time.time())
+    statuses = []
+    for _ in range(20):
+        status, answer = post(bot.events_url, body, SECRET, timestamp=at)
+        statuses.append((status, answer))
+    assert statuses == [(200, b"")] * 20
+    bot.stub.wait_for(lambda cs: any(c.kind == "response" for c in cs), timeout=60)
+    time.sleep(1.0)  # nothing else follows
+    assert len(bot.stub.responses("replay")) == 1
+    assert proxy.counts["StopInstances"] == 1
+    assert [r.status for r in requests_for(bot, key)] == ["succeeded"]
+
+
+def test_a_click_sent_again_with_new_signatures_is_that_click(running) -> None:  # type: ignore[no-untyped-def]
+    """Slack's retries (and replays re-signed) carry new timestamps: one click, one request, one answer."""
+    bot, world, proxy = running
+    bot.services.scans.scan()
+    proxy.reset()
+    key = world.key("gpu-dev-02")
+    body = actions_body("costbot_stop", key, bot.stub.response_url("again"), user_id=APPROVER)
+    now = int(time.time())
+    barrier = threading.Barrier(20)
+
+    def send(i: int) -> None:
+        barrier.wait()
+        assert post(bot.events_url, body, SECRET, timestamp=now - i)[0] == 200
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     bot.stub.wait_for(lambda cs: len([c for c in cs if c.kind == "response"]) == 20, timeout=120)
     assert proxy.counts["StopInstances"] == 1
     (req,) = requests_for(bot, key)
     assert req.status == "succeeded"
     audit = [e for e in bot.services.actions.audit(100) if e.resource_key == key]
     assert [e.result for e in audit] == ["succeeded", "approved"]
+    texts = {blocks_text(c.args["blocks"]) for c in bot.stub.responses("again")}
+    assert all("Something went wrong" not in t for t in texts)
+
+
+def test_a_refused_click_sent_again_gets_the_same_refusal(running) -> None:  # type: ignore[no-untyped-def]
+    bot, world, _ = running
+    key = world.key("keep-me")
+    body = actions_body("costbot_stop", key, bot.stub.response_url("protected"), user_id=APPROVER)
+    now = int(time.time())
+    for i in range(3):
+        assert post(bot.events_url, body, SECRET, timestamp=now - i)[0] == 200
+        bot.stub.wait_for(lambda cs, n=i: len([c for c in cs if c.name == "protected"]) == n + 1, timeout=30)
+    replies = [blocks_text(c.args["blocks"]) for c in bot.stub.responses("protected")]
+    assert all("keep-me is protected (costbot=protected)" in r for r in replies), replies
 
 
 def test_ten_resize_clicks_make_one_resize(aws, demo_store, tmp_path, database_url) -> None:  # type: ignore[no-untyped-def]
@@ -418,3 +464,52 @@ def test_a_second_process_sees_the_same_state(running, tmp_path) -> None:  # typ
     done = second.actions.request(key, "stop", APPROVER)  # an approver's click approves the waiting one
     assert done.id == first.id and done.status == "succeeded"
     assert proxy.counts["StopInstances"] == 1
+
+
+def test_a_resize_is_refused_when_the_instance_is_no_longer_oversized(running) -> None:  # type: ignore[no-untyped-def]
+    bot, world, proxy = running
+    bot.services.scans.scan()
+    instance_metrics(world.ids["etl-big"], cpu=80.0, gpu=None, net=40_000_000, hours=8 * 24)  # now it works hard
+    proxy.reset()
+    reply = click(bot, "costbot_resize", world.key("etl-big"), DATA_APPROVER, "busy-resize")
+    assert "resize refused: etl-big is busy again (p95 80% over 7 days)" in blocks_text(reply["blocks"])
+    assert state_of(world.ids["etl-big"]) == ("running", "m5.4xlarge")
+    assert proxy.counts["ModifyInstanceAttribute"] == 0 and proxy.counts["StopInstances"] == 0
+
+
+def test_only_the_owning_team_passes_a_finding_on_as_not_theirs(running) -> None:  # type: ignore[no-untyped-def]
+    bot, world, _ = running
+    bot.services.scans.scan()
+    reply = click(bot, "costbot_not_mine", world.key("gpu-dev-02"), DATA_APPROVER, "nm1")
+    assert "only team-ml's members and approvers can pass gpu-dev-02 on as not theirs" in blocks_text(reply["blocks"])
+    assert bot.services.actions.store.recommendation_for(world.key("gpu-dev-02")).team == "team-ml"
+
+
+def test_an_approved_request_no_process_started_is_run_by_the_upkeep(running) -> None:  # type: ignore[no-untyped-def]
+    """A process stopped between approving and starting: the upkeep job runs the request (re-checked)."""
+    from datetime import UTC, datetime
+
+    bot, world, proxy = running
+    bot.services.scans.scan()
+    actions = bot.services.actions
+    key = world.key("gpu-dev-02")
+    req, created = actions.store.create_request(
+        resource_key=key, action="stop", team="team-ml", requested_by=APPROVER, status="approved",
+        approved_by=APPROVER, expires_at=datetime.now(UTC) + timedelta(hours=1),
+        params={"basis": "idle", "basis_ref": "1", "from_state": "running", "count": "1"})
+    assert created
+    actions.lease = timedelta(seconds=0)  # it has been waiting longer than a lease
+    actions.reconcile()
+    assert actions.store.request(req.id).status == "succeeded"
+    assert state_of(world.ids["gpu-dev-02"])[0] == "stopped" and proxy.counts["StopInstances"] == 1
+
+
+def test_concurrent_budget_sets_each_get_an_answer(bot: RunningBot, stub) -> None:  # type: ignore[no-untyped-def]
+    bodies = [command_body(f"budget set project:racing {1000 + i}", stub.response_url(f"bs{i}"), user_id=ADMIN)
+              for i in range(8)]
+    clicks_together(bot, bodies)
+    stub.wait_for(lambda cs: len({c.name for c in cs if c.kind == "response" and c.name.startswith("bs")}) == 8,
+                  timeout=60)
+    texts = [blocks_text(c.args["blocks"]) for c in stub.responses() if c.name.startswith("bs")]
+    assert all("Something went wrong" not in t for t in texts), texts
+    assert bot.services.budgets.budget_for("project:racing") in {Decimal(1000 + i) for i in range(8)}

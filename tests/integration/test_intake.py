@@ -326,3 +326,9 @@ def test_aws_calls_at_debug_log_no_credentials(debug_log: io.StringIO, moto_serv
     assert '"msg": "debug is on"' in err
     for secret in creds.values():
         assert secret not in err
+
+
+def test_healthz_answers_head_for_load_balancers(bot: RunningBot) -> None:
+    request = urllib.request.Request(bot.url + "/healthz", method="HEAD")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 200

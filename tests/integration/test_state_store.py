@@ -200,3 +200,34 @@ def test_a_transition_outside_the_state_machine_is_refused(action_store) -> None
     with pytest.raises(ActionNotAllowed, match="already rejected; it cannot become approved"):
         action_store.transition(req.id, ["rejected"], "approved")
     assert action_store.request(req.id).status == "rejected"
+
+
+def test_migration_keeps_one_open_request_per_resource(tmp_path: Path) -> None:
+    """Open requests from before one-action-per-resource: an executing one keeps its resource, the newest
+    otherwise; duplicates still waiting expire; nothing executing is lost."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from bot.adapters.state.database import MIGRATIONS, make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0003")
+    rows = [(1, "aws|1|r|ec2|a", "executing"), (2, "aws|1|r|ec2|a", "requested"),
+            (3, "aws|1|r|ec2|b", "requested"), (4, "aws|1|r|ec2|b", "approved"), (5, "aws|1|r|ec2|c", "succeeded")]
+    with engine.begin() as connection:
+        for rid, key, status in rows:
+            connection.execute(text(
+                "INSERT INTO action_requests (id, resource_key, action, params, requested_by, status, created_at, "
+                "expires_at, updated_at) VALUES (:i, :k, 'stop', '{}', 'U1', :s, '2026-11-01 00:00:00', "
+                "'2026-12-01 00:00:00', '2026-11-01 00:00:00')"), {"i": rid, "k": key, "s": status})
+    upgrade(engine)
+    with engine.begin() as connection:
+        got = {r[0]: (r[1], r[2]) for r in connection.execute(
+            text("SELECT id, status, open_key FROM action_requests ORDER BY id"))}
+    assert got == {1: ("executing", "aws|1|r|ec2|a"), 2: ("expired", None), 3: ("expired", None),
+                   4: ("approved", "aws|1|r|ec2|b"), 5: ("succeeded", None)}

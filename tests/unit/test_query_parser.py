@@ -148,9 +148,9 @@ def test_numbers_dates_and_misplaced_commands_get_their_own_error(text: str, wor
     ("1000000000000.01", "'1000000000000.01' is too large: amounts go up to 1,000,000,000,000"),
     ("1e-999999", "'1e-999999' has more than two decimal places (whole cents only)"),
     ("25000.005", "'25000.005' has more than two decimal places (whole cents only)"),
-    ("sNaN", "'sNaN' is not an amount"),
-    ("Infinity", "'Infinity' is not an amount"),
-    ("lots", "'lots' is not an amount"),
+    ("sNaN", "'sNaN' is not an amount: digits 0-9, e.g. 25000 or $25,000.50"),
+    ("Infinity", "'Infinity' is not an amount: digits 0-9, e.g. 25000 or $25,000.50"),
+    ("lots", "'lots' is not an amount: digits 0-9, e.g. 25000 or $25,000.50"),
     ("0", "a budget must be a positive amount"),
 ])
 def test_budget_amounts_are_bounded(amount: str, message: str) -> None:
@@ -167,3 +167,11 @@ def test_budget_amounts_in_bounds(amount: str, value: str) -> None:
     from bot.domain.query import BudgetCommand
 
     assert parse_query(f"budget set team-ml {amount}", G) == BudgetCommand("team-ml", Decimal(value))
+
+
+@pytest.mark.parametrize("text", ["1_000", "١٠٠", "25.000.00", "$$5", "5$"])
+def test_amounts_are_digits_0_to_9(text: str) -> None:
+    from bot.domain.money import parse_amount
+
+    with pytest.raises(QueryError, match="is not an amount: digits 0-9"):
+        parse_amount(text)

@@ -146,3 +146,16 @@ def test_many_rows_stay_within_slack_limits() -> None:
     blocks = recommendations_blocks("t", rows)
     assert len(blocks) <= 50
     assert "…and 25 more" in blocks[-1].to_dict()["elements"][0]["text"]
+
+
+def test_assess_says_why_a_resource_is_not_flagged() -> None:
+    from bot.domain.recommendations import Cleared, assess
+
+    few = assess(res(), Utilization(hours=20, cpu_max=2, gpu_max=1, network_max=1e3), RULES, TODAY)
+    assert isinstance(few, Cleared) and few.unknown
+    assert few.reason == "box has 20 h of recent metrics; 24 h are needed to judge it"
+    busy = assess(res(), Utilization(hours=24, cpu_max=35, gpu_max=88, network_max=1e3), RULES, TODAY)
+    assert isinstance(busy, Cleared) and not busy.unknown
+    assert busy.reason == "box is busy again (GPU 88%, CPU 35%)"
+    protected = assess(res(tags={"costbot": "protected"}), Utilization(hours=24, cpu_max=1), RULES, TODAY)
+    assert isinstance(protected, Cleared) and protected.reason == "box is protected now"

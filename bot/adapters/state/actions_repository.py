@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.adapters.state.base import SqlRepository, aware, now
 from bot.adapters.state.models import ActionClickRow, ActionRequestRow, AuditRow, RecommendationRow
 from bot.domain.actions import FINAL, OPEN, ActionRequest, AuditEntry, action_kind, check_transition, status_of
 from bot.domain.recommendations import Recommendation
+
+CLICK_CLAIM_TTL = timedelta(minutes=2)  # a click not turned into a request by then was abandoned
 
 
 def _rec(row: RecommendationRow) -> Recommendation:
@@ -39,6 +41,7 @@ def _req(row: ActionRequestRow) -> ActionRequest:
         expires_at=aware(row.expires_at),
         params=json.loads(row.params or "{}"), approved_by=row.approved_by, result=row.result, error=row.error,
         channel=row.channel, message_ts=row.message_ts, undo_of=row.undo_of,
+        updated_at=aware(row.updated_at) if row.updated_at else None,
     )
 
 
@@ -205,16 +208,28 @@ class SqlActionStore(SqlRepository):
             return [_req(r) for r in s.scalars(q)]
 
     # -- clicks --------------------------------------------------------------------------------------------
-    def claim_click(self, click_key: str) -> tuple[bool, int | None]:
-        """(True, None) the first time a click is seen; (False, request id or None) for its replays."""
+    def claim_click(self, click_key: str, stale_after: timedelta = CLICK_CLAIM_TTL) -> tuple[bool, int | None]:
+        """(True, None) the first time a click is seen; (False, request id or None) for its replays. A claim
+        that made no request within `stale_after` (its process died mid-click) can be claimed again."""
         try:
             with self._session() as s:
                 s.add(ActionClickRow(click_key=click_key, request_id=None, created_at=now()))
             return True, None
         except IntegrityError:
             with self._session() as s:
+                taken = s.execute(update(ActionClickRow).where(
+                    ActionClickRow.click_key == click_key, ActionClickRow.request_id.is_(None),
+                    ActionClickRow.created_at < now() - stale_after).values(created_at=now()))
+                if taken.rowcount:  # type: ignore[attr-defined]
+                    return True, None
                 row = s.get(ActionClickRow, click_key)
                 return False, (row.request_id if row else None)
+
+    def release_click(self, click_key: str) -> None:
+        """The click came to nothing (it was refused): forget it, so a replay is judged again."""
+        with self._session() as s:
+            s.execute(delete(ActionClickRow).where(ActionClickRow.click_key == click_key,
+                                                   ActionClickRow.request_id.is_(None)))
 
     def set_click_request(self, click_key: str, request_id: int) -> None:
         with self._session() as s:

@@ -29,12 +29,21 @@ class SqlInsightStore(SqlRepository):
 
     # -- budgets -----------------------------------------------------------------------------------------
     def set_budget(self, scope: str, monthly: Decimal, user: str) -> None:
-        with self._session() as s:
-            row = s.get(BudgetRow, scope)
-            if row is None:
+        """An upsert that holds under concurrent admins: update, else insert, else (another insert won the race)
+        update again; the last write wins."""
+        def overwrite() -> bool:
+            with self._session() as s:
+                done = s.execute(update(BudgetRow).where(BudgetRow.scope == scope)
+                                 .values(monthly=monthly, set_by=user, set_at=now()))
+                return bool(done.rowcount)  # type: ignore[attr-defined]
+
+        if overwrite():
+            return
+        try:
+            with self._session() as s:
                 s.add(BudgetRow(scope=scope, monthly=monthly, set_by=user, set_at=now()))
-            else:
-                row.monthly, row.set_by, row.set_at = monthly, user, now()
+        except IntegrityError:
+            overwrite()
 
     def budgets(self) -> dict[str, Decimal]:
         with self._session() as s:

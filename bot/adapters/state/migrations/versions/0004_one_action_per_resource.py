@@ -24,13 +24,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column("open_key", sa.String(400)))
         batch.add_column(sa.Column("owner", sa.String(128)))
         batch.add_column(sa.Column("heartbeat_at", sa.DateTime(timezone=True)))
-    # requests opened before this revision: the newest open one per resource keeps the resource; older ones
-    # still waiting for a decision expire (their buttons answer so), and ones left executing stay for the
-    # reconciler, which settles them against live state
+    # requests opened before this revision: per resource, one keeps the resource — one being executed first,
+    # else the newest; others still waiting for a decision expire (their buttons answer so), and ones left
+    # executing stay for the reconciler, which settles them against live state
     bind = op.get_bind()
     rows = bind.execute(sa.text(
         "SELECT id, resource_key, status FROM action_requests WHERE status IN ('requested', 'approved', "
-        "'executing') ORDER BY id DESC")).fetchall()
+        "'executing') ORDER BY CASE status WHEN 'executing' THEN 0 ELSE 1 END, id DESC")).fetchall()
     holders: set[str] = set()
     for request_id, key, status in rows:
         if key not in holders:
