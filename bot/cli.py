@@ -233,7 +233,7 @@ def scan(
     from rich.table import Table
     from rich.text import Text
 
-    from bot.domain.money import format_money
+    from bot.domain.money import format_money, to_cents
 
     application = _application(ctx)
     if not application.config.providers:
@@ -243,12 +243,12 @@ def scan(
     if as_json:
         sys.stdout.write(json.dumps({
             "resources": result.resources,
-            "monthly_savings": float(result.monthly_savings),
+            "monthly_savings": float(to_cents(result.monthly_savings)),
             "requests": result.requests,
             "recommendations": [{
                 "resource": r.resource_key, "name": r.name, "kind": r.kind, "team": r.team, "type": r.resource_type,
                 "target_type": r.target_type, "reason": r.reason,
-                "monthly_savings": float(r.monthly_savings) if r.monthly_savings is not None else None,
+                "monthly_savings": float(to_cents(r.monthly_savings)) if r.monthly_savings is not None else None,
             } for r in result.recommendations],
         }) + "\n")
         return

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from bot.domain.money import ZERO
+from bot.domain.money import ZERO, to_cents
 from bot.domain.periods import Period
 
 
@@ -33,7 +33,7 @@ class TagCompliance:
 
     def to_json(self) -> dict[str, Any]:
         def money(x: Decimal) -> float:
-            return float(x.quantize(Decimal("0.01")))
+            return float(to_cents(x))
 
         return {
             "start": self.period.start.isoformat(), "end": self.period.end.isoformat(), "currency": self.currency,
