@@ -245,3 +245,95 @@ def test_budget_alerts_and_anomalies_once(backend: Any) -> None:
     found = store.anomaly(saved.id)
     assert found is not None and found.status == "acknowledged"
     assert store.acknowledge(999, "U1") is None and store.anomaly(999) is None
+
+
+# -- CostQueries: the fake against the DuckDB store, over the same line items -----------------------------------
+def _items() -> list[Any]:
+    from tests.fakes import LineItem
+
+    d = date(2026, 11, 2)  # a Monday
+    ec2, sm, s3 = "Amazon Elastic Compute Cloud", "Amazon SageMaker", "Amazon Simple Storage Service"
+    return [
+        LineItem(d, Decimal("10.123456789"), ec2, {"team": "ml", "project": "fraud"}, "i-1", "gpu-1",
+                 billed=Decimal("12")),
+        LineItem(d, Decimal("5.5"), sm, {"Team": "ML", "Project": "Fraud"}, "ep-1", "ranker"),
+        LineItem(d + timedelta(days=1), Decimal("7.25"), ec2, {"team": "vision"}, "i-2", "train-2"),
+        LineItem(d + timedelta(days=1), Decimal("3"), s3, {"team": ""}, None, None, category="Usage"),
+        LineItem(d + timedelta(days=6), Decimal("2.5"), s3, {}, "bucket-1", "logs", account="222233334444"),
+        LineItem(d + timedelta(days=7), Decimal("4"), ec2, {"team": "data", "env": "dev"}, "i-3", "etl",
+                 region="eu-west-1", category="Tax"),
+        LineItem(d + timedelta(days=29), Decimal("1.01"), sm, {"team": "ml", "model": "bert"}, "nb-1", "nb"),
+        LineItem(d - timedelta(days=3), Decimal("100"), ec2, {"team": "ml"}, "i-1", "gpu-1"),
+    ]
+
+
+def _focus_csv(items: list[Any], path: Path) -> Path:
+    import csv
+    import json
+
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["ChargePeriodStart", "BilledCost", "EffectiveCost", "ServiceName", "ResourceId", "ResourceName",
+                    "SubAccountId", "BillingAccountId", "RegionId", "ChargeCategory", "ProviderName", "Tags"])
+        for i in items:
+            w.writerow([i.day.isoformat(), i.metric("BilledCost"), i.cost, i.service, i.resource_id or "",
+                        i.resource_name or "", i.account, i.account, i.region, i.category, "AWS",
+                        json.dumps(dict(i.tags))])
+    return path
+
+
+@pytest.fixture(scope="module")
+def both_engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any]]:
+    from bot.adapters.duckdb_store import DuckDBCostStore
+    from tests.fakes import FakeCostQueries
+
+    root = tmp_path_factory.mktemp("queries")
+    items = _items()
+    store = DuckDBCostStore(root / "costs.duckdb")
+    store.ingest_files([_focus_csv(items, root / "focus.csv")], source="fake")
+    try:
+        yield FakeCostQueries(items), store
+    finally:
+        store.close()
+
+
+def _specs() -> list[Any]:
+    from bot.domain.spec import AllOf, ColumnIn, CostSpec, TagMissing, TagsMatch
+
+    start, end = date(2026, 11, 1), date(2026, 12, 1)
+    conditions: list[tuple[Any, ...]] = [
+        (), (TagsMatch((("TEAM", "Ml"),)),), (ColumnIn("ServiceName", ("amazon sagemaker", "nothing")),),
+        (TagMissing("team"),), (AllOf((TagsMatch((("project", "FRAUD"),)), ColumnIn("RegionId", ("us-east-1",)))),),
+        (ColumnIn("ServiceName", ()),), (AllOf(()),), (TagsMatch((("team", "ml"), ("model", "bert"))),),
+    ]
+    return [CostSpec(metric, start, end, c, "team") for c in conditions for metric in ("EffectiveCost", "BilledCost")]
+
+
+def _groupings() -> list[Any]:
+    from bot.domain.spec import ColumnIn, Grouping, TagsMatch, TeamRule
+
+    teams = (TeamRule("team-ml", TagsMatch((("team", "ml"),))),
+             TeamRule("team-vision", TagsMatch((("team", "vision"),))))
+    return [
+        Grouping("teams", "team", teams), Grouping("teams", "team"), Grouping("tag", "project"),
+        Grouping("column", "ResourceId"), Grouping("column", "ServiceName", then=Grouping("column", "x_UsageType")),
+        Grouping("time", "day"), Grouping("time", "week"), Grouping("time", "month"),
+        Grouping("rules", "rules", rules=(("storage", ColumnIn("ServiceName", ("Amazon Simple Storage Service",))),),
+                 then=Grouping("teams", "team", teams, then=Grouping("column", "ChargeCategory"))),
+        Grouping("rules", "rules"),
+    ]
+
+
+def test_fake_cost_queries_answer_as_the_duckdb_store(both_engines: tuple[Any, Any]) -> None:
+    fake, store = both_engines
+    assert fake.freshness() == store.freshness() == date(2026, 12, 1)
+    assert fake.row_count() == store.row_count() == 8
+    assert list(fake.sources()) == list(store.sources()) == [("fake", 8)]
+    for column in ("ServiceName", "ResourceId", "SubAccountId"):
+        assert fake.distinct_values(column) == store.distinct_values(column)
+    for spec in _specs():
+        assert fake.totals(spec, (date(2026, 10, 1), date(2026, 11, 1))) == \
+            store.totals(spec, (date(2026, 10, 1), date(2026, 11, 1))), spec
+        for grouping in _groupings():
+            assert fake.groups(spec, grouping) == store.groups(spec, grouping), (spec, grouping)
+            assert fake.daily(spec, grouping) == store.daily(spec, grouping), (spec, grouping)
