@@ -137,7 +137,6 @@ class FakeCostQueries:
 
     def __init__(self, items: Iterable[LineItem] = ()) -> None:
         self.items: list[LineItem] = list(items)
-        self.calls: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     def add(self, *items: LineItem) -> None:
@@ -192,7 +191,6 @@ class FakeCostQueries:
 
     # -- the port ------------------------------------------------------------------------------------------------
     def totals(self, spec: CostSpec, previous: tuple[date, date]) -> Totals:
-        self.calls["totals"] += 1
         now = self._matching(spec, spec.start, spec.end)
         before = self._matching(spec, previous[0], previous[1])
         return Totals(current=sum((i.metric(spec.metric) for i in now), ZERO),
@@ -200,7 +198,6 @@ class FakeCostQueries:
                       untagged=sum((i.metric(spec.metric) for i in now if i.tag(spec.untagged_key) is None), ZERO))
 
     def groups(self, spec: CostSpec, grouping: Grouping) -> list[tuple[str, Decimal]]:
-        self.calls["groups"] += 1
         sums: dict[str, Decimal] = {}
         for item in self._matching(spec, spec.start, spec.end):
             k = self.key(item, grouping)
@@ -208,7 +205,6 @@ class FakeCostQueries:
         return sorted(sums.items(), key=lambda kv: (-kv[1], kv[0]))
 
     def daily(self, spec: CostSpec, grouping: Grouping) -> list[DailyRow]:
-        self.calls["daily"] += 1
         sums: dict[tuple[date, str], Decimal] = {}
         for item in self._matching(spec, spec.start, spec.end):
             k = (item.day, self.key(item, grouping))
@@ -875,6 +871,8 @@ class FakeActionNotifier(_Messages):
 
 @dataclass(frozen=True)
 class AlertPosted:
+    """An alert a FakeInsightNotifier posted (or updated): a budget threshold or an anomaly."""
+
     channel: str
     status: BudgetStatus | None = None
     threshold: Threshold | None = None
