@@ -95,8 +95,9 @@ class SqlActionStore(SqlRepository):
 
     def open_recommendations(self, team: str | None = None) -> list[Recommendation]:
         with self._session() as s:
+            # unknown savings last on every backend (PostgreSQL sorts NULLs first in a descending order)
             q = select(RecommendationRow).where(RecommendationRow.status == "open").order_by(
-                RecommendationRow.monthly_savings.desc(), RecommendationRow.id)
+                RecommendationRow.monthly_savings.desc().nulls_last(), RecommendationRow.id)
             if team is not None:
                 q = q.where(RecommendationRow.team == team)
             return [_rec(r) for r in s.scalars(q)]
