@@ -410,6 +410,11 @@ class FakeActionStore:
             if click_key in self._clicks:
                 self._clicks[click_key] = request_id
 
+    def release_click(self, click_key: str) -> None:
+        with self._lock:
+            if click_key in self._clicks and self._clicks[click_key] is None:
+                del self._clicks[click_key]
+
     def requests_in(self, statuses: Sequence[str]) -> list[ActionRequest]:
         with self._lock:
             return [self._out(r) for _, r in sorted(self._requests.items()) if r.request.status in statuses]

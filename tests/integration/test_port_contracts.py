@@ -117,6 +117,11 @@ def test_a_click_is_claimed_once(backend: Any) -> None:
     req, _ = _request(store)
     store.set_click_request("click-1", req.id)
     assert store.claim_click("click-1") == (False, req.id)
+    store.release_click("click-1")  # a click that made a request is never released
+    assert store.claim_click("click-1") == (False, req.id)
+    assert store.claim_click("click-2") == (True, None)
+    store.release_click("click-2")  # refused: forgotten, so a replay is judged again
+    assert store.claim_click("click-2") == (True, None)
 
 
 def test_recommendations_one_open_per_resource_and_kind(backend: Any) -> None:

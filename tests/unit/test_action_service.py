@@ -137,7 +137,7 @@ def test_a_members_undo_asks_the_approvers_too() -> None:
 
 
 @pytest.mark.parametrize(("change", "status", "why"), [
-    ("busy", "refused", "gpu-dev is busy again"),
+    ("busy", "refused", "gpu-dev is busy again (GPU 95%, CPU 80%)"),
     ("protected", "refused", "gpu-dev is protected now"),
     ("stopped", "refused", "gpu-dev is already stopped"),
     ("gone", "failed", "i-1 no longer exists"),
