@@ -30,7 +30,15 @@ if TYPE_CHECKING:
     from bot.adapters.slack_publisher import SlackDigestPublisher
     from bot.adapters.state.database import StateDatabase
     from bot.jobs import CostbotScheduler
-    from bot.ports import ActionNotifier, CostQueries, InsightNotifier, ResourceProvider
+    from bot.ports import (
+        ActionNotifier,
+        CostQueries,
+        EstimateNotifier,
+        ExperimentTracker,
+        InsightNotifier,
+        PriceSource,
+        ResourceProvider,
+    )
 
 log = logging.getLogger("costbot")
 
@@ -120,6 +128,35 @@ class Application:
         return SlackInsightNotifier(self.slack_client, self.publisher.channel_id, self.config.currency)
 
     @cached_property
+    def estimate_notifier(self) -> EstimateNotifier | None:
+        from bot.adapters.slack_estimates import SlackEstimateNotifier
+
+        if self.publisher is None:
+            return None
+        return SlackEstimateNotifier(self.slack_client, self.publisher.channel_id)
+
+    @cached_property
+    def prices(self) -> PriceSource:
+        """The Price List API (cached in the data folder) over the bundled tables, or the tables alone."""
+        from bot.adapters.providers.aws.price_list import AwsPriceList, BundledPrices
+
+        if self.config.estimate.prices == "bundled":
+            return BundledPrices()
+        return AwsPriceList(self.settings.data_dir / "price-cache.json", self.config.estimate.price_cache_days,
+                            BundledPrices(), today=self.today())
+
+    def experiment_tracker(self) -> ExperimentTracker:
+        """MLflow at experiments.mlflow.tracking_uri, else MLFLOW_TRACKING_URI (built when a sync needs it)."""
+        from bot.adapters.mlflow_tracker import MlflowTracker
+
+        settings = self.config.experiments.mlflow
+        uri = settings.tracking_uri or self.settings.get("MLFLOW_TRACKING_URI")
+        if not uri:
+            raise ConfigError("no MLflow tracking server: set experiments.mlflow.tracking_uri in costbot.yml or "
+                              "MLFLOW_TRACKING_URI")
+        return MlflowTracker(uri, settings.training_job_tag, settings.epochs_keys)
+
+    @cached_property
     def providers(self) -> dict[str, ResourceProvider]:
         """Keyed by configured name (unique, validated): two providers of one kind stay two."""
         from bot.adapters import providers
@@ -135,8 +172,10 @@ class Application:
     def use_cases(self) -> UseCases:
         from bot.adapters.sources import pull_sources
         from bot.adapters.state.actions_repository import SqlActionStore
+        from bot.adapters.state.approvals_repository import SqlPlanApprovalStore
         from bot.adapters.state.insights_repository import SqlInsightStore
         from bot.adapters.state.repository import SqlSubscriptionStore
+        from bot.adapters.terraform import TerraformPlanReader
         from bot.services.actions import ActionService
         from bot.services.allocation import AllocationService
         from bot.services.anomalies import AnomalyService
@@ -145,6 +184,8 @@ class Application:
         from bot.services.compliance import ComplianceService
         from bot.services.digests import DigestBuilder, DigestService
         from bot.services.enforcement import EnforcementService
+        from bot.services.estimate import EstimateService
+        from bot.services.experiments import ExperimentService
         from bot.services.home import HomeService
         from bot.services.ingest import IngestService
         from bot.services.scans import ScanService
@@ -175,6 +216,9 @@ class Application:
             scans=scans, actions=actions,
             enforcement=EnforcementService(config, budgets, actions, list(self.providers.values())),
             home=HomeService(answers, budgets, actions, config),
+            estimates=EstimateService(TerraformPlanReader(), self.prices, budgets, config,
+                                      SqlPlanApprovalStore(self.state), self.estimate_notifier, today),
+            experiments=ExperimentService(queries, config, self.experiment_tracker, self.prices.gpus, today),
         )
 
     # -- entry points ------------------------------------------------------------------------------------
@@ -182,7 +226,7 @@ class Application:
         """The Bolt app with every listener registered. Request signatures are always verified in HTTP mode."""
         from slack_bolt import App
 
-        from handlers import actions, answers, commands, errors, home
+        from handlers import actions, answers, commands, errors, estimates, home
 
         signing_secret = self.settings.get("SLACK_SIGNING_SECRET")
         if not signing_secret and not socket_mode:
@@ -199,7 +243,7 @@ class Application:
             raise_error_for_unhandled_request=True,  # to errors.on_error, instead of a warning quoting the body
         )
         errors.register(app)
-        for listeners in (commands, answers, actions, home):
+        for listeners in (commands, answers, actions, estimates, home):
             listeners.register(app, self.use_cases, self.config)
         return app
 

@@ -308,6 +308,50 @@ class EnforcementRule(_Strict):
     non_critical: dict[str, list[str]] = Field(default_factory=lambda: {"env": ["dev", "test"]})
 
 
+_FAMILY = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+
+
+class EstimateConfig(_Strict):
+    """The policy `costbot estimate` checks a change against, and where its prices come from."""
+
+    max_monthly_increase: Decimal | None = Field(default=None, gt=0)  # per change, all teams together
+    forbidden_families: list[str] = Field(default_factory=list)  # e.g. [p4de]: never passes
+    approval_families: list[str] = Field(default_factory=list)  # e.g. [p5]: passes once a team approver approves
+    budget_cap: bool = True  # a team's budget headroom this month must stay >= 0 after the change
+    fail_on_unpriced: bool = False  # an unpriced resource fails the check (else it is listed, not counted)
+    approval_days: int = Field(default=14, ge=1, le=365)  # how long an approval (or a request) holds
+    prices: Literal["auto", "bundled"] = "auto"  # auto: the Price List API, else the bundled table
+    price_cache_days: int = Field(default=7, ge=0, le=90)  # Price List answers kept this long (0: not kept)
+
+    @field_validator("forbidden_families", "approval_families")
+    @classmethod
+    def _families(cls, v: list[str]) -> list[str]:
+        for family in v:
+            if not _FAMILY.match(family):
+                raise ValueError(f"'{family}' is not an instance family such as p5 or g5 (no size, no 'ml.')")
+        return v
+
+
+class MlflowConfig(_Strict):
+    """`costbot mlflow sync`: which runs get their cost written back, and how a run names its training job."""
+
+    tracking_uri: str | None = None  # else MLFLOW_TRACKING_URI
+    experiments: list[str] = Field(default_factory=list)  # experiment names to sync; empty: every experiment
+    training_job_tag: str = "sagemaker_training_job"  # a run tag holding the SageMaker training job (name or ARN)
+    epochs_keys: list[str] = Field(default_factory=lambda: ["epochs", "epoch"])  # a param or metric: epoch count
+    lookback_days: int = Field(default=90, ge=1, le=3660)  # runs started this recently, costs over this window
+
+
+class ExperimentsConfig(_Strict):
+    """Which tags name an experiment and a run on billing lines: `/cost by experiment`, `experiment:NAME`,
+    `by run`, the digest's most expensive experiments and the MLflow sync read them."""
+
+    tag: str = "experiment"
+    run_tags: list[str] = Field(default_factory=lambda: ["mlflow_run_id"], min_length=1)
+    digest_top: int = Field(default=5, ge=0, le=20)  # experiments in the weekly digest (0: none)
+    mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
+
+
 class CostbotConfig(_Strict):
     """The whole of costbot.yml."""
 
@@ -327,6 +371,8 @@ class CostbotConfig(_Strict):
     sync_every_hours: int = Field(default=6, ge=1, le=168)  # the scheduler's billing-source sync
     anomalies: AnomalyConfig = Field(default_factory=AnomalyConfig)
     enforcement: list[EnforcementRule] = Field(default_factory=list)
+    estimate: EstimateConfig = Field(default_factory=EstimateConfig)
+    experiments: ExperimentsConfig = Field(default_factory=ExperimentsConfig)
     dry_run: bool = False
 
     @field_validator("sources")
@@ -378,7 +424,17 @@ class CostbotConfig(_Strict):
 
     @cached_property
     def grammar(self) -> Grammar:
-        return Grammar(teams=tuple(self.teams), tag_keys=dict(self.tag_keys))
+        return Grammar(teams=tuple(self.teams), tag_keys=self.dimension_keys)
+
+    @cached_property
+    def dimension_keys(self) -> dict[str, str]:
+        """`tag_keys`, plus `experiment` and `run` from `experiments:` unless tag_keys names them itself."""
+        keys = dict(self.tag_keys)
+        lowered = {k.lower() for k in keys}
+        for dimension, key in (("experiment", self.experiments.tag), ("run", self.experiments.run_tags[0])):
+            if dimension not in lowered:
+                keys[dimension] = key
+        return keys
 
     def owner_team(self, tags: dict[str, str]) -> str | None:
         """The first team (in config order) whose tags all match the resource's (case-insensitive)."""
@@ -415,7 +471,7 @@ class CostbotConfig(_Strict):
 
     def indexed_tag_keys(self) -> set[str]:
         """Tag keys the config filters and groups on: worth materializing in the store."""
-        keys = set(self.tag_keys.values())
+        keys = set(self.dimension_keys.values()) | set(self.experiments.run_tags)
         for team in self.teams:
             keys |= set(self.team_tags(team))
         return keys

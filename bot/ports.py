@@ -14,6 +14,8 @@ from bot.domain.actions import ActionRequest, AuditEntry
 from bot.domain.anomalies import Anomaly
 from bot.domain.budgets import BudgetStatus, Threshold
 from bot.domain.digest import Digest
+from bot.domain.estimate import GuardCheck, Plan, PlanApproval, PriceKind, PriceQuote
+from bot.domain.experiments import TrackedRun
 from bot.domain.figures import DailyRow, Totals
 from bot.domain.ingest import IngestSummary, SourceBatch
 from bot.domain.recommendations import Recommendation, RecommendationView
@@ -34,6 +36,10 @@ class CostQueries(Protocol):
     def groups(self, spec: CostSpec, grouping: Grouping) -> list[tuple[str, Decimal]]: ...
 
     def daily(self, spec: CostSpec, grouping: Grouping) -> list[DailyRow]: ...
+
+    def quantities(self, spec: CostSpec, grouping: Grouping) -> list[tuple[str, Decimal]]:
+        """Hours consumed (ConsumedQuantity of lines measured in hours) per group: instance-hours."""
+        ...
 
     def freshness(self) -> date | None: ...
 
@@ -314,3 +320,72 @@ class InsightNotifier(Protocol):
 
     def update_anomaly(self, channel: str, ts: str, anomaly: Anomaly, actionable: dict[str, str],
                        acknowledged_by: str | None) -> None: ...
+
+
+class PriceSource(Protocol):
+    """On-demand unit prices: USD per instance-hour (EC2, SageMaker hosting, training, notebooks) or per
+    GB-month (EBS), in a region.
+
+    Implementers must: return None for an item they do not know (never 0); say in the quote where the price
+    came from and as of when; answer from a cache when they can; never raise for an unreachable price service
+    (answer from what they have, or None).
+    """
+
+    def price(self, kind: PriceKind, item: str, region: str) -> PriceQuote | None: ...
+
+    def gpus(self, instance_type: str) -> int | None:
+        """GPUs (or accelerators) in one instance of the type; None when not known, 0 for none."""
+        ...
+
+    def status(self) -> str | None:
+        """Why the preferred price service was not used (e.g. no credentials), or None."""
+        ...
+
+
+class PlanReader(Protocol):
+    """A change to price: a Terraform plan (`terraform show -json`) and the usage file beside it.
+
+    Implementers must raise PlanError naming the file and what is wrong for anything they cannot read, and
+    compute `Plan.digest` from what is priced only (two plans of the same change have the same digest).
+    """
+
+    def read(self, plan: Path, usage: Path | None = None) -> Plan: ...
+
+
+class PlanApprovalStore(Protocol):
+    """Approval requests for plans, one per plan and team.
+
+    Implementers must make `request` an insert under a unique (plan, team) key that returns the existing row
+    instead of a second, and `decide` a conditional write from `requested` (one decision wins).
+    """
+
+    def request(self, approval: PlanApproval) -> tuple[PlanApproval, bool]: ...
+
+    def approval(self, approval_id: int) -> PlanApproval | None: ...
+
+    def for_plan(self, plan_hash: str) -> list[PlanApproval]: ...
+
+    def decide(self, approval_id: int, status: str, user: str) -> bool: ...
+
+    def set_message(self, approval_id: int, channel: str, ts: str) -> None: ...
+
+
+class EstimateNotifier(Protocol):
+    """Tells a team about a change waiting for its approval, and about a guarded run that was refused."""
+
+    def post_approval(self, channel: str, approval: PlanApproval, approvers: Sequence[str]) -> tuple[str, str]: ...
+
+    def update_approval(self, approval: PlanApproval, approvers: Sequence[str]) -> None: ...
+
+    def post_guard_refusal(self, channel: str, check: GuardCheck) -> None: ...
+
+
+class ExperimentTracker(Protocol):
+    """An experiment tracker (MLflow): its runs, and a place to write each run's cost back.
+
+    Implementers must page through every run, and write a run's figures in one call.
+    """
+
+    def runs(self, experiments: Sequence[str], since: datetime) -> list[TrackedRun]: ...
+
+    def record(self, run_id: str, metrics: dict[str, float], tags: dict[str, str]) -> None: ...

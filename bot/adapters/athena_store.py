@@ -231,6 +231,10 @@ class AthenaCostStore:
         rows = self._query(sql, params)
         return [DailyRow(date.fromisoformat(str(d)[:10]), str(k), self._money(c)) for d, k, c in rows]
 
+    def quantities(self, spec: CostSpec, grouping: Grouping) -> list[tuple[str, Decimal]]:
+        """None known: the export views read no usage quantities or usage types (GPU-hours stay unknown)."""
+        return []
+
     def distinct_values(self, column: str) -> list[str]:
         if column not in sql_compile.ALLOWED_COLUMNS:
             raise ValueError(column)

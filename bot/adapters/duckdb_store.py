@@ -403,6 +403,10 @@ class DuckDBCostStore:
         sql, params = sql_compile.daily_sql(spec, grouping, self.tag_keys(), self.tag_columns())
         return [DailyRow(d, str(k), Decimal(c)) for d, k, c in self._fetch(sql, params)]
 
+    def quantities(self, spec: CostSpec, grouping: Grouping) -> list[tuple[str, Decimal]]:
+        sql, params = sql_compile.quantities_sql(spec, grouping, self.tag_keys(), self.tag_columns())
+        return [(str(k), Decimal(str(h))) for k, h in self._fetch(sql, params)]
+
     def freshness(self) -> date | None:
         row = self._fetch("SELECT max(ChargePeriodStart) FROM costs", {})[0]
         return row[0].date() if row[0] else None

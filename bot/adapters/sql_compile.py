@@ -152,3 +152,19 @@ def daily_sql(
     sql = (f"SELECT CAST(ChargePeriodStart AS DATE) AS d, {key} AS k, sum({metric}) AS cost FROM {b.table} "
            f"WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2")
     return sql, b.params
+
+
+HOUR_UNITS = ("hrs", "hours", "hour", "hr")  # how exports spell an hour in ConsumedUnit
+
+
+def quantities_sql(
+    spec: CostSpec, grouping: Grouping, tag_keys: Sequence[str], tag_columns: Mapping[str, str] | None = None
+) -> tuple[str, dict[str, Any]]:
+    """Hours consumed per group: ConsumedQuantity of the lines whose ConsumedUnit is an hour."""
+    b = SqlBuilder(tag_keys, tag_columns)
+    key = b.group_key(grouping)
+    where = b.where(spec, spec.start, spec.end)
+    units = ", ".join(b.param(u) for u in HOUR_UNITS)
+    sql = (f"SELECT {key} AS k, sum(ConsumedQuantity) AS hours FROM {b.table} WHERE {where} "
+           f"AND lower(ConsumedUnit) IN ({units}) AND ConsumedQuantity IS NOT NULL GROUP BY 1 ORDER BY hours DESC, k")
+    return sql, b.params

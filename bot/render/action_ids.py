@@ -13,3 +13,5 @@ ACTION_HOME_ASK = "costbot_home_ask"  # App Home's question buttons: costbot_hom
 ACTION_SHOW_SHARED = "costbot_show_shared"
 ACTION_ACKNOWLEDGE = "costbot_acknowledge"
 ACTION_DETAILS = "costbot_details"
+ACTION_PLAN_APPROVE = "costbot_plan_approve"  # a change's cost check: Approve (value: the approval id)
+ACTION_PLAN_REJECT = "costbot_plan_reject"

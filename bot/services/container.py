@@ -14,6 +14,8 @@ from bot.services.budgets import BudgetService
 from bot.services.compliance import ComplianceService
 from bot.services.digests import DigestService
 from bot.services.enforcement import EnforcementService
+from bot.services.estimate import EstimateService
+from bot.services.experiments import ExperimentService
 from bot.services.home import HomeService
 from bot.services.ingest import IngestService
 from bot.services.scans import ScanService
@@ -34,3 +36,5 @@ class UseCases:
     actions: ActionService  # Stop / Resize / Snooze / approvals / audit
     enforcement: EnforcementService  # graduated budget enforcement
     home: HomeService  # App Home
+    estimates: EstimateService  # cost checks of a change (costbot estimate) and of a training run (guard)
+    experiments: ExperimentService  # cost per training run, written back to MLflow

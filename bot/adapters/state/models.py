@@ -172,3 +172,29 @@ class AnomalyRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
     __table_args__ = (UniqueConstraint("team", "service", "day", name="uq_anomaly"),)
+
+
+class PlanApprovalRow(Base):
+    """An approval request for one plan (by its hash) and one team ('' for lines no team owns)."""
+
+    __tablename__ = "plan_approvals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    team: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)  # requested | approved | rejected
+    requested_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    title: Mapped[str] = mapped_column(String(300), nullable=False, default="")
+    monthly_delta: Mapped[Decimal] = mapped_column(Numeric(18, 2), nullable=False)
+    one_off: Mapped[Decimal] = mapped_column(Numeric(18, 2), nullable=False)
+    headroom_after: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    reasons: Mapped[str] = mapped_column(Text, nullable=False, default="[]")
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    channel: Mapped[str | None] = mapped_column(String(64))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (UniqueConstraint("plan_hash", "team", name="uq_plan_approval"),)
