@@ -436,6 +436,129 @@ def serve(
     _application(ctx, settings=settings).serve(http=http, socket=socket, host=host, with_scheduler=with_scheduler)
 
 
+ESTIMATE_FORMATS = ("table", "json", "markdown")
+USAGE_FILE = "costbot-estimate.yml"
+
+
+def _who() -> str:
+    """Who asks for an approval from CI: the pipeline's user, else the local one."""
+    import os
+
+    for name in ("GITHUB_ACTOR", "GITLAB_USER_LOGIN", "BUILD_REQUESTEDFOR", "USER"):
+        if os.environ.get(name):
+            return os.environ[name]
+    return "costbot estimate"
+
+
+@app.command()
+def estimate(
+    ctx: typer.Context,
+    plan: Annotated[Path, typer.Argument(help="A plan as JSON: terraform show -json plan.out > plan.json")],
+    usage: Annotated[Path | None, typer.Option(help=f"What the plan does not show (default: ./{USAGE_FILE} if "
+                                                    "present).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, json or markdown (a PR comment).")] = "table",
+    request_approval: Annotated[bool, typer.Option("--request-approval", help="Ask the team's approvers in Slack "
+                                                   "when the change needs an approval.")] = False,
+    title: Annotated[str | None, typer.Option(help="What the change is (a PR title or URL), for approvers.")] = None,
+) -> None:
+    """Price a change before it is applied: monthly delta and one-off cost per resource, each team's budget
+    headroom after it, and the policy's verdict. Exit 0 pass, 1 over a policy, 2 bad input."""
+    from bot.domain.estimate import PlanError
+    from bot.render.estimate_out import estimate_markdown, estimate_to_json, render_estimate
+
+    if fmt not in ESTIMATE_FORMATS:
+        raise PlanError(f"--format must be one of {', '.join(ESTIMATE_FORMATS)}, got '{fmt}'")
+    if usage is None and Path(USAGE_FILE).is_file():
+        usage = Path(USAGE_FILE)
+    uc = _application(ctx).use_cases
+    result = uc.estimates.estimate(plan, usage)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(estimate_to_json(result)) + "\n")
+    elif fmt == "markdown":
+        sys.stdout.write(estimate_markdown(result))
+    else:
+        out.print(render_estimate(result))
+    if request_approval and not result.passed:
+        if result.verdict != "needs approval":
+            err.print(f"not asking for an approval: the change is {result.verdict}", markup=False, highlight=False)
+        else:
+            for approval in uc.estimates.request_approval(result, _who(), title or ""):
+                where = f"<#{approval.channel}>" if approval.channel else "Slack"
+                err.print(f"approval for {approval.team or 'admins'}: {approval.status} ({where}, request "
+                          f"{approval.id}); run the check again once it is decided", markup=False, highlight=False)
+    if not result.passed:
+        raise typer.Exit(1)
+
+
+@app.command(context_settings={"ignore_unknown_options": True})
+def guard(
+    ctx: typer.Context,
+    team: Annotated[str, typer.Option(help="The team the run is charged to.")],
+    max_usd: Annotated[str, typer.Option("--max-usd", help="The most the run may cost.")],
+    command: Annotated[list[str] | None, typer.Argument(help="The command to run if it fits: -- python train.py")]
+    = None,
+) -> None:
+    """Start a training run only if the team's budget headroom this month (budget − forecast) covers its
+    estimate; a refusal exits 1 and is posted to the team's channel. Otherwise the command's exit code."""
+    import subprocess
+
+    from bot.domain.money import parse_amount
+    from bot.render.estimate_out import guard_text
+
+    amount = parse_amount(max_usd)
+    words = list(command or [])
+    check = _application(ctx).use_cases.estimates.guard(team, amount, " ".join(words))
+    err.print(f"costbot guard: {guard_text(check)}", markup=False, highlight=False, soft_wrap=True)
+    if not check.allowed:
+        raise typer.Exit(1)
+    if words:
+        try:
+            raise typer.Exit(subprocess.call(words))
+        except FileNotFoundError:
+            err.print(f"costbot guard: no such command: {words[0]}", markup=False, highlight=False)
+            raise typer.Exit(127) from None
+
+
+mlflow_app = typer.Typer(help="MLflow: the cost of each training run.", no_args_is_help=True)
+app.add_typer(mlflow_app, name="mlflow")
+
+
+@mlflow_app.command("sync")
+def mlflow_sync(
+    ctx: typer.Context,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the costs; write nothing to MLflow.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Write each recent run's cost (and GPU-hours, and cost per epoch) from the bill back to MLflow."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from bot.domain.money import format_money, to_cents
+
+    report = _application(ctx).use_cases.experiments.sync(dry_run=dry_run)
+    cur = report.currency
+    if as_json:
+        sys.stdout.write(json.dumps({
+            "written": report.written, "dry_run": dry_run, "currency": cur, "data_through": report.data_through,
+            "runs": [{"run_id": r.run.run_id, "experiment": r.run.experiment, "name": r.run.name,
+                      "cost": float(to_cents(r.cost)), "gpu_hours": float(r.gpu_hours),
+                      "cost_per_epoch": float(to_cents(r.cost_per_epoch)) if r.cost_per_epoch is not None else None,
+                      "matched_by": list(r.matched_by)} for r in report.runs],
+        }) + "\n")
+        return
+    table = Table(title=f"{len(report.runs)} runs · {report.written} {'to write' if dry_run else 'written'}")
+    for col in ("experiment", "run", "cost", "GPU-hours", "per epoch", "found by"):
+        table.add_column(col, justify="right" if col in ("cost", "GPU-hours", "per epoch") else "left")
+    for r in report.runs:
+        per_epoch = r.cost_per_epoch
+        table.add_row(Text(r.run.experiment), Text(r.run.name or r.run.run_id),
+                      format_money(r.cost, cur) if r.found else "–", f"{r.gpu_hours:.2f}" if r.found else "–",
+                      format_money(per_epoch, cur) if per_epoch is not None and r.found else "–",
+                      Text(", ".join(r.matched_by) or "no billing lines"))
+    out.print(table)
+    out.print(f"Billing data through {report.data_through or '–'}", markup=False)
+
+
 def main(argv: list[str] | None, factory: ApplicationFactory) -> int:
     """Run the CLI with the application `factory` behind it: one place turns domain errors into messages and
     exit codes."""

@@ -31,6 +31,9 @@ def focus_mapping(raw: RawFile) -> Mapping:
     checks: list[Check] = []
     for target in FOCUS_COLUMNS:
         if target.startswith("x_"):
+            usage_type = index.get(target) if target == "x_UsageType" else None  # AWS's FOCUS exports carry it
+            if usage_type is not None:
+                exprs[target] = clean_text_expr(usage_type.ref) if raw.typed else text_expr(usage_type.ref)
             continue
         col = index.get(target)
         if col is None:

@@ -1,0 +1,53 @@
+"""Billing data with known figures, written as a FOCUS CSV: one line per resource and day."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+HEADER = ("BillingAccountId", "SubAccountId", "ProviderName", "BillingPeriodStart", "ChargePeriodStart",
+          "ChargePeriodEnd", "ChargeCategory", "BilledCost", "EffectiveCost", "BillingCurrency", "ServiceName",
+          "ServiceCategory", "ResourceId", "ResourceName", "RegionId", "ConsumedQuantity", "ConsumedUnit", "Tags",
+          "x_UsageType")
+
+
+@dataclass(frozen=True)
+class Line:
+    day: date
+    cost: Decimal
+    tags: dict[str, str] = field(default_factory=dict)
+    service: str = "Amazon Elastic Compute Cloud"
+    resource: str = "i-0000000000000000a"
+    hours: Decimal | None = None
+    usage_type: str = ""
+
+
+def daily(start: date, end: date, cost: str, **kwargs: object) -> list[Line]:
+    """One line a day from `start` up to `end` (exclusive) at `cost`."""
+    out = []
+    day = start
+    while day < end:
+        out.append(Line(day, Decimal(cost), **kwargs))  # type: ignore[arg-type]
+        day += timedelta(days=1)
+    return out
+
+
+def write_focus(path: Path, lines: Iterable[Line]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(HEADER)
+        for ln in lines:
+            start = f"{ln.day.isoformat()}T00:00:00Z"
+            end = f"{(ln.day + timedelta(days=1)).isoformat()}T00:00:00Z"
+            writer.writerow(["111122223333", "210987654321", "AWS", f"{ln.day.replace(day=1).isoformat()}T00:00:00Z",
+                             start, end, "Usage", str(ln.cost), str(ln.cost), "USD", ln.service, "Compute",
+                             ln.resource, ln.resource.rsplit("/", 1)[-1], "us-east-1",
+                             "" if ln.hours is None else str(ln.hours), "" if ln.hours is None else "Hrs",
+                             json.dumps(ln.tags), ln.usage_type])
+    return path
