@@ -67,10 +67,12 @@ def read_usage(path: Path) -> UsageFile:
     try:
         return UsageFile.model_validate(data or {})
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-        raise PlanError(f"{path}: {where}: {msg}") from None
+        problems = []
+        for e in err.errors():
+            where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+            msg = {"extra_forbidden": "unknown key", "missing": "required key is missing"}.get(e["type"], e["msg"])
+            problems.append(f"{where}: {msg}")
+        raise PlanError(f"{path}: " + "; ".join(problems)) from None
 
 
 # -- the plan ---------------------------------------------------------------------------------------------------
