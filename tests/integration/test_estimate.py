@@ -247,7 +247,8 @@ def test_approval_round_trip_through_slack(approval_world, tmp_path: Path) -> No
     approved = _click(bot, "costbot_plan_approve", approval_id, APPROVER, "approver")
     assert approved.startswith(":white_check_mark: Approved")
     (update,) = bot.stub.api_calls("chat.update")
-    assert update.args["channel"] == "C0TEAMML1" and update.args["ts"] == "1700000001.000000"  # the stub's first ts
+    stored = bot.services.estimates.approvals.approval(int(approval_id))
+    assert (update.args["channel"], update.args["ts"]) == ("C0TEAMML1", stored.message_ts)  # updated in place
     updated = _text(update.args["blocks"])
     assert f"*Approved* by <@{APPROVER}>" in updated
     assert not any(b["type"] == "actions" for b in update.args["blocks"])
