@@ -97,7 +97,7 @@ class CostLine:
     monthly_after: Decimal = ZERO
     one_off: Decimal = ZERO
     families: tuple[str, ...] = ()
-    price_source: str = ""
+    price_sources: tuple[str, ...] = ()
     unpriced: str | None = None  # why no price: shown as its own line, never counted as 0 silently
 
     @property

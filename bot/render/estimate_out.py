@@ -121,7 +121,8 @@ def estimate_to_json(estimate: Estimate) -> dict[str, Any]:
             "address": line.address, "type": line.type, "action": line.action, "description": line.description,
             "team": line.team, "monthly_before": _cents(line.monthly_before),
             "monthly_after": _cents(line.monthly_after), "monthly_delta": _cents(line.monthly_delta),
-            "one_off": _cents(line.one_off), "unpriced": line.unpriced, "price_source": line.price_source or None,
+            "one_off": _cents(line.one_off), "unpriced": line.unpriced,
+            "price_source": ", ".join(line.price_sources) or None,
         } for line in estimate.lines],
         "headroom": [{
             "team": h.team, "budget": _cents(h.budget), "month_to_date": _cents(h.month_to_date),

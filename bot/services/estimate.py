@@ -75,7 +75,7 @@ class EstimateService:
         today = self.today()
         headroom = self._headroom(lines, today)
         found = findings(lines, headroom, self.policy, self.config.currency)
-        sources = sorted({ln.price_source for ln in lines if ln.price_source})
+        sources = sorted({source for ln in lines for source in ln.price_sources})
         status = self.prices.status()
         estimate = Estimate(plan=plan, lines=lines, headroom=headroom, findings=found, currency=self.config.currency,
                             price_sources=tuple(sources) + ((status,) if status else ()), as_of=today)
@@ -125,7 +125,7 @@ class EstimateService:
             address=resource.address, type=resource.type, action=resource.action,
             description=self._describe(resource), team=team, monthly_before=before, monthly_after=after,
             one_off=one_off, families=self._added_families(resource),
-            price_source=", ".join(dict.fromkeys(sources_before + sources_after)),
+            price_sources=tuple(dict.fromkeys(sources_before + sources_after)),
             unpriced="; ".join(missing) if missing else None,
         )
 

@@ -155,3 +155,46 @@ def aws(aws_env: Any, moto_server: tuple[Any, str]) -> Any:
     urllib.request.urlopen(urllib.request.Request(f"{direct}/moto-api/reset", method="POST"), timeout=10).read()
     aws_env.reset()
     return aws_env
+
+
+# -- cost checks (costbot estimate, guard): a store with known daily costs and budgets ----------------------------
+APPROVER, MEMBER = "U0ML00001", "U0MEMBER1"
+ESTIMATE_CONFIG: dict[str, Any] = {
+    "teams": {
+        "team-ml": {"tags": {"team": "ml"}, "channel": "#team-ml", "members": [MEMBER], "approvers": [APPROVER],
+                    "budget": {"monthly": 10000}},
+        "team-vision": {"tags": {"team": "vision"}, "channel": "#team-vision", "budget": {"monthly": 2000}},
+        "team-data": {"tags": {"team": "data"}, "budget": {"monthly": 1000}},
+    },
+    "admins": ["U0ADMIN01"],
+    "estimate": {"prices": "bundled", "approval_families": ["p5"]},
+}
+
+
+def known_billing(folder: Path) -> Path:
+    """team ml $100 a day, vision $50, data $20, from October 1 through yesterday (TODAY is 2026-11-28): each
+    team's month to date is 27 days of it and its forecast 30 days (ml: $2,700 and $3,000)."""
+    from tests.billing import daily, write_focus
+
+    start, end = date(2026, 10, 1), date.fromisoformat(TODAY)
+    return write_focus(folder / "billing.csv", [
+        *daily(start, end, "100", tags={"team": "ml"}, resource="i-0ml"),
+        *daily(start, end, "50", tags={"team": "vision"}, resource="i-0vision"),
+        *daily(start, end, "20", tags={"team": "data"}, resource="i-0data"),
+    ])
+
+
+@pytest.fixture
+def world(cli: Any, tmp_path: Path) -> Any:
+    """The known billing data in the store, and a costbot.yml in the working folder: `world(**overrides)`
+    rewrites it and returns the CLI runner."""
+    import yaml
+
+    assert cli("ingest", str(known_billing(tmp_path / "billing"))).code == 0
+
+    def configure(**overrides: Any) -> Any:
+        (tmp_path / "costbot.yml").write_text(yaml.safe_dump({**ESTIMATE_CONFIG, **overrides}))
+        return cli
+
+    configure()
+    return configure

@@ -8,62 +8,22 @@ import json
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from bot.app import Application
 from bot.config import Settings
 from bot.web import make_server, run_until_closed
-from tests.billing import daily, write_focus
 from tests.conftest import TODAY, CliResult
-from tests.integration.conftest import SECRET, RunningBot
+from tests.integration.conftest import APPROVER, MEMBER, SECRET, RunningBot
 from tests.signing import actions_body, post
 from tests.slack_stub import SlackStub
 
 PLANS = Path(__file__).resolve().parents[1] / "fixtures" / "terraform"
 ML_STACK, P5, SMALL = PLANS / "ml_stack.json", PLANS / "p5_cluster.json", PLANS / "small_change.json"
 USAGE = PLANS / "costbot-estimate.yml"
-APPROVER, MEMBER = "U0ML00001", "U0MEMBER1"
-
-CONFIG: dict[str, Any] = {
-    "teams": {
-        "team-ml": {"tags": {"team": "ml"}, "channel": "#team-ml", "members": [MEMBER], "approvers": [APPROVER],
-                    "budget": {"monthly": 10000}},
-        "team-vision": {"tags": {"team": "vision"}, "channel": "#team-vision", "budget": {"monthly": 2000}},
-        "team-data": {"tags": {"team": "data"}, "budget": {"monthly": 1000}},
-    },
-    "admins": ["U0ADMIN01"],
-    "estimate": {"prices": "bundled", "approval_families": ["p5"]},
-}
-
-
-def billing(folder: Path) -> Path:
-    """team ml $100 a day, vision $50, data $20, from October 1 through yesterday (TODAY is 2026-11-28): each
-    team's month to date is 27 days of it and its forecast 30 days (ml: $2,700 and $3,000)."""
-    start, end = date(2026, 10, 1), date.fromisoformat(TODAY)
-    return write_focus(folder / "billing.csv", [
-        *daily(start, end, "100", tags={"team": "ml"}, resource="i-0ml"),
-        *daily(start, end, "50", tags={"team": "vision"}, resource="i-0vision"),
-        *daily(start, end, "20", tags={"team": "data"}, resource="i-0data"),
-    ])
-
-
-@pytest.fixture
-def world(cli: Callable[..., CliResult], tmp_path: Path) -> Callable[..., CliResult]:
-    """A store with the known billing data, and a costbot.yml (overridable per test) in the working folder."""
-    assert cli("ingest", str(billing(tmp_path / "billing"))).code == 0
-
-    def configure(**overrides: Any) -> Callable[..., CliResult]:
-        config = {**CONFIG, **overrides}
-        (tmp_path / "costbot.yml").write_text(yaml.safe_dump(config))
-        return cli
-
-    configure()
-    return configure
 
 
 def estimate_json(cli: Callable[..., CliResult], *args: str) -> tuple[int, dict[str, Any]]:
