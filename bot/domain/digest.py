@@ -64,6 +64,7 @@ class Digest:
     previous_week_total: Decimal = Decimal(0)
     by_project: tuple[Change, ...] = ()
     by_model: tuple[Change, ...] = ()
+    experiments: tuple[Change, ...] = ()  # the most expensive experiments of the week (the experiment tag)
     # sections that appear when there is something to say
     savings_waiting: Decimal | None = None  # open recommendations' monthly savings (team and org digests)
     anomalies: tuple[Anomaly, ...] = ()  # the last week's anomalies (team and org digests)

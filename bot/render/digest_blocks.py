@@ -72,6 +72,12 @@ def digest_blocks(digest: Digest) -> list[Block]:
                 rows.append(f"• *{OTHER}* ({len(changes) - 8} more) {format_money(rest, cur)}")
             week.append(f"*By {name}*\n" + "\n".join(rows))
         out.append(SectionBlock(text=MarkdownTextObject(text=clip("\n".join(week), MAX_TEXT_CHARS))))
+    if digest.experiments:
+        rows = [f"{i}. *{clip(c.key, 60)}* {format_money(c.current, cur)} ({_pct_text(c.current, c.previous)})"
+                for i, c in enumerate(digest.experiments, 1)]
+        out.append(SectionBlock(text=MarkdownTextObject(
+            text=clip("*Most expensive experiments* (last week, `/cost by experiment`)\n" + "\n".join(rows),
+                      MAX_TEXT_CHARS))))
     if digest.compliance is not None:
         out.append(SectionBlock(text=MarkdownTextObject(
             text=clip("*Tag compliance this week*\n" + "\n".join(compliance_lines(digest.compliance)),

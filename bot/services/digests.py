@@ -158,9 +158,11 @@ class DigestBuilder:
             return tuple(Change(k, now.get(k, ZERO), before.get(k, ZERO)) for k in keys)
 
         compliance = self.compliance.report("last-week")
+        top = self.config.experiments.digest_top
+        experiments = tuple(c for c in changes("experiment") if c.key not in (UNTAGGED, NONE_KEY) and c.current > 0)
         return replace(digest, cadence="weekly", week_start=start, week_total=totals.current, compliance=compliance,
                        previous_week_total=totals.previous, by_project=changes("project"),
-                       by_model=changes("model"))
+                       by_model=changes("model"), experiments=experiments[:top])
 
 
 class DigestService:
