@@ -34,6 +34,8 @@ from bot.domain.anomalies import Anomaly
 from bot.domain.budgets import BudgetStatus, Threshold
 from bot.domain.digest import Digest
 from bot.domain.errors import CostbotError, NotifyError, ProviderError
+from bot.domain.estimate import GuardCheck, PlanApproval
+from bot.domain.experiments import TrackedRun
 from bot.domain.figures import DailyRow, Totals
 from bot.domain.recommendations import Recommendation, RecommendationView
 from bot.domain.resources import (
@@ -106,6 +108,7 @@ class LineItem:
     region: str | None = "us-east-1"
     category: str | None = "Usage"
     usage_type: str | None = None
+    hours: Decimal | None = None  # ConsumedQuantity, in hours
     billed: Decimal | None = None
     source: str = "fake"
     columns: Mapping[str, str | None] = field(default_factory=dict)
@@ -210,6 +213,14 @@ class FakeCostQueries:
             k = (item.day, self.key(item, grouping))
             sums[k] = sums.get(k, ZERO) + item.metric(spec.metric)
         return [DailyRow(d, k, c) for (d, k), c in sorted(sums.items())]
+
+    def quantities(self, spec: CostSpec, grouping: Grouping) -> list[tuple[str, Decimal]]:
+        sums: dict[str, Decimal] = {}
+        for item in self._matching(spec, spec.start, spec.end):
+            if item.hours is not None:
+                k = self.key(item, grouping)
+                sums[k] = sums.get(k, ZERO) + item.hours
+        return sorted(sums.items(), key=lambda kv: (-kv[1], kv[0]))
 
     def freshness(self) -> date | None:
         with self._lock:
@@ -932,6 +943,108 @@ class FakeDigestPublisher:
             self.published.append((channel, digest))
 
 
+# -- cost checks and experiments ---------------------------------------------------------------------------------
+class FakePlanApprovalStore:
+    """PlanApprovalStore in memory: one approval per (plan, team); `decide` once, from requested and before it
+    expires; an expired undecided request or a lapsed approval is asked again, a rejection stands. Money is kept
+    to the cent, as the database's columns keep it."""
+
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.rows: dict[int, PlanApproval] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def _find(self, plan_hash: str, team: str | None) -> PlanApproval | None:
+        return next((a for a in self.rows.values() if a.plan_hash == plan_hash and a.team == team), None)
+
+    def request(self, approval: PlanApproval) -> tuple[PlanApproval, bool]:
+        kept = replace(approval, status="requested", monthly_delta=_cents(approval.monthly_delta),
+                       one_off=_cents(approval.one_off), decided_by=None, decided_at=None, channel=None,
+                       message_ts=None, headroom_after=_cents(approval.headroom_after)
+                       if approval.headroom_after is not None else None,
+                       created_at=approval.created_at or self.clock(), expires_at=approval.expires_at or self.clock())
+        with self._lock:
+            existing = self._find(approval.plan_hash, approval.team)
+            if existing is None:
+                row = replace(kept, id=next(self._ids))
+                self.rows[row.id or 0] = row
+                return row, True
+            if existing.status != "rejected" and existing.expires_at is not None and \
+                    existing.expires_at <= self.clock():
+                row = replace(kept, id=existing.id)
+                self.rows[row.id or 0] = row
+                return row, True
+            return existing, False
+
+    def approval(self, approval_id: int) -> PlanApproval | None:
+        with self._lock:
+            return self.rows.get(approval_id)
+
+    def for_plan(self, plan_hash: str) -> list[PlanApproval]:
+        with self._lock:
+            return sorted((a for a in self.rows.values() if a.plan_hash == plan_hash), key=lambda a: a.id or 0)
+
+    def decide(self, approval_id: int, status: str, user: str) -> bool:
+        with self._lock:
+            row = self.rows.get(approval_id)
+            now = self.clock()
+            if row is None or row.status != "requested" or (row.expires_at is not None and row.expires_at <= now):
+                return False
+            self.rows[approval_id] = replace(row, status=status, decided_by=user, decided_at=now)
+            return True
+
+    def set_message(self, approval_id: int, channel: str, ts: str) -> None:
+        with self._lock:
+            if approval_id in self.rows:
+                self.rows[approval_id] = replace(self.rows[approval_id], channel=channel, message_ts=ts)
+
+
+def _cents(amount: Decimal) -> Decimal:
+    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+class FakeEstimateNotifier(_Messages):
+    """EstimateNotifier recording the `approvals` it posted, their `approval_updates` and `refusals`."""
+
+    def __init__(self, channel_ids: Mapping[str, str] | None = None) -> None:
+        super().__init__(channel_ids)
+        self.approvals: list[tuple[str, PlanApproval, tuple[str, ...]]] = []
+        self.approval_updates: list[PlanApproval] = []
+        self.refusals: list[tuple[str, GuardCheck]] = []
+
+    def post_approval(self, channel: str, approval: PlanApproval, approvers: Sequence[str]) -> tuple[str, str]:
+        ch, ts = self._message(channel)
+        self.approvals.append((ch, approval, tuple(approvers)))
+        return ch, ts
+
+    def update_approval(self, approval: PlanApproval, approvers: Sequence[str]) -> None:
+        if self.fail is not None:
+            raise self.fail
+        self.approval_updates.append(approval)
+
+    def post_guard_refusal(self, channel: str, check: GuardCheck) -> None:
+        ch, _ = self._message(channel)
+        self.refusals.append((ch, check))
+
+
+class FakeExperimentTracker:
+    """ExperimentTracker in memory: its `tracked` runs (filtered by experiment name and start), and what was
+    `recorded` on each run (metrics and tags, the latest write winning, as MLflow shows them)."""
+
+    def __init__(self, runs: Iterable[TrackedRun] = ()) -> None:
+        self.tracked = list(runs)
+        self.recorded: dict[str, tuple[dict[str, float], dict[str, str]]] = {}
+
+    def runs(self, experiments: Sequence[str], since: datetime) -> list[TrackedRun]:
+        return [r for r in self.tracked if (not experiments or r.experiment in experiments)
+                and (r.started is None or r.started >= since)]
+
+    def record(self, run_id: str, metrics: dict[str, float], tags: dict[str, str]) -> None:
+        before = self.recorded.get(run_id, ({}, {}))
+        self.recorded[run_id] = ({**before[0], **metrics}, {**before[1], **tags})
+
+
 # -- the use cases on fakes -----------------------------------------------------------------------------------
 TODAY = date(2026, 11, 28)
 
@@ -953,11 +1066,16 @@ class FakeWorld:
     insight_notifier: FakeInsightNotifier
     publisher: FakeDigestPublisher
     use_cases: UseCases
+    approvals: FakePlanApprovalStore = field(default_factory=FakePlanApprovalStore)
+    estimate_notifier: FakeEstimateNotifier = field(default_factory=FakeEstimateNotifier)
+    tracker: FakeExperimentTracker = field(default_factory=FakeExperimentTracker)
 
 
 def build_world(config: CostbotConfig | Mapping[str, Any], items: Iterable[LineItem] = (), *,
                 today: date = TODAY, provider: FakeProvider | None = None, clock: FakeClock | None = None,
                 channel_ids: Mapping[str, str] | None = None, lease: timedelta = timedelta(seconds=60)) -> FakeWorld:
+    from bot.adapters.providers.aws.price_list import BundledPrices
+    from bot.adapters.terraform import TerraformPlanReader
     from bot.services.actions import ActionService
     from bot.services.allocation import AllocationService
     from bot.services.anomalies import AnomalyService
@@ -966,6 +1084,8 @@ def build_world(config: CostbotConfig | Mapping[str, Any], items: Iterable[LineI
     from bot.services.compliance import ComplianceService
     from bot.services.digests import DigestBuilder, DigestService
     from bot.services.enforcement import EnforcementService
+    from bot.services.estimate import EstimateService
+    from bot.services.experiments import ExperimentService
     from bot.services.home import HomeService
     from bot.services.ingest import IngestService
     from bot.services.scans import ScanService
@@ -994,15 +1114,21 @@ def build_world(config: CostbotConfig | Mapping[str, Any], items: Iterable[LineI
                             budgets=budgets, anomalies=anomalies, lease=lease)
     scans = ScanService([provider], action_store, cfg, action_notifier, on_day, refresh=actions.refresh_messages)
     builder = DigestBuilder(queries, scopes, budgets, compliance, anomalies, actions, cfg, on_day)
+    approvals, estimate_notifier, tracker = FakePlanApprovalStore(clock), FakeEstimateNotifier(channel_ids), \
+        FakeExperimentTracker()
+    prices = BundledPrices()
     use_cases = UseCases(
         answers=answers, allocation=allocation, compliance=compliance, ingest=IngestService(None, None),
         sync=SyncService([], None, on_day), budgets=budgets, anomalies=anomalies,
         digests=DigestService(builder, subscriptions, publisher, cfg), scans=scans, actions=actions,
         enforcement=EnforcementService(cfg, budgets, actions, [provider]),
         home=HomeService(answers, budgets, actions, cfg),
+        estimates=EstimateService(TerraformPlanReader(), prices, budgets, cfg, approvals, estimate_notifier, on_day,
+                                  now=clock),
+        experiments=ExperimentService(queries, cfg, lambda: tracker, prices.gpus, on_day),
     )
     return FakeWorld(cfg, today, clock, queries, provider, action_store, subscriptions, insights, action_notifier,
-                     insight_notifier, publisher, use_cases)
+                     insight_notifier, publisher, use_cases, approvals, estimate_notifier, tracker)
 
 
 if TYPE_CHECKING:  # each fake implements its port, checked by mypy
@@ -1011,9 +1137,12 @@ if TYPE_CHECKING:  # each fake implements its port, checked by mypy
         ActionStore,
         CostQueries,
         DigestPublisher,
+        EstimateNotifier,
+        ExperimentTracker,
         InsightNotifier,
         InsightStore,
         LeaseStore,
+        PlanApprovalStore,
         ResourceProvider,
         SubscriptionStore,
     )
@@ -1043,4 +1172,13 @@ if TYPE_CHECKING:  # each fake implements its port, checked by mypy
         return fake
 
     def _publisher(fake: FakeDigestPublisher) -> DigestPublisher:
+        return fake
+
+    def _plan_approvals(fake: FakePlanApprovalStore) -> PlanApprovalStore:
+        return fake
+
+    def _estimate_notifier(fake: FakeEstimateNotifier) -> EstimateNotifier:
+        return fake
+
+    def _experiment_tracker(fake: FakeExperimentTracker) -> ExperimentTracker:
         return fake

@@ -342,3 +342,58 @@ def test_fake_cost_queries_answer_as_the_duckdb_store(both_engines: tuple[Any, A
         for grouping in _groupings():
             assert fake.groups(spec, grouping) == store.groups(spec, grouping), (spec, grouping)
             assert fake.daily(spec, grouping) == store.daily(spec, grouping), (spec, grouping)
+
+
+# -- PlanApprovalStore -------------------------------------------------------------------------------------------
+def _plan_approval(plan: str = "a" * 64, team: str | None = "team-ml", days: float = 14) -> Any:
+    from bot.domain.estimate import PlanApproval
+
+    now = datetime.now(UTC)
+    return PlanApproval(plan_hash=plan, team=team, status="requested", requested_by="ci", title="PR #1",
+                        monthly_delta=Decimal("71853.604"), one_off=Decimal("0"), reasons=("p5 needs an approval",),
+                        headroom_after=Decimal("-185.355"), created_at=now, expires_at=now + timedelta(days=days))
+
+
+def _approvals(backend: Callable[[type[Any], type[Any]], Any]) -> Any:
+    from bot.adapters.state.approvals_repository import SqlPlanApprovalStore
+    from tests.fakes import FakePlanApprovalStore
+
+    return backend(FakePlanApprovalStore, SqlPlanApprovalStore)
+
+
+def test_plan_approvals_one_per_plan_and_team(backend) -> None:  # type: ignore[no-untyped-def]
+    store = _approvals(backend)
+    first, created = store.request(_plan_approval())
+    assert created and first.status == "requested" and first.monthly_delta == Decimal("71853.60")
+    assert first.headroom_after == Decimal("-185.36") and first.reasons == ("p5 needs an approval",)
+    again, created = store.request(_plan_approval())
+    assert not created and again.id == first.id
+    other, created = store.request(_plan_approval(team=None))  # lines no team owns: a row of their own
+    assert created and other.id != first.id and other.team is None
+    store.set_message(first.id, "C0TEAMML1", "1700000000.000100")
+    assert (store.approval(first.id).channel, store.approval(first.id).message_ts) == ("C0TEAMML1",
+                                                                                        "1700000000.000100")
+    assert [a.id for a in store.for_plan("a" * 64)] == [first.id, other.id] and store.for_plan("b" * 64) == []
+
+
+def test_plan_approval_decided_once(backend) -> None:  # type: ignore[no-untyped-def]
+    store = _approvals(backend)
+    approval, _ = store.request(_plan_approval())
+    won = _together(8, lambda i: store.decide(approval.id, "approved" if i % 2 else "rejected", f"U{i}"))
+    assert won.count(True) == 1
+    decided = store.approval(approval.id)
+    assert decided.status in ("approved", "rejected") and decided.decided_by is not None
+    assert decided.decided_at is not None
+    assert store.request(_plan_approval())[1] is False  # decided and not expired: kept as it is
+
+
+def test_plan_approval_expiry(backend) -> None:  # type: ignore[no-untyped-def]
+    store = _approvals(backend)
+    stale, _ = store.request(_plan_approval(days=-1))
+    assert store.decide(stale.id, "approved", "U1") is False  # too late to decide
+    renewed, created = store.request(_plan_approval())
+    assert created and renewed.id == stale.id and renewed.status == "requested"
+    assert store.decide(renewed.id, "rejected", "U1") is True
+    rejected, _ = store.request(_plan_approval(plan="c" * 64, days=-1))
+    store.request(_plan_approval(plan="c" * 64))
+    assert store.approval(rejected.id).status == "requested"

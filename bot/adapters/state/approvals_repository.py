@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.adapters.state.base import SqlRepository, aware, now
 from bot.adapters.state.models import PlanApprovalRow
 from bot.domain.estimate import PlanApproval
+from bot.domain.money import to_cents
 
 NO_TEAM = ""  # lines no team owns: decided by the admins
 
@@ -41,7 +42,8 @@ class SqlPlanApprovalStore(SqlRepository):
         its approval ran out, when it is asked again (a rejection stands)."""
         values = dict(
             status="requested", requested_by=approval.requested_by[:128], title=approval.title[:300],
-            monthly_delta=approval.monthly_delta, one_off=approval.one_off, headroom_after=approval.headroom_after,
+            monthly_delta=to_cents(approval.monthly_delta), one_off=to_cents(approval.one_off),
+            headroom_after=to_cents(approval.headroom_after) if approval.headroom_after is not None else None,
             currency=approval.currency, reasons=json.dumps(list(approval.reasons)),
             created_at=approval.created_at or now(), expires_at=approval.expires_at or now(),
         )
