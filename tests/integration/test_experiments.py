@@ -173,3 +173,19 @@ def test_mlflow_sync_without_a_server_says_how_to_set_one(world, monkeypatch: py
     result = world()("mlflow", "sync")
     assert result.code == 1
     assert "no MLflow tracking server: set experiments.mlflow.tracking_uri" in " ".join(result.err.split())
+
+
+def test_focus_files_keep_the_usage_type_for_gpu_hours(tmp_path: Path) -> None:
+    """AWS's FOCUS exports carry x_UsageType; GPU-hours need it (the instance type of each hour)."""
+    from bot.adapters.duckdb_store import DuckDBCostStore
+    from bot.domain.spec import CostSpec, Grouping
+
+    store = DuckDBCostStore(tmp_path / "costs.duckdb")
+    try:
+        store.ingest_files([write_focus(tmp_path / "exp.csv", experiment_lines("r" * 32))])
+        spec = CostSpec("EffectiveCost", date(2026, 11, 1), date(2026, 11, 28))
+        assert store.quantities(spec, Grouping("column", "x_UsageType")) == [
+            ("BoxUsage:g5.12xlarge", Decimal(72)), ("USE1-Train:ml.p3.2xlarge", Decimal(20)),
+            ("BoxUsage:p5.48xlarge", Decimal(10))]
+    finally:
+        store.close()
