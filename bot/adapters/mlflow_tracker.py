@@ -24,6 +24,17 @@ def _client(uri: str) -> Any:
     return MlflowClient(tracking_uri=uri)
 
 
+def shown(uri: str) -> str:
+    """The tracking URI without any user or password in it, for messages."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if parts.hostname and (parts.username or parts.password):
+        host = parts.hostname + (f":{parts.port}" if parts.port else "")
+        return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    return uri
+
+
 def _number(value: Any) -> Decimal | None:
     try:
         number = Decimal(str(value))
@@ -36,6 +47,7 @@ class MlflowTracker:
     def __init__(self, tracking_uri: str, training_job_tag: str = "sagemaker_training_job",
                  epochs_keys: Sequence[str] = ("epochs", "epoch"), client: Any = None) -> None:
         self.uri = tracking_uri
+        self.shown = shown(tracking_uri)
         self.training_job_tag = training_job_tag
         self.epochs_keys = tuple(epochs_keys)
         self._client = client
@@ -52,9 +64,9 @@ class MlflowTracker:
         try:
             return fn(*args, **kwargs)
         except MlflowException as exc:
-            raise SourceError(f"MLflow at {self.uri} could not {what}: {exc.message[:300]}") from None
+            raise SourceError(f"MLflow at {self.shown} could not {what}: {exc.message[:300]}") from None
         except OSError as exc:
-            raise SourceError(f"MLflow at {self.uri} could not be reached ({type(exc).__name__})") from None
+            raise SourceError(f"MLflow at {self.shown} could not be reached ({type(exc).__name__})") from None
 
     def _experiments(self, names: Sequence[str]) -> dict[str, str]:
         """id -> name of the named experiments (all of them when none are named)."""
@@ -63,7 +75,7 @@ class MlflowTracker:
             for name in names:
                 found = self._call(f"read experiment {name}", self.client.get_experiment_by_name, name)
                 if found is None:
-                    raise SourceError(f"MLflow at {self.uri} has no experiment named '{name}'")
+                    raise SourceError(f"MLflow at {self.shown} has no experiment named '{name}'")
                 out[str(found.experiment_id)] = str(found.name)
             return out
         out, token = {}, None

@@ -167,6 +167,12 @@ def test_mlflow_sync_writes_each_runs_cost_back(world, tmp_path: Path, mlflow_se
     table = cli("mlflow", "sync", "--dry-run")
     assert table.code == 0 and "$408.39" in table.out and "$76.50" in table.out and "3 runs · 2 to write" in table.out
 
+    with_password = mlflow_server.replace("http://", "http://bob:s3cret@")
+    missing = world(experiments={"mlflow": {"tracking_uri": with_password, "experiments": ["no-such"]}})(
+        "mlflow", "sync")
+    assert missing.code == 1 and "s3cret" not in missing.err
+    assert f"MLflow at {mlflow_server} has no experiment named 'no-such'" in " ".join(missing.err.split())
+
 
 def test_mlflow_sync_without_a_server_says_how_to_set_one(world, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
