@@ -124,7 +124,7 @@ class Application:
         """Keyed by configured name (unique, validated): two providers of one kind stay two."""
         from bot.adapters import providers
 
-        return {cfg.name: providers.create(cfg, self.config.rules) for cfg in self.config.providers}
+        return {cfg.name: providers.create(cfg, self.config.rules, self.state) for cfg in self.config.providers}
 
     def resource_key(self, billing_resource_id: str) -> str | None:
         """A billing line's ResourceId -> the key the actions feature uses, from the provider that manages it."""

@@ -279,6 +279,74 @@ def audit(
     out.print(render_audit(_application(ctx).use_cases.actions.audit(limit), details=details))
 
 
+action_app = typer.Typer(help="Act on resources as a Slack user's click would: Stop, Resize, Snooze, approve, "
+                                "reject, Undo.", no_args_is_help=True)
+app.add_typer(action_app, name="action")
+
+ActingUser = Annotated[str, typer.Option("--as", metavar="USER_ID",
+                                         help="The Slack user id to act as: approvals follow the config's "
+                                              "approvers and admins, and the audit names them.")]
+ResourceName = Annotated[str, typer.Argument(metavar="RESOURCE",
+                                             help="A resource's name (as `costbot ask idle` lists it) or its key.")]
+RequestNumber = Annotated[int, typer.Argument(metavar="REQUEST", min=1, help="The request number an action printed.")]
+
+
+def _acted(ctx: typer.Context, act: Callable[[UseCases], Any]) -> None:
+    from bot.render.terminal import render_outcome
+
+    application = _application(ctx)
+    out.print(render_outcome(act(application.use_cases), application.config.currency))
+
+
+@action_app.command("stop")
+def action_stop(ctx: typer.Context, resource: ResourceName, user: ActingUser) -> None:
+    """Stop a resource an open recommendation offers (an approver's request runs at once)."""
+    _acted(ctx, lambda uc: uc.actions.request(uc.actions.resource_named(resource), "stop", user))
+
+
+@action_app.command("resize")
+def action_resize(ctx: typer.Context, resource: ResourceName, user: ActingUser) -> None:
+    """Resize an oversized resource to the size its recommendation names."""
+    _acted(ctx, lambda uc: uc.actions.request(uc.actions.resource_named(resource), "resize", user))
+
+
+@action_app.command("approve")
+def action_approve(ctx: typer.Context, request: RequestNumber, user: ActingUser) -> None:
+    """Approve a waiting request (the team's approvers and admins): it runs at once."""
+    _acted(ctx, lambda uc: uc.actions.approve(request, user))
+
+
+@action_app.command("reject")
+def action_reject(ctx: typer.Context, request: RequestNumber, user: ActingUser) -> None:
+    """Reject a waiting request."""
+    _acted(ctx, lambda uc: uc.actions.reject(request, user))
+
+
+@action_app.command("undo")
+def action_undo(ctx: typer.Context, request: RequestNumber, user: ActingUser) -> None:
+    """Undo a Stop (start it again) or a Resize (the old size), within `rules.undo_hours`."""
+    _acted(ctx, lambda uc: uc.actions.undo(request, user))
+
+
+@action_app.command("snooze")
+def action_snooze(ctx: typer.Context, resource: ResourceName, user: ActingUser) -> None:
+    """Snooze a resource for `rules.snooze_days` (a costbot:snooze-until tag on the resource itself)."""
+    uc = _application(ctx).use_cases
+    done = uc.actions.snooze(uc.actions.resource_named(resource), user)
+    what = "Dry run: would snooze" if done.dry_run else "Snoozed"
+    out.print(f"{what} {done.resource} until {done.until.isoformat()} (tag costbot:snooze-until)", markup=False)
+
+
+@app.command()
+def enforce(ctx: typer.Context) -> None:
+    """Run the budget enforcement rules now (the scheduler does it hourly): each step once per team and month."""
+    done = _application(ctx).use_cases.enforcement.enforce()
+    if not done:
+        out.print("No enforcement rules (enforcement: in costbot.yml).")
+    for team, steps in done.items():
+        out.print(f"{team}: {', '.join(steps) or 'nothing to do this month'}", markup=False)
+
+
 @app.command()
 def sync(
     ctx: typer.Context,

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 
 from rich.console import Group as RichGroup
 from rich.console import RenderableType
+from rich.emoji import Emoji
 from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from bot.domain.actions import AuditEntry
+from bot.domain.actions import ActionRequest, AuditEntry
 from bot.domain.anomalies import Anomaly
 from bot.domain.answers import CostAnswer
 from bot.domain.budgets import BudgetStatus
@@ -19,6 +21,7 @@ from bot.domain.compliance import TagCompliance
 from bot.domain.ingest import IngestSummary
 from bot.domain.money import format_money
 from bot.domain.recommendations import RecommendationView
+from bot.render.action_blocks import outcome_text
 from bot.render.anomaly_blocks import anomaly_text
 from bot.render.budget_blocks import budget_lines
 from bot.render.compliance_blocks import compliance_lines
@@ -154,3 +157,22 @@ def render_audit(entries: Sequence[AuditEntry], details: bool = False) -> Render
         table.add_row(e.at.strftime("%Y-%m-%d %H:%M"), Text(e.actor), e.action, Text(e.resource_key.split("|")[-1]),
                       e.result + (" (dry run)" if e.dry_run else ""), Text(detail))
     return table
+
+
+_SLACK_MARKUP = re.compile(r"<[@#!]([^>|]*)(?:\|([^>]*))?>")
+
+
+def slack_plain(text: str) -> str:
+    """Slack mrkdwn for a terminal: mentions as their ids, dates as their fallback text, emoji as emoji, no
+    bold or code markers."""
+    text = _SLACK_MARKUP.sub(lambda m: m.group(2) or m.group(1).split("^")[0], text)
+    return Emoji.replace(text.replace("*", "").replace("`", ""))
+
+
+def render_outcome(request: ActionRequest, currency: str) -> RenderableType:
+    """What became of an action asked for from the terminal, and its number (to approve or undo it)."""
+    if request.status == "requested":
+        what = f"{request.action} {request.resource_key.split('|')[-1]}"
+        return Text(f"⌛ {request.requested_by} asked to {what}: waiting for an approver of {request.team or 'the '
+                    f'owners'} (costbot action approve {request.id} --as USER_ID)")
+    return Text(f"{slack_plain(outcome_text(request, currency))} (request {request.id})")
