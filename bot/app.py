@@ -130,6 +130,13 @@ class Application:
         """A billing line's ResourceId -> the key the actions feature uses, from the provider that manages it."""
         return next((key for p in self.providers.values() if (key := p.resource_key(billing_resource_id))), None)
 
+    def reset_demo(self) -> int:
+        """Every demo provider's resources back to how the demo organization describes them (`costbot demo`);
+        returns how many had been changed."""
+        from bot.adapters.providers.demo import DemoProvider
+
+        return sum(p.reset() for p in self.providers.values() if isinstance(p, DemoProvider))
+
     # -- use cases ---------------------------------------------------------------------------------------
     @cached_property
     def use_cases(self) -> UseCases:

@@ -39,6 +39,8 @@ class Application(Protocol):
 
     def run_scheduler(self) -> None: ...
 
+    def reset_demo(self) -> int: ...
+
     def close(self) -> None: ...
 
 
@@ -51,8 +53,17 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+NO_WRAP = 100_000  # a file or a pipe: every line as long as it is
+
+
+def _console(stderr: bool = False) -> Console:
+    """The terminal's own width; in a file or a pipe no wrapping at all (a path or a table row stays one line)."""
+    console = Console(stderr=stderr)
+    return console if console.is_terminal else Console(stderr=stderr, width=NO_WRAP)
+
+
+out = _console()
+err = _console(stderr=True)
 
 
 def _application(ctx: typer.Context, **options: Any) -> Application:
@@ -140,7 +151,7 @@ def demo(
 ) -> None:
     """Generate a demo ML organization's billing data, ingest it and show sample answers."""
     from bot.demo import write_demo_csv
-    from bot.render.terminal import render_answer
+    from bot.render.terminal import heading, render_answer
 
     settings = Settings()
     config = load_config(None)
@@ -151,8 +162,10 @@ def demo(
     config_path = settings.data_dir / "demo-costbot.yml"
     config_path.write_text(resources.files("bot").joinpath("demo_config.yml").read_text(encoding="utf-8"),
                            encoding="utf-8")
-    uc = _application(ctx, settings=settings, config=config).use_cases
+    application = _application(ctx, settings=settings, config=config)
+    uc = application.use_cases
     summary = uc.ingest.ingest([csv_path], source="demo")
+    application.reset_demo()
     out.print(f"[bold green]Demo data:[/] {rows:,} FOCUS rows for {days} days up to {today.isoformat()} "
               f"(exclusive) in {csv_path}")
     out.print(f"Ingested {summary.rows:,} rows into {settings.data_dir / 'costs.duckdb'}; "
@@ -160,11 +173,12 @@ def demo(
     samples = ("team-ml last-week", "last-month by team", "mtd by service top 5")
     chart_path = folder / "chart-last-30d-by-team.png"
     for text in samples:
-        out.rule(f"costbot ask \"{text}\"")
+        out.print(heading(f"costbot ask \"{text}\""))
         out.print(render_answer(_question(uc, text)))
     _write_chart(uc, _question(uc, "last-30d by team"), chart_path)
-    out.print(f"\nChart of the last 30 days by team: {chart_path}")
-    out.print('Try: costbot ask "team-vision last-30d by resource top 5"')
+    out.print(f"\nChart of the last 30 days by team: {chart_path}", markup=False)
+    out.print("Next: costbot ask \"team-vision last-30d by resource top 5\" · costbot digest team-ml --preview out/ · "
+              "costbot scan · costbot action stop gpu-dev-02 --as U0ML00001 · costbot audit", markup=False)
 
 
 def _question(uc: UseCases, text: str) -> CostAnswer:
@@ -408,14 +422,14 @@ def budgets(
     anomalies: Annotated[bool, typer.Option("--anomalies", help="Also list the last 30 days' anomalies.")] = False,
 ) -> None:
     """Budgets: month to date, % used, weekday-aware forecast, run-out day; optionally recent anomalies."""
-    from bot.render.terminal import render_anomalies, render_budgets
+    from bot.render.terminal import heading, render_anomalies, render_budgets
 
     application = _application(ctx)
     uc = application.use_cases
     names = [scope] if scope else uc.budgets.budgeted_scopes()
     out.print(render_budgets([uc.budgets.status(name) for name in names]))
     if anomalies:
-        out.rule("Anomalies, last 30 days")
+        out.print(heading("Anomalies, last 30 days"))
         out.print(render_anomalies(uc.anomalies.recent(), application.config.currency))
 
 
@@ -507,6 +521,8 @@ def serve(
 def main(argv: list[str] | None, factory: ApplicationFactory) -> int:
     """Run the CLI with the application `factory` behind it: one place turns domain errors into messages and
     exit codes."""
+    global out, err
+    out, err = _console(), _console(stderr=True)  # where the output goes now (a terminal, a file, a pipe)
     try:
         app(args=argv, prog_name="costbot", obj=factory)  # standalone: usage errors print their help and exit
     except SystemExit as exc:

@@ -6,8 +6,8 @@ import re
 from collections.abc import Sequence
 from decimal import Decimal
 
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.console import Group as RichGroup
-from rich.console import RenderableType
 from rich.emoji import Emoji
 from rich.rule import Rule
 from rich.table import Table
@@ -25,6 +25,22 @@ from bot.render.action_blocks import outcome_text
 from bot.render.anomaly_blocks import anomaly_text
 from bot.render.budget_blocks import budget_lines
 from bot.render.compliance_blocks import compliance_lines
+
+HEADING_WIDTH = 80  # a heading's rule in a file or a pipe, where the width is unbounded
+
+
+class _Heading:
+    def __init__(self, title: str) -> None:
+        self.title = title
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width if options.is_terminal else min(options.max_width, HEADING_WIDTH)
+        yield from console.render(Rule(Text(self.title)), options.update_width(width))
+
+
+def heading(title: str) -> RenderableType:
+    """A titled rule across the terminal; in a file or a pipe (no width to fill) a rule of HEADING_WIDTH."""
+    return _Heading(title)
 
 
 def change_text(answer: CostAnswer) -> Text:
@@ -109,7 +125,7 @@ def render_budgets(statuses: Sequence[BudgetStatus]) -> RenderableType:
         return Text("No budgets yet (teams.<team>.budget in costbot.yml, or /cost budget set in Slack).")
     parts: list[RenderableType] = []
     for status in statuses:
-        parts.append(Rule(f"{status.scope} · {status.month:%B %Y}"))
+        parts.append(heading(f"{status.scope} · {status.month:%B %Y}"))
         parts += [_plain(line) for line in budget_lines(status)]
     return RichGroup(*parts)
 
@@ -122,7 +138,7 @@ def render_anomalies(anomalies: Sequence[Anomaly], currency: str) -> RenderableT
 
 
 def render_compliance(report: TagCompliance) -> RenderableType:
-    return RichGroup(Rule(f"Tag compliance · {report.period.describe()}"),
+    return RichGroup(heading(f"Tag compliance · {report.period.describe()}"),
                      *[_plain(line) for line in compliance_lines(report)])
 
 
@@ -173,6 +189,7 @@ def render_outcome(request: ActionRequest, currency: str) -> RenderableType:
     """What became of an action asked for from the terminal, and its number (to approve or undo it)."""
     if request.status == "requested":
         what = f"{request.action} {request.resource_key.split('|')[-1]}"
-        return Text(f"⌛ {request.requested_by} asked to {what}: waiting for an approver of {request.team or 'the '
-                    f'owners'} (costbot action approve {request.id} --as USER_ID)")
+        team = request.team or "the owners"
+        return Text(f"⌛ {request.requested_by} asked to {what}: waiting for an approver of {team} "
+                    f"(costbot action approve {request.id} --as USER_ID)")
     return Text(f"{slack_plain(outcome_text(request, currency))} (request {request.id})")

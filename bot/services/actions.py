@@ -114,7 +114,8 @@ class ActionService:
             for provider in self.providers.values():
                 found |= {r.ref.key for r in provider.list_resources() if r.name.lower() == wanted}
         if len(found) > 1:
-            raise ActionNotAllowed(f"several resources are called '{name}': give one's key ({', '.join(sorted(found))})")
+            keys = ", ".join(sorted(found))
+            raise ActionNotAllowed(f"several resources are called '{name}': give one's key ({keys})")
         if not found:
             raise ActionNotAllowed(f"no resource is called '{name}': `costbot ask idle` lists the open recommendations")
         return found.pop()

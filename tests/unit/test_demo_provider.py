@@ -145,7 +145,7 @@ def test_the_registry_builds_it_from_config_and_its_state_survives_a_restart(tmp
 def test_demo_provider_config() -> None:
     config = parse_config({"providers": [{"kind": "demo"}, {"kind": "aws"}]})
     assert [(p.kind, p.name) for p in config.providers] == [("demo", "demo"), ("aws", "aws")]
-    with pytest.raises(Exception, match="providers.0.region: unknown key"):
+    with pytest.raises(Exception, match=r"providers\.0\.region: unknown key"):
         parse_config({"providers": [{"kind": "demo", "region": "us-east-1"}]})
     with pytest.raises(Exception, match="both named 'demo'"):
         parse_config({"providers": [{"kind": "demo"}, {"kind": "demo"}]})
