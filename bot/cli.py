@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Annotated, Any, Protocol
 
 import typer
+import typer.main
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typer.core import TyperOption
 
 from bot import __version__
 from bot.config import CostbotConfig, Settings, load_config
@@ -88,21 +90,34 @@ def _root(
     """costbot: answers in Slack and in the terminal."""
 
 
-def _write_chart(uc: UseCases, answer: CostAnswer, path: Path) -> Path:
-    from bot.render.charts import stacked_daily_png
+CHART_FORMATS = ("png", "svg", "pdf")  # what bot/render/charts.py writes
 
-    png = stacked_daily_png(uc.answers.chart_series(answer))
+
+def _chart_path(value: Path | None) -> Path | None:
+    """--chart FILE: the suffix says the format; anything else is refused before any work is done."""
+    if value is not None and value.suffix.lower().lstrip(".") not in CHART_FORMATS:
+        raise typer.BadParameter(f"name the file .png, .svg or .pdf (the suffix says the format), not "
+                                 f"'{value.suffix or value.name}'")
+    return value
+
+
+def _write_chart(uc: UseCases, answer: CostAnswer, path: Path) -> Path:
+    from bot.render.charts import chart_bytes
+
+    data = chart_bytes(uc.answers.chart_series(answer), path.suffix.lower().lstrip("."))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(png)
+    path.write_bytes(data)
     return path
 
 
 @app.command()
 def ask(
     ctx: typer.Context,
-    text: Annotated[list[str] | None, typer.Argument(help='The question, e.g. "team-ml last-week by service"')] = None,
+    text: Annotated[list[str] | None, typer.Argument(metavar="QUESTION...",
+                                                     help='The question, e.g. "team-ml last-week by service"')] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (see README).")] = False,
-    chart: Annotated[Path | None, typer.Option("--chart", help="Also write a PNG chart to this file.")] = None,
+    chart: Annotated[Path | None, typer.Option("--chart", metavar="FILE", callback=_chart_path,
+                                               help="Also write a chart to FILE: .png, .svg or .pdf.")] = None,
 ) -> None:
     """Answer anything /cost answers in Slack: a question, or budget, anomalies, idle, tags, audit, help."""
     from bot.render.json_out import answer_to_json
@@ -495,7 +510,7 @@ def ingest_usage(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="CSV with columns date, team, metric, quantity")],
 ) -> None:
-    """Load usage metrics (e.g. GPU-hours per team) for `method: usage` allocation rules."""
+    """Load usage metrics (GPU-hours per team, …) for `method: usage` allocation rules."""
     rows = _application(ctx).use_cases.ingest.ingest_usage(path)
     out.print(f"Loaded {rows:,} usage rows from {path}", markup=False)
 
@@ -518,13 +533,56 @@ def serve(
     _application(ctx, settings=settings).serve(http=http, socket=socket, host=host, with_scheduler=with_scheduler)
 
 
+def _type_word(param: Any) -> str:
+    """INTEGER, TEXT, PATH: what a value of the parameter's type is called."""
+    name = str(param.bare_type() if hasattr(param, "bare_type") else param.type.name).split()[0].lower()
+    return {"int": "INTEGER", "str": "TEXT", "float": "NUMBER"}.get(name, name.upper())
+
+
+def _readable_hints(command: Any) -> None:
+    """Help says what to type, in words: nothing after a flag, FILE / USER_ID / TEXT / INTEGER after an option
+    that takes a value, and an argument's name in capitals (Typer would show Python types: `<bool>`,
+    `<list[str]>`)."""
+    for param in command.params:
+        if isinstance(param, TyperOption):
+            word = None if param.is_flag else (param.metavar or _type_word(param))
+        else:
+            if param.metavar is None:
+                param.metavar = (param.name or "value").upper() + ("..." if param.nargs != 1 else "")
+            word = None
+        param.display_type_rich = lambda ctx, shown=word: shown
+    help_option = command.get_help_option
+
+    def quiet_help(ctx: Any) -> Any:
+        option = help_option(ctx)
+        if option is not None:
+            option.display_type_rich = lambda ctx: None
+        return option
+
+    command.get_help_option = quiet_help
+    for sub in getattr(command, "commands", {}).values():
+        _readable_hints(sub)
+
+
+def _command(terminal: bool) -> Any:
+    """The click command behind the Typer app: Rich help panels in a terminal, plain help in a file or a pipe."""
+    for typer_app in (app, sources_app, tags_app, action_app):
+        typer_app.rich_markup_mode = "rich" if terminal else None
+    command = typer.main.get_command(app)
+    _readable_hints(command)
+    return command
+
+
 def main(argv: list[str] | None, factory: ApplicationFactory) -> int:
     """Run the CLI with the application `factory` behind it: one place turns domain errors into messages and
     exit codes."""
     global out, err
     out, err = _console(), _console(stderr=True)  # where the output goes now (a terminal, a file, a pipe)
+    terminal = out.is_terminal
+    widths = {} if terminal else {"terminal_width": NO_WRAP, "max_content_width": NO_WRAP}
     try:
-        app(args=argv, prog_name="costbot", obj=factory)  # standalone: usage errors print their help and exit
+        # standalone: usage errors print their help and exit
+        _command(terminal)(args=argv, prog_name="costbot", obj=factory, **widths)
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):
             return exc.code or 0

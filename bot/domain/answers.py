@@ -76,7 +76,9 @@ class CostAnswer:
 @dataclass(frozen=True)
 class ChartSeries:
     """Spend per bucket (day, week or month: `days` holds each bucket's first day) stacked by `keys`
-    (largest first, then "(other)"), for one answer."""
+    (largest first, then "(other)"), for one answer; with what a reader needs to know of it: the metric, the
+    period's first and last day, the total drawn and how fresh the data is. `labels` names keys for people
+    (a resource's name for its id) where the answer knows better than the key."""
 
     title: str
     currency: str
@@ -84,16 +86,31 @@ class ChartSeries:
     keys: tuple[str, ...]
     values: dict[str, tuple[Decimal, ...]] = field(default_factory=dict)
     bucket: str = "day"
+    metric: str = "EffectiveCost"
+    first: date | None = None  # the period's first day
+    last: date | None = None  # the period's last day (included)
+    data_through: date | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    partial: tuple[bool, ...] = ()  # per bucket: a week or month the period or the data only partly covers
+
+    @property
+    def total(self) -> Decimal:
+        return sum((v for values in self.values.values() for v in values), ZERO)
+
+    def key_total(self, key: str) -> Decimal:
+        return sum(self.values.get(key, ()), ZERO)
 
 
-MAX_BARS = 400  # beyond this many bars a chart cannot be read: wider buckets
+DAILY_BARS = 92  # a quarter of daily bars is as many as a chart (or a phone) shows legibly
+WEEKLY_BARS = 106  # two years of weeks; longer spans have monthly bars
 
 
 def chart_bucket(days: int) -> str:
-    """The narrowest bucket that keeps a chart of `days` days within MAX_BARS bars."""
-    if days <= MAX_BARS:
+    """The narrowest bucket that keeps a chart of `days` days legible: days up to a quarter, then weeks up to two
+    years, then months."""
+    if days <= DAILY_BARS:
         return "day"
-    if days <= MAX_BARS * 7:
+    if days <= WEEKLY_BARS * 7:
         return "week"
     return "month"
 
@@ -104,6 +121,15 @@ def bucket_start(day: date, bucket: str) -> date:
     if bucket == "month":
         return day.replace(day=1)
     return day
+
+
+def bucket_end(start: date, bucket: str) -> date:
+    """The day after a bucket that starts on `start`."""
+    if bucket == "week":
+        return start + timedelta(days=7)
+    if bucket == "month":
+        return (start + timedelta(days=32)).replace(day=1)
+    return start + timedelta(days=1)
 
 
 def bucket_starts(first: date, last: date, bucket: str) -> tuple[date, ...]:

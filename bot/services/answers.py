@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from bot.config import CostbotConfig
 from bot.domain.answers import (
+    DAILY_BARS,
     ChartSeries,
     CostAnswer,
     Group,
+    bucket_end,
     bucket_start,
     bucket_starts,
     chart_bucket,
@@ -28,7 +30,8 @@ from bot.ports import CostQueries
 from bot.services.allocation import AllocationService
 from bot.services.scopes import ScopeResolver
 
-CHART_STACKS = 6
+CHART_STACKS = 6  # a chart's stacks without `top N`
+MAX_CHART_STACKS = 9  # with it: one colour of the palette each (bot/render/charts.py)
 
 
 class AnswerService:
@@ -78,7 +81,8 @@ class AnswerService:
 
     def chart_series(self, answer: CostAnswer) -> ChartSeries:
         """Spend for the answer's scope and period, stacked by its dimension (or by service): daily bars, or
-        weekly / monthly ones when the days with data span too long for daily bars to be read."""
+        weekly / monthly ones when the days with data span too long for daily bars to be read. Keys that add up
+        to nothing are left out; `top N` sets how many keys are drawn (up to MAX_CHART_STACKS)."""
         query = answer.query
         grouping = self.scopes.grouping(query)
         if grouping is None or grouping.kind == "time":
@@ -88,11 +92,17 @@ class AnswerService:
         totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
         for r in rows:
             totals[r.key] += r.cost
-        keep, keys = top_keys(totals, CHART_STACKS)
-        first = min((r.day for r in rows), default=answer.period.start)
-        last = max((r.day for r in rows), default=answer.period.start)
+        drawn = {k: v for k, v in totals.items() if v != 0}  # a key that adds up to nothing draws nothing
+        keep, keys = top_keys(drawn, min(query.top or CHART_STACKS, MAX_CHART_STACKS))
+        rows = [r for r in rows if r.key in drawn]
+        period_last = answer.period.end - timedelta(days=1)
+        if answer.period.days <= DAILY_BARS:  # the whole period, up to the last day with data
+            first, last = answer.period.start, min(period_last, answer.data_through or period_last)
+        else:
+            first = min((r.day for r in rows), default=answer.period.start)
+            last = max((r.day for r in rows), default=answer.period.start)
         bucket = chart_bucket((last - first).days + 1)
-        days = bucket_starts(first, last, bucket)
+        days = bucket_starts(first, last, bucket) if rows else ()
         index = {d: i for i, d in enumerate(days)}
         values = {k: [ZERO] * len(days) for k in keys}
         for r in rows:
@@ -100,5 +110,10 @@ class AnswerService:
             if slot is None:
                 continue
             values[r.key if r.key in keep else OTHER][slot] += r.cost
-        title = f"{answer.scope_label} · {answer.period.describe()}"
-        return ChartSeries(title, answer.currency, days, keys, {k: tuple(v) for k, v in values.items()}, bucket)
+        covered = (answer.period.start, min(period_last, answer.data_through or period_last) + timedelta(days=1))
+        partial = tuple(d < covered[0] or bucket_end(d, bucket) > covered[1] for d in days)
+        by = query.by.name if query.by is not None and query.by.kind != "time" else "service"
+        title = f"{answer.scope_label} · {answer.period.label} · by {by}"
+        return ChartSeries(title, answer.currency, days, keys, {k: tuple(v) for k, v in values.items()}, bucket,
+                           metric=answer.metric, first=answer.period.start, last=period_last,
+                           data_through=answer.data_through, partial=partial)
