@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from matplotlib import rc_context
 from matplotlib.artist import Artist
@@ -120,8 +121,12 @@ def fit_labels(names: Sequence[str], fits: Callable[[str], bool], suffixes: Sequ
     for i, label in enumerate(shortened):
         twins = [names[j] for j, other in enumerate(shortened) if other == label and names[j] != names[i]]
         if twins:
-            out[i] = _around_difference(names[i], twins, lambda t, e=ends[i]: fits(t + e))
+            out[i] = _around_difference(names[i], twins, _with_end(fits, ends[i]))
     return [label + end for label, end in zip(out, ends, strict=True)]
+
+
+def _with_end(fits: Callable[[str], bool], end: str) -> Callable[[str], bool]:
+    return lambda text: fits(text + end)
 
 
 def _around_difference(name: str, others: Sequence[str], fits: Callable[[str], bool]) -> str:
@@ -192,8 +197,10 @@ def _fitted(fig: Figure, text: Text, smallest: float) -> None:
     renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
     room = (1 - 2 * HEADING_LEFT) * fig.bbox.width
     content = text.get_text()
-    while text.get_window_extent(renderer).width > room and text.get_fontsize() > smallest:
-        text.set_fontsize(max(smallest, float(text.get_fontsize()) - 0.5))
+    size = float(text.get_fontsize())
+    while text.get_window_extent(renderer).width > room and size > smallest:
+        size = max(smallest, size - 0.5)
+        text.set_fontsize(size)
     length = len(content)
     while text.get_window_extent(renderer).width > room and length > 1:
         length -= 1
@@ -350,9 +357,9 @@ def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:
         raise ValueError(f"unknown chart format {fmt!r}")
     metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[fmt]
     buf = io.BytesIO()
+    options: dict[str, Any] = {"pil_kwargs": {"compress_level": 3}} if fmt == "png" else {}
     with rc_context({"svg.hashsalt": "costbot"}):  # the SVG's element ids: the same every time
-        fig.savefig(buf, format=fmt, dpi=fig.dpi, metadata=metadata,
-                    **({"pil_kwargs": {"compress_level": 3}} if fmt == "png" else {}))
+        fig.savefig(buf, format=fmt, dpi=fig.dpi, metadata=metadata, **options)
     return buf.getvalue()
 
 
