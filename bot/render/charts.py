@@ -351,6 +351,15 @@ def digest_figure(chart: DigestChart, width_px: int = WIDTH_PX, height_px: int =
     return fig
 
 
+def chart_filename(scope_label: str, first: date, last: date, dimension: str | None = None,
+                   suffix: str = "png") -> str:
+    """A chart's file named after its question: `team-ml-2026-11-16--2026-11-22.png`,
+    `all-teams-by-service-2026-10-29--2026-11-27.png`."""
+    words = scope_label + (f" by {dimension}" if dimension else "")
+    slug = re.sub(r"[^a-z0-9._]+", "-", words.lower()).strip("-.")[:80].strip("-.") or "costbot"
+    return f"{slug}-{first.isoformat()}--{last.isoformat()}.{suffix}"
+
+
 def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:
     """The figure as PNG, SVG or PDF; the same figure gives the same bytes (no timestamps in the file)."""
     if fmt not in FORMATS:

@@ -19,10 +19,11 @@ from bot.domain.answers import CostAnswer
 from bot.domain.budgets import BudgetStatus
 from bot.domain.compliance import TagCompliance
 from bot.domain.ingest import IngestSummary
-from bot.domain.money import format_money
+from bot.domain.money import format_money, to_cents
 from bot.domain.recommendations import RecommendationView
 from bot.render.action_blocks import outcome_text
 from bot.render.anomaly_blocks import anomaly_text
+from bot.render.answer_blocks import mover_text
 from bot.render.budget_blocks import budget_lines
 from bot.render.compliance_blocks import compliance_lines
 
@@ -47,6 +48,8 @@ def change_text(answer: CostAnswer) -> Text:
     pct = answer.change_percent
     if answer.previous_total == 0 and answer.total == 0:
         return Text("no spend in either period", style="dim")
+    if to_cents(answer.change) == 0:
+        return Text(f"■ no change vs previous {format_money(answer.previous_total, answer.currency)}", style="dim")
     arrow = "▲" if answer.change > 0 else ("▼" if answer.change < 0 else "■")
     style = "red" if answer.change > 0 else "green"
     amount = format_money(abs(answer.change), answer.currency)
@@ -67,6 +70,14 @@ def render_answer(answer: CostAnswer) -> RenderableType:
         parts.append(Text(f"= direct {format_money(answer.direct_cost, answer.currency)} + shared "
                           f"{format_money(answer.shared_cost, answer.currency)} (allocation rules; `direct` for the "
                           "team's own cost)", style="dim"))
+    if answer.drivers:
+        what = {"team": "teams", "service": "services"}.get(answer.drivers_by or "", "parts")
+        parts.append(Text(f"Top {what}: " + ", ".join(
+            f"{g.key} {format_money(g.cost, answer.currency)} ({_share(g.cost, answer.total)})"
+            for g in answer.drivers)))
+    if answer.movers:
+        parts.append(Text("Why it changed: " + ", ".join(slack_plain(mover_text(m, answer.currency))
+                                                         for m in answer.movers)))
     split = answer.group_split
     if answer.dimension is not None:
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
@@ -80,16 +91,19 @@ def render_answer(answer: CostAnswer) -> RenderableType:
         if answer.dimension in ("day", "week", "month"):
             groups.sort(key=lambda g: g.key)
         for g in groups:
+            if to_cents(g.cost) == 0:  # "$0.00" rows say nothing
+                continue
             extra = []
             if split is not None:
                 direct, shared = split.get(g.key, (g.cost, Decimal(0)))
                 extra = [format_money(direct, answer.currency), format_money(shared, answer.currency)]
             table.add_row(Text(g.key), *extra, format_money(g.cost, answer.currency), _share(g.cost, answer.total))
         parts.append(table)
-    untagged = format_money(answer.untagged_cost, answer.currency)
-    share = answer.untagged_share
-    parts.append(Text(f"Untagged: {untagged}" + (f" ({share:.1f}% of total)" if share is not None else ""),
-                      style="yellow" if answer.untagged_cost else "dim"))
+    if answer.untagged_applies:
+        untagged = format_money(answer.untagged_cost, answer.currency)
+        share = answer.untagged_share
+        parts.append(Text(f"Untagged: {untagged}" + (f" ({share:.1f}% of total)" if share is not None else ""),
+                          style="yellow" if answer.untagged_cost else "dim"))
     through = answer.data_through.isoformat() if answer.data_through else "no data yet"
     parts.append(Text(f"{answer.metric} · {answer.currency} · billing data through {through}", style="dim"))
     return RichGroup(*parts)

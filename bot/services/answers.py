@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -18,6 +19,7 @@ from bot.domain.answers import (
     bucket_start,
     bucket_starts,
     chart_bucket,
+    drivers_and_movers,
     top_groups,
     top_keys,
 )
@@ -25,7 +27,7 @@ from bot.domain.errors import NoData
 from bot.domain.money import ZERO
 from bot.domain.periods import resolve_period
 from bot.domain.query import Command, Query
-from bot.domain.spec import OTHER, Grouping
+from bot.domain.spec import OTHER, CostSpec, Grouping
 from bot.ports import CostQueries
 from bot.services.allocation import AllocationService
 from bot.services.scopes import ScopeResolver
@@ -52,11 +54,14 @@ class AnswerService:
         """The last day the store holds billing data for."""
         return self.queries.freshness()
 
-    def answer(self, query: Query) -> CostAnswer:
+    def answer(self, query: Query, asked_on: date | None = None) -> CostAnswer:
+        """The answer; relative periods ("last-week") are resolved against `asked_on` (a button's question is
+        answered for the day it was asked), else today."""
         data_through = self.queries.freshness()
         if data_through is None:
             raise NoData("no billing data yet: run `costbot demo`, or `costbot ingest PATH` with FOCUS or CUR files")
-        period = resolve_period(query.period, self.today())
+        asked_on = asked_on or self.today()
+        period = resolve_period(query.period, asked_on)
         spec = self.scopes.spec(query, period.start, period.end)
         totals = self.queries.totals(spec, (period.previous_start, period.previous_end))
         groups: tuple[Group, ...] = ()
@@ -76,8 +81,36 @@ class AnswerService:
             groups=groups,
             dimension=query.by.name if query.by else None,
             data_through=data_through,
+            untagged_applies=self.untagged_applies(query),
+            asked_on=asked_on,
         )
-        return self.allocation.apply(answer)
+        answer = self.allocation.apply(answer)
+        return self._explained(answer, spec) if query.by is None else answer
+
+    def untagged_applies(self, query: Query) -> bool:
+        """Whether an untagged share means anything for the scope: not for a team (0 % by definition) nor for
+        `untagged` or a team-tag scope (0 or 100 %)."""
+        team_key = self.config.grammar.team_tag_key.lower()
+        return not any(s.kind in ("team", "untagged") or (s.kind == "tag" and str(s.key).lower() == team_key)
+                       for s in query.scopes)
+
+    def drivers_dimension(self, query: Query) -> str:
+        """What explains a total best: teams for the organization (or a service), services for anything else."""
+        kinds = {s.kind for s in query.scopes}
+        return "team" if self.config.teams and kinds <= {"service"} else "service"
+
+    def _explained(self, answer: CostAnswer, spec: CostSpec) -> CostAnswer:
+        """An answer without `by`, with its largest parts and the parts that moved most since the previous period
+        (when there are at least two parts to tell apart)."""
+        dimension = self.drivers_dimension(answer.query)
+        grouping = self.scopes.team_grouping() if dimension == "team" else Grouping("column", "ServiceName")
+        now = self.queries.groups(spec, grouping)
+        before = self.queries.groups(spec.with_range(answer.period.previous_start, answer.period.previous_end),
+                                     grouping)
+        if max(len([c for _, c in now if c]), len([c for _, c in before if c])) < 2:
+            return answer
+        drivers, movers = drivers_and_movers(now, before, dimension)
+        return replace(answer, drivers=drivers, drivers_by=dimension, movers=movers)
 
     def chart_series(self, answer: CostAnswer) -> ChartSeries:
         """Spend for the answer's scope and period, stacked by its dimension (or by service): daily bars, or
