@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Protocol
@@ -15,7 +17,17 @@ import typer
 import typer.main
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.text import Text
 from typer.core import TyperOption
 
 from bot import __version__
@@ -74,6 +86,43 @@ def _application(ctx: typer.Context, **options: Any) -> Application:
     application = factory(**options)
     ctx.call_on_close(application.close)
     return application
+
+
+Step = Callable[[str, int, int], None]  # (what now, done, count)
+
+
+class _Rate(ProgressColumn):
+    """Items a second, in the command's own unit."""
+
+    def __init__(self, unit: str) -> None:
+        super().__init__()
+        self.unit = unit
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:,.1f} {self.unit}/s" if task.speed else "", style="dim")
+
+
+@contextmanager
+def _progress(unit: str) -> Iterator[Step]:
+    """On a terminal, a Rich progress bar with counts, a rate and the time so far (gone when done); in a file or a
+    pipe nothing: the command prints one summary line when it is done."""
+    if not err.is_terminal:
+        yield lambda what, done, count: None
+        return
+    columns = (SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn(unit), _Rate(unit), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("starting", total=None)
+        yield lambda what, done, count: progress.update(task, description=escape(what), completed=done,
+                                                        total=count)
+
+
+def _took(started: float, count: int, unit: str) -> str:
+    """`3,717 rows in 0.5 s, 8,176 rows/s`; `1 digest in 0.7 s`."""
+    seconds = max(time.perf_counter() - started, 1e-6)
+    if count == 1:
+        return f"1 {unit.removesuffix('s')} in {seconds:.1f} s"
+    return f"{count:,} {unit} in {seconds:.1f} s, {count / seconds:,.0f} {unit}/s"
 
 
 def _version(value: bool) -> None:
@@ -148,15 +197,12 @@ def ingest(
     from bot.render.terminal import render_ingest_summary
 
     uc = _application(ctx).use_cases
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err, transient=True) as progress:
-        task = progress.add_task("Validating", total=None)
-
-        def on_file(path: Path, index: int, count: int) -> None:
-            progress.update(task, total=count, completed=index + 1, description=f"Read {path.name}")
-
-        summary = uc.ingest.ingest(paths, source=source, progress=on_file)
+    started = time.perf_counter()
+    with _progress("files") as step:
+        summary = uc.ingest.ingest(paths, source=source,
+                                   progress=lambda path, index, count: step(f"Read {path.name}", index + 1, count))
     out.print(render_ingest_summary(summary))
+    out.print(f"Ingested {_took(started, summary.rows, 'rows')}", markup=False)
 
 
 @app.command()
@@ -205,13 +251,16 @@ def _question(uc: UseCases, text: str) -> CostAnswer:
 @app.command()
 def digest(
     ctx: typer.Context,
-    scope: Annotated[str, typer.Argument(help='A /cost scope, e.g. "team-ml" or "project:fraud"; "" for all.')] = "",
+    scopes: Annotated[list[str] | None, typer.Argument(
+        metavar="SCOPE...", help='/cost scopes, e.g. team-ml "project:fraud"; none: the whole organization; '
+                                 '"teams": every team.')] = None,
     weekly: Annotated[bool, typer.Option("--weekly", help="The weekly digest instead of the daily one.")] = False,
-    preview: Annotated[Path | None, typer.Option(help="Write the blocks (JSON) and the chart (PNG) here.")] = None,
+    preview: Annotated[Path | None, typer.Option(metavar="DIR",
+                                                 help="Write the blocks (JSON) and the chart (PNG) here.")] = None,
     post: Annotated[bool, typer.Option("--post", help="Post it to Slack now.")] = False,
     channel: Annotated[str | None, typer.Option(help="Channel for --post (default: the team's channel).")] = None,
 ) -> None:
-    """Build a digest: preview it as files, or post it now."""
+    """Build digests: preview them as files, or post them now."""
     from bot.render.charts import digest_png
     from bot.render.digest_blocks import digest_blocks
 
@@ -220,20 +269,33 @@ def digest(
     cadence = "weekly" if weekly else "daily"
     if preview is None and not post:
         raise ConfigError("say what to do: --preview DIR and/or --post")
-    built = uc.digests.build(scope, cadence)
-    if preview is not None:
-        preview.mkdir(parents=True, exist_ok=True)
-        stem = f"digest-{(scope or 'all').replace(':', '-').replace(' ', '_')}-{cadence}"
-        (preview / f"{stem}.json").write_text(json.dumps([b.to_dict() for b in digest_blocks(built)], indent=2))
-        if built.chart is not None:
-            (preview / f"{stem}.png").write_bytes(digest_png(built.chart))
-        out.print(f"Wrote {preview / (stem + '.json')} and {preview / (stem + '.png')}", markup=False)
-    if post:
-        target = channel or (application.config.channel_for(scope) if scope in application.config.teams else None)
-        if not target:
-            raise ConfigError(f"no channel for '{scope}': pass --channel")
-        uc.digests.post_now(target, scope, cadence)
-        out.print(f"Posted the {cadence} digest for {scope or 'all teams'} to {target}", markup=False)
+    teams = list(application.config.teams)
+    wanted = [one for scope in (scopes or [""]) for one in (teams if scope == "teams" else [scope])]
+    started = time.perf_counter()
+    written: list[Path] = []
+    with _progress("digests") as step:
+        for done, scope in enumerate(wanted):
+            step(f"Digest {scope or 'all teams'}", done, len(wanted))
+            built = uc.digests.build(scope, cadence)
+            if preview is not None:
+                preview.mkdir(parents=True, exist_ok=True)
+                stem = f"digest-{(scope or 'all').replace(':', '-').replace(' ', '_')}-{cadence}"
+                (preview / f"{stem}.json").write_text(json.dumps([b.to_dict() for b in digest_blocks(built)],
+                                                                 indent=2))
+                written.append(preview / f"{stem}.json")
+                if built.chart is not None:
+                    (preview / f"{stem}.png").write_bytes(digest_png(built.chart))
+                    written.append(preview / f"{stem}.png")
+            if post:
+                config = application.config
+                target = channel or (config.channel_for(scope) if scope in config.teams else None)
+                if not target:
+                    raise ConfigError(f"no channel for '{scope}': pass --channel")
+                uc.digests.post_now(target, scope, cadence)
+                out.print(f"Posted the {cadence} digest for {scope or 'all teams'} to {target}", markup=False)
+    if written:
+        names = " and ".join(str(p) for p in written) if len(written) <= 2 else f"{len(written)} files to {preview}"
+        out.print(f"Wrote {names} ({_took(started, len(wanted), 'digests')})", markup=False)
 
 
 def _setup_logging(settings: Settings) -> None:
@@ -268,7 +330,9 @@ def scan(
     if not application.config.providers:
         raise ConfigError("no providers configured: add `providers: [{kind: aws, regions: [us-east-1]}]`")
     currency = application.config.currency
-    result = application.use_cases.scans.scan(post=post)
+    with _progress("providers") as step:
+        result = application.use_cases.scans.scan(post=post, progress=lambda name, done, count: step(
+            f"Scanning {name}" if done < count else "Posting", done, count))
     if as_json:
         sys.stdout.write(json.dumps({
             "resources": result.resources,
@@ -289,7 +353,8 @@ def scan(
         saving = format_money(r.monthly_savings, currency, whole=True) if r.monthly_savings else "–"
         table.add_row(Text(r.name), Text(r.team or "–"), Text(r.resource_type + target), Text(f"{r.kind}: {r.reason}"),
                       saving)
-    out.print(table)
+    out.print(table if result.recommendations else
+              f"No idle or oversized resources among {result.resources} resources.")
     calls = ", ".join(f"{k} {v}" for k, v in sorted(result.requests.items()))
     out.print(f"Total ~{format_money(result.monthly_savings, currency, whole=True)}/month · "
               f"posted to {len(result.posted)} channel(s) · API requests: {calls}", markup=False)
@@ -396,7 +461,10 @@ def sync(
     if not uc.sync.sources:
         raise ConfigError("no sources configured (see `sources:` in costbot.example.yml)")
     failed = False
-    for r in uc.sync.sync(source, start):
+    with _progress("sources") as step:
+        results = uc.sync.sync(source, start, progress=lambda name, done, count: step(
+            f"Syncing {name}" if done < count else "Done", done, count))
+    for r in results:
         calls = ", ".join(f"{k} {v}" for k, v in sorted(r.requests.items())) or "no API requests"
         if r.ok:
             out.print(f"[green]✓[/] {escape(r.name)}: {escape(r.note)}; {r.rows:,} rows ingested ({calls})")

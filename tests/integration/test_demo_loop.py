@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -160,3 +161,15 @@ def test_demo_loop_in_the_terminal(cli: Callable[..., CliResult]) -> None:
     cli("action", "stop", "gpu-dev-02", "--as", "U0ADMIN01")
     assert cli("demo").code == 0
     assert "gpu-dev-02" in cli("scan", "--no-post").out
+
+
+def test_digest_previews_for_every_team_in_a_pipe(cli: Callable[..., CliResult], tmp_path: Path) -> None:
+    """In a pipe: no progress bars, one summary line."""
+    assert cli("demo").code == 0
+    previews = tmp_path / "previews"
+    result = cli("digest", "teams", "--preview", str(previews))
+    assert result.code == 0 and result.err == ""
+    (line,) = result.out.splitlines()
+    assert line.startswith(f"Wrote 10 files to {previews} (5 digests in ") and line.endswith(" digests/s)")
+    assert sorted(p.name for p in previews.glob("*.png")) == [f"digest-team-{t}-daily.png" for t in
+                                                               ("data", "ml", "platform", "search", "vision")]
