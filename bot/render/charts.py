@@ -51,9 +51,9 @@ WIDTH_PX, HEIGHT_PX, DPI = 1200, 600, 100
 
 # the layout, in fractions of the figure: a title band, the plot, and the legend's column on the right
 # (sizes in points at 100 dpi: a 1200-pixel chart shown 360 pixels wide on a phone keeps ~5 px per point of text)
-PLOT_LEFT, PLOT_RIGHT, PLOT_BOTTOM, PLOT_TOP = 0.075, 0.615, 0.09, 0.78
-LEGEND_LEFT, LEGEND_RIGHT = 0.635, 0.995
-TITLE_SIZE, SUBTITLE_SIZE, TICK_SIZE, LEGEND_SIZE, NOTE_SIZE = 24, 13.5, 16, 15, 18
+PLOT_LEFT, PLOT_RIGHT, PLOT_BOTTOM, PLOT_TOP = 0.085, 0.6, 0.105, 0.775
+LEGEND_LEFT, LEGEND_RIGHT = 0.61, 0.995
+TITLE_SIZE, SUBTITLE_SIZE, TICK_SIZE, LEGEND_SIZE, NOTE_SIZE = 25, 14, 16, 16, 19
 
 
 # -- colours -------------------------------------------------------------------------------------------------
@@ -220,6 +220,7 @@ def _axes(fig: Figure, currency: str) -> Axes:
     ax.yaxis.set_major_formatter(_money_axis(currency))
     ax.yaxis.set_major_locator(MaxNLocator(nbins=5, min_n_ticks=3))
     ax.tick_params(axis="both", labelsize=TICK_SIZE, length=0, pad=6)
+    ax.tick_params(axis="x", pad=10)  # clear of the lowest amount ("$0") in the corner
     ax.grid(axis="y", color="#DDDDDD", linewidth=0.9)
     ax.set_axisbelow(True)
     ax.spines[["top", "right", "left"]].set_visible(False)
