@@ -274,3 +274,30 @@ def test_terminal_output_is_not_wrapped_in_a_pipe_and_help_reads_as_words(demo_e
     helped = cli("ask", "--help")
     assert "--chart FILE" in helped.out and "<bool>" not in helped.out and "<list[str]>" not in helped.out
     assert "Also write a chart to FILE: .png, .svg or .pdf." in helped.out  # one line, not split at 80
+
+
+def test_an_answer_without_by_says_what_drove_it_and_why_it_changed(demo_env, monkeypatch, cli) -> None:  # type: ignore[no-untyped-def]
+    """Top 3 services of a team and the two largest movers, to the cent, against plain sums over the CSV."""
+    monkeypatch.setenv("COSTBOT_DATA_DIR", str(demo_env[0]))
+    rows = demo_env[1]
+
+    def by_service(start: str, end: str) -> dict[str, Decimal]:
+        out: dict[str, Decimal] = defaultdict(Decimal)
+        for r in rows:
+            if start <= day_of(r) < end and tags(r).get("team") == "ml":
+                out[r["ServiceName"]] += Decimal(r["EffectiveCost"])
+        return out
+
+    now, before = by_service("2026-11-16", "2026-11-23"), by_service("2026-11-09", "2026-11-16")
+    total = sum(now.values(), Decimal(0))
+    top = sorted(now.items(), key=lambda kv: -kv[1])[:3]
+    moved = sorted(((k, now.get(k, Decimal(0)) - before.get(k, Decimal(0))) for k in set(now) | set(before)),
+                   key=lambda kv: -abs(kv[1]))[:2]
+    out = cli("ask", "team-ml last-week").out
+    assert "Top services: " + ", ".join(f"{k} ${cents(v):,.2f} ({v / total * 100:.1f}%)" for k, v in top) in out
+    assert "Why it changed: " + ", ".join(
+        f"{k} {'+' if d >= 0 else '−'}${abs(cents(d)):,.2f} ({'+' if d >= 0 else '−'}"
+        f"{abs(d / before[k] * 100):.{1 if abs(d / before[k] * 100) < 10 else 0}f}%)" for k, d in moved) in out
+    assert "Untagged" not in out
+    org = cli("ask", "last-week").out
+    assert "Top teams: team-vision " in org and "Untagged: $" in org
