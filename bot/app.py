@@ -161,11 +161,18 @@ class Application:
         """Keyed by configured name (unique, validated): two providers of one kind stay two."""
         from bot.adapters import providers
 
-        return {cfg.name: providers.create(cfg, self.config.rules) for cfg in self.config.providers}
+        return {cfg.name: providers.create(cfg, self.config.rules, self.state) for cfg in self.config.providers}
 
     def resource_key(self, billing_resource_id: str) -> str | None:
         """A billing line's ResourceId -> the key the actions feature uses, from the provider that manages it."""
         return next((key for p in self.providers.values() if (key := p.resource_key(billing_resource_id))), None)
+
+    def reset_demo(self) -> int:
+        """Every demo provider's resources back to how the demo organization describes them (`costbot demo`);
+        returns how many had been changed."""
+        from bot.adapters.providers.demo import DemoProvider
+
+        return sum(p.reset() for p in self.providers.values() if isinstance(p, DemoProvider))
 
     # -- use cases ---------------------------------------------------------------------------------------
     @cached_property

@@ -234,9 +234,31 @@ class AwsProviderConfig(_Strict):
             return [AwsAccountConfig(id=m.group(1), role_arn=self.role_arn)]
         return list(self.accounts)
 
+    def coverage(self) -> list[tuple[str, str]]:
+        """(account, region) pairs it scans, as far as the config says."""
+        return [(a.id, region) for a in self.account_list() for region in a.regions or self.regions]
+
+
+class DemoProviderConfig(_Strict):
+    """The demo organization's instances, notebooks and endpoints (no cloud account): what costbot changes on
+    them is kept in the app-state database."""
+
+    kind: Literal["demo"]
+    name: str = "demo"
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _PROVIDER_NAME.match(v):
+            raise ValueError(f"provider name '{v}' must be letters, digits, '-', '_' or '.' (at most 64)")
+        return v
+
+    def coverage(self) -> list[tuple[str, str]]:
+        return []  # fictional accounts: nothing a real provider could also cover
+
 
 # One model per provider kind, told apart by `kind`: adding a kind is one more member here (`A | B`).
-ProviderConfig = Annotated[AwsProviderConfig, Field(discriminator="kind")]
+ProviderConfig = Annotated[AwsProviderConfig | DemoProviderConfig, Field(discriminator="kind")]
 
 
 def _kinds(union: Any) -> tuple[str, ...]:
@@ -257,11 +279,10 @@ def _unique_providers(providers: list[Any]) -> list[Any]:
             raise ValueError(f"providers.{first[p.name]} and providers.{i} are both named '{p.name}': give each "
                              "provider its own `name`")
         first[p.name] = i
-        for account in p.account_list():
-            for region in account.regions or p.regions:
-                j = covered.setdefault((account.id, region), i)
-                if j != i:
-                    raise ValueError(f"providers.{j} and providers.{i} both cover account {account.id} in {region}")
+        for account, region in p.coverage():
+            j = covered.setdefault((account, region), i)
+            if j != i:
+                raise ValueError(f"providers.{j} and providers.{i} both cover account {account} in {region}")
     return providers
 
 

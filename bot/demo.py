@@ -203,3 +203,47 @@ def write_demo_csv(path: Path, today: date, days: int = 180) -> int:
             writer.writerow(row)
             count += 1
     return count
+
+
+# -- the demo organization's running resources (what the `demo` provider shows to scans and actions) ----------
+@dataclass(frozen=True)
+class LiveProfile:
+    """How one of the demo organization's resources runs: the kind a provider would call it, the state it starts
+    in, and what its metrics say (peaks over the last day, p95 over the last week; network in MB per hour).
+    The billing rows above are what it cost; this is what it is doing."""
+
+    kind: str  # ec2 | notebook | endpoint
+    state: str = "running"
+    cpu_max: float = 60.0
+    cpu_p95: float = 50.0
+    gpu_max: float | None = None
+    gpu_p95: float | None = None
+    network_mb: float = 900.0
+    invocations: float | None = None  # endpoints: requests served over the last day
+    count: int = 1
+
+
+LIVE_PROFILES: dict[str, LiveProfile] = {
+    "train-fraud-01": LiveProfile("ec2", cpu_max=88, cpu_p95=81, gpu_max=97, gpu_p95=93, network_mb=2400),
+    "train-recsys-01": LiveProfile("ec2", cpu_max=71, cpu_p95=64, gpu_max=86, gpu_p95=78),
+    # the idle GPU box: a dev instance nobody has touched for days
+    "gpu-dev-02": LiveProfile("ec2", cpu_max=2, cpu_p95=1.5, gpu_max=1, gpu_p95=0.4, network_mb=0.4),
+    "train-vision-01": LiveProfile("ec2", cpu_max=76, cpu_p95=70, gpu_max=92, gpu_p95=88),
+    # busy, but never near its size: a smaller g5 would do
+    "train-ranking-01": LiveProfile("ec2", cpu_max=38, cpu_p95=19, gpu_max=31, gpu_p95=17),
+    "etl-cluster-01": LiveProfile("ec2", cpu_max=64, cpu_p95=52),
+    "eks-nodes": LiveProfile("ec2", cpu_max=58, cpu_p95=47),
+    # untagged and idle: nobody's, so it goes to the owners channel
+    "legacy-batch-07": LiveProfile("ec2", cpu_max=3, cpu_p95=2, network_mb=0.8),
+    "endpoint-fraud-scoring": LiveProfile("endpoint", state="InService", cpu_max=41, cpu_p95=35,
+                                          invocations=182_400),
+    "endpoint-detection": LiveProfile("endpoint", state="InService", cpu_max=37, cpu_p95=30, invocations=96_000),
+    "endpoint-ranker": LiveProfile("endpoint", state="InService", cpu_max=52, cpu_p95=44, invocations=240_000),
+    "nb-ml-research": LiveProfile("notebook", state="InService", cpu_max=35, cpu_p95=22),
+    "nb-search-dev": LiveProfile("notebook", state="Stopped", cpu_max=0, cpu_p95=0),
+}
+
+
+def live_resources() -> list[tuple[DemoResource, LiveProfile]]:
+    """The demo organization's resources that run (instances, notebooks, endpoints), with how they run."""
+    return [(res, LIVE_PROFILES[res.name]) for res in demo_resources() if res.name in LIVE_PROFILES]

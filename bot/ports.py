@@ -316,6 +316,11 @@ class InsightNotifier(Protocol):
 
     def post_budget_alert(self, channel: str, status: BudgetStatus, threshold: Threshold) -> None: ...
 
+    def post_budget_change(self, channel: str, scope: str, before: Decimal | None, after: Decimal,
+                           user: str) -> None:
+        """Tell a team its budget was changed, by whom, from what to what."""
+        ...
+
     def post_anomaly(self, channel: str, anomaly: Anomaly, actionable: dict[str, str]) -> tuple[str, str]: ...
 
     def update_anomaly(self, channel: str, ts: str, anomaly: Anomaly, actionable: dict[str, str],

@@ -18,7 +18,6 @@ from slack_sdk.models.blocks import Block
 
 from bot.config import CostbotConfig
 from bot.domain.errors import QueryError
-from bot.domain.money import format_money
 from bot.domain.query import (
     BudgetCommand,
     Command,
@@ -26,6 +25,7 @@ from bot.domain.query import (
     IdleCommand,
     Query,
     help_text,
+    quick_help_text,
     subcommand_of,
 )
 from bot.render import (
@@ -74,8 +74,16 @@ QUESTION = Word("", lambda uc, q, _: uc.answers.answer(q), _answer_slack,
 
 
 # -- subcommands ---------------------------------------------------------------------------------------------
-def _help_slack(_: Any, text: str, config: CostbotConfig) -> list[Message]:
+def _help_slack(everything: bool, text: str, config: CostbotConfig) -> list[Message]:
+    if everything:
+        return [(answer_blocks.full_help_blocks(list(config.teams)), "Everything you can ask costbot")]
     return [(answer_blocks.help_blocks(list(config.teams)), "How to ask costbot")]
+
+
+def _help_terminal(everything: bool, config: CostbotConfig) -> RenderableType:
+    if everything:
+        return terminal.render_help(help_text(config.grammar, "costbot ask"))
+    return terminal.render_help(quick_help_text(config.grammar, "costbot ask", "costbot ask help all"))
 
 
 def _idle(uc: UseCases, cmd: IdleCommand, caller: Caller) -> list[tuple[str | None, Any]]:
@@ -110,11 +118,9 @@ def _budget_slack(result: tuple[Any, list[Any]], _: str, config: CostbotConfig) 
     changed, statuses = result
     out: list[Message] = []
     if changed is not None and statuses:
-        before, after = changed
-        was = format_money(before, config.currency, whole=True) if before is not None else "none"
-        out.append((notice_blocks(f":white_check_mark: Budget for *{statuses[0].scope}* is now "
-                                  f"{format_money(after, config.currency, whole=True)} (was {was})."),
-                    "Budget set"))
+        before, after, told = changed
+        text = budget_blocks.budget_change_text(statuses[0].scope, before, after, config.currency)
+        out.append((notice_blocks(f":white_check_mark: {text}" + (f"; told {told}." if told else ".")), "Budget set"))
     out.append((budget_blocks.budgets_blocks(statuses), "Budgets"))
     return out
 
@@ -141,8 +147,7 @@ def _not_in_a_terminal(_: Any, __: CostbotConfig) -> RenderableType:
 
 
 WORDS: dict[str, Word] = {w.word: w for w in (
-    Word("help", lambda uc, cmd, caller: None, _help_slack,
-         lambda _, config: terminal.render_help(help_text(config.grammar, "costbot ask"))),
+    Word("help", lambda uc, cmd, caller: cmd.all, _help_slack, _help_terminal),
     Word("idle", _idle, _idle_slack,
          lambda result, config: terminal.render_recommendations(result, config.currency)),
     Word("audit", lambda uc, cmd, _: uc.actions.audit(cmd.limit),
@@ -171,7 +176,18 @@ def answer_in_slack(uc: UseCases, config: CostbotConfig, text: str, caller: Call
     """What `/cost TEXT` answers in Slack: one or more ephemeral messages."""
     parsed = uc.answers.parse(text)
     word = word_for(parsed)
-    return word.slack(word.run(uc, parsed, caller), text, config)
+    return word.slack(_run(word, uc, parsed, caller, text), text, config)
+
+
+def _run(word: Word, uc: UseCases, parsed: Query | Command, caller: Caller, text: str) -> Any:
+    """The word's use case; a problem it finds with what was typed comes with an example of the same command."""
+    try:
+        return word.run(uc, parsed, caller)
+    except QueryError as exc:
+        sub = subcommand_of(parsed)
+        if sub is not None and exc.example is None:
+            exc.example = sub.example_for(text.split())
+        raise
 
 
 def answer_in_terminal(uc: UseCases, config: CostbotConfig, text: str) -> tuple[Word, Any, Query | Command]:
@@ -182,4 +198,4 @@ def answer_in_terminal(uc: UseCases, config: CostbotConfig, text: str) -> tuple[
     if word.needs_channel:
         raise QueryError(f"`{word.word} …` needs a Slack channel; in a terminal use `{word.needs_channel}`",
                          word=word.word)
-    return word, word.run(uc, parsed, Caller()), parsed
+    return word, _run(word, uc, parsed, Caller(), text), parsed

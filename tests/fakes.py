@@ -899,13 +899,20 @@ class AlertPosted:
 
 
 class FakeInsightNotifier(_Messages):
-    """InsightNotifier recording `budget_alerts`, `anomalies` posted and `anomaly_updates`."""
+    """InsightNotifier recording `budget_alerts`, `budget_changes` (channel, scope, before, after, user),
+    `anomalies` posted and `anomaly_updates`."""
 
     def __init__(self, channel_ids: Mapping[str, str] | None = None) -> None:
         super().__init__(channel_ids)
         self.budget_alerts: list[AlertPosted] = []
+        self.budget_changes: list[tuple[str, str, Decimal | None, Decimal, str]] = []
         self.anomalies: list[AlertPosted] = []
         self.anomaly_updates: list[AlertPosted] = []
+
+    def post_budget_change(self, channel: str, scope: str, before: Decimal | None, after: Decimal,
+                           user: str) -> None:
+        ch, _ = self._message(channel)
+        self.budget_changes.append((ch, scope, before, after, user))
 
     def post_budget_alert(self, channel: str, status: BudgetStatus, threshold: Threshold) -> None:
         ch, ts = self._message(channel)

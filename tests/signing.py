@@ -29,14 +29,16 @@ def command_body(text: str, response_url: str, user_id: str = "U0ML00001", chann
 
 
 def actions_body(action_id: str, value: str, response_url: str, user_id: str = "U0ML00001",
-                 channel_id: str = "C111", block_id: str = "b1", action_ts: str | None = None) -> bytes:
-    """A block_actions payload; each call is a new click (its own action_ts) unless `action_ts` is given."""
+                 channel_id: str = "C111", block_id: str = "b1", action_ts: str | None = None,
+                 ephemeral: bool = True) -> bytes:
+    """A block_actions payload; each call is a new click (its own action_ts) unless `action_ts` is given. The
+    button sits on an ephemeral message (a `/cost` answer) unless `ephemeral` is False (a shared one)."""
     global _CLICKS
     _CLICKS += 1
     payload = {
         "type": "block_actions", "user": {"id": user_id}, "api_app_id": "A111", "team": {"id": "T111"},
         "container": {"type": "message", "message_ts": "1700000000.000100", "channel_id": channel_id,
-                      "is_ephemeral": True},
+                      "is_ephemeral": ephemeral},
         "trigger_id": "111.222.def", "channel": {"id": channel_id}, "response_url": response_url,
         "actions": [{"action_id": action_id, "block_id": block_id, "value": value, "type": "button",
                      "action_ts": action_ts or f"{time.time():.6f}{_CLICKS:06d}"}],

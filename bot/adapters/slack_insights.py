@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from bot.domain.anomalies import Anomaly
@@ -20,6 +21,13 @@ class SlackInsightNotifier:
         self.client.chat_postMessage(channel=self.resolve_channel(channel),
                                      blocks=budget_blocks.budget_alert_blocks(status, threshold),
                                      text=f"{status.scope} reached {threshold.label()}")
+
+    def post_budget_change(self, channel: str, scope: str, before: Decimal | None, after: Decimal,
+                           user: str) -> None:
+        self.client.chat_postMessage(channel=self.resolve_channel(channel),
+                                     blocks=budget_blocks.budget_change_blocks(scope, before, after, user,
+                                                                               self.currency),
+                                     text=f"The {scope} budget was changed")
 
     def post_anomaly(self, channel: str, anomaly: Anomaly, actionable: dict[str, str]) -> tuple[str, str]:
         resp = self.client.chat_postMessage(channel=self.resolve_channel(channel),

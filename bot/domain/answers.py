@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from bot.domain.money import ZERO, percent_change
+from bot.domain.digest import Change
+from bot.domain.money import ZERO, percent_change, to_cents
 from bot.domain.periods import Period
 from bot.domain.query import Query
 from bot.domain.spec import OTHER
@@ -26,6 +28,24 @@ def top_groups(groups: Sequence[Group], top: int | None) -> tuple[Group, ...]:
         return tuple(groups)
     rest = sum((g.cost for g in groups[top:]), ZERO)
     return (*groups[:top], Group(OTHER, rest))
+
+
+DRIVERS = 3  # the parts a total without `by` is explained by
+MOVERS = 2  # the parts a change is explained by
+
+
+def drivers_and_movers(now: Sequence[tuple[str, Decimal]], before: Sequence[tuple[str, Decimal]],
+                       dimension: str) -> tuple[tuple[Group, ...], tuple[Change, ...]]:
+    """The largest parts of a total (those worth a cent) and the parts whose spend moved most against the
+    previous period, largest move first (moves under a cent are no move)."""
+    current = dict(now)
+    previous = dict(before)
+    drivers = tuple(Group(k, c) for k, c in sorted(current.items(), key=lambda kv: (-kv[1], kv[0]))
+                    if to_cents(c) > 0)[:DRIVERS]
+    changes = [Change(k, current.get(k, ZERO), previous.get(k, ZERO), dimension)
+               for k in sorted(set(current) | set(previous))]
+    moved = sorted((c for c in changes if to_cents(c.change) != 0), key=lambda c: (-abs(c.change), c.key))
+    return drivers, tuple(moved[:MOVERS])
 
 
 def top_keys(totals: Mapping[str, Decimal], top: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -53,6 +73,13 @@ class CostAnswer:
     direct_cost: Decimal | None = None
     shared_cost: Decimal | None = None
     group_split: dict[str, tuple[Decimal, Decimal]] | None = None  # by team: key -> (direct, shared)
+    # without `by`: what the total is made of (the largest parts by `drivers_by`, service or team) and why it
+    # changed (the parts that moved most against the previous period)
+    drivers: tuple[Group, ...] = ()
+    drivers_by: str | None = None
+    movers: tuple[Change, ...] = ()
+    untagged_applies: bool = True  # False where the untagged share is 0 or 100 % by definition (a team scope)
+    asked_on: date | None = None  # the day relative periods were resolved against ("last-week" of that day)
 
     @property
     def change(self) -> Decimal:
@@ -76,7 +103,9 @@ class CostAnswer:
 @dataclass(frozen=True)
 class ChartSeries:
     """Spend per bucket (day, week or month: `days` holds each bucket's first day) stacked by `keys`
-    (largest first, then "(other)"), for one answer."""
+    (largest first, then "(other)"), for one answer; with what a reader needs to know of it: the metric, the
+    period's first and last day, the total drawn and how fresh the data is. `labels` names keys for people
+    (a resource's name for its id) where the answer knows better than the key."""
 
     title: str
     currency: str
@@ -84,16 +113,31 @@ class ChartSeries:
     keys: tuple[str, ...]
     values: dict[str, tuple[Decimal, ...]] = field(default_factory=dict)
     bucket: str = "day"
+    metric: str = "EffectiveCost"
+    first: date | None = None  # the period's first day
+    last: date | None = None  # the period's last day (included)
+    data_through: date | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    partial: tuple[bool, ...] = ()  # per bucket: a week or month the period or the data only partly covers
+
+    @property
+    def total(self) -> Decimal:
+        return sum((v for values in self.values.values() for v in values), ZERO)
+
+    def key_total(self, key: str) -> Decimal:
+        return sum(self.values.get(key, ()), ZERO)
 
 
-MAX_BARS = 400  # beyond this many bars a chart cannot be read: wider buckets
+DAILY_BARS = 92  # a quarter of daily bars is as many as a chart (or a phone) shows legibly
+WEEKLY_BARS = 106  # two years of weeks; longer spans have monthly bars
 
 
 def chart_bucket(days: int) -> str:
-    """The narrowest bucket that keeps a chart of `days` days within MAX_BARS bars."""
-    if days <= MAX_BARS:
+    """The narrowest bucket that keeps a chart of `days` days legible: days up to a quarter, then weeks up to two
+    years, then months."""
+    if days <= DAILY_BARS:
         return "day"
-    if days <= MAX_BARS * 7:
+    if days <= WEEKLY_BARS * 7:
         return "week"
     return "month"
 
@@ -104,6 +148,15 @@ def bucket_start(day: date, bucket: str) -> date:
     if bucket == "month":
         return day.replace(day=1)
     return day
+
+
+def bucket_end(start: date, bucket: str) -> date:
+    """The day after a bucket that starts on `start`."""
+    if bucket == "week":
+        return start + timedelta(days=7)
+    if bucket == "month":
+        return (start + timedelta(days=32)).replace(day=1)
+    return start + timedelta(days=1)
 
 
 def bucket_starts(first: date, last: date, bucket: str) -> tuple[date, ...]:
@@ -119,3 +172,24 @@ def bucket_starts(first: date, last: date, bucket: str) -> tuple[date, ...]:
         else:
             current = (current + timedelta(days=32)).replace(day=1)
     return tuple(out)
+
+
+def pin_question(text: str, asked_on: date) -> str:
+    """A question as a button carries it: its text and the day it was asked, so that a click next week answers
+    the dates the answer showed ("last-week" of that day), not the week of the click."""
+    return json.dumps({"q": text, "on": asked_on.isoformat()}, separators=(",", ":"), ensure_ascii=False)
+
+
+def unpin_question(value: str) -> tuple[str, date | None]:
+    """(the question, the day it was asked) from a button's value; a plain question (a button made before
+    questions were pinned, or App Home's) is asked as of today."""
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return value, None
+    if not isinstance(data, dict) or not isinstance(data.get("q"), str):
+        return value, None
+    try:
+        return data["q"], date.fromisoformat(str(data.get("on")))
+    except ValueError:
+        return data["q"], None

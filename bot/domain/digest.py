@@ -41,6 +41,15 @@ class DigestChart:
     moving_average: tuple[Decimal | None, ...]
     budget_per_day: Decimal | None = None
     anomaly_days: tuple[date, ...] = ()
+    metric: str = "EffectiveCost"
+    data_through: date | None = None
+
+    @property
+    def total(self) -> Decimal:
+        return sum((v for values in self.values.values() for v in values), Decimal(0))
+
+    def key_total(self, key: str) -> Decimal:
+        return sum(self.values.get(key, ()), Decimal(0))
 
 
 @dataclass(frozen=True)

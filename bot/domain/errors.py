@@ -10,14 +10,17 @@ class CostbotError(Exception):
 
 
 class QueryError(CostbotError):
-    """The `/cost` text could not be understood. `word` is the offending word, `suggestion` a close valid one."""
+    """The `/cost` text could not be understood. `word` is the offending word, `suggestion` a close valid one,
+    `example` a correct use of the same command (`budget set team-ml 30000`), when it was one."""
 
     exit_code = 2
 
-    def __init__(self, message: str, word: str | None = None, suggestion: str | None = None) -> None:
+    def __init__(self, message: str, word: str | None = None, suggestion: str | None = None,
+                 example: str | None = None) -> None:
         super().__init__(message)
         self.word = word
         self.suggestion = suggestion
+        self.example = example
 
 
 class UnknownScope(QueryError):

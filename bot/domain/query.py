@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 import re
 import shlex
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -87,6 +87,14 @@ QUESTION_HELP: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ),
     ),
 )
+#: what short help shows: the five questions most people want, and what each answers
+QUICK_EXAMPLES: tuple[tuple[str, str], ...] = (
+    ("team-ml last-week", "a team's week: the total, what it is made of, why it changed"),
+    ("last-month by team", "the whole organization, team by team"),
+    ("team-ml mtd by service top 5", "the month so far, by service"),
+    ("idle", "idle and oversized resources, and what stopping them saves"),
+    ("budget team-ml", "the month against the budget, and the month-end forecast"),
+)
 EXAMPLES = (
     "team-ml last-week",
     "project:fraud last-month by service",
@@ -136,7 +144,9 @@ class Query:
 
 @dataclass(frozen=True)
 class HelpRequest:
-    """`help`: show the grammar."""
+    """`help`: the most useful examples; `help all`: the whole grammar and every command."""
+
+    all: bool = False
 
 
 DIGEST_ACTIONS = ("subscribe", "unsubscribe", "list", "now")
@@ -363,7 +373,12 @@ def parse_query(text: str, grammar: Grammar) -> Query | Command:
     subcommand (SUBCOMMANDS) hands the words to that subcommand's parser."""
     tokens = _tokens(text)
     if tokens and tokens[0].lower() in SUBCOMMANDS:
-        return SUBCOMMANDS[tokens[0].lower()].parse(tokens, grammar)
+        sub = SUBCOMMANDS[tokens[0].lower()]
+        try:
+            return sub.parse(tokens, grammar)
+        except QueryError as exc:
+            exc.example = exc.example or sub.example_for(tokens)
+            raise
     scopes: list[Scope] = []
     period: str | None = None
     by: Dimension | None = None
@@ -433,10 +448,20 @@ class Subcommand:
     example: str
     section: str
     help: tuple[tuple[str, str], ...]
+    examples: Mapping[str, str] = field(default_factory=dict)  # by its second word: `set` -> `budget set …`
+
+    def example_for(self, tokens: Sequence[str]) -> str:
+        """A correct use of this command, as close as there is to what was typed."""
+        second = tokens[1].lower() if len(tokens) > 1 else ""
+        return self.examples.get(second, self.example)
 
 
 def _parse_help(tokens: list[str], grammar: Grammar) -> HelpRequest:
-    return HelpRequest()
+    if len(tokens) == 1:
+        return HelpRequest()
+    if len(tokens) == 2 and tokens[1].lower() == "all":
+        return HelpRequest(all=True)
+    raise QueryError("`help` takes `all` or nothing: `help all` lists every command", word=tokens[1])
 
 
 def _parse_idle(tokens: list[str], grammar: Grammar) -> IdleCommand:
@@ -452,14 +477,16 @@ _BUDGETS = "Budgets, anomalies and tags"
 _DIGESTS = "Digests (posted to the channel you type them in)"
 
 SUBCOMMANDS: dict[str, Subcommand] = {s.word: s for s in (
-    Subcommand("help", HelpRequest, _parse_help, "help", "Breakdown and options", (("help", "this text"),)),
+    Subcommand("help", HelpRequest, _parse_help, "help all", "Breakdown and options",
+               (("help [all]", "the most useful questions; `all`: this text"),)),
     Subcommand("idle", IdleCommand, _parse_idle, "idle team-ml", _IDLE,
                (("idle [TEAM]", "open recommendations, with Stop / Resize / Snooze buttons"),)),
     Subcommand("audit", AuditCommand, lambda tokens, _: _parse_audit(tokens), "audit 20", _IDLE,
                (("audit [N]", "the N most recent actions (default 10)"),)),
     Subcommand("budget", BudgetCommand, _parse_budget, "budget team-ml", _BUDGETS,
                (("budget [SCOPE]", "month to date, % used, month-end forecast, the day it runs out"),
-                ("budget set SCOPE AMOUNT", "set a monthly budget (admins)"))),
+                ("budget set SCOPE AMOUNT", "set a monthly budget (admins)")),
+               {"set": "budget set team-ml 30000"}),
     Subcommand("anomalies", AnomaliesCommand, _parse_anomalies, "anomalies", _BUDGETS,
                (("anomalies [TEAM]", "unusual days in the last 30 days, with their cause"),)),
     Subcommand("tags", TagsCommand, lambda tokens, _: _parse_tags(tokens), "tags last-month", _BUDGETS,
@@ -470,7 +497,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {s.word: s for s in (
         ("digest subscribe SCOPE cron M H DOM MON DOW", "any schedule, in the configured time zone"),
         ("digest unsubscribe SCOPE", "stop it"),
         ("digest list", "this channel's digests"),
-        ("digest now [SCOPE] [weekly]", "post one now"))),
+        ("digest now [SCOPE] [weekly]", "post one now")),
+        {"subscribe": "digest subscribe team-ml daily 09:00", "unsubscribe": "digest unsubscribe team-ml",
+         "now": "digest now team-ml"}),
 )}
 
 
@@ -485,6 +514,17 @@ def help_sections() -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
     for sub in SUBCOMMANDS.values():
         sections.setdefault(sub.section, []).extend(sub.help)
     return tuple((title, tuple(items)) for title, items in sections.items())
+
+
+def quick_help_text(grammar: Grammar, command: str = "/cost", everything: str = "/cost help all") -> str:
+    """Short help: the usage line, the most useful questions, the teams, and where the rest is."""
+    width = max(len(f"{command} {e}") for e, _ in QUICK_EXAMPLES)
+    lines = [f"Usage: {command} [SCOPE ...] [PERIOD] [by DIMENSION] [top N] [billed]", "", "For example:"]
+    lines += [f"  {f'{command} {e}'.ljust(width)}  {what}" for e, what in QUICK_EXAMPLES]
+    if grammar.teams:
+        lines += ["", "Teams: " + ", ".join(grammar.teams)]
+    lines += ["", f"Everything you can ask: {everything}"]
+    return "\n".join(lines)
 
 
 def help_text(grammar: Grammar, command: str = "/cost") -> str:

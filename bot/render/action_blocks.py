@@ -114,6 +114,9 @@ def recommendations_blocks(team: str | None, rows: Sequence[RecommendationView],
             text=f"{len(rows)} resource{'s' if len(rows) != 1 else ''} · ~{format_money(total, currency, whole=True)}"
                  "/month waiting · nothing is stopped or resized without an approver")]),
     ]
+    if not rows:
+        blocks.append(SectionBlock(text=MarkdownTextObject(
+            text="Nothing idle or oversized is open. Scans run every few hours (`costbot scan` runs one now).")))
     for row in rows[:MAX_ROWS]:
         rec, req = row.recommendation, row.request
         blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(describe_recommendation(rec, currency),

@@ -9,6 +9,7 @@ ACTION_REJECT = "costbot_reject"
 ACTION_UNDO = "costbot_undo"
 ACTION_SHARE = "costbot_share"
 ACTION_CHART = "costbot_chart"
+ACTION_HELP_ALL = "costbot_help_all"
 ACTION_HOME_ASK = "costbot_home_ask"  # App Home's question buttons: costbot_home_ask_<n>
 ACTION_SHOW_SHARED = "costbot_show_shared"
 ACTION_ACKNOWLEDGE = "costbot_acknowledge"

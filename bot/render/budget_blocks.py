@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 
 from slack_sdk.models.blocks import Block, DividerBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
 from bot.domain.budgets import BudgetStatus, Threshold
-from bot.domain.money import ZERO, format_money
+from bot.domain.money import ZERO, format_money, to_cents
 from bot.render.common import MAX_BLOCKS, MAX_TEXT_CHARS, clip
 
 
@@ -25,7 +26,8 @@ def budget_lines(status: BudgetStatus) -> list[str]:
         lines.append("At this pace the budget lasts the month")
     if status.drivers:
         lines.append("Growing most this month: " + ", ".join(
-            f"{d.dimension} *{clip(d.key, 60)}* +{format_money(d.change, cur, whole=True)}" for d in status.drivers))
+            f"{d.dimension} *{clip(d.key, 60)}* +{format_money(d.change, cur, whole=True)}" for d in status.drivers
+            if to_cents(d.change) >= Decimal("0.5")))  # "+$0" says nothing
     return lines
 
 
@@ -54,3 +56,16 @@ def budgets_blocks(statuses: Sequence[BudgetStatus]) -> list[Block]:
         out.append(SectionBlock(text=MarkdownTextObject(text=clip(
             f"*{status.scope}*\n" + "\n".join(budget_lines(status)), MAX_TEXT_CHARS))))
     return out
+
+
+def budget_change_text(scope: str, before: Decimal | None, after: Decimal, currency: str) -> str:
+    was = format_money(before, currency, whole=True) if before is not None else "none"
+    return f"*{scope}*'s monthly budget is now *{format_money(after, currency, whole=True)}* (was {was})"
+
+
+def budget_change_blocks(scope: str, before: Decimal | None, after: Decimal, user: str,
+                         currency: str = "USD") -> list[Block]:
+    """What a team's channel is told when its budget changes."""
+    return [SectionBlock(text=MarkdownTextObject(text=clip(
+        f":moneybag: <@{user}> changed the budget: {budget_change_text(scope, before, after, currency)}. "
+        f"`/cost budget {scope}` shows the month against it.", MAX_TEXT_CHARS)))]

@@ -30,9 +30,9 @@ def notice_blocks(text: str) -> list[Block]:
 
 
 def error_blocks(error: CostbotError, command: str = "/cost") -> list[Block]:
-    """A problem, a suggestion when there is one, and an example."""
+    """A problem, a suggestion when there is one, and an example of the same command."""
     text = f":warning: {error}"
     if isinstance(error, QueryError):
-        example = f"`{command} {EXAMPLES[0]}`"
-        text += f"\nFor example: {example} — or `{command} help` for everything you can ask."
+        example = f"`{command} {error.example or EXAMPLES[0]}`"
+        text += f"\nFor example: {example} — or `{command} help` for the most useful questions."
     return [SectionBlock(text=MarkdownTextObject(text=clip(text, MAX_TEXT_CHARS)))]

@@ -2,32 +2,54 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.console import Group as RichGroup
-from rich.console import RenderableType
+from rich.emoji import Emoji
 from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from bot.domain.actions import AuditEntry
+from bot.domain.actions import ActionRequest, AuditEntry
 from bot.domain.anomalies import Anomaly
 from bot.domain.answers import CostAnswer
 from bot.domain.budgets import BudgetStatus
 from bot.domain.compliance import TagCompliance
 from bot.domain.ingest import IngestSummary
-from bot.domain.money import format_money
+from bot.domain.money import format_money, to_cents
 from bot.domain.recommendations import RecommendationView
+from bot.render.action_blocks import outcome_text
 from bot.render.anomaly_blocks import anomaly_text
+from bot.render.answer_blocks import mover_text
 from bot.render.budget_blocks import budget_lines
 from bot.render.compliance_blocks import compliance_lines
+
+HEADING_WIDTH = 80  # a heading's rule in a file or a pipe, where the width is unbounded
+
+
+class _Heading:
+    def __init__(self, title: str) -> None:
+        self.title = title
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width if options.is_terminal else min(options.max_width, HEADING_WIDTH)
+        yield from console.render(Rule(Text(self.title)), options.update_width(width))
+
+
+def heading(title: str) -> RenderableType:
+    """A titled rule across the terminal; in a file or a pipe (no width to fill) a rule of HEADING_WIDTH."""
+    return _Heading(title)
 
 
 def change_text(answer: CostAnswer) -> Text:
     pct = answer.change_percent
     if answer.previous_total == 0 and answer.total == 0:
         return Text("no spend in either period", style="dim")
+    if to_cents(answer.change) == 0:
+        return Text(f"■ no change vs previous {format_money(answer.previous_total, answer.currency)}", style="dim")
     arrow = "▲" if answer.change > 0 else ("▼" if answer.change < 0 else "■")
     style = "red" if answer.change > 0 else "green"
     amount = format_money(abs(answer.change), answer.currency)
@@ -48,6 +70,14 @@ def render_answer(answer: CostAnswer) -> RenderableType:
         parts.append(Text(f"= direct {format_money(answer.direct_cost, answer.currency)} + shared "
                           f"{format_money(answer.shared_cost, answer.currency)} (allocation rules; `direct` for the "
                           "team's own cost)", style="dim"))
+    if answer.drivers:
+        what = {"team": "teams", "service": "services"}.get(answer.drivers_by or "", "parts")
+        parts.append(Text(f"Top {what}: " + ", ".join(
+            f"{g.key} {format_money(g.cost, answer.currency)} ({_share(g.cost, answer.total)})"
+            for g in answer.drivers)))
+    if answer.movers:
+        parts.append(Text("Why it changed: " + ", ".join(slack_plain(mover_text(m, answer.currency))
+                                                         for m in answer.movers)))
     split = answer.group_split
     if answer.dimension is not None:
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
@@ -61,16 +91,19 @@ def render_answer(answer: CostAnswer) -> RenderableType:
         if answer.dimension in ("day", "week", "month"):
             groups.sort(key=lambda g: g.key)
         for g in groups:
+            if to_cents(g.cost) == 0:  # "$0.00" rows say nothing
+                continue
             extra = []
             if split is not None:
                 direct, shared = split.get(g.key, (g.cost, Decimal(0)))
                 extra = [format_money(direct, answer.currency), format_money(shared, answer.currency)]
             table.add_row(Text(g.key), *extra, format_money(g.cost, answer.currency), _share(g.cost, answer.total))
         parts.append(table)
-    untagged = format_money(answer.untagged_cost, answer.currency)
-    share = answer.untagged_share
-    parts.append(Text(f"Untagged: {untagged}" + (f" ({share:.1f}% of total)" if share is not None else ""),
-                      style="yellow" if answer.untagged_cost else "dim"))
+    if answer.untagged_applies:
+        untagged = format_money(answer.untagged_cost, answer.currency)
+        share = answer.untagged_share
+        parts.append(Text(f"Untagged: {untagged}" + (f" ({share:.1f}% of total)" if share is not None else ""),
+                          style="yellow" if answer.untagged_cost else "dim"))
     through = answer.data_through.isoformat() if answer.data_through else "no data yet"
     parts.append(Text(f"{answer.metric} · {answer.currency} · billing data through {through}", style="dim"))
     return RichGroup(*parts)
@@ -106,7 +139,7 @@ def render_budgets(statuses: Sequence[BudgetStatus]) -> RenderableType:
         return Text("No budgets yet (teams.<team>.budget in costbot.yml, or /cost budget set in Slack).")
     parts: list[RenderableType] = []
     for status in statuses:
-        parts.append(Rule(f"{status.scope} · {status.month:%B %Y}"))
+        parts.append(heading(f"{status.scope} · {status.month:%B %Y}"))
         parts += [_plain(line) for line in budget_lines(status)]
     return RichGroup(*parts)
 
@@ -119,7 +152,7 @@ def render_anomalies(anomalies: Sequence[Anomaly], currency: str) -> RenderableT
 
 
 def render_compliance(report: TagCompliance) -> RenderableType:
-    return RichGroup(Rule(f"Tag compliance · {report.period.describe()}"),
+    return RichGroup(heading(f"Tag compliance · {report.period.describe()}"),
                      *[_plain(line) for line in compliance_lines(report)])
 
 
@@ -154,3 +187,23 @@ def render_audit(entries: Sequence[AuditEntry], details: bool = False) -> Render
         table.add_row(e.at.strftime("%Y-%m-%d %H:%M"), Text(e.actor), e.action, Text(e.resource_key.split("|")[-1]),
                       e.result + (" (dry run)" if e.dry_run else ""), Text(detail))
     return table
+
+
+_SLACK_MARKUP = re.compile(r"<[@#!]([^>|]*)(?:\|([^>]*))?>")
+
+
+def slack_plain(text: str) -> str:
+    """Slack mrkdwn for a terminal: mentions as their ids, dates as their fallback text, emoji as emoji, no
+    bold or code markers."""
+    text = _SLACK_MARKUP.sub(lambda m: m.group(2) or m.group(1).split("^")[0], text)
+    return Emoji.replace(text.replace("*", "").replace("`", ""))
+
+
+def render_outcome(request: ActionRequest, currency: str) -> RenderableType:
+    """What became of an action asked for from the terminal, and its number (to approve or undo it)."""
+    if request.status == "requested":
+        what = f"{request.action} {request.resource_key.split('|')[-1]}"
+        team = request.team or "the owners"
+        return Text(f"⌛ {request.requested_by} asked to {what}: waiting for an approver of {team} "
+                    f"(costbot action approve {request.id} --as USER_ID)")
+    return Text(f"{slack_plain(outcome_text(request, currency))} (request {request.id})")

@@ -101,6 +101,25 @@ class ActionService:
         self.provider(ref).check_ref(ref)
         return ref
 
+    def resource_named(self, name: str) -> str:
+        """The resource key for what a terminal user types: a key itself, or the name of a resource with an open
+        recommendation (else of any configured provider's resources)."""
+        try:
+            return ResourceRef.parse(name).key
+        except ValueError:
+            pass
+        wanted = name.strip().lower()
+        found = {r.resource_key for r in self.store.open_recommendations() if r.name.lower() == wanted}
+        if not found:
+            for provider in self.providers.values():
+                found |= {r.ref.key for r in provider.list_resources() if r.name.lower() == wanted}
+        if len(found) > 1:
+            keys = ", ".join(sorted(found))
+            raise ActionNotAllowed(f"several resources are called '{name}': give one's key ({keys})")
+        if not found:
+            raise ActionNotAllowed(f"no resource is called '{name}': `costbot ask idle` lists the open recommendations")
+        return found.pop()
+
     def _move(self, request_id: int, to: Status, **kwargs: Any) -> bool:
         """Move a request to `to` from whichever state the state machine allows (a conditional update)."""
         return self.store.transition(request_id, sources_of(to), to, **kwargs)

@@ -14,7 +14,7 @@ from bot.config import CostbotConfig
 from bot.domain.actions import ActionNotAllowed
 from bot.domain.budgets import DEFAULT_THRESHOLDS, BudgetStatus, Threshold, forecast_month_end, run_out_day
 from bot.domain.digest import Change
-from bot.domain.errors import QueryError
+from bot.domain.errors import CostbotError, QueryError
 from bot.domain.money import ZERO
 from bot.domain.query import Query
 from bot.domain.spec import NONE_KEY, Grouping
@@ -52,8 +52,9 @@ class BudgetService:
         scopes = [name for name, t in self.config.teams.items() if t.budget]
         return scopes + [s for s in self.store.budgets() if s not in scopes]
 
-    def set_budget(self, scope: str, amount: Decimal, user: str) -> tuple[Decimal | None, Decimal]:
-        """Admins only. Returns the budget before and after."""
+    def set_budget(self, scope: str, amount: Decimal, user: str) -> tuple[Decimal | None, Decimal, str | None]:
+        """Admins only. Returns the budget before and after, and the channel that was told (a team's own), if
+        one was: a team hears when its budget changes, and from whom."""
         if user not in self.config.admins:
             raise ActionNotAllowed("only admins can change budgets")
         self._scope(scope)
@@ -61,7 +62,15 @@ class BudgetService:
             raise QueryError("a budget must be a positive amount", word=str(amount))
         before = self.budget_for(scope)
         self.store.set_budget(scope, amount, user)
-        return before, amount
+        channel = self.config.channel_for(scope) if scope in self.config.teams else None
+        if channel is None or self.notifier is None or before == amount:
+            return before, amount, None
+        try:
+            self.notifier.post_budget_change(channel, scope, before, amount, user)
+        except CostbotError as exc:  # the budget is set; only the telling failed
+            log.warning("could not tell %s about its new budget: %s", channel, exc)
+            return before, amount, None
+        return before, amount, channel
 
     def _scope(self, scope: str) -> Query:
         query = self.scopes.scope(scope)

@@ -142,6 +142,7 @@ class DigestBuilder:
             title=f"{label} · daily spend, last {CHART_DAYS} days", currency=self.config.currency, days=days,
             keys=keys, values={k: tuple(v) for k, v in values.items()}, moving_average=tuple(moving),
             budget_per_day=per_day, anomaly_days=tuple(d for d in anomaly_days if d in days),
+            metric=self.config.metric, data_through=self.queries.freshness(),
         )
 
     def _weekly(self, digest: Digest, query: Query, today: date) -> Digest:

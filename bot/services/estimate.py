@@ -86,8 +86,10 @@ class EstimateService:
         return estimate
 
     def _default_region(self) -> str:
+        """The first region a configured AWS provider covers, else us-east-1."""
         for provider in self.config.providers:
-            return provider.regions[0]
+            for _account, region in provider.coverage():
+                return region
         return DEFAULT_REGION
 
     def _team(self, resource: PlannedResource, plan: Plan) -> str | None:

@@ -98,9 +98,13 @@ class ScanService:
             ))
         return resources, found, cleared
 
-    def scan(self, post: bool = True) -> ScanResult:
+    def scan(self, post: bool = True, progress: Callable[[str, int, int], None] | None = None) -> ScanResult:
+        """Scan every provider; `progress` hears (provider, done, count) as each one starts and once all are
+        done."""
         result = ScanResult()
-        for provider in self.providers:
+        for done, provider in enumerate(self.providers):
+            if progress is not None:
+                progress(provider.name, done, len(self.providers))
             before = provider.requests()
             resources, found, cleared = self.find(provider)
             result.resources += len(resources)
@@ -122,6 +126,8 @@ class ScanService:
                 self.refresh(closed)
             for op, n in (provider.requests() - before).items():  # this scan's requests only
                 result.requests[op] = result.requests.get(op, 0) + n
+        if progress is not None:
+            progress("done", len(self.providers), len(self.providers))
         if post and self.notifier is not None:
             result.posted = self.post(result.recommendations)
         log.info("scan: %d resources, %d recommendations (%s/month), %d closed", result.resources,

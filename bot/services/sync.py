@@ -51,7 +51,10 @@ class SyncService:
     def names(self) -> list[str]:
         return [s.name for s in self.sources]
 
-    def sync(self, name: str | None = None, since: date | None = None) -> list[SourceResult]:
+    def sync(self, name: str | None = None, since: date | None = None,
+             progress: Callable[[str, int, int], None] | None = None) -> list[SourceResult]:
+        """Pull each source (or the one named) into the store; `progress` hears (source, done, count) as each
+        one starts and once all are done."""
         chosen = [s for s in self.sources if name is None or s.name == name]
         if name is not None and not chosen:
             raise CostbotError(f"no source named '{name}' (configured: {', '.join(self.names()) or 'none'})")
@@ -61,7 +64,9 @@ class SyncService:
         today = self.today()
         start = since or default_since(today)
         results = []
-        for source in chosen:
+        for done, source in enumerate(chosen):
+            if progress is not None:
+                progress(source.name, done, len(chosen))
             source.requests.clear()
             try:
                 with tempfile.TemporaryDirectory(prefix=f"costbot-sync-{source.name}-") as tmp:
@@ -80,6 +85,8 @@ class SyncService:
             except CostbotError as exc:
                 log.warning("sync of %s failed; the store is unchanged: %s", source.name, exc)
                 results.append(SourceResult(source.name, False, error=str(exc), requests=dict(source.requests)))
+        if progress is not None:
+            progress("done", len(chosen), len(chosen))
         return results
 
     def check(self) -> list[SourceCheck]:

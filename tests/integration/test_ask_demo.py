@@ -235,3 +235,69 @@ def test_a_chart_path_is_printed_as_text(demo_env, cli, monkeypatch) -> None:  #
     monkeypatch.setenv("COSTBOT_DATA_DIR", str(demo_env[0]))
     result = cli("ask", "team-ml last-week", "--chart", "[/x].png")
     assert result.code == 0 and "Chart written to [/x].png" in result.out, result.err
+
+
+def test_chart_formats_follow_the_suffix_and_top_n_applies(demo_env, monkeypatch, cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bot.app import Application
+    from bot.config import Settings
+
+    monkeypatch.setenv("COSTBOT_DATA_DIR", str(demo_env[0]))
+    for suffix, magic in ((".svg", b"<?xml"), (".pdf", b"%PDF-"), (".PNG", b"\x89PNG")):
+        path = tmp_path / f"chart{suffix}"
+        assert cli("ask", "last-30d", "--chart", str(path)).code == 0
+        assert path.read_bytes().lstrip().startswith(magic)
+    refused = cli("ask", "last-30d", "--chart", str(tmp_path / "chart.jpg"))
+    assert refused.code == 2 and "name the file .png, .svg or .pdf" in refused.err
+    assert not (tmp_path / "chart.jpg").exists()
+    application = Application(Settings({"COSTBOT_DATA_DIR": str(demo_env[0]), "COSTBOT_TODAY": "2026-11-28"}))
+    try:
+        answers = application.use_cases.answers
+        for text, keys in (("last-30d by service top 2", ("Amazon Elastic Compute Cloud",
+                                                          "Amazon Simple Storage Service", "(other)")),
+                           ("last-month by team", ("team-ml", "team-vision", "team-data", "(untagged)",
+                                                   "team-search", "team-platform"))):
+            parsed = answers.parse(text)
+            series = answers.chart_series(answers.answer(parsed))  # type: ignore[arg-type]
+            assert series.keys == keys
+        ytd = answers.chart_series(answers.answer(answers.parse("ytd by service")))  # type: ignore[arg-type]
+        assert "Savings Plans for AWS Compute usage" not in ytd.keys  # adds up to $0 amortized: not drawn
+        assert ytd.bucket == "week" and ytd.partial[-1] and not ytd.partial[0]
+    finally:
+        application.close()
+
+
+def test_terminal_output_is_not_wrapped_in_a_pipe_and_help_reads_as_words(demo_env, monkeypatch, cli) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("COSTBOT_DATA_DIR", str(demo_env[0]))
+    answer = cli("ask", "team-vision last-30d by resource")
+    assert answer.code == 0
+    assert "…" not in answer.out and max(len(line) for line in answer.out.splitlines()) > 80
+    helped = cli("ask", "--help")
+    assert "--chart FILE" in helped.out and "<bool>" not in helped.out and "<list[str]>" not in helped.out
+    assert "Also write a chart to FILE: .png, .svg or .pdf." in helped.out  # one line, not split at 80
+
+
+def test_an_answer_without_by_says_what_drove_it_and_why_it_changed(demo_env, monkeypatch, cli) -> None:  # type: ignore[no-untyped-def]
+    """Top 3 services of a team and the two largest movers, to the cent, against plain sums over the CSV."""
+    monkeypatch.setenv("COSTBOT_DATA_DIR", str(demo_env[0]))
+    rows = demo_env[1]
+
+    def by_service(start: str, end: str) -> dict[str, Decimal]:
+        out: dict[str, Decimal] = defaultdict(Decimal)
+        for r in rows:
+            if start <= day_of(r) < end and tags(r).get("team") == "ml":
+                out[r["ServiceName"]] += Decimal(r["EffectiveCost"])
+        return out
+
+    now, before = by_service("2026-11-16", "2026-11-23"), by_service("2026-11-09", "2026-11-16")
+    total = sum(now.values(), Decimal(0))
+    top = sorted(now.items(), key=lambda kv: -kv[1])[:3]
+    moved = sorted(((k, now.get(k, Decimal(0)) - before.get(k, Decimal(0))) for k in set(now) | set(before)),
+                   key=lambda kv: -abs(kv[1]))[:2]
+    out = cli("ask", "team-ml last-week").out
+    assert "Top services: " + ", ".join(f"{k} ${cents(v):,.2f} ({v / total * 100:.1f}%)" for k, v in top) in out
+    assert "Why it changed: " + ", ".join(
+        f"{k} {'+' if d >= 0 else '−'}${abs(cents(d)):,.2f} ({'+' if d >= 0 else '−'}"
+        f"{abs(d / before[k] * 100):.{1 if abs(d / before[k] * 100) < 10 else 0}f}%)" for k, d in moved) in out
+    assert "Untagged" not in out
+    org = cli("ask", "last-week").out
+    assert "Top teams: team-vision " in org and "Untagged: $" in org

@@ -26,7 +26,7 @@ CHANNELS = {"team-ml": "C0TEAMML1", "team-vision": "C0TEAMVIS", "team-data": "C0
             "platform": "C0PLATFRM"}
 USER = "U0ML00001"  # team-ml's approver
 #: the text asked for each word, in Slack and in the terminal alike
-TEXTS = {"help": "help", "idle": "idle team-ml", "audit": "audit 5", "budget": "budget team-ml",
+TEXTS = {"help": "help all", "idle": "idle team-ml", "audit": "audit 5", "budget": "budget team-ml",
          "anomalies": "anomalies team-vision", "tags": "tags last-month"}
 KEY = "aws|123456789012|us-east-1|ec2|{}"
 

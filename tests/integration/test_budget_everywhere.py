@@ -75,7 +75,8 @@ def test_a_budget_set_from_slack_is_the_one_every_surface_goes_by(aws: Any, demo
 
         # an admin sets $7,000 from Slack
         confirmed, status = command(bot, "budget set team-data 7000", ADMIN, "set", replies=2)
-        assert confirmed == ":white_check_mark: Budget for *team-data* is now $7,000 (was $8,000)."
+        assert confirmed == (":white_check_mark: *team-data*'s monthly budget is now *$7,000* (was $8,000); "
+                             "told #team-data.")
         assert "Month to date *$6,349.87* of $7,000 (91%) through Nov 27" in status
         assert "Month-end forecast $7,056 (101% of the budget, weekday-aware)" in status
 
@@ -114,7 +115,9 @@ def test_a_budget_set_from_slack_is_the_one_every_surface_goes_by(aws: Any, demo
         # budget alerts: the thresholds the new budget crosses, each once, quoting it
         after = [t.key for scope, t in services.budgets.check_budgets() if scope == "team-data"]
         assert after == ["actual:80", "forecast:100"]  # 91% used, a 101% forecast; 50% was posted before
-        alerts = team_data_posts(bot)
+        told, *alerts = team_data_posts(bot)  # first the channel heard who changed its budget
+        assert told.startswith(":moneybag: <@U0ADMIN01> changed the budget: *team-data*'s monthly budget is now "
+                               "*$7,000* (was $8,000).")
         assert len(alerts) == 2
         assert alerts[0].startswith(":large_yellow_circle: *team-data* has reached *80% of the budget* for November")
         assert alerts[1].startswith(":red_circle: *team-data* has reached *100% of the budget (forecast)*")
@@ -123,7 +126,7 @@ def test_a_budget_set_from_slack_is_the_one_every_surface_goes_by(aws: Any, demo
 
         # enforcement: the forecast now crosses propose_percent: the team's non-critical resources are offered
         assert services.enforcement.enforce() == {"team-data": ["proposed 1"]}
-        (proposal,) = team_data_posts(bot)[2:]
+        (proposal,) = team_data_posts(bot)[3:]  # after the budget change and the two alerts
         assert "data-dev" in proposal and "data-prod" not in proposal and "ml-dev" not in proposal
         assert "dev resource while team-data is forecast at 101% of its budget" in proposal
         assert services.enforcement.enforce() == {"team-data": []}  # once a month

@@ -206,7 +206,7 @@ def test_two_schedulers_on_postgresql_post_once(demo_store, pg_url) -> None:  # 
         assert sched_b.tick() is False  # the lease is held: b stands by
         # the Slack subscription and the one costbot.yml declares (teams.team-ml.digest)
         subs = {s.id: s for s in a.use_cases.digests.subscriptions()}
-        system = ["insights", "sync", "upkeep"]
+        system = ["insights", "scan", "sync", "upkeep"]  # the demo config has a (demo) provider: scans
         assert sorted(j.id for j in sched_a.jobs()) == sorted([f"digest-{i}" for i in subs] + system)
         assert {(s.channel, s.cron, s.origin) for s in subs.values()} == {
             ("C0TEAMML1", "0 9 * * *", "slack"), ("#team-ml", "0 9 * * MON-FRI", "config")}

@@ -92,7 +92,8 @@ def test_spike_found_on_its_day_with_its_resource(bot: RunningBot, stub: SlackSt
     (alert,) = [c for c in stub.api_calls("chat.postMessage") if c.args["channel"] == "C0TEAMVIS"]
     assert "train-vision-spike" in alert.args["blocks"][0]["text"]["text"]
     actions = [e["action_id"] for e in alert.args["blocks"][1]["elements"]]
-    assert actions == ["costbot_acknowledge", "costbot_details"]
+    # train-vision-01, a cause that still runs, is one of the demo provider's: it can be stopped from the alert
+    assert actions == ["costbot_acknowledge", "costbot_details", "costbot_stop"]
     assert bot.services.anomalies.check_anomalies(date(2026, 11, 16)) == []  # one alert per anomaly
     # Acknowledge from Slack: recorded, the alert updated in place
     ack_value = alert.args["blocks"][1]["elements"][0]["value"]
@@ -104,6 +105,7 @@ def test_spike_found_on_its_day_with_its_resource(bot: RunningBot, stub: SlackSt
 
 
 def test_budget_and_anomalies_commands(bot: RunningBot, stub: SlackStub) -> None:
+    stub.channels = dict(CHANNELS)
     post(bot.events_url, command_body("budget team-ml", stub.response_url("b1")), SECRET)
     post(bot.events_url, command_body("budget set team-ml 30000", stub.response_url("b2")), SECRET)
     post(bot.events_url, command_body("budget set team-ml 30000", stub.response_url("b3"), user_id="U0ADMIN01"),
@@ -114,7 +116,12 @@ def test_budget_and_anomalies_commands(bot: RunningBot, stub: SlackStub) -> None
     assert "of $25,000 (" in shown and "Month-end forecast" in shown
     assert "only admins can change budgets" in stub.responses("b2")[0].args["blocks"][0]["text"]["text"]
     confirmed, status = stub.responses("b3")[0].args, stub.responses("b3")[1].args
-    assert "Budget for *team-ml* is now $30,000 (was $25,000)" in confirmed["blocks"][0]["text"]["text"]
+    assert confirmed["blocks"][0]["text"]["text"] == \
+        ":white_check_mark: *team-ml*'s monthly budget is now *$30,000* (was $25,000); told #team-ml."
+    (told,) = [c for c in stub.api_calls("chat.postMessage") if c.args["channel"] == CHANNELS["team-ml"]]
+    assert told.args["blocks"][0]["text"]["text"] == (
+        ":moneybag: <@U0ADMIN01> changed the budget: *team-ml*'s monthly budget is now *$30,000* (was $25,000). "
+        "`/cost budget team-ml` shows the month against it.")
     assert "of $30,000 (" in status["blocks"][1]["text"]["text"]
     assert bot.services.budgets.budget_for("team-ml") == Decimal(30000)
 

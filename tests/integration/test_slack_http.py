@@ -7,6 +7,7 @@ import json
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -71,9 +72,26 @@ def test_slash_command_answers_ephemerally_with_exact_figures(bot: RunningBot, s
     assert f"({'+' if total >= previous else '-'}{money(abs(total - previous))}) vs previous period {money(previous)}" \
         in text
     assert "billing data through 2026-11-27" in text
+    assert "*Top services*\n• Amazon Elastic Compute Cloud — " in text and "*Why it changed:* " in text
+    assert "Untagged" not in text  # a team's untagged share is 0 % by definition
     actions = blocks[-1]
     assert [e["action_id"] for e in actions["elements"]] == ["costbot_share", "costbot_chart"]
-    assert all(e["value"] == "team-ml last-week" for e in actions["elements"])
+    # the buttons carry the question and the day it was asked: a click next week answers these dates
+    assert all(e["value"] == '{"q":"team-ml last-week","on":"2026-11-28"}' for e in actions["elements"])
+
+
+def test_a_button_answers_the_dates_its_answer_showed(bot: RunningBot, stub: SlackStub,
+                                                      demo_store: tuple[Path, Path]) -> None:
+    """An answer given on Nov 21 says last week is Nov 9-15; Share pressed today shares that week, not Nov 16-22."""
+    from bot.domain.answers import pin_question
+
+    post(bot.events_url, actions_body("costbot_share", pin_question("team-ml last-week", date(2026, 11, 21)),
+                                      stub.response_url("old")), SECRET)
+    stub.wait_for(lambda cs: any(c.name == "chat.postMessage" for c in cs))
+    (call,) = stub.api_calls("chat.postMessage")
+    text = texts(call.args["blocks"])
+    assert f"*{money(demo_total(demo_store[1], '2026-11-09', '2026-11-16', 'ml'))}* (2026-11-09 – 2026-11-15)" in text
+    assert call.args["blocks"][-1]["elements"][0]["value"] == '{"q":"team-ml last-week","on":"2026-11-21"}'
 
 
 def test_breakdown_and_untagged_share(bot: RunningBot, stub: SlackStub, demo_store: tuple[Path, Path]) -> None:
@@ -98,12 +116,27 @@ def test_bad_query_gets_a_helpful_error(bot: RunningBot, stub: SlackStub) -> Non
     assert "For example: `/cost team-ml last-week`" in text
 
 
+def test_an_error_suggests_the_same_command(bot: RunningBot, stub: SlackStub) -> None:
+    post(bot.events_url, command_body("budget set team-ml lots", stub.response_url("bs"), user_id="U0ADMIN01"),
+         SECRET)
+    stub.wait_for(lambda cs: any(c.kind == "response" for c in cs))
+    text = texts(stub.responses("bs")[0].args["blocks"])
+    assert "'lots' is not an amount" in text and "For example: `/cost budget set team-ml 30000`" in text
+
+
 def test_help_and_empty_text(bot: RunningBot, stub: SlackStub, demo_store: tuple[Path, Path]) -> None:
     post(bot.events_url, command_body("help", stub.response_url("h")), SECRET)
     post(bot.events_url, command_body("", stub.response_url("e"), user_id="U0VIS0001"), SECRET)
     post(bot.events_url, command_body("", stub.response_url("o"), user_id="UNOBODY"), SECRET)
     stub.wait_for(lambda cs: len([c for c in cs if c.kind == "response"]) >= 3)
-    assert "by DIMENSION" in texts(stub.responses("h")[0].args["blocks"])
+    short = stub.responses("h")[0].args["blocks"]
+    assert "`/cost team-ml last-week` — a team's week" in texts(short)
+    (button,) = [e for b in short if b["type"] == "actions" for e in b["elements"]]
+    post(bot.events_url, actions_body(button["action_id"], button["value"], stub.response_url("all")), SECRET)
+    stub.wait_for(lambda cs: any(c.kind == "response" and c.name == "all" for c in cs))
+    everything = stub.responses("all")[0].args
+    assert everything["response_type"] == "ephemeral" and everything["replace_original"] is False
+    assert "`last-Nd`" in texts(everything["blocks"]) and "`digest list`" in texts(everything["blocks"])
     vision = stub.responses("e")[0].args["blocks"]
     assert vision[0]["text"]["text"] == "team-vision · last-7d"
     assert money(demo_total(demo_store[1], "2026-11-21", "2026-11-28", "vision")) in texts(vision)
@@ -152,22 +185,41 @@ def test_rate_limited_web_api_call_is_retried(bot: RunningBot, stub: SlackStub) 
     assert stub.responses() == []  # no error message: the retry succeeded
 
 
-def test_chart_button_uploads_png_into_the_conversation(bot: RunningBot, stub: SlackStub) -> None:
-    post(bot.events_url, actions_body("costbot_chart", "team-ml last-30d by project", stub.response_url("c")),
-         SECRET)
-    calls = stub.wait_for(lambda cs: any(c.name == "files.completeUploadExternal" for c in cs))
+def test_chart_of_a_private_answer_stays_private(bot: RunningBot, stub: SlackStub) -> None:
+    """An ephemeral answer's chart goes to the asker's DM with costbot, named after the question; the channel
+    sees nothing."""
+    value = '{"q":"team-ml last-30d by project","on":"2026-11-28"}'
+    post(bot.events_url, actions_body("costbot_chart", value, stub.response_url("c")), SECRET)
+    calls = stub.wait_for(lambda cs: any(c.name == "files.completeUploadExternal" for c in cs)
+                          and any(c.kind == "response" for c in cs))
+    (opened,) = stub.api_calls("conversations.open")
+    assert opened.args["users"] == "U0ML00001"
     names = [c.name for c in calls if c.kind in ("api", "upload")]
-    assert names[0] == "files.getUploadURLExternal"
     assert names.index("files.getUploadURLExternal") < [c.kind for c in calls].index("upload") \
         < names.index("files.completeUploadExternal")
     get_url = stub.api_calls("files.getUploadURLExternal")[0]
-    assert get_url.args["filename"] == "costbot-chart.png" and int(get_url.args["length"]) > 10_000
+    assert get_url.args["filename"] == "team-ml-by-project-2026-10-29--2026-11-27.png"
+    assert int(get_url.args["length"]) > 10_000
     upload = next(c for c in calls if c.kind == "upload")
     assert upload.raw[:8] == b"\x89PNG\r\n\x1a\n"
     complete = stub.api_calls("files.completeUploadExternal")[0]
+    assert complete.args["channel_id"] == "D111"  # the DM, not C111
+    assert complete.args["files"][0]["title"] == "team-ml · last-30d (2026-10-29 – 2026-11-27)"
+    assert "only you can see this chart" in complete.args["initial_comment"]
+    assert not stub.api_calls("chat.postMessage")
+    (told,) = stub.responses("c")
+    assert told.args["response_type"] == "ephemeral" and "your DM with costbot" in told.args["text"]
+
+
+def test_chart_of_a_shared_answer_goes_into_its_channel(bot: RunningBot, stub: SlackStub) -> None:
+    value = '{"q":"team-ml last-week","on":"2026-11-28"}'
+    post(bot.events_url, actions_body("costbot_chart", value, stub.response_url("c2"), ephemeral=False), SECRET)
+    stub.wait_for(lambda cs: any(c.name == "files.completeUploadExternal" for c in cs))
+    assert not stub.api_calls("conversations.open")
+    assert stub.api_calls("files.getUploadURLExternal")[0].args["filename"] == "team-ml-2026-11-16--2026-11-22.png"
+    complete = stub.api_calls("files.completeUploadExternal")[0]
     assert complete.args["channel_id"] == "C111"
-    assert complete.args["files"][0]["title"].startswith("team-ml · last-30d")
-    assert "team-ml last-30d by project" in complete.args["initial_comment"]
+    assert complete.args["initial_comment"] == "<@U0ML00001> asked for `team-ml last-week`"
 
 
 def test_app_home_shows_the_users_teams(bot: RunningBot, stub: SlackStub, demo_store: tuple[Path, Path]) -> None:

@@ -111,7 +111,8 @@ def test_a_top_level_role_arn_is_one_account_the_roles() -> None:
 
 
 @pytest.mark.parametrize(("provider", "fragment"), [
-    ({"kind": "gcp"}, "providers.0: Input tag 'gcp' found using 'kind' does not match any of the expected tags: 'aws'"),
+    ({"kind": "gcp"}, "providers.0: Input tag 'gcp' found using 'kind' does not match any of the expected tags: "
+                      "'aws', 'demo'"),
     ({"kind": "aws", "regions": ["us-east1"]}, "providers.0.regions: Value error, 'us-east1' is not an AWS region"),
     ({"kind": "aws", "accounts": [{"id": 111122223333}]}, "providers.0.accounts.0.id: Value error, write the "
                                                            "account id in quotes"),

@@ -198,8 +198,11 @@ def test_budget_words_go_to_the_budget_service(slack: Slack) -> None:
     assert refused["blocks"] == _plain(error_blocks(ActionNotAllowed("only admins can change budgets")))
     assert slack.world.insights.budgets() == {}
     confirmed, after = slack.command("budget set team-ml 3000", user=ADMIN)
+    (told,) = slack.world.insight_notifier.budget_changes  # the team's channel hears who changed it
+    assert told[1:] == ("team-ml", Decimal(2000), Decimal(3000), ADMIN)
+    channel = slack.world.config.channel_for("team-ml")
     assert confirmed["blocks"] == _plain(notice_blocks(
-        ":white_check_mark: Budget for *team-ml* is now $3,000 (was $2,000)."))
+        f":white_check_mark: *team-ml*'s monthly budget is now *$3,000* (was $2,000); told {channel}."))
     assert slack.world.insights.budgets() == {"team-ml": Decimal(3000)}
     assert after["blocks"] == _plain(budget_blocks.budgets_blocks([slack.world.use_cases.budgets.status("team-ml")]))
     assert "of $3,000 (" in after["blocks"][1]["text"]["text"]

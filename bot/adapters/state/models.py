@@ -1,5 +1,5 @@
 """App state (SQLAlchemy 2.0 models): subscriptions, digest runs, the scheduler lease, recommendations,
-action requests and the audit log.
+action requests, the audit log, and the demo provider's resources.
 
 The schema is owned by the Alembic migrations next to this file; these models must match them.
 """
@@ -198,3 +198,18 @@ class PlanApprovalRow(Base):
     message_ts: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (UniqueConstraint("plan_hash", "team", name="uq_plan_approval"),)
+
+
+class DemoResourceRow(Base):
+    """The demo provider's resources as they are now: what a Stop, Start, Resize or tag changed. Resources with no
+    row are as the demo organization describes them."""
+
+    __tablename__ = "demo_resources"
+
+    provider: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resource_id: Mapped[str] = mapped_column(String(400), primary_key=True)
+    state: Mapped[str] = mapped_column(String(32), nullable=False)
+    type: Mapped[str] = mapped_column(String(64), nullable=False)
+    count: Mapped[int] = mapped_column(Integer, nullable=False)
+    tags: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

@@ -64,8 +64,9 @@ class AwsProvider:
         self.kinds: dict[str, AwsKind] = {k.name: k(self.sessions, settings, prices) for k in kinds}
 
     @classmethod
-    def from_config(cls, cfg: Any, rules: Any) -> AwsProvider:
-        """From a `providers:` entry of kind aws and the global rules (GPU metric, endpoint minimum)."""
+    def from_config(cls, cfg: Any, rules: Any, state: Any = None) -> AwsProvider:
+        """From a `providers:` entry of kind aws and the global rules (GPU metric, endpoint minimum); the cloud
+        keeps its own state (`state` is unused)."""
         return cls(cfg.regions, [Account(a.id, a.role_arn, tuple(a.regions or ())) for a in cfg.account_list()],
                    name=cfg.name, gpu_metric=(rules.gpu_metric.get("namespace", "CWAgent"),
                                               rules.gpu_metric.get("name", "nvidia_smi_utilization_gpu")),
