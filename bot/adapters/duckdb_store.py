@@ -407,12 +407,23 @@ class DuckDBCostStore:
         row = self._fetch("SELECT max(ChargePeriodStart) FROM costs", {})[0]
         return row[0].date() if row[0] else None
 
+    def first_day(self) -> date | None:
+        row = self._fetch("SELECT min(ChargePeriodStart) FROM costs", {})[0]
+        return row[0].date() if row[0] else None
+
     def distinct_values(self, column: str) -> list[str]:
         if column not in sql_compile.ALLOWED_COLUMNS:
             raise ValueError(column)
         rows = self._fetch(f"SELECT DISTINCT {quote_ident(column)} FROM costs WHERE {quote_ident(column)} "
                            "IS NOT NULL ORDER BY 1", {})
         return [str(r[0]) for r in rows]
+
+    def tag_values(self, key: str) -> list[str]:
+        sql, params = sql_compile.tag_values_sql(key, self.tag_keys(), self.tag_columns())
+        return [str(r[0]) for r in self._fetch(sql, params)]
+
+    def resource_names(self) -> dict[str, str]:
+        return {str(i): str(n) for i, n in self._fetch(sql_compile.RESOURCE_NAMES_SQL, {})}
 
     def row_count(self) -> int:
         return int(self._fetch("SELECT count(*) FROM costs", {})[0][0])

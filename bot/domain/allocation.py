@@ -8,37 +8,30 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-from bot.domain.money import ZERO
+from bot.domain.money import ZERO, round_to_total, to_cents
 
-CENT = Decimal("0.01")
 UNALLOCATED = "(unallocated)"
 
 
 def largest_remainder(amount: Decimal, weights: Mapping[str, Decimal]) -> dict[str, Decimal]:
-    """Split `amount` (rounded to the cent) over the keys in proportion to `weights`.
+    """Split `amount` (rounded to the cent) over the keys in proportion to `weights`, rounded by
+    `round_to_total` (largest remainder).
 
     Zero or missing weights everywhere split evenly. Negative amounts (credits) split the same way, mirrored.
     """
     keys = sorted(weights)
     if not keys:
         return {}
-    total_cents = int((amount / CENT).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    sign = -1 if total_cents < 0 else 1
-    cents = abs(total_cents)
+    whole = to_cents(amount)
     w = {k: max(weights[k], ZERO) for k in keys}
     weight_sum = sum(w.values(), ZERO)
     if weight_sum == 0:
         w = {k: Decimal(1) for k in keys}
         weight_sum = Decimal(len(keys))
-    exact = {k: Decimal(cents) * w[k] / weight_sum for k in keys}
-    floors = {k: int(exact[k].to_integral_value(rounding=ROUND_FLOOR)) for k in keys}
-    left = cents - sum(floors.values())
-    order = sorted(keys, key=lambda k: (-(exact[k] - floors[k]), k))
-    for k in order[:left]:
-        floors[k] += 1
-    return {k: Decimal(sign * floors[k]) * CENT for k in keys}
+    parts = round_to_total({k: abs(whole) * w[k] / weight_sum for k in keys}, abs(whole))
+    return {k: -parts[k] if whole < 0 else parts[k] for k in keys}
 
 
 @dataclass(frozen=True)

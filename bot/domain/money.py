@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from collections.abc import Hashable, Mapping
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import TypeVar
 
 from bot.domain.errors import QueryError
 
@@ -17,6 +19,32 @@ _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 def to_cents(amount: Decimal) -> Decimal:
     """Round to the cent, half up, as invoices do."""
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+K = TypeVar("K", bound=Hashable)
+
+
+def round_to_total(amounts: Mapping[K, Decimal], total: Decimal | None = None) -> dict[K, Decimal]:
+    """Every amount in whole cents, so that the parts add up exactly to `total` rounded to the cent (default:
+    the amounts' own sum): the largest-remainder method. Each amount is floored to the cent and the cents still
+    missing go to the largest remainders (ties: the order of `amounts`), so no part moves by a cent or more.
+    The one rounding of figures that are shown together with their total (groups, splits, export rows)."""
+    keys = list(amounts)
+    target = to_cents(sum(amounts.values(), ZERO) if total is None else total)
+    floors = {k: amounts[k].quantize(CENT, rounding=ROUND_FLOOR) for k in keys}
+    missing = int((target - sum(floors.values(), ZERO)) / CENT)
+    if not keys:
+        return {}
+    order = sorted(range(len(keys)), key=lambda i: -(amounts[keys[i]] - floors[keys[i]]))
+    if 0 <= missing <= len(keys):
+        for i in order[:missing]:
+            floors[keys[i]] += CENT
+        return floors
+    # the parts do not add up to `total` (a caller's inconsistency): the difference goes to the largest part
+    rounded = {k: to_cents(v) for k, v in amounts.items()}
+    largest = max(keys, key=lambda k: abs(amounts[k]))
+    rounded[largest] += target - sum(rounded.values(), ZERO)
+    return rounded
 
 
 def format_money(amount: Decimal, currency: str = "USD", whole: bool = False) -> str:

@@ -321,6 +321,18 @@ def _unknown(word: str, candidates: Iterable[str], what: str = "word") -> QueryE
     return QueryError(f"unknown {what} '{word}'.{hint}", word=word, suggestion=suggestion)
 
 
+def unknown_dimension(word: str, grammar: Grammar, known_tags: Iterable[str] = ()) -> QueryError:
+    """`by WORD` where WORD is no dimension: neither built in, nor configured, nor a tag key of the billing data.
+    The closest one is suggested, tag keys of the data included; else the valid ones are listed."""
+    candidates = list(dict.fromkeys([*grammar.dimensions(), *known_tags]))
+    suggestion = _suggest(word, candidates)
+    if suggestion:
+        return QueryError(f"unknown dimension '{word}'. Did you mean '{suggestion}'?", word=word,
+                          suggestion=suggestion)
+    shown = ", ".join(candidates[:20]) + (" …" if len(candidates) > 20 else "")
+    return QueryError(f"unknown dimension '{word}': `by` takes one of {shown}", word=word)
+
+
 def _dimension(word: str, grammar: Grammar) -> Dimension:
     w = word.lower()
     if w == "team":

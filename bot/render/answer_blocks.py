@@ -21,10 +21,14 @@ from bot.domain.money import ZERO, format_money
 from bot.domain.query import EXAMPLES, help_sections
 from bot.domain.spec import OTHER
 from bot.render.action_ids import ACTION_CHART, ACTION_SHARE, ACTION_SHOW_SHARED
+from bot.render.answer_notes import comparison_note, coverage_notes
 from bot.render.common import MAX_BLOCKS, MAX_BREAKDOWN_LINES, MAX_BUTTON_VALUE, MAX_HEADER_CHARS, MAX_TEXT_CHARS, clip
 
 
 def change_line(answer: CostAnswer) -> str:
+    if not answer.comparable:
+        return (f"the comparison period had {format_money(answer.previous_total, answer.currency)}: not a "
+                "like-for-like change")
     if answer.total == 0 and answer.previous_total == 0:
         return "no spend in either period"
     pct = answer.change_percent
@@ -45,7 +49,7 @@ def breakdown_lines(groups: Sequence[Group], total: Decimal, currency: str,
     items = list(groups)
     for i, g in enumerate(items):
         share = f" ({g.cost / total * 100:.1f}%)" if total else ""
-        line = f"• *{clip(g.key, 80)}* — {format_money(g.cost, currency)}{share}"
+        line = f"• *{clip(g.label, 80)}* — {format_money(g.cost, currency)}{share}"
         room_for_other = 120 if i < len(items) - 1 else 0
         if len(lines) >= max_lines or used + len(line) + 1 + room_for_other > max_chars:
             rest += g.cost
@@ -62,6 +66,7 @@ def breakdown_lines(groups: Sequence[Group], total: Decimal, currency: str,
 def answer_blocks(answer: CostAnswer, query_text: str, shared_by: str | None = None,
                   buttons: bool = True) -> list[Block]:
     """The answer to `/cost`: header, total and change, breakdown, untagged share, context, buttons."""
+    answer = answer.in_cents()
     blocks: list[Block] = [
         HeaderBlock(text=clip(f"{answer.scope_label} · {answer.period.label}", MAX_HEADER_CHARS)),
         SectionBlock(
@@ -77,7 +82,7 @@ def answer_blocks(answer: CostAnswer, query_text: str, shared_by: str | None = N
             groups.sort(key=lambda g: g.key)
         if answer.group_split is not None:  # allocation: show each team's direct and shared parts
             split = answer.group_split
-            groups = [Group(f"{g.key}: direct {format_money(split[g.key][0], answer.currency)} + shared "
+            groups = [Group(f"{g.label}: direct {format_money(split[g.key][0], answer.currency)} + shared "
                             f"{format_money(split[g.key][1], answer.currency)} =", g.cost)
                       if g.key in split else g for g in groups]
         lines = breakdown_lines(groups, answer.total, answer.currency)
@@ -89,6 +94,7 @@ def answer_blocks(answer: CostAnswer, query_text: str, shared_by: str | None = N
     untagged_text = f":label: Untagged: {untagged}" + (f" ({share:.1f}% of total)" if share is not None else "")
     through = answer.data_through.isoformat() if answer.data_through else "no data yet"
     context = [untagged_text, f"{answer.metric} · {answer.currency} · billing data through {through}"]
+    context[:0] = [f":calendar: {note}" for note in filter(None, [comparison_note(answer), *coverage_notes(answer)])]
     if answer.shared_cost is not None and answer.direct_cost is not None:
         context.insert(0, f":handshake: includes {format_money(answer.shared_cost, answer.currency)} of shared costs "
                           f"(direct {format_money(answer.direct_cost, answer.currency)}); add `direct` for the team's "
@@ -108,6 +114,7 @@ def answer_blocks(answer: CostAnswer, query_text: str, shared_by: str | None = N
 
 
 def answer_fallback_text(answer: CostAnswer) -> str:
+    answer = answer.in_cents()
     return (f"{answer.scope_label} {answer.period.label}: {format_money(answer.total, answer.currency)} "
             f"({change_line(answer)})")
 

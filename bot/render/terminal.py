@@ -20,11 +20,15 @@ from bot.domain.ingest import IngestSummary
 from bot.domain.money import format_money
 from bot.domain.recommendations import RecommendationView
 from bot.render.anomaly_blocks import anomaly_text
+from bot.render.answer_notes import comparison_note, coverage_notes
 from bot.render.budget_blocks import budget_lines
 from bot.render.compliance_blocks import compliance_lines
 
 
 def change_text(answer: CostAnswer) -> Text:
+    if not answer.comparable:
+        return Text(f"(the comparison period had {format_money(answer.previous_total, answer.currency)}: not a "
+                    "like-for-like change)", style="yellow")
     pct = answer.change_percent
     if answer.previous_total == 0 and answer.total == 0:
         return Text("no spend in either period", style="dim")
@@ -41,9 +45,11 @@ def _share(part: Decimal, total: Decimal) -> str:
 
 
 def render_answer(answer: CostAnswer) -> RenderableType:
+    answer = answer.in_cents()
     title = Text(f"{answer.scope_label} · {answer.period.describe()}", style="bold")
     total = Text(format_money(answer.total, answer.currency), style="bold cyan")
     parts: list[RenderableType] = [title, Text.assemble("Total ", total, "  ", change_text(answer))]
+    parts += [Text(note, style="dim") for note in filter(None, [comparison_note(answer), *coverage_notes(answer)])]
     if answer.shared_cost is not None and answer.direct_cost is not None:
         parts.append(Text(f"= direct {format_money(answer.direct_cost, answer.currency)} + shared "
                           f"{format_money(answer.shared_cost, answer.currency)} (allocation rules; `direct` for the "
@@ -65,7 +71,7 @@ def render_answer(answer: CostAnswer) -> RenderableType:
             if split is not None:
                 direct, shared = split.get(g.key, (g.cost, Decimal(0)))
                 extra = [format_money(direct, answer.currency), format_money(shared, answer.currency)]
-            table.add_row(Text(g.key), *extra, format_money(g.cost, answer.currency), _share(g.cost, answer.total))
+            table.add_row(Text(g.label), *extra, format_money(g.cost, answer.currency), _share(g.cost, answer.total))
         parts.append(table)
     untagged = format_money(answer.untagged_cost, answer.currency)
     share = answer.untagged_share

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -16,6 +17,7 @@ from bot.domain.answers import (
     bucket_start,
     bucket_starts,
     chart_bucket,
+    resource_labels,
     top_groups,
     top_keys,
 )
@@ -50,17 +52,23 @@ class AnswerService:
         return self.queries.freshness()
 
     def answer(self, query: Query) -> CostAnswer:
+        """The answer up to the data's last complete day: a period that runs past it is cut there and compared
+        with the same span of its comparison period; a comparison period the store only partly holds is flagged
+        (`previous_coverage`); a question that finds nothing says why when a word names nothing in the data."""
         data_through = self.queries.freshness()
         if data_through is None:
             raise NoData("no billing data yet: run `costbot demo`, or `costbot ingest PATH` with FOCUS or CUR files")
-        period = resolve_period(query.period, self.today())
+        first_day = self.queries.first_day() or data_through
+        period = resolve_period(query.period, self.today(), data_through)
         spec = self.scopes.spec(query, period.start, period.end)
         totals = self.queries.totals(spec, (period.previous_start, period.previous_end))
+        if totals.current == 0 and totals.previous == 0:
+            self.scopes.explain_nothing(query, first_day, data_through, spec.metric)
         groups: tuple[Group, ...] = ()
         grouping = self.scopes.grouping(query)
         if grouping is not None:
             rows = self.queries.groups(spec, grouping)  # largest first
-            groups = top_groups([Group(k, c) for k, c in rows], query.top)
+            groups = self._named(top_groups([Group(k, c) for k, c in rows], query.top), query)
         answer = CostAnswer(
             query=query,
             scope=self.scopes.scope_dict(query, spec),
@@ -73,8 +81,17 @@ class AnswerService:
             groups=groups,
             dimension=query.by.name if query.by else None,
             data_through=data_through,
+            coverage=period.coverage(first_day, data_through),
+            previous_coverage=period.previous_coverage(first_day, data_through),
         )
         return self.allocation.apply(answer)
+
+    def _named(self, groups: tuple[Group, ...], query: Query) -> tuple[Group, ...]:
+        """`by resource`: each group keeps the id as its key and carries the name people read."""
+        if query.by is None or query.by.name != "resource":
+            return groups
+        labels = resource_labels((g.key for g in groups), self.queries.resource_names())
+        return tuple(replace(g, name=labels[g.key]) for g in groups)
 
     def chart_series(self, answer: CostAnswer) -> ChartSeries:
         """Spend for the answer's scope and period, stacked by its dimension (or by service): daily bars, or
@@ -100,5 +117,9 @@ class AnswerService:
             if slot is None:
                 continue
             values[r.key if r.key in keep else OTHER][slot] += r.cost
+        if query.by is not None and query.by.name == "resource":  # the series are named as people read them
+            labels = resource_labels(keep, self.queries.resource_names())
+            keys = tuple(labels.get(k, k) for k in keys)
+            values = {labels.get(k, k): v for k, v in values.items()}
         title = f"{answer.scope_label} · {answer.period.describe()}"
         return ChartSeries(title, answer.currency, days, keys, {k: tuple(v) for k, v in values.items()}, bucket)

@@ -85,7 +85,8 @@ def test_other_subcommands_parse() -> None:
     assert parse_query("tags 2026-10", G) == TagsCommand("2026-10")
     for bad, fragment in (("idle tem-ml", "Did you mean 'team-ml'"), ("audit 0", "1 to 100"),
                           ("budget set team-ml lots", "not an amount"), ("budget set team-ml -5", "positive"),
-                          ("anomalies team-ml extra", "at most one team"), ("tags yesterdy", "not a period")):
+                          ("anomalies team-ml extra", "at most one team"),
+                          ("tags yesterdy", "Did you mean 'yesterday'")):
         with pytest.raises(QueryError, match=fragment):
             parse_query(bad, G)
 
