@@ -20,7 +20,7 @@ from bot.domain.answers import CostAnswer, Group
 from bot.domain.money import ZERO, format_money
 from bot.domain.query import EXAMPLES, help_sections
 from bot.domain.spec import OTHER
-from bot.render.action_ids import ACTION_CHART, ACTION_SHARE, ACTION_SHOW_SHARED
+from bot.render.action_ids import ACTION_CHART, ACTION_SHARE, ACTION_SHOW_IDS, ACTION_SHOW_SHARED
 from bot.render.answer_notes import comparison_note, coverage_notes
 from bot.render.common import MAX_BLOCKS, MAX_BREAKDOWN_LINES, MAX_BUTTON_VALUE, MAX_HEADER_CHARS, MAX_TEXT_CHARS, clip
 
@@ -107,6 +107,8 @@ def answer_blocks(answer: CostAnswer, query_text: str, shared_by: str | None = N
         elements = [ButtonElement(text="Chart", action_id=ACTION_CHART, value=value)]
         if answer.shared_cost:
             elements.append(ButtonElement(text="Show shared", action_id=ACTION_SHOW_SHARED, value=value))
+        if any(g.name for g in answer.groups):
+            elements.append(ButtonElement(text="Resource ids", action_id=ACTION_SHOW_IDS, value=value))
         if shared_by is None:
             elements.insert(0, ButtonElement(text="Share in channel", action_id=ACTION_SHARE, value=value))
         blocks.append(ActionsBlock(elements=elements))
@@ -117,6 +119,24 @@ def answer_fallback_text(answer: CostAnswer) -> str:
     answer = answer.in_cents()
     return (f"{answer.scope_label} {answer.period.label}: {format_money(answer.total, answer.currency)} "
             f"({change_line(answer)})")
+
+
+def resource_ids_blocks(answer: CostAnswer) -> list[Block]:
+    """The detail view of a `by resource` answer: each name with the full id it stands for."""
+    answer = answer.in_cents()
+    lines = [f"• *{clip(g.label, 80)}* — `{g.key}` — {format_money(g.cost, answer.currency)}"
+             for g in answer.groups if g.name]
+    blocks: list[Block] = [HeaderBlock(text=clip(f"Resource ids · {answer.scope_label} · {answer.period.label}",
+                                                 MAX_HEADER_CHARS))]
+    chunk: list[str] = []
+    for line in lines:
+        if chunk and len("\n".join([*chunk, line])) > MAX_TEXT_CHARS:
+            blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(chunk))))
+            chunk = []
+        chunk.append(clip(line, MAX_TEXT_CHARS))
+    if chunk:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(chunk))))
+    return blocks[:MAX_BLOCKS]
 
 
 def help_blocks(teams: Sequence[str], command: str = "/cost") -> list[Block]:

@@ -55,7 +55,7 @@ def digest_blocks(digest: Digest) -> list[Block]:
         mover_lines = ["*Top movers* (yesterday vs the 7-day average)"]
         for m in digest.movers:
             sign = "+" if m.change >= 0 else "-"
-            mover_lines.append(f"• {m.dimension} *{clip(m.key, 80)}*: {format_money(m.current, cur)} "
+            mover_lines.append(f"• {m.dimension} *{clip(m.label, 80)}*: {format_money(m.current, cur)} "
                                f"({sign}{format_money(abs(m.change), cur)})")
         out.append(SectionBlock(text=MarkdownTextObject(text=clip("\n".join(mover_lines), MAX_TEXT_CHARS))))
     if digest.cadence == "weekly" and digest.week_start is not None:

@@ -13,6 +13,7 @@ from decimal import Decimal
 from bot.config import CostbotConfig
 from bot.domain.actions import ActionNotAllowed
 from bot.domain.anomalies import Anomaly, AnomalyRules, Cause, detect, explain
+from bot.domain.answers import resource_label
 from bot.domain.money import ZERO
 from bot.domain.query import Query
 from bot.domain.spec import KEY_SEPARATOR, NONE_KEY, ColumnIn, Condition, CostSpec, Grouping
@@ -73,7 +74,7 @@ class AnomalyService:
         out: dict[tuple[str, str, str | None], dict[date, Decimal]] = defaultdict(dict)
         for r in self.queries.daily(spec, grouping):
             rid, name, usage = ([*r.key.split(KEY_SEPARATOR), "", ""])[:3]
-            key = (rid, name if name != NONE_KEY else rid, usage if usage != NONE_KEY else None)
+            key = (rid, resource_label(rid, name), usage if usage != NONE_KEY else None)
             out[key][r.day] = out[key].get(r.day, ZERO) + r.cost
         return dict(out)
 

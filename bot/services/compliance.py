@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 from bot.config import CostbotConfig
+from bot.domain.answers import Group, resource_labels
 from bot.domain.compliance import TagCompliance
 from bot.domain.money import ZERO
 from bot.domain.periods import resolve_period
@@ -30,7 +31,9 @@ class ComplianceService:
         previous = self.queries.totals(CostSpec(metric, period.previous_start, period.previous_end, (), key),
                                            (period.previous_start, period.previous_start))
         untagged_spec = CostSpec(metric, period.start, period.end, (TagMissing(key),), key)
-        top_res = self.queries.groups(untagged_spec, Grouping("column", "ResourceName"))[:5]
+        top_ids = self.queries.groups(untagged_spec, Grouping("column", "ResourceId"))[:5]
+        labels = resource_labels((k for k, _ in top_ids), self.queries.resource_names()) if top_ids else {}
+        top_res = [Group(k, c, labels[k]) for k, c in top_ids]
         top_svc = self.queries.groups(untagged_spec, Grouping("column", "ServiceName"))[:5]
         by_account: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
         for k, cost in self.queries.groups(spec, Grouping("column", "SubAccountId", then=Grouping("tag", key))):

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from bot.config import CostbotConfig, unreadable_cron
 from bot.domain.actions import ActionNotAllowed
-from bot.domain.answers import top_keys
+from bot.domain.answers import resource_labels, top_keys
 from bot.domain.digest import Change, Digest, DigestChart
 from bot.domain.errors import QueryError
 from bot.domain.money import ZERO
@@ -119,7 +119,12 @@ class DigestBuilder:
                 baseline = _mean([daily.get(day - timedelta(days=i), {}).get(key, ZERO) for i in range(1, 8)])
                 movers.append(Change(key, current, baseline, dimension=name))
         movers.sort(key=lambda m: (-abs(m.change), m.dimension, m.key))
-        return tuple(m for m in movers[:MOVERS] if m.change != 0)
+        top = [m for m in movers[:MOVERS] if m.change != 0]
+        resources = [m.key for m in top if m.dimension == "resource"]
+        if resources:  # shown by name, not by id
+            labels = resource_labels(resources, self.queries.resource_names())
+            top = [replace(m, name=labels[m.key]) if m.dimension == "resource" else m for m in top]
+        return tuple(top)
 
     def _chart(self, label: str, daily: dict[date, dict[str, Decimal]], totals: dict[date, Decimal], day: date,
                budget: Decimal | None, anomaly_days: tuple[date, ...] = ()) -> DigestChart:

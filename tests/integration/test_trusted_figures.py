@@ -24,7 +24,7 @@ from tests.conftest import TODAY, CliResult
 from tests.integration.conftest import SECRET, RunningBot
 from tests.integration.test_ask_demo import TEAMS, Row, cents, day_of, shown, tags, total
 from tests.integration.test_slack_http import texts
-from tests.signing import command_body, post
+from tests.signing import actions_body, command_body, post
 
 FIRST_DAY = "2026-06-01"  # 180 days before 2026-11-28: the first day the demo store holds
 DATA_THROUGH = "2026-11-27"
@@ -269,3 +269,32 @@ def test_demo_resources_map_to_the_provider_kinds_by_their_ids() -> None:
     assert by_kind["endpoint"].split(":")[5].startswith("endpoint/")
     assert by_kind["notebook"].split(":")[5].startswith("notebook-instance/")
     assert date.fromisoformat(TODAY)  # the ids do not depend on the day
+
+
+def test_slack_detail_view_gives_the_full_ids(ask, bot) -> None:  # type: ignore[no-untyped-def]
+    answer = ask_json(ask, "team-vision last-30d by resource")
+    rid = f"r{uuid.uuid4().hex[:8]}"
+    post(bot.events_url, command_body("team-vision last-30d by resource", bot.stub.response_url(rid)), SECRET)
+    bot.stub.wait_for(lambda cs: any(c.kind == "response" and c.name == rid for c in cs))
+    buttons = bot.stub.responses(rid)[0].args["blocks"][-1]["elements"]
+    ids = next(b for b in buttons if b["action_id"] == "costbot_show_ids")
+    post(bot.events_url, actions_body("costbot_show_ids", ids["value"], bot.stub.response_url(rid + "i")), SECRET)
+    bot.stub.wait_for(lambda cs: any(c.kind == "response" and c.name == rid + "i" for c in cs))
+    detail = texts(bot.stub.responses(rid + "i")[0].args["blocks"])
+    for g in answer["groups"]:
+        assert f"*{g['name']}* — `{g['key']}`" in detail
+
+
+def test_tag_compliance_names_its_resources(cli, demo_store, rows, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("COSTBOT_DATA_DIR", str(demo_store[0]))
+    report = cli("tags", "report", "--period", "last-month", "--json").json()
+    untagged: dict[str, Decimal] = defaultdict(Decimal)
+    names = {}
+    for r in rows:
+        if "2026-10-01" <= day_of(r) < "2026-11-01" and "team" not in tags(r):
+            untagged[r["ResourceId"] or "(none)"] += Decimal(r["EffectiveCost"])
+            names[r["ResourceId"] or "(none)"] = r["ResourceName"] or "(none)"
+    top = sorted(untagged.items(), key=lambda kv: -kv[1])
+    assert [(t["key"], t["name"]) for t in report["top_untagged_resources"]] == [(k, names[k]) for k, _ in top[:5]]
+    text = cli("tags", "report", "--period", "last-month").out
+    assert "legacy-batch-07" in text and "nat-gateway-prod" in text and "arn:aws" not in text
