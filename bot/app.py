@@ -169,7 +169,9 @@ class Application:
         builder = DigestBuilder(queries, scopes, budgets, compliance, anomalies, actions, config, today)
         return UseCases(
             answers=answers, allocation=allocation, compliance=compliance,
-            ingest=IngestService(store, store), sync=SyncService(pull_sources(config), store, today),
+            ingest=IngestService(store, store, config.source_complements(), [s.label for s in config.sources],
+                                 config.admins),
+            sync=SyncService(pull_sources(config), store, today, config.source_complements()),
             budgets=budgets, anomalies=anomalies,
             digests=DigestService(builder, SqlSubscriptionStore(self.state), self.publisher, config),
             scans=scans, actions=actions,

@@ -117,6 +117,9 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="FOCUS or AWS CUR files (.csv, .csv.gz, .parquet) or folders")],
     source: Annotated[str | None, typer.Option(help="Source label; a re-ingest replaces the same "
                                                      "source's billing periods. Default: focus or cur.")] = None,
+    replace_source: Annotated[list[str] | None, typer.Option(
+        "--replace-source", help="Also replace what this other source holds for the billing accounts and months "
+                                 "the files carry (else such an overlap is refused).")] = None,
 ) -> None:
     """Load billing files into the store, all or nothing."""
     from bot.render.terminal import render_ingest_summary
@@ -129,7 +132,7 @@ def ingest(
         def on_file(path: Path, index: int, count: int) -> None:
             progress.update(task, total=count, completed=index + 1, description=f"Read {path.name}")
 
-        summary = uc.ingest.ingest(paths, source=source, progress=on_file)
+        summary = uc.ingest.ingest(paths, source=source, progress=on_file, replace_sources=replace_source or [])
     out.print(render_ingest_summary(summary))
 
 
@@ -285,6 +288,9 @@ def sync(
     source: Annotated[str | None, typer.Option(help="Only this source (its `name`, or its kind).")] = None,
     since: Annotated[str | None, typer.Option(help="Backfill from this month (YYYY-MM); default: the current "
                                                    "and the previous month.")] = None,
+    replace_source: Annotated[list[str] | None, typer.Option(
+        "--replace-source", help="Also replace what this other source holds for the billing accounts and months "
+                                 "a source re-reads (else such an overlap fails that source).")] = None,
 ) -> None:
     """Pull the configured billing sources into the store (each one atomically)."""
     from datetime import date
@@ -299,7 +305,7 @@ def sync(
     if not uc.sync.sources:
         raise ConfigError("no sources configured (see `sources:` in costbot.example.yml)")
     failed = False
-    for r in uc.sync.sync(source, start):
+    for r in uc.sync.sync(source, start, replace_sources=replace_source or []):
         calls = ", ".join(f"{k} {v}" for k, v in sorted(r.requests.items())) or "no API requests"
         if r.ok:
             out.print(f"[green]✓[/] {escape(r.name)}: {escape(r.note)}; {r.rows:,} rows ingested ({calls})")
@@ -331,6 +337,15 @@ def sources_check(ctx: typer.Context) -> None:
             out.print(f"[green]✓[/] {escape(check.name)} ({check.kind})")
     if bad:
         raise typer.Exit(1)
+
+
+@sources_app.command("list")
+def sources_list(ctx: typer.Context) -> None:
+    """What each source holds: billing accounts, months, rows, totals, last change and last sync."""
+    from bot.render.terminal import render_sources
+
+    application = _application(ctx)
+    out.print(render_sources(application.use_cases.ingest.holdings(), application.config.currency))
 
 
 @app.command()

@@ -68,6 +68,9 @@ class TeamConfig(_Strict):
 
 class _Source(_Strict):
     name: str | None = None  # what `costbot sync --source` and the logs call it (default: its kind)
+    # other source labels that may hold the same billing account and month without double counting: they carry
+    # different accounts or charge categories (e.g. Cost Explorer for one team's account, exports for the rest)
+    complements: list[str] = Field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -379,6 +382,10 @@ class CostbotConfig(_Strict):
     @cached_property
     def grammar(self) -> Grammar:
         return Grammar(teams=tuple(self.teams), tag_keys=dict(self.tag_keys))
+
+    def source_complements(self) -> set[tuple[str, str]]:
+        """Pairs of source labels declared complementary (`complements:` on either one)."""
+        return {(s.label, other) for s in self.sources for other in s.complements}
 
     def owner_team(self, tags: dict[str, str]) -> str | None:
         """The first team (in config order) whose tags all match the resource's (case-insensitive)."""

@@ -15,7 +15,7 @@ from bot.domain.anomalies import Anomaly
 from bot.domain.budgets import BudgetStatus, Threshold
 from bot.domain.digest import Digest
 from bot.domain.figures import DailyRow, Totals
-from bot.domain.ingest import IngestSummary, SourceBatch
+from bot.domain.ingest import IngestSummary, SourceBatch, SourceHolding
 from bot.domain.recommendations import Recommendation, RecommendationView
 from bot.domain.resources import ResizeOption, Resource, ResourceRef, Utilization
 from bot.domain.spec import CostSpec, Grouping
@@ -67,19 +67,26 @@ class CostIngest(Protocol):
     Athena has none).
 
     Implementers must make an ingest one transaction that replaces the (source, billing account, month) it
-    carries, and reject a bad file whole with file, row and column named (IngestError).
+    carries, and reject a bad file whole with file, row and column named (IngestError); refuse billing
+    account-months another source label already holds (SourceOverlap, naming it), unless that source is to be
+    replaced too (`replace_sources`) or the two are declared complementary (`complements`).
     """
 
     def ingest_files(
         self, paths: Iterable[Path], source: str | None = None,
         progress: Callable[[Path, int, int], None] | None = None, replace: Iterable[tuple[str, date]] = (),
+        replace_sources: Iterable[str] = (), complements: Iterable[tuple[str, str]] = (),
     ) -> IngestSummary: ...
 
     def source_etags(self, source: str) -> dict[str, str]: ...
 
     def record_source_files(self, source: str, etags: dict[str, str]) -> None: ...
 
+    def record_sync(self, source: str) -> None: ...
+
     def clear_periods(self, source: str, periods: Iterable[tuple[str, date]]) -> int: ...
+
+    def holdings(self) -> list[SourceHolding]: ...
 
 
 class UsageMetrics(Protocol):

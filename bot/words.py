@@ -35,6 +35,7 @@ from bot.render import (
     budget_blocks,
     compliance_blocks,
     digest_blocks,
+    source_blocks,
     terminal,
 )
 from bot.render.common import notice_blocks
@@ -156,6 +157,9 @@ WORDS: dict[str, Word] = {w.word: w for w in (
     Word("tags", lambda uc, cmd, _: uc.compliance.report(cmd.period),
          lambda report, _, __: [(compliance_blocks.compliance_blocks(report), "Tag compliance")],
          lambda report, _: terminal.render_compliance(report)),
+    Word("sources", lambda uc, cmd, caller: uc.ingest.holdings_for(caller.user),
+         lambda found, _, config: [(source_blocks.sources_blocks(found, config.currency), "Billing sources")],
+         lambda found, config: terminal.render_sources(found, config.currency)),
     Word("digest", _digest_run, lambda blocks, _, __: [(blocks, "costbot digests")], _not_in_a_terminal,
          needs_channel="costbot digest SCOPE --preview DIR (or --post --channel C…)"),
 )}

@@ -223,6 +223,17 @@ def _optional_team(tokens: list[str], grammar: Grammar) -> str | None:
 
 
 @dataclass(frozen=True)
+class SourcesCommand:
+    """`sources` (admins): what each billing source holds."""
+
+
+def _parse_sources(tokens: list[str], grammar: Grammar) -> SourcesCommand:
+    if len(tokens) > 1:
+        raise QueryError("`sources` takes no more words", word=tokens[1])
+    return SourcesCommand()
+
+
+@dataclass(frozen=True)
 class TagsCommand:
     """`tags [PERIOD]`: tag compliance."""
 
@@ -367,7 +378,8 @@ def _scope(word: str, grammar: Grammar) -> Scope | None:
     return Scope("tag", grammar.tag_key_for(key), value)
 
 
-Command = HelpRequest | DigestCommand | IdleCommand | AuditCommand | BudgetCommand | AnomaliesCommand | TagsCommand
+Command = (HelpRequest | DigestCommand | IdleCommand | AuditCommand | BudgetCommand | AnomaliesCommand | TagsCommand
+           | SourcesCommand)
 
 
 def parse_query(text: str, grammar: Grammar) -> Query | Command:
@@ -461,6 +473,7 @@ def _parse_anomalies(tokens: list[str], grammar: Grammar) -> AnomaliesCommand:
 
 _IDLE = "Idle resources and actions"
 _BUDGETS = "Budgets, anomalies and tags"
+_SOURCES = "Billing data"
 _DIGESTS = "Digests (posted to the channel you type them in)"
 
 SUBCOMMANDS: dict[str, Subcommand] = {s.word: s for s in (
@@ -476,6 +489,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {s.word: s for s in (
                (("anomalies [TEAM]", "unusual days in the last 30 days, with their cause"),)),
     Subcommand("tags", TagsCommand, lambda tokens, _: _parse_tags(tokens), "tags last-month", _BUDGETS,
                (("tags [PERIOD]", "tag compliance: untagged spend, top untagged resources, coverage"),)),
+    Subcommand("sources", SourcesCommand, _parse_sources, "sources", _SOURCES,
+               (("sources", "what each billing source holds: accounts, months, rows, total, last sync (admins)"),)),
     Subcommand("digest", DigestCommand, _parse_digest, "digest list", _DIGESTS, (
         ("digest subscribe SCOPE daily [HH:MM]", "every morning, e.g. digest subscribe team-ml daily 09:00"),
         ("digest subscribe SCOPE weekly [DAY] [HH:MM]", "every week (default Monday 09:00)"),

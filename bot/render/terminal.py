@@ -16,7 +16,7 @@ from bot.domain.anomalies import Anomaly
 from bot.domain.answers import CostAnswer
 from bot.domain.budgets import BudgetStatus
 from bot.domain.compliance import TagCompliance
-from bot.domain.ingest import IngestSummary
+from bot.domain.ingest import IngestSummary, SourceHolding
 from bot.domain.money import format_money
 from bot.domain.recommendations import RecommendationView
 from bot.render.anomaly_blocks import anomaly_text
@@ -159,4 +159,20 @@ def render_audit(entries: Sequence[AuditEntry], details: bool = False) -> Render
             detail += f"\n{e.detail}"
         table.add_row(e.at.strftime("%Y-%m-%d %H:%M"), Text(e.actor), e.action, Text(e.resource_key.split("|")[-1]),
                       e.result + (" (dry run)" if e.dry_run else ""), Text(detail))
+    return table
+
+
+def render_sources(holdings: Sequence[SourceHolding], currency: str) -> RenderableType:
+    """What each billing source holds: `costbot sources list` and `costbot ask sources`."""
+    from bot.render.source_blocks import accounts_text, months_text, when_text
+
+    if not holdings:
+        return Text("No billing data yet: `costbot ingest PATH` or `sources:` in costbot.yml.")
+    table = Table(title="Billing sources", box=None)
+    for col in ("source", "accounts", "months", "rows", "effective", "billed", "last change / sync"):
+        table.add_column(col, justify="right" if col in ("rows", "effective", "billed") else "left")
+    for h in holdings:
+        table.add_row(Text(h.name + (" (costbot.yml)" if h.configured else "")), Text(accounts_text(h)),
+                      months_text(h), f"{h.rows:,}", format_money(h.effective_cost, currency),
+                      format_money(h.billed_cost, currency), when_text(h))
     return table
