@@ -145,6 +145,7 @@ class Application:
         from bot.services.compliance import ComplianceService
         from bot.services.digests import DigestBuilder, DigestService
         from bot.services.enforcement import EnforcementService
+        from bot.services.exports import ExportService
         from bot.services.home import HomeService
         from bot.services.ingest import IngestService
         from bot.services.scans import ScanService
@@ -177,6 +178,7 @@ class Application:
             scans=scans, actions=actions,
             enforcement=EnforcementService(config, budgets, actions, list(self.providers.values())),
             home=HomeService(answers, budgets, actions, config),
+            exports=ExportService(answers, allocation, config),
         )
 
     # -- entry points ------------------------------------------------------------------------------------

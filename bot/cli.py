@@ -20,7 +20,6 @@ from bot import __version__
 from bot.config import CostbotConfig, Settings, load_config
 from bot.domain.answers import CostAnswer
 from bot.domain.errors import ConfigError, CostbotError, QueryError
-from bot.domain.periods import resolve_period
 from bot.domain.query import Query, TagsCommand
 from bot.services.container import UseCases
 from bot.words import answer_in_terminal
@@ -396,16 +395,17 @@ def export(
     """Showback for finance: allocated cost per team, project and service, with the rule of each shared line."""
     import csv as csv_module
 
+    from bot.domain.money import minor_unit, plain_amount
+
     if fmt not in ("csv", "parquet"):
         raise ConfigError("--format must be csv or parquet")
     application = _application(ctx)
-    uc = application.use_cases
-    span = resolve_period(period, uc.answers.today())
-    rows = uc.allocation.showback(span.start, span.end)
+    showback = application.use_cases.exports.showback(period)
+    span, currency = showback.period, showback.currency
     path = output or Path(f"showback-{span.start.isoformat()}.{fmt}")
     header = ["period_start", "period_end", "team", "project", "service", "kind", "rule", "cost", "currency"]
-    records = [[span.start.isoformat(), span.end.isoformat(), t, p, svc, kind, rule, str(cost),
-                application.config.currency] for t, p, svc, kind, rule, cost in rows]
+    records = [[span.start.isoformat(), span.end.isoformat(), r.team, r.project, r.service, r.kind, r.rule,
+                plain_amount(r.cost, currency), currency] for r in showback.rows]
     if fmt == "csv":
         with path.open("w", newline="", encoding="utf-8") as fh:
             writer = csv_module.writer(fh)
@@ -414,9 +414,10 @@ def export(
     else:
         import duckdb
 
+        scale = len(str(minor_unit(currency)).partition(".")[2])  # decimal places of the minor unit
         con = duckdb.connect()
         con.execute("CREATE TABLE showback (period_start DATE, period_end DATE, team VARCHAR, project VARCHAR, "
-                    "service VARCHAR, kind VARCHAR, rule VARCHAR, cost DECIMAL(18,6), currency VARCHAR)")
+                    f"service VARCHAR, kind VARCHAR, rule VARCHAR, cost DECIMAL(18,{scale}), currency VARCHAR)")
         con.executemany("INSERT INTO showback VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", records)
         con.execute("COPY showback TO ? (FORMAT parquet)", [str(path)])
         con.close()

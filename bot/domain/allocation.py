@@ -7,7 +7,7 @@ the (cent-rounded) amount exactly, and no part is negative for non-negative inpu
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from bot.domain.money import ZERO, round_to_total, to_cents
@@ -90,3 +90,30 @@ def weights_for(method: str, targets: Sequence[str], direct: Mapping[str, Decima
     if method == "usage":
         return {t: Decimal((usage or {}).get(t, ZERO)) for t in targets}
     return {t: max(direct.get(t, ZERO), ZERO) for t in targets}
+
+
+@dataclass(frozen=True)
+class ShowbackRow:
+    """One line of the showback export: a team's direct cost by project and service, its part of a rule's shared
+    cost by service, or what no team holds (kind `unallocated`, under the same group name `by team` shows)."""
+
+    team: str
+    project: str
+    service: str
+    kind: str  # direct | shared | unallocated
+    rule: str
+    cost: Decimal
+
+
+def reconcile(rows: Sequence[ShowbackRow], team_totals: Mapping[str, Decimal], unit: Decimal) -> list[ShowbackRow]:
+    """The rows in the currency's minor unit, each team's rows adding up exactly to its (already rounded) total in
+    `team_totals` — the figure `by team` shows for it (largest remainder, `round_to_total`)."""
+    by_team: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        by_team.setdefault(row.team, []).append(i)
+    out = list(rows)
+    for team, indexes in by_team.items():
+        exact = {i: rows[i].cost for i in indexes}
+        for i, cost in round_to_total(exact, team_totals.get(team), unit).items():
+            out[i] = replace(rows[i], cost=cost)
+    return out

@@ -14,6 +14,7 @@ from bot.services.budgets import BudgetService
 from bot.services.compliance import ComplianceService
 from bot.services.digests import DigestService
 from bot.services.enforcement import EnforcementService
+from bot.services.exports import ExportService
 from bot.services.home import HomeService
 from bot.services.ingest import IngestService
 from bot.services.scans import ScanService
@@ -34,3 +35,4 @@ class UseCases:
     actions: ActionService  # Stop / Resize / Snooze / approvals / audit
     enforcement: EnforcementService  # graduated budget enforcement
     home: HomeService  # App Home
+    exports: ExportService  # the showback export for finance

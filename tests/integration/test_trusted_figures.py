@@ -298,3 +298,35 @@ def test_tag_compliance_names_its_resources(cli, demo_store, rows, monkeypatch) 
     assert [(t["key"], t["name"]) for t in report["top_untagged_resources"]] == [(k, names[k]) for k, _ in top[:5]]
     text = cli("tags", "report", "--period", "last-month").out
     assert "legacy-batch-07" in text and "nat-gateway-prod" in text and "arn:aws" not in text
+
+
+# -- 8. exports finance can open ------------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_export_is_plain_cents_and_reconciles_with_by_team(ask, cli, tmp_path, rows, fmt) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / f"showback.{fmt}"
+    result = cli("export", "--period", "last-month", "--format", fmt, "--output", str(out))
+    assert result.code == 0, result.err
+    if fmt == "csv":
+        with out.open(newline="") as fh:
+            exported = list(csv.DictReader(fh))
+    else:
+        import duckdb
+
+        con = duckdb.connect()
+        assert con.execute(f"SELECT typeof(cost) FROM '{out}' LIMIT 1").fetchone() == ("DECIMAL(18,2)",)
+        exported = [{"team": t, "cost": c} for t, c in con.execute(f"SELECT team, CAST(cost AS VARCHAR) FROM '{out}'")
+                    .fetchall()]
+        con.close()
+    assert exported and all(re.fullmatch(r"-?[0-9]+\.[0-9]{2}", r["cost"]) for r in exported)  # no 0E-9
+    per_team: dict[str, Decimal] = defaultdict(Decimal)
+    for r in exported:
+        per_team[r["team"]] += Decimal(r["cost"])
+    answer = ask_json(ask, "last-month by team")
+    assert {k: float(v) for k, v in per_team.items()} == {g["key"]: g["cost"] for g in answer["groups"]}
+    assert "(untagged)" in per_team and "(unallocated)" not in per_team  # the name `by team` gives it
+    exact: dict[str, Decimal] = defaultdict(Decimal)
+    by_value = {v: k for k, v in TEAMS.items()}
+    for r in rows:
+        if "2026-10-01" <= day_of(r) < "2026-11-01":
+            exact[by_value.get(tags(r).get("team", ""), "(untagged)")] += Decimal(r["EffectiveCost"])
+    assert {k: float(v) for k, v in per_team.items()} == shown(exact)
