@@ -157,7 +157,7 @@ class Application:
         scopes = ScopeResolver(queries, config)
         allocation = AllocationService(queries, scopes, config, usage=store)
         answers = AnswerService(queries, scopes, allocation, config, today)
-        compliance = ComplianceService(queries, config, today)
+        compliance = ComplianceService(queries, scopes, config, today)
         insight_store = SqlInsightStore(self.state)
         budgets = BudgetService(queries, scopes, config, insight_store, self.insight_notifier, today)
         anomalies = AnomalyService(queries, scopes, config, insight_store, self.insight_notifier, today,

@@ -66,7 +66,8 @@ class DigestBuilder:
     def build(self, scope: str, cadence: str = "daily") -> Digest:
         query = self.scope_query(scope)
         today = self.today()
-        day = today - timedelta(days=1)  # the last complete day
+        through = self.queries.freshness()
+        day = min(today - timedelta(days=1), through or today)  # the last complete day the data holds
         label = query.scope_label()
         stack_dim = "project" if query.scopes and query.scopes[0].kind == "team" else "service"
         stack = (Grouping("tag", self.config.grammar.tag_key_for("project")) if stack_dim == "project"
@@ -96,7 +97,7 @@ class DigestBuilder:
             untagged_share=(mtd_totals.untagged / mtd_totals.current * 100) if mtd_totals.current else None,
             savings_waiting=savings if open_count else None,
             anomalies=tuple(a for a in recent if a.day >= day - timedelta(days=6)),
-            chart=chart, data_through=self.queries.freshness(),
+            chart=chart, data_through=through,
         )
         if cadence == "weekly":
             return self._weekly(digest, query, today)
@@ -162,7 +163,7 @@ class DigestBuilder:
             keys = sorted(set(now) | set(before), key=lambda k: (-(now.get(k, ZERO)), k))
             return tuple(Change(k, now.get(k, ZERO), before.get(k, ZERO)) for k in keys)
 
-        compliance = self.compliance.report("last-week")
+        compliance = self.compliance.report("last-week", query)  # the digest's scope, not the organization
         return replace(digest, cadence="weekly", week_start=start, week_total=totals.current, compliance=compliance,
                        previous_week_total=totals.previous, by_project=changes("project"),
                        by_model=changes("model"))

@@ -330,3 +330,42 @@ def test_export_is_plain_cents_and_reconciles_with_by_team(ask, cli, tmp_path, r
         if "2026-10-01" <= day_of(r) < "2026-11-01":
             exact[by_value.get(tags(r).get("team", ""), "(untagged)")] += Decimal(r["EffectiveCost"])
     assert {k: float(v) for k, v in per_team.items()} == shown(exact)
+
+
+# -- 7. team digests speak of the team -------------------------------------------------------------------------
+@pytest.mark.parametrize(("scope", "mine"), [
+    ("team-ml", lambda t: t.get("team") == "ml"),
+    ("env:prod", lambda t: t.get("env") == "prod"),
+    ("", lambda t: True),
+])
+def test_weekly_digest_compliance_is_of_the_digests_scope(use_cases, rows, scope, mine) -> None:  # type: ignore[no-untyped-def]
+    from bot.render.digest_blocks import digest_blocks
+    from tests.integration.test_slack_http import texts as block_texts
+
+    digest = use_cases.digests.build(scope, "weekly")
+    week = lambda r: "2026-11-16" <= day_of(r) < "2026-11-23" and mine(tags(r))  # noqa: E731
+    spend = total(rows, "2026-11-16", "2026-11-23", lambda r: mine(tags(r)))
+    untagged = total(rows, "2026-11-16", "2026-11-23", lambda r: week(r) and "team" not in tags(r))
+    report = digest.compliance
+    assert (report.total, report.untagged) == (spend, untagged)
+    assert digest.week_total == spend
+    text = block_texts([b.to_dict() for b in digest_blocks(digest)])
+    section = text.split("*Tag compliance this week*")[1]
+    assert f"of ${cents(spend):,.2f}" in section.split("\n")[1]
+    if scope == "team-ml":  # the team's untagged share is 0 %, in the section as in the footer
+        assert untagged == 0 and "(*0.0%*" in section and "Untagged this month: 0.0%" in text
+    if scope == "env:prod":
+        assert untagged > 0 and "nat-gateway-prod" in section
+
+
+def test_weekly_digest_breakdowns_add_up(use_cases) -> None:  # type: ignore[no-untyped-def]
+    from bot.render.digest_blocks import digest_blocks
+    from tests.integration.test_slack_http import texts as block_texts
+
+    digest = use_cases.digests.build("", "weekly")
+    text = block_texts([b.to_dict() for b in digest_blocks(digest)])
+    for name in ("project", "model"):
+        part = text.split(f"*By {name}*")[1].split("*By ")[0].split("*Tag compliance")[0]
+        figures = [Decimal(m.replace(",", "")) for m in re.findall(r"\* \$([0-9,]+\.[0-9]{2})", part)]
+        figures += [Decimal(m.replace(",", "")) for m in re.findall(r"more\) \$([0-9,]+\.[0-9]{2})", part)]
+        assert sum(figures) == Decimal(str(cents(digest.week_total))), name
