@@ -351,7 +351,8 @@ def sources_list(ctx: typer.Context) -> None:
 def budgets(
     ctx: typer.Context,
     scope: Annotated[str | None, typer.Argument(help="One scope (default: every budgeted one).")] = None,
-    anomalies: Annotated[bool, typer.Option("--anomalies", help="Also list the last 30 days' anomalies.")] = False,
+    anomalies: Annotated[bool, typer.Option("--anomalies", help="Also list the last 30 days' anomalies (evaluated "
+                                                                "now, as `costbot ask anomalies` does).")] = False,
 ) -> None:
     """Budgets: month to date, % used, weekday-aware forecast, run-out day; optionally recent anomalies."""
     from bot.render.terminal import render_anomalies, render_budgets
@@ -361,8 +362,7 @@ def budgets(
     names = [scope] if scope else uc.budgets.budgeted_scopes()
     out.print(render_budgets([uc.budgets.status(name) for name in names]))
     if anomalies:
-        out.rule("Anomalies, last 30 days")
-        out.print(render_anomalies(uc.anomalies.recent(), application.config.currency))
+        out.print(render_anomalies(uc.anomalies.findings(scope or "", "last-30d"), application.config.currency))
 
 
 tags_app = typer.Typer(help="Tag compliance.", no_args_is_help=True)

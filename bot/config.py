@@ -298,6 +298,9 @@ class AllocationRule(_Strict):
 class AnomalyConfig(_Strict):
     relative_percent: Decimal = Field(default=Decimal(50), gt=0)  # above the baseline by more than this %
     absolute_per_day: Decimal = Field(default=Decimal(50), ge=0)  # and by more than this amount a day
+    # the alert job catches up on every day since it last looked; anomalies on days older than this (found after
+    # downtime or late billing data) are kept for `/cost anomalies` but not posted
+    alert_horizon_days: int = Field(default=7, ge=1, le=90)
 
 
 class EnforcementRule(_Strict):

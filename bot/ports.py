@@ -329,6 +329,12 @@ class InsightStore(Protocol):
 
     def anomalies(self, since: date, team: str | None = None) -> list[Anomaly]: ...
 
+    def checked_through(self, name: str) -> date | None:
+        """The last day the periodic check `name` has looked at (None: never)."""
+        ...
+
+    def set_checked_through(self, name: str, day: date) -> None: ...
+
 
 class InsightNotifier(Protocol):
     """Tells a team about its budget and its anomalies (Slack: alerts with buttons, updated in place)."""

@@ -177,9 +177,10 @@ class BudgetCommand:
 
 @dataclass(frozen=True)
 class AnomaliesCommand:
-    """`anomalies [TEAM]`: recent anomalies."""
+    """`anomalies [SCOPE] [PERIOD]`: anomalies of any past period, evaluated on demand (default the last 30 days)."""
 
-    team: str | None = None
+    scope: str = ""
+    period: str = "last-30d"
 
 
 def _scope_words(words: list[str], grammar: Grammar, why: str = "") -> str:
@@ -468,7 +469,17 @@ def _parse_idle(tokens: list[str], grammar: Grammar) -> IdleCommand:
 
 
 def _parse_anomalies(tokens: list[str], grammar: Grammar) -> AnomaliesCommand:
-    return AnomaliesCommand(_optional_team(tokens, grammar))
+    period: str | None = None
+    scope: list[str] = []
+    for word in tokens[1:]:
+        if looks_like_period(word):
+            if period is not None:
+                raise QueryError(f"two periods given ('{period}' and '{word}'); use one", word=word)
+            resolve_period(word.lower(), _ANY_DAY)  # validates the shape now
+            period = word.lower()
+        else:
+            scope.append(word)
+    return AnomaliesCommand(_scope_words(scope, grammar) if scope else "", period or "last-30d")
 
 
 _IDLE = "Idle resources and actions"
@@ -486,7 +497,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {s.word: s for s in (
                (("budget [SCOPE]", "month to date, % used, month-end forecast, the day it runs out"),
                 ("budget set SCOPE AMOUNT", "set a monthly budget (admins)"))),
     Subcommand("anomalies", AnomaliesCommand, _parse_anomalies, "anomalies", _BUDGETS,
-               (("anomalies [TEAM]", "unusual days in the last 30 days, with their cause"),)),
+               (("anomalies [SCOPE] [PERIOD]", "unusual days and their causes, in any past period (default "
+                                               "last-30d)"),)),
     Subcommand("tags", TagsCommand, lambda tokens, _: _parse_tags(tokens), "tags last-month", _BUDGETS,
                (("tags [PERIOD]", "tag compliance: untagged spend, top untagged resources, coverage"),)),
     Subcommand("sources", SourcesCommand, _parse_sources, "sources", _SOURCES,

@@ -12,14 +12,14 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.domain.actions import AuditEntry
-from bot.domain.anomalies import Anomaly
+from bot.domain.anomalies import AnomalyFindings
 from bot.domain.answers import CostAnswer
 from bot.domain.budgets import BudgetStatus
 from bot.domain.compliance import TagCompliance
 from bot.domain.ingest import IngestSummary, SourceHolding
 from bot.domain.money import format_money
 from bot.domain.recommendations import RecommendationView
-from bot.render.anomaly_blocks import anomaly_text
+from bot.render.anomaly_blocks import anomaly_text, findings_title
 from bot.render.answer_notes import comparison_note, coverage_notes
 from bot.render.budget_blocks import budget_lines
 from bot.render.compliance_blocks import compliance_lines
@@ -117,11 +117,12 @@ def render_budgets(statuses: Sequence[BudgetStatus]) -> RenderableType:
     return RichGroup(*parts)
 
 
-def render_anomalies(anomalies: Sequence[Anomaly], currency: str) -> RenderableType:
-    if not anomalies:
-        return Text("No anomalies in the last 30 days.")
-    return RichGroup(*[_plain(anomaly_text(a, currency) + (" (acknowledged)" if a.status == "acknowledged"
-                                                           else "")) for a in anomalies])
+def render_anomalies(found: AnomalyFindings, currency: str) -> RenderableType:
+    if not found.anomalies:
+        return Text(f"No anomalies for {found.scope_label} in {found.period.describe()}.")
+    return RichGroup(Rule(findings_title(found)), *[
+        _plain(anomaly_text(a, currency) + (" (acknowledged)" if a.status == "acknowledged" else ""))
+        for a in found.anomalies])
 
 
 def render_compliance(report: TagCompliance) -> RenderableType:

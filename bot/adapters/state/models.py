@@ -172,3 +172,13 @@ class AnomalyRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
     __table_args__ = (UniqueConstraint("team", "service", "day", name="uq_anomaly"),)
+
+
+class InsightCheckRow(Base):
+    """The last day a periodic check (the anomaly alerts) has looked at."""
+
+    __tablename__ = "insight_checks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    through: Mapped[date] = mapped_column(Date, nullable=False)
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
