@@ -25,7 +25,7 @@ def budget_lines(status: BudgetStatus) -> list[str]:
         lines.append("At this pace the budget lasts the month")
     if status.drivers:
         lines.append("Growing most this month: " + ", ".join(
-            f"{d.dimension} *{clip(d.key, 60)}* +{format_money(d.change, cur, whole=True)}" for d in status.drivers))
+            f"{d.dimension} *{clip(d.label, 60)}* +{format_money(d.change, cur, whole=True)}" for d in status.drivers))
     return lines
 
 
