@@ -83,6 +83,13 @@ class ScopeResolver:
             shown = ", ".join(partial[:5]) + (" …" if len(partial) > 5 else "")
             raise UnknownScope(f"service:{value} matches several services: {shown}. Quote a longer part, "
                                f'e.g. service:"{partial[0]}"', word=f"service:{value}")
+        words = {w.lower(): n for n in names for w in [n, *n.split()] if len(w) > 2}  # a name, or a word of one
+        close = difflib.get_close_matches(value.lower(), list(words), n=1, cutoff=0.6)
+        if close:
+            name = words[close[0]]
+            shown = f'service:"{name}"' if " " in name else f"service:{name}"
+            raise UnknownScope(f"no service matches '{value}' in the billing data. Did you mean '{shown}'?",
+                               word=f"service:{value}", suggestion=shown)
         raise UnknownScope(f"no service matches '{value}' in the billing data", word=f"service:{value}")
 
     def resource_ids(self, value: str) -> tuple[str, ...]:

@@ -176,6 +176,8 @@ def test_slack_and_terminal_breakdowns_add_up_to_the_total(ask, bot) -> None:  #
     ("team-ml team-vision", "team-ml and team-vision together match no spend in the billing data: scopes AND "
                             "together"),
     ("last-weak", "unknown period 'last-weak'. Did you mean 'last-week'?"),
+    ("service:sagemakr", "no service matches 'sagemakr' in the billing data. Did you mean 'service:\"Amazon "
+                         "SageMaker\"'?"),
     ("team-ml lastweek", "unknown word 'lastweek'. Did you mean 'last-week'?"),
 ])
 def test_a_word_that_names_nothing_is_an_error_with_a_suggestion(ask, text, message) -> None:  # type: ignore[no-untyped-def]
