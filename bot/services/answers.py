@@ -62,8 +62,6 @@ class AnswerService:
         period = resolve_period(query.period, self.today(), data_through)
         spec = self.scopes.spec(query, period.start, period.end)
         totals = self.queries.totals(spec, (period.previous_start, period.previous_end))
-        if totals.current == 0 and totals.previous == 0:
-            self.scopes.explain_nothing(query, first_day, data_through, spec.metric)
         groups: tuple[Group, ...] = ()
         grouping = self.scopes.grouping(query)
         if grouping is not None:
@@ -84,7 +82,10 @@ class AnswerService:
             coverage=period.coverage(first_day, data_through),
             previous_coverage=period.previous_coverage(first_day, data_through),
         )
-        return self.allocation.apply(answer)
+        answer = self.allocation.apply(answer)
+        if answer.total == 0 and answer.previous_total == 0:  # nothing found: a word that names nothing says so
+            self.scopes.explain_nothing(query, first_day, data_through, spec.metric)
+        return answer
 
     def _named(self, groups: tuple[Group, ...], query: Query) -> tuple[Group, ...]:
         """`by resource`: each group keeps the id as its key and carries the name people read."""
