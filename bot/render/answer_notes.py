@@ -14,17 +14,18 @@ def _day(d: date, year: bool) -> str:
     return f"{d:%b} {d.day}" + (f", {d.year}" if year else "")
 
 
-def span_text(start: date, end: date) -> str:
+def span_text(start: date, end: date, year: bool = False) -> str:
     """A half-open range of days as people write it: `Nov 16`, `Nov 1–27`, `Oct 30 – Nov 5`,
-    `Dec 30, 2025 – Jan 2, 2026`."""
+    `Dec 30, 2025 – Jan 2, 2026`; with `year`, the year always (`Jan 1 – Nov 27, 2025`)."""
     last = max(end - timedelta(days=1), start)
+    suffix = f", {last.year}" if year else ""
     if last == start:
-        return _day(start, False)
+        return _day(start, False) + suffix
     if start.year != last.year:
         return f"{_day(start, True)} – {_day(last, True)}"
     if start.month == last.month:
-        return f"{_day(start, False)}–{last.day}"
-    return f"{_day(start, False)} – {_day(last, False)}"
+        return f"{_day(start, False)}–{last.day}{suffix}"
+    return f"{_day(start, False)} – {_day(last, False)}{suffix}"
 
 
 def comparison_note(answer: CostAnswer) -> str | None:
@@ -32,8 +33,10 @@ def comparison_note(answer: CostAnswer) -> str | None:
     period = answer.period
     if not period.cut or answer.data_through is None:
         return None
-    return (f"{span_text(period.start, period.end)} vs {span_text(period.previous_start, period.previous_end)}; "
-            f"data through {_day(answer.data_through, False)}")
+    years = period.start.year != period.previous_start.year  # ytd: say which year is which
+    return (f"{span_text(period.start, period.end, years)} vs "
+            f"{span_text(period.previous_start, period.previous_end, years)}; "
+            f"data through {_day(answer.data_through, years)}")
 
 
 def _held(coverage: Coverage) -> str:

@@ -98,6 +98,11 @@ def test_ytd_is_cut_at_the_data_too(ask, rows) -> None:  # type: ignore[no-untyp
     answer = ask_json(ask, "ytd")
     assert (answer["end"], answer["previous_end"]) == ("2026-11-28", "2025-11-28")
     assert answer["total"] == cents(total(rows, "2026-01-01", "2026-11-28"))
+    assert answer["coverage"] == {"start": FIRST_DAY, "end": "2026-11-28", "days": 180, "of_days": 331}
+    assert answer["previous_coverage"] == {"start": "2025-01-01", "end": "2025-01-01", "days": 0, "of_days": 331}
+    terminal = " ".join(ask("ytd").out.split())
+    assert "Jan 1 – Nov 27, 2026 vs Jan 1 – Nov 27, 2025; data through Nov 27, 2026" in terminal
+    assert "the store holds no billing data of the comparison period" in terminal and "▲" not in terminal
 
 
 def test_a_period_with_no_data_yet_says_so(ask, bot) -> None:  # type: ignore[no-untyped-def]
