@@ -193,6 +193,7 @@ class Application:
         from bot.services.enforcement import EnforcementService
         from bot.services.estimate import EstimateService
         from bot.services.experiments import ExperimentService
+        from bot.services.exports import ExportService
         from bot.services.home import HomeService
         from bot.services.ingest import IngestService
         from bot.services.scans import ScanService
@@ -204,7 +205,7 @@ class Application:
         scopes = ScopeResolver(queries, config)
         allocation = AllocationService(queries, scopes, config, usage=store)
         answers = AnswerService(queries, scopes, allocation, config, today)
-        compliance = ComplianceService(queries, config, today)
+        compliance = ComplianceService(queries, scopes, config, today)
         insight_store = SqlInsightStore(self.state)
         budgets = BudgetService(queries, scopes, config, insight_store, self.insight_notifier, today)
         anomalies = AnomalyService(queries, scopes, config, insight_store, self.insight_notifier, today,
@@ -217,7 +218,9 @@ class Application:
         builder = DigestBuilder(queries, scopes, budgets, compliance, anomalies, actions, config, today)
         return UseCases(
             answers=answers, allocation=allocation, compliance=compliance,
-            ingest=IngestService(store, store), sync=SyncService(pull_sources(config), store, today),
+            ingest=IngestService(store, store, config.source_complements(), [s.label for s in config.sources],
+                                 config.admins),
+            sync=SyncService(pull_sources(config), store, today, config.source_complements()),
             budgets=budgets, anomalies=anomalies,
             digests=DigestService(builder, SqlSubscriptionStore(self.state), self.publisher, config),
             scans=scans, actions=actions,
@@ -226,6 +229,7 @@ class Application:
             estimates=EstimateService(TerraformPlanReader(), self.prices, budgets, config,
                                       SqlPlanApprovalStore(self.state), self.estimate_notifier, today),
             experiments=ExperimentService(queries, config, self.experiment_tracker, self.prices.gpus, today),
+            exports=ExportService(answers, allocation, config),
         )
 
     # -- entry points ------------------------------------------------------------------------------------

@@ -34,7 +34,6 @@ from bot import __version__
 from bot.config import CostbotConfig, Settings, load_config
 from bot.domain.answers import CostAnswer
 from bot.domain.errors import ConfigError, CostbotError, QueryError
-from bot.domain.periods import resolve_period
 from bot.domain.query import Query, TagsCommand
 from bot.services.container import UseCases
 from bot.words import answer_in_terminal
@@ -192,6 +191,9 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="FOCUS or AWS CUR files (.csv, .csv.gz, .parquet) or folders")],
     source: Annotated[str | None, typer.Option(help="Source label; a re-ingest replaces the same "
                                                      "source's billing periods. Default: focus or cur.")] = None,
+    replace_source: Annotated[list[str] | None, typer.Option(
+        "--replace-source", help="Also replace what this other source holds for the billing accounts and months "
+                                 "the files carry (else such an overlap is refused).")] = None,
 ) -> None:
     """Load billing files into the store, all or nothing."""
     from bot.render.terminal import render_ingest_summary
@@ -200,7 +202,8 @@ def ingest(
     started = time.perf_counter()
     with _progress("files") as step:
         summary = uc.ingest.ingest(paths, source=source,
-                                   progress=lambda path, index, count: step(f"Read {path.name}", index + 1, count))
+                                   progress=lambda path, index, count: step(f"Read {path.name}", index + 1, count),
+                                   replace_sources=replace_source or [])
     out.print(render_ingest_summary(summary))
     out.print(f"Ingested {_took(started, summary.rows, 'rows')}", markup=False)
 
@@ -447,6 +450,9 @@ def sync(
     source: Annotated[str | None, typer.Option(help="Only this source (its `name`, or its kind).")] = None,
     since: Annotated[str | None, typer.Option(help="Backfill from this month (YYYY-MM); default: the current "
                                                    "and the previous month.")] = None,
+    replace_source: Annotated[list[str] | None, typer.Option(
+        "--replace-source", help="Also replace what this other source holds for the billing accounts and months "
+                                 "a source re-reads (else such an overlap fails that source).")] = None,
 ) -> None:
     """Pull the configured billing sources into the store (each one atomically)."""
     from datetime import date
@@ -463,7 +469,7 @@ def sync(
     failed = False
     with _progress("sources") as step:
         results = uc.sync.sync(source, start, progress=lambda name, done, count: step(
-            f"Syncing {name}" if done < count else "Done", done, count))
+            f"Syncing {name}" if done < count else "Done", done, count), replace_sources=replace_source or [])
     for r in results:
         calls = ", ".join(f"{k} {v}" for k, v in sorted(r.requests.items())) or "no API requests"
         if r.ok:
@@ -498,11 +504,21 @@ def sources_check(ctx: typer.Context) -> None:
         raise typer.Exit(1)
 
 
+@sources_app.command("list")
+def sources_list(ctx: typer.Context) -> None:
+    """What each source holds: billing accounts, months, rows, totals, last change and last sync."""
+    from bot.render.terminal import render_sources
+
+    application = _application(ctx)
+    out.print(render_sources(application.use_cases.ingest.holdings(), application.config.currency))
+
+
 @app.command()
 def budgets(
     ctx: typer.Context,
     scope: Annotated[str | None, typer.Argument(help="One scope (default: every budgeted one).")] = None,
-    anomalies: Annotated[bool, typer.Option("--anomalies", help="Also list the last 30 days' anomalies.")] = False,
+    anomalies: Annotated[bool, typer.Option("--anomalies", help="Also list the last 30 days' anomalies (evaluated "
+                                                                "now, as `costbot ask anomalies` does).")] = False,
 ) -> None:
     """Budgets: month to date, % used, weekday-aware forecast, run-out day; optionally recent anomalies."""
     from bot.render.terminal import heading, render_anomalies, render_budgets
@@ -513,7 +529,7 @@ def budgets(
     out.print(render_budgets([uc.budgets.status(name) for name in names]))
     if anomalies:
         out.print(heading("Anomalies, last 30 days"))
-        out.print(render_anomalies(uc.anomalies.recent(), application.config.currency))
+        out.print(render_anomalies(uc.anomalies.findings(scope or "", "last-30d"), application.config.currency))
 
 
 tags_app = typer.Typer(help="Tag compliance.", no_args_is_help=True)
@@ -546,16 +562,17 @@ def export(
     """Showback for finance: allocated cost per team, project and service, with the rule of each shared line."""
     import csv as csv_module
 
+    from bot.domain.money import minor_unit, plain_amount
+
     if fmt not in ("csv", "parquet"):
         raise ConfigError("--format must be csv or parquet")
     application = _application(ctx)
-    uc = application.use_cases
-    span = resolve_period(period, uc.answers.today())
-    rows = uc.allocation.showback(span.start, span.end)
+    showback = application.use_cases.exports.showback(period)
+    span, currency = showback.period, showback.currency
     path = output or Path(f"showback-{span.start.isoformat()}.{fmt}")
     header = ["period_start", "period_end", "team", "project", "service", "kind", "rule", "cost", "currency"]
-    records = [[span.start.isoformat(), span.end.isoformat(), t, p, svc, kind, rule, str(cost),
-                application.config.currency] for t, p, svc, kind, rule, cost in rows]
+    records = [[span.start.isoformat(), span.end.isoformat(), r.team, r.project, r.service, r.kind, r.rule,
+                plain_amount(r.cost, currency), currency] for r in showback.rows]
     if fmt == "csv":
         with path.open("w", newline="", encoding="utf-8") as fh:
             writer = csv_module.writer(fh)
@@ -564,9 +581,10 @@ def export(
     else:
         import duckdb
 
+        scale = len(str(minor_unit(currency)).partition(".")[2])  # decimal places of the minor unit
         con = duckdb.connect()
         con.execute("CREATE TABLE showback (period_start DATE, period_end DATE, team VARCHAR, project VARCHAR, "
-                    "service VARCHAR, kind VARCHAR, rule VARCHAR, cost DECIMAL(18,6), currency VARCHAR)")
+                    f"service VARCHAR, kind VARCHAR, rule VARCHAR, cost DECIMAL(18,{scale}), currency VARCHAR)")
         con.executemany("INSERT INTO showback VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", records)
         con.execute("COPY showback TO ? (FORMAT parquet)", [str(path)])
         con.close()

@@ -68,6 +68,9 @@ class TeamConfig(_Strict):
 
 class _Source(_Strict):
     name: str | None = None  # what `costbot sync --source` and the logs call it (default: its kind)
+    # other source labels that may hold the same billing account and month without double counting: they carry
+    # different accounts or charge categories (e.g. Cost Explorer for one team's account, exports for the rest)
+    complements: list[str] = Field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -316,6 +319,9 @@ class AllocationRule(_Strict):
 class AnomalyConfig(_Strict):
     relative_percent: Decimal = Field(default=Decimal(50), gt=0)  # above the baseline by more than this %
     absolute_per_day: Decimal = Field(default=Decimal(50), ge=0)  # and by more than this amount a day
+    # the alert job catches up on every day since it last looked; anomalies on days older than this (found after
+    # downtime or late billing data) are kept for `/cost anomalies` but not posted
+    alert_horizon_days: int = Field(default=7, ge=1, le=90)
 
 
 class EnforcementRule(_Strict):
@@ -456,6 +462,10 @@ class CostbotConfig(_Strict):
             if dimension not in lowered:
                 keys[dimension] = key
         return keys
+
+    def source_complements(self) -> set[tuple[str, str]]:
+        """Pairs of source labels declared complementary (`complements:` on either one)."""
+        return {(s.label, other) for s in self.sources for other in s.complements}
 
     def owner_team(self, tags: dict[str, str]) -> str | None:
         """The first team (in config order) whose tags all match the resource's (case-insensitive)."""

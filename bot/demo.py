@@ -1,7 +1,9 @@
 """A deterministic FOCUS data set for a fictional ML organization, for the demo, tests and benchmarks.
 
 Every figure is a pure function of (resource, day), so the same day always has the same cost whatever
-"today" is. Costs carry six decimals so sums are exact in Decimal.
+"today" is. Costs carry six decimals so sums are exact in Decimal. Each resource's id has the shape its service
+gives it on a real bill (`DemoResource.kind`): EC2 instance and SageMaker ARNs, bucket names, `vol-…`, `nat-…`;
+its name is the ResourceName. `demo_resources()` lists them.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ FOCUS_HEADER = (
 )
 
 
+def _hex_id(prefix: str, name: str) -> str:
+    """A stable id of AWS's shape (`i-`, `vol-`, `nat-` and 17 hex digits) derived from the name."""
+    return f"{prefix}-{hashlib.sha256(name.encode()).hexdigest()[:17]}"
+
+
 @dataclass(frozen=True)
 class DemoResource:
     name: str
@@ -46,10 +53,24 @@ class DemoResource:
     growth: Decimal = Decimal("0")  # relative daily growth (storage)
     start_offset: int = 0  # days after the first demo day the resource appears
     noise: Decimal = Decimal("0.10")
+    # what it is, and so the shape of its id: ec2 | endpoint | notebook | bucket | volume | nat | eks | athena | none
+    kind: str = "ec2"
 
     @property
     def resource_id(self) -> str:
-        return f"arn:aws:ec2:{self.region}:{self.account}:instance/{self.name}"
+        """The ResourceId a bill carries for it ("" for charges with no resource, such as data transfer)."""
+        where = f"{self.region}:{self.account}"
+        return {
+            "ec2": f"arn:aws:ec2:{where}:instance/{_hex_id('i', self.name)}",
+            "endpoint": f"arn:aws:sagemaker:{where}:endpoint/{self.name}",
+            "notebook": f"arn:aws:sagemaker:{where}:notebook-instance/{self.name}",
+            "bucket": self.name,
+            "volume": _hex_id("vol", self.name),
+            "nat": _hex_id("nat", self.name),
+            "eks": f"arn:aws:eks:{where}:cluster/{self.name}",
+            "athena": f"arn:aws:athena:{where}:workgroup/{self.name}",
+            "none": "",
+        }[self.kind]
 
 
 def _t(team: str | None = None, project: str | None = None, model: str | None = None,
@@ -72,51 +93,52 @@ def demo_resources() -> list[DemoResource]:
         r("gpu-dev-02", ec2, "Compute", "g5.12xlarge", "SKU-G512XL", dev, Decimal("5.672"),
           _t("ml", "fraud", None, "dev"), start_offset=150, noise=Decimal("0")),
         r("endpoint-fraud-scoring", sm, "AI and Machine Learning", "ml.g5.xlarge", "SKU-SM-G5XL", ml,
-          Decimal("1.408"), _t("ml", "fraud", "bert-large", "prod")),
+          Decimal("1.408"), _t("ml", "fraud", "bert-large", "prod"), kind="endpoint"),
         r("nb-ml-research", sm, "AI and Machine Learning", "ml.t3.xlarge", "SKU-SM-T3XL", dev, Decimal("0.20"),
-          _t("ml", "recsys", None, "dev"), weekday_hours=10, weekend_hours=0),
+          _t("ml", "recsys", None, "dev"), weekday_hours=10, weekend_hours=0, kind="notebook"),
         r("s3-ml-datasets", s3, "Storage", "Bucket", "SKU-S3-STD", ml, Decimal("41.50"),
           _t("ml", "fraud", None, "prod"), weekday_hours=1, weekend_hours=1, unit="GB-Month",
-          growth=Decimal("0.004")),
+          growth=Decimal("0.004"), kind="bucket"),
         r("ebs-ml-scratch", ebs, "Storage", "gp3", "SKU-EBS-GP3", dev, Decimal("6.40"),
-          _t("ml", "recsys", None, "dev"), weekday_hours=1, weekend_hours=1, unit="GB-Month"),
+          _t("ml", "recsys", None, "dev"), weekday_hours=1, weekend_hours=1, unit="GB-Month", kind="volume"),
         # team-vision: detection
         r("train-vision-01", ec2, "Compute", "p4d.24xlarge", "SKU-P4D24XL", ml, Decimal("32.7726"),
           _t("vision", "detection", "yolo-v8", "prod"), weekday_hours=14, weekend_hours=2),
         r("endpoint-detection", sm, "AI and Machine Learning", "ml.g5.2xlarge", "SKU-SM-G52XL", ml,
-          Decimal("1.515"), _t("vision", "detection", "yolo-v8", "prod")),
+          Decimal("1.515"), _t("vision", "detection", "yolo-v8", "prod"), kind="endpoint"),
         r("s3-vision-images", s3, "Storage", "Bucket", "SKU-S3-STD", ml, Decimal("88.20"),
           _t("vision", "detection", None, "prod"), weekday_hours=1, weekend_hours=1, unit="GB-Month",
-          growth=Decimal("0.002")),
+          growth=Decimal("0.002"), kind="bucket"),
         # team-search: ranking
         r("train-ranking-01", ec2, "Compute", "g5.2xlarge", "SKU-G52XL", ml, Decimal("1.212"),
           _t("search", "ranking", "ranker-v3", "prod"), weekend_hours=12),
         r("endpoint-ranker", sm, "AI and Machine Learning", "ml.g5.xlarge", "SKU-SM-G5XL", ml, Decimal("1.408"),
-          _t("search", "ranking", "ranker-v3", "prod")),
+          _t("search", "ranking", "ranker-v3", "prod"), kind="endpoint"),
         r("nb-search-dev", sm, "AI and Machine Learning", "ml.t3.xlarge", "SKU-SM-T3XL", dev, Decimal("0.20"),
-          _t("search", "ranking", None, "dev"), weekday_hours=9, weekend_hours=0),
+          _t("search", "ranking", None, "dev"), weekday_hours=9, weekend_hours=0, kind="notebook"),
         # team-data: etl
         r("etl-cluster-01", ec2, "Compute", "r6i.4xlarge", "SKU-R64XL", data, Decimal("1.008"),
           _t("data", "etl", None, "prod")),
         r("s3-data-lake", s3, "Storage", "Bucket", "SKU-S3-STD", data, Decimal("120.00"),
           _t("data", "etl", None, "prod"), weekday_hours=1, weekend_hours=1, unit="GB-Month",
-          growth=Decimal("0.003")),
+          growth=Decimal("0.003"), kind="bucket"),
         r("athena-queries", "Amazon Athena", "Analytics", "Query", "SKU-ATHENA", data, Decimal("18.00"),
-          _t("data", "etl", None, "prod"), weekday_hours=1, weekend_hours=1, unit="TB", noise=Decimal("0.35")),
+          _t("data", "etl", None, "prod"), weekday_hours=1, weekend_hours=1, unit="TB", noise=Decimal("0.35"),
+          kind="athena"),
         # team-platform: the shared cluster
         r("eks-platform", "Amazon Elastic Kubernetes Service", "Compute", "Cluster", "SKU-EKS", ml,
-          Decimal("0.10"), _t("platform", "shared-cluster", None, "prod")),
+          Decimal("0.10"), _t("platform", "shared-cluster", None, "prod"), kind="eks"),
         r("eks-nodes", ec2, "Compute", "m6i.2xlarge", "SKU-M62XL", ml, Decimal("1.536"),
           _t("platform", "shared-cluster", None, "prod")),
         # shared network: no team tag
         r("nat-gateway-prod", "Amazon Virtual Private Cloud", "Networking", "NAT Gateway", "SKU-NAT", ml,
-          Decimal("0.045"), _t(None, None, None, "prod")),
+          Decimal("0.045"), _t(None, None, None, "prod"), kind="nat"),
         r("data-transfer-out", "AWS Data Transfer", "Networking", "Data Transfer", "SKU-DTO", ml,
-          Decimal("55.00"), {}, weekday_hours=1, weekend_hours=1, unit="GB", noise=Decimal("0.25")),
+          Decimal("55.00"), {}, weekday_hours=1, weekend_hours=1, unit="GB", noise=Decimal("0.25"), kind="none"),
         # the untagged slice
         r("legacy-batch-07", ec2, "Compute", "c5.4xlarge", "SKU-C54XL", dev, Decimal("0.68"), {}),
         r("s3-old-exports", s3, "Storage", "Bucket", "SKU-S3-STD", dev, Decimal("14.00"), {},
-          weekday_hours=1, weekend_hours=1, unit="GB-Month"),
+          weekday_hours=1, weekend_hours=1, unit="GB-Month", kind="bucket"),
     ]
 
 
@@ -148,7 +170,8 @@ def _row(res: DemoResource, day: date, quantity: Decimal, list_cost: Decimal, de
         "ChargePeriodEnd": f"{day + timedelta(days=1)}T00:00:00Z", "ChargeCategory": "Usage",
         "ChargeDescription": description, "BilledCost": str(billed), "EffectiveCost": str(effective),
         "ListCost": str(list_cost), "BillingCurrency": "USD", "ServiceName": res.service,
-        "ServiceCategory": res.category, "ResourceId": res.resource_id, "ResourceName": res.name,
+        "ServiceCategory": res.category, "ResourceId": res.resource_id,
+        "ResourceName": res.name if res.resource_id else "",
         "ResourceType": res.rtype, "RegionId": res.region, "SkuId": res.sku,
         "ConsumedQuantity": str(quantity), "ConsumedUnit": res.unit,
         "Tags": json.dumps(res.tags, sort_keys=True),

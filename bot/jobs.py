@@ -103,7 +103,8 @@ class CostbotScheduler:
         self.use_cases.sync.sync()
 
     def run_insights(self) -> None:
-        """Budget thresholds and yesterday's anomalies (each alert posts once), then budget enforcement."""
+        """Budget thresholds and the anomalies of every day since the last check (each alert posts once, none older
+        than `anomalies.alert_horizon_days`), then budget enforcement."""
         self.use_cases.budgets.check_budgets()
         self.use_cases.anomalies.check_anomalies()
         if self.config.enforcement:

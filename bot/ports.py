@@ -17,7 +17,7 @@ from bot.domain.digest import Digest
 from bot.domain.estimate import GuardCheck, Plan, PlanApproval, PriceKind, PriceQuote
 from bot.domain.experiments import TrackedRun
 from bot.domain.figures import DailyRow, Totals
-from bot.domain.ingest import IngestSummary, SourceBatch
+from bot.domain.ingest import IngestSummary, SourceBatch, SourceHolding
 from bot.domain.recommendations import Recommendation, RecommendationView
 from bot.domain.resources import ResizeOption, Resource, ResourceRef, Utilization
 from bot.domain.spec import CostSpec, Grouping
@@ -41,9 +41,27 @@ class CostQueries(Protocol):
         """Hours consumed (ConsumedQuantity of lines measured in hours) per group: instance-hours."""
         ...
 
-    def freshness(self) -> date | None: ...
+    def freshness(self) -> date | None:
+        """The last day the store holds billing data for (the data's last complete day)."""
+        ...
+
+    def first_day(self) -> date | None:
+        """The first day the store holds billing data for: comparison periods before it are not like with like."""
+        ...
 
     def distinct_values(self, column: str) -> list[str]: ...
+
+    def tag_keys(self) -> Sequence[str]:
+        """Every tag key the billing data carries, as spelled there."""
+        ...
+
+    def tag_values(self, key: str) -> list[str]:
+        """The values a tag key (matched case-insensitively) has anywhere in the billing data."""
+        ...
+
+    def resource_names(self) -> dict[str, str]:
+        """Every ResourceId in the billing data -> its ResourceName ("" when the data names none)."""
+        ...
 
     def row_count(self) -> int: ...
 
@@ -55,19 +73,26 @@ class CostIngest(Protocol):
     Athena has none).
 
     Implementers must make an ingest one transaction that replaces the (source, billing account, month) it
-    carries, and reject a bad file whole with file, row and column named (IngestError).
+    carries, and reject a bad file whole with file, row and column named (IngestError); refuse billing
+    account-months another source label already holds (SourceOverlap, naming it), unless that source is to be
+    replaced too (`replace_sources`) or the two are declared complementary (`complements`).
     """
 
     def ingest_files(
         self, paths: Iterable[Path], source: str | None = None,
         progress: Callable[[Path, int, int], None] | None = None, replace: Iterable[tuple[str, date]] = (),
+        replace_sources: Iterable[str] = (), complements: Iterable[tuple[str, str]] = (),
     ) -> IngestSummary: ...
 
     def source_etags(self, source: str) -> dict[str, str]: ...
 
     def record_source_files(self, source: str, etags: dict[str, str]) -> None: ...
 
+    def record_sync(self, source: str) -> None: ...
+
     def clear_periods(self, source: str, periods: Iterable[tuple[str, date]]) -> int: ...
+
+    def holdings(self) -> list[SourceHolding]: ...
 
 
 class UsageMetrics(Protocol):
@@ -309,6 +334,12 @@ class InsightStore(Protocol):
     def anomaly(self, anomaly_id: int) -> Anomaly | None: ...
 
     def anomalies(self, since: date, team: str | None = None) -> list[Anomaly]: ...
+
+    def checked_through(self, name: str) -> date | None:
+        """The last day the periodic check `name` has looked at (None: never)."""
+        ...
+
+    def set_checked_through(self, name: str, day: date) -> None: ...
 
 
 class InsightNotifier(Protocol):

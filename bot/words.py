@@ -35,6 +35,7 @@ from bot.render import (
     budget_blocks,
     compliance_blocks,
     digest_blocks,
+    source_blocks,
     terminal,
 )
 from bot.render.common import notice_blocks
@@ -154,13 +155,16 @@ WORDS: dict[str, Word] = {w.word: w for w in (
          lambda entries, _, __: [(action_blocks.audit_blocks(entries), "Recent actions")],
          lambda entries, _: terminal.render_audit(entries)),
     Word("budget", _budget, _budget_slack, lambda result, _: terminal.render_budgets(result[1])),
-    Word("anomalies", lambda uc, cmd, _: uc.anomalies.recent(cmd.team),
+    Word("anomalies", lambda uc, cmd, _: uc.anomalies.findings(cmd.scope, cmd.period),
          lambda found, _, config: [(anomaly_blocks.anomalies_list_blocks(found, config.currency),
-                                    f"{len(found)} anomalies")],
+                                    f"{len(found.anomalies)} anomalies")],
          lambda found, config: terminal.render_anomalies(found, config.currency)),
     Word("tags", lambda uc, cmd, _: uc.compliance.report(cmd.period),
          lambda report, _, __: [(compliance_blocks.compliance_blocks(report), "Tag compliance")],
          lambda report, _: terminal.render_compliance(report)),
+    Word("sources", lambda uc, cmd, caller: uc.ingest.holdings_for(caller.user),
+         lambda found, _, config: [(source_blocks.sources_blocks(found, config.currency), "Billing sources")],
+         lambda found, config: terminal.render_sources(found, config.currency)),
     Word("digest", _digest_run, lambda blocks, _, __: [(blocks, "costbot digests")], _not_in_a_terminal,
          needs_channel="costbot digest SCOPE --preview DIR (or --post --channel C…)"),
 )}

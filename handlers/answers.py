@@ -1,5 +1,5 @@
-"""Buttons on answers and on App Home: Share in channel, Chart, Show shared, All commands, and App Home's common
-questions. Answers' buttons carry the question and the day it was asked."""
+"""Buttons on answers and on App Home: Share in channel, Chart, Show shared, Resource ids, All commands, and App
+Home's common questions. Answers' buttons carry the question and the day it was asked."""
 
 from __future__ import annotations
 
@@ -15,7 +15,14 @@ from bot.domain.answers import CostAnswer, unpin_question
 from bot.domain.errors import QueryError
 from bot.domain.query import Query
 from bot.render import answer_blocks
-from bot.render.action_ids import ACTION_CHART, ACTION_HELP_ALL, ACTION_HOME_ASK, ACTION_SHARE, ACTION_SHOW_SHARED
+from bot.render.action_ids import (
+    ACTION_CHART,
+    ACTION_HELP_ALL,
+    ACTION_HOME_ASK,
+    ACTION_SHARE,
+    ACTION_SHOW_IDS,
+    ACTION_SHOW_SHARED,
+)
 from bot.render.charts import chart_filename, stacked_daily_png
 from bot.services.container import UseCases
 from handlers.errors import ack_now, reported
@@ -89,7 +96,14 @@ def register(app: App, uc: UseCases, config: CostbotConfig) -> None:
                                                                config.currency),
                 text=f"Shared costs of {team}", response_type="ephemeral", replace_original=False)
 
+    @reported
+    def show_ids(body: dict[str, Any], respond: Respond) -> None:
+        _, answer = answer_for(body)
+        respond(blocks=answer_blocks.resource_ids_blocks(answer), text="Resource ids", response_type="ephemeral",
+                replace_original=False)
+
     app.action(ACTION_SHOW_SHARED)(ack=ack_now, lazy=[show_shared])
+    app.action(ACTION_SHOW_IDS)(ack=ack_now, lazy=[show_ids])
     app.action(ACTION_SHARE)(ack=ack_now, lazy=[share])
     app.action(ACTION_CHART)(ack=ack_now, lazy=[chart])
     app.action(ACTION_HELP_ALL)(ack=ack_now, lazy=[help_all])

@@ -226,6 +226,26 @@ class FakeCostQueries:
         with self._lock:
             return max((i.day for i in self.items), default=None)
 
+    def first_day(self) -> date | None:
+        with self._lock:
+            return min((i.day for i in self.items), default=None)
+
+    def tag_keys(self) -> Sequence[str]:
+        with self._lock:
+            return sorted({k for i in self.items for k in i.tags})
+
+    def tag_values(self, key: str) -> list[str]:
+        with self._lock:
+            return sorted({v for i in self.items if (v := i.tag(key)) is not None})
+
+    def resource_names(self) -> dict[str, str]:
+        names: dict[str, str] = {}
+        with self._lock:
+            for i in self.items:
+                if i.resource_id:
+                    names[i.resource_id] = max(names.get(i.resource_id, ""), i.resource_name or "")
+        return names
+
     def distinct_values(self, column: str) -> list[str]:
         if column not in ALLOWED_COLUMNS:
             raise ValueError(column)
@@ -564,6 +584,7 @@ class FakeInsightStore:
         self.alerts: list[tuple[str, str, str]] = []  # claimed (scope, month, threshold), in order
         self._anomalies: dict[int, tuple[Anomaly, str | None, str | None]] = {}  # -> (anomaly, channel, ts)
         self.acknowledged_by: dict[int, str] = {}
+        self._checked: dict[str, date] = {}  # how far each periodic check has looked
 
     def set_budget(self, scope: str, monthly: Decimal, user: str) -> None:
         with self._lock:
@@ -618,6 +639,15 @@ class FakeInsightStore:
         with self._lock:
             found = [a for a, _, _ in self._anomalies.values() if a.day >= since and (team is None or a.team == team)]
         return sorted(found, key=lambda a: (-a.day.toordinal(), a.id or 0))
+
+    def checked_through(self, name: str) -> date | None:
+        with self._lock:
+            return self._checked.get(name)
+
+    def set_checked_through(self, name: str, day: date) -> None:
+        with self._lock:
+            if name not in self._checked or self._checked[name] < day:
+                self._checked[name] = day
 
 
 # -- the cloud --------------------------------------------------------------------------------------------------
@@ -1093,6 +1123,7 @@ def build_world(config: CostbotConfig | Mapping[str, Any], items: Iterable[LineI
     from bot.services.enforcement import EnforcementService
     from bot.services.estimate import EstimateService
     from bot.services.experiments import ExperimentService
+    from bot.services.exports import ExportService
     from bot.services.home import HomeService
     from bot.services.ingest import IngestService
     from bot.services.scans import ScanService
@@ -1114,7 +1145,7 @@ def build_world(config: CostbotConfig | Mapping[str, Any], items: Iterable[LineI
     scopes = ScopeResolver(queries, cfg)
     allocation = AllocationService(queries, scopes, cfg)
     answers = AnswerService(queries, scopes, allocation, cfg, on_day)
-    compliance = ComplianceService(queries, cfg, on_day)
+    compliance = ComplianceService(queries, scopes, cfg, on_day)
     budgets = BudgetService(queries, scopes, cfg, insights, insight_notifier, on_day)
     anomalies = AnomalyService(queries, scopes, cfg, insights, insight_notifier, on_day, provider.resource_key)
     actions = ActionService({provider.name: provider}, action_store, cfg, action_notifier, on_day, clock=clock,
@@ -1129,7 +1160,7 @@ def build_world(config: CostbotConfig | Mapping[str, Any], items: Iterable[LineI
         sync=SyncService([], None, on_day), budgets=budgets, anomalies=anomalies,
         digests=DigestService(builder, subscriptions, publisher, cfg), scans=scans, actions=actions,
         enforcement=EnforcementService(cfg, budgets, actions, [provider]),
-        home=HomeService(answers, budgets, actions, cfg),
+        home=HomeService(answers, budgets, actions, cfg), exports=ExportService(answers, allocation, cfg),
         estimates=EstimateService(TerraformPlanReader(), prices, budgets, cfg, approvals, estimate_notifier, on_day,
                                   now=clock),
         experiments=ExperimentService(queries, cfg, lambda: tracker, prices.gpus, on_day),

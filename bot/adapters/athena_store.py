@@ -36,7 +36,8 @@ log = logging.getLogger("costbot.athena")
 # The source table is attached as a quoted table node (`source_view`), never formatted into this text.
 FOCUS_VIEW = """SELECT chargeperiodstart AS ChargePeriodStart, billedcost AS BilledCost, effectivecost AS EffectiveCost,
     servicename AS ServiceName, servicecategory AS ServiceCategory, subaccountid AS SubAccountId,
-    billingaccountid AS BillingAccountId, regionid AS RegionId, resourceid AS ResourceId, resourcetype AS ResourceType,
+    billingaccountid AS BillingAccountId, regionid AS RegionId, resourceid AS ResourceId, resourcename AS ResourceName,
+    resourcetype AS ResourceType,
     chargecategory AS ChargeCategory, providername AS ProviderName, tags AS Tags"""
 
 CUR2_VIEW = """SELECT line_item_usage_start_date AS ChargePeriodStart, line_item_unblended_cost AS BilledCost,
@@ -47,6 +48,7 @@ CUR2_VIEW = """SELECT line_item_usage_start_date AS ChargePeriodStart, line_item
         ELSE line_item_unblended_cost END AS EffectiveCost,
     product_product_name AS ServiceName, 'Other' AS ServiceCategory, line_item_usage_account_id AS SubAccountId,
     bill_payer_account_id AS BillingAccountId, product_region_code AS RegionId, line_item_resource_id AS ResourceId,
+    CAST(NULL AS VARCHAR) AS ResourceName,
     product_product_family AS ResourceType, line_item_line_item_type AS ChargeCategory, 'AWS' AS ProviderName,
     transform_keys(resource_tags, (k, v) -> regexp_replace(k, '^user_', '')) AS Tags"""
 
@@ -152,6 +154,7 @@ class AthenaCostStore:
         self.sent: list[str] = []  # SQL sent, newest last (for logs and tests)
         self._cache: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
         self._fresh: tuple[float, date | None] | None = None
+        self._first: date | None = None
         self._lock = threading.Lock()
         self._client: Any = None
 
@@ -206,12 +209,20 @@ class AthenaCostStore:
         with self._lock:
             if self._fresh is not None and time.monotonic() - self._fresh[0] < self.freshness_ttl:
                 return self._fresh[1]
-        rows = self.run(to_athena("SELECT max(ChargePeriodStart) FROM costs", {}, self.source))
-        value = rows[0][0] if rows and rows[0] and rows[0][0] else None
-        fresh = date.fromisoformat(value[:10]) if value else None
+        rows = self.run(to_athena("SELECT max(ChargePeriodStart), min(ChargePeriodStart) FROM costs", {},
+                                  self.source))
+        row = rows[0] if rows else ()
+        last = date.fromisoformat(row[0][:10]) if len(row) > 0 and row[0] else None
+        first = date.fromisoformat(row[1][:10]) if len(row) > 1 and row[1] else None
         with self._lock:
-            self._fresh = (time.monotonic(), fresh)
-        return fresh
+            self._fresh = (time.monotonic(), last)
+            self._first = first
+        return last
+
+    def first_day(self) -> date | None:
+        """Read with the data's last day (one query, cached as long)."""
+        self.freshness()
+        return self._first
 
     @staticmethod
     def _money(value: Any) -> Decimal:
@@ -241,6 +252,16 @@ class AthenaCostStore:
         name = quote_ident(column)
         rows = self._query(f"SELECT DISTINCT {name} FROM costs WHERE {name} IS NOT NULL ORDER BY 1", {})
         return [str(r[0]) for r in rows]
+
+    def tag_keys(self) -> list[str]:
+        return [str(r[0]) for r in self._query(sql_compile.TAG_KEYS_SQL, {}) if r and r[0]]
+
+    def tag_values(self, key: str) -> list[str]:
+        sql, params = sql_compile.tag_values_sql(key, ())
+        return [str(r[0]) for r in self._query(sql, params) if r and r[0] is not None]
+
+    def resource_names(self) -> dict[str, str]:
+        return {str(r[0]): str(r[1] or "") for r in self._query(sql_compile.RESOURCE_NAMES_SQL, {}) if r and r[0]}
 
     def row_count(self) -> int:
         rows = self._query("SELECT count(*) FROM costs", {})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -22,9 +23,9 @@ from bot.adapters.sources.columns import FOCUS_COLUMNS, quote_ident
 from bot.adapters.sources.formats import mapping_for
 from bot.adapters.sources.mapping import Mapping
 from bot.adapters.sources.raw_files import RawFile, describe_duckdb_error, discover, open_file
-from bot.domain.errors import IngestError, StoreBusy
+from bot.domain.errors import IngestError, SourceOverlap, StoreBusy
 from bot.domain.figures import DailyRow, Totals
-from bot.domain.ingest import IngestSummary
+from bot.domain.ingest import IngestSummary, SourceHolding, overlap_message
 from bot.domain.spec import CostSpec, Grouping
 
 ProgressCallback = Callable[[Path, int, int], None]  # file, index, count
@@ -133,22 +134,29 @@ class DuckDBCostStore:
     # -- ingest --------------------------------------------------------------------------------------
     def ingest_files(
         self, paths: Iterable[Path], source: str | None = None, progress: ProgressCallback | None = None,
-        replace: Iterable[tuple[str, date]] = (),
+        replace: Iterable[tuple[str, date]] = (), replace_sources: Iterable[str] = (),
+        complements: Iterable[tuple[str, str]] = (),
     ) -> IngestSummary:
         """`replace` names extra (billing account, month) periods of `source` to clear even when the new data
-        holds no rows for them (a sync re-reads a window; an empty month must not keep stale rows)."""
+        holds no rows for them (a sync re-reads a window; an empty month must not keep stale rows).
+
+        Billing account-months already held under another source label are refused (SourceOverlap), unless that
+        source is in `replace_sources` (its rows for those months are replaced too) or the pair is in
+        `complements` (the two carry different accounts or charge categories of one billing account)."""
         files = discover(paths)
         if not files:
             raise IngestError("no billing files found (.csv, .csv.gz, .parquet)", ", ".join(map(str, paths)))
+        pairs = {frozenset(p) for p in complements}
         with self._transaction() as con:
-            summary = self._ingest(con, files, source, progress, list(replace))
+            summary = self._ingest(con, files, source, progress, list(replace), set(replace_sources), pairs)
         self._tag_keys = None
         self._tag_columns = None
         return summary
 
     def _ingest(
         self, con: duckdb.DuckDBPyConnection, files: list[Path], source: str | None,
-        progress: ProgressCallback | None, replace: list[tuple[str, date]],
+        progress: ProgressCallback | None, replace: list[tuple[str, date]], replace_sources: set[str],
+        complements: set[frozenset[str]],
     ) -> IngestSummary:
         staged: list[tuple[RawFile, Mapping, str]] = []
         keys: set[tuple[str, str, date]] = set()
@@ -166,6 +174,7 @@ class DuckDBCostStore:
             staged.append((raw, mapping, label))
             if progress:
                 progress(path, i, len(files))
+        keys |= self._overlaps(con, keys, replace_sources, complements)
         if source is not None:
             keys |= {(source, account, period) for account, period in replace}
         for raw, mapping, _label in staged:
@@ -188,6 +197,39 @@ class DuckDBCostStore:
             "INSERT OR REPLACE INTO store_meta VALUES ('generation', ?)", [now.isoformat()]
         )
         return self._summary(con, now, rows, len(files))
+
+    @staticmethod
+    def _overlaps(con: duckdb.DuckDBPyConnection, carried: set[tuple[str, str, date]], replace_sources: set[str],
+                  complements: set[frozenset[str]]) -> set[tuple[str, str, date]]:
+        """The (source, account, month) keys of other sources to replace with this ingest; raises SourceOverlap
+        when an account-month it carries is held (or carried in the same batch) under another source label that
+        is neither replaced nor declared complementary."""
+        labels: dict[tuple[str, date], set[str]] = defaultdict(set)
+        for label, account, period in carried:
+            labels[(account, period)].add(label)
+        held: list[tuple[str, str, date]] = []
+        if labels:
+            con.execute("CREATE TEMP TABLE carried_periods (account VARCHAR, period DATE)")
+            con.executemany("INSERT INTO carried_periods VALUES (?, ?)", sorted(labels))
+            held = [(str(s), str(a), p) for s, a, p in con.execute(
+                "SELECT DISTINCT x_Source, coalesce(BillingAccountId, ''), x_BillingPeriod FROM costs "
+                "WHERE (coalesce(BillingAccountId, ''), x_BillingPeriod) IN (SELECT account, period FROM "
+                "carried_periods)").fetchall()]
+            con.execute("DROP TABLE carried_periods")
+        also: set[tuple[str, str, date]] = set()
+        clashes: dict[tuple[str, str], list[tuple[str, date]]] = defaultdict(list)
+        for (account, period), mine in sorted(labels.items()):
+            others = sorted(mine)[1:] + [s for s, a, p in held if (a, p) == (account, period) and s not in mine]
+            label = sorted(mine)[0]
+            for other in others:
+                if other in replace_sources and other not in mine:
+                    also.add((other, account, period))
+                elif frozenset((label, other)) not in complements:
+                    clashes[(other, label)].append((account, period))
+        if clashes:
+            (other, label), periods = next(iter(sorted(clashes.items())))
+            raise SourceOverlap(overlap_message(other, label, periods))
+        return also
 
     def _validate(self, con: duckdb.DuckDBPyConnection, raw: RawFile, mapping: Mapping) -> None:
         if not mapping.checks:
@@ -270,6 +312,30 @@ class DuckDBCostStore:
                             [(source, k, v) for k, v in etags.items()])
         finally:
             con.close()
+
+    def record_sync(self, source: str) -> None:
+        """A sync of `source` succeeded now (with or without changes): `sources list` says when."""
+        con = self.cursor()
+        try:
+            con.execute("INSERT OR REPLACE INTO store_meta VALUES (?, ?)",
+                        [f"sync:{source}", datetime.now(UTC).replace(tzinfo=None).isoformat()])
+        finally:
+            con.close()
+
+    def holdings(self) -> list[SourceHolding]:
+        """What each source label holds: billing accounts, months, rows, totals, when it last changed and synced."""
+        syncs = {str(k)[5:]: datetime.fromisoformat(str(v)) for k, v in self._fetch(
+            "SELECT k, v FROM store_meta WHERE k LIKE 'sync:%'", {})}
+        rows = self._fetch(
+            "SELECT x_Source, list(DISTINCT coalesce(BillingAccountId, '')), "
+            "list(DISTINCT x_BillingPeriod), count(*), coalesce(sum(EffectiveCost), 0), "
+            "coalesce(sum(BilledCost), 0), max(x_IngestedAt) FROM costs GROUP BY 1 ORDER BY 1", {})
+        out = [SourceHolding(str(name), tuple(sorted(accounts)), tuple(sorted(months)), int(n), Decimal(eff),
+                             Decimal(billed), last,
+                             syncs.pop(str(name), None))
+               for name, accounts, months, n, eff, billed, last in rows]
+        out += [SourceHolding(name, (), (), 0, Decimal(0), Decimal(0), None, at) for name, at in sorted(syncs.items())]
+        return out
 
     def clear_periods(self, source: str, periods: Iterable[tuple[str, date]]) -> int:
         """Remove a source's rows for these (billing account, month) periods: a re-read found them empty."""
@@ -411,12 +477,23 @@ class DuckDBCostStore:
         row = self._fetch("SELECT max(ChargePeriodStart) FROM costs", {})[0]
         return row[0].date() if row[0] else None
 
+    def first_day(self) -> date | None:
+        row = self._fetch("SELECT min(ChargePeriodStart) FROM costs", {})[0]
+        return row[0].date() if row[0] else None
+
     def distinct_values(self, column: str) -> list[str]:
         if column not in sql_compile.ALLOWED_COLUMNS:
             raise ValueError(column)
         rows = self._fetch(f"SELECT DISTINCT {quote_ident(column)} FROM costs WHERE {quote_ident(column)} "
                            "IS NOT NULL ORDER BY 1", {})
         return [str(r[0]) for r in rows]
+
+    def tag_values(self, key: str) -> list[str]:
+        sql, params = sql_compile.tag_values_sql(key, self.tag_keys(), self.tag_columns())
+        return [str(r[0]) for r in self._fetch(sql, params)]
+
+    def resource_names(self) -> dict[str, str]:
+        return {str(i): str(n) for i, n in self._fetch(sql_compile.RESOURCE_NAMES_SQL, {})}
 
     def row_count(self) -> int:
         return int(self._fetch("SELECT count(*) FROM costs", {})[0][0])

@@ -108,6 +108,19 @@ class SqlBuilder:
         raise ValueError(grouping.kind)
 
 
+def tag_values_sql(key: str, tag_keys: Sequence[str], tag_columns: Mapping[str, str] | None = None
+                   ) -> tuple[str, dict[str, Any]]:
+    """The distinct values of one tag key (any spelling) in the whole store."""
+    b = SqlBuilder(tag_keys, tag_columns)
+    value = b.tag(key)
+    return f"SELECT DISTINCT {value} AS v FROM {b.table} WHERE {value} IS NOT NULL ORDER BY 1", b.params
+
+
+TAG_KEYS_SQL = "SELECT DISTINCT k FROM costs, unnest(map_keys(Tags)) AS t(k) WHERE k IS NOT NULL ORDER BY 1"
+RESOURCE_NAMES_SQL = ("SELECT ResourceId, coalesce(max(NULLIF(ResourceName, '')), '') FROM costs "
+                      "WHERE ResourceId IS NOT NULL AND ResourceId <> '' GROUP BY 1")
+
+
 def totals_sql(
     spec: CostSpec, previous: tuple[date, date], tag_keys: Sequence[str], tag_columns: Mapping[str, str] | None = None
 ) -> tuple[str, dict[str, Any]]:

@@ -7,38 +7,31 @@ the (cent-rounded) amount exactly, and no part is negative for non-negative inpu
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
 
-from bot.domain.money import ZERO
+from bot.domain.money import ZERO, round_to_total, to_cents
 
-CENT = Decimal("0.01")
 UNALLOCATED = "(unallocated)"
 
 
 def largest_remainder(amount: Decimal, weights: Mapping[str, Decimal]) -> dict[str, Decimal]:
-    """Split `amount` (rounded to the cent) over the keys in proportion to `weights`.
+    """Split `amount` (rounded to the cent) over the keys in proportion to `weights`, rounded by
+    `round_to_total` (largest remainder).
 
     Zero or missing weights everywhere split evenly. Negative amounts (credits) split the same way, mirrored.
     """
     keys = sorted(weights)
     if not keys:
         return {}
-    total_cents = int((amount / CENT).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    sign = -1 if total_cents < 0 else 1
-    cents = abs(total_cents)
+    whole = to_cents(amount)
     w = {k: max(weights[k], ZERO) for k in keys}
     weight_sum = sum(w.values(), ZERO)
     if weight_sum == 0:
         w = {k: Decimal(1) for k in keys}
         weight_sum = Decimal(len(keys))
-    exact = {k: Decimal(cents) * w[k] / weight_sum for k in keys}
-    floors = {k: int(exact[k].to_integral_value(rounding=ROUND_FLOOR)) for k in keys}
-    left = cents - sum(floors.values())
-    order = sorted(keys, key=lambda k: (-(exact[k] - floors[k]), k))
-    for k in order[:left]:
-        floors[k] += 1
-    return {k: Decimal(sign * floors[k]) * CENT for k in keys}
+    parts = round_to_total({k: abs(whole) * w[k] / weight_sum for k in keys}, abs(whole))
+    return {k: -parts[k] if whole < 0 else parts[k] for k in keys}
 
 
 @dataclass(frozen=True)
@@ -97,3 +90,30 @@ def weights_for(method: str, targets: Sequence[str], direct: Mapping[str, Decima
     if method == "usage":
         return {t: Decimal((usage or {}).get(t, ZERO)) for t in targets}
     return {t: max(direct.get(t, ZERO), ZERO) for t in targets}
+
+
+@dataclass(frozen=True)
+class ShowbackRow:
+    """One line of the showback export: a team's direct cost by project and service, its part of a rule's shared
+    cost by service, or what no team holds (kind `unallocated`, under the same group name `by team` shows)."""
+
+    team: str
+    project: str
+    service: str
+    kind: str  # direct | shared | unallocated
+    rule: str
+    cost: Decimal
+
+
+def reconcile(rows: Sequence[ShowbackRow], team_totals: Mapping[str, Decimal], unit: Decimal) -> list[ShowbackRow]:
+    """The rows in the currency's minor unit, each team's rows adding up exactly to its (already rounded) total in
+    `team_totals` — the figure `by team` shows for it (largest remainder, `round_to_total`)."""
+    by_team: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        by_team.setdefault(row.team, []).append(i)
+    out = list(rows)
+    for team, indexes in by_team.items():
+        exact = {i: rows[i].cost for i in indexes}
+        for i, cost in round_to_total(exact, team_totals.get(team), unit).items():
+            out[i] = replace(rows[i], cost=cost)
+    return out

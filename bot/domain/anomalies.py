@@ -8,15 +8,17 @@ weekly seasonality is inside the baseline, a doubling is not.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from statistics import median
 
 from bot.domain.money import ZERO
+from bot.domain.periods import Period
 
 MAD_SCALE = Decimal("1.4826")
+CONTINUES_DAYS = 7  # an anomaly with the same cause within a week continues the earlier one: no new alert
 
 
 @dataclass(frozen=True)
@@ -116,3 +118,20 @@ def explain(resources: Mapping[tuple[str, str, str | None], Mapping[date, Decima
             causes.append(Cause(rid, name, usage, actual, usual))
     causes.sort(key=lambda c: (-c.increase, c.resource_id))
     return tuple(causes[:top])
+
+
+def continues(a: Anomaly, earlier: Sequence[Anomaly]) -> bool:
+    """The same team, service and leading cause within a week before: the same anomaly going on, not a new one."""
+    top = a.causes[0].resource_id if a.causes else None
+    return any(r.team == a.team and r.service == a.service and a.day - timedelta(days=CONTINUES_DAYS) <= r.day < a.day
+               and (r.causes[0].resource_id if r.causes else None) == top for r in earlier)
+
+
+@dataclass(frozen=True)
+class AnomalyFindings:
+    """The anomalies of a scope over a period (evaluated on demand by the same rules as the alerts), with what is
+    known of each from its alert (id, acknowledged)."""
+
+    scope_label: str
+    period: Period
+    anomalies: tuple[Anomaly, ...]

@@ -3,22 +3,53 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
 from bot.domain.digest import Change
-from bot.domain.money import ZERO, percent_change, to_cents
-from bot.domain.periods import Period
+from bot.domain.money import ZERO, percent_change, round_to_total, to_cents
+from bot.domain.periods import Coverage, Period
 from bot.domain.query import Query
-from bot.domain.spec import OTHER
+from bot.domain.spec import NONE_KEY, OTHER, UNTAGGED
 
 
 @dataclass(frozen=True)
 class Group:
     key: str
     cost: Decimal
+    name: str | None = None  # what people read when the key is an id (`by resource`: the resource's name)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.key
+
+
+def resource_label(resource_id: str, name: str | None = None) -> str:
+    """What a resource is called where people read: its name, else the last segment of its id
+    (`arn:aws:ec2:…:instance/i-0abc` -> `i-0abc`, `arn:aws:s3:::bucket` -> `bucket`)."""
+    if name and name != NONE_KEY:
+        return name
+    if resource_id in (NONE_KEY, OTHER, UNTAGGED):
+        return resource_id
+    return re.split(r"[/:]", resource_id.rstrip("/:"))[-1] or resource_id
+
+
+def resource_labels(ids: Iterable[str], names: Mapping[str, str]) -> dict[str, str]:
+    """Labels for these resource ids that can be told apart: when two share a name, each gets the last segment of
+    its id (or, when that is the same too, its whole id) in parentheses."""
+    ids = list(dict.fromkeys(ids))
+    labels = {i: resource_label(i, names.get(i)) for i in ids}
+    count: dict[str, int] = {}
+    for label in labels.values():
+        count[label] = count.get(label, 0) + 1
+    for i in ids:
+        if count[labels[i]] > 1:
+            tail = resource_label(i)
+            labels[i] = f"{labels[i]} ({tail if tail != labels[i] else i})"
+    return labels
 
 
 def top_groups(groups: Sequence[Group], top: int | None) -> tuple[Group, ...]:
@@ -80,6 +111,13 @@ class CostAnswer:
     movers: tuple[Change, ...] = ()
     untagged_applies: bool = True  # False where the untagged share is 0 or 100 % by definition (a team scope)
     asked_on: date | None = None  # the day relative periods were resolved against ("last-week" of that day)
+    coverage: Coverage | None = None  # the part of the period the store holds, when it holds less than all
+    previous_coverage: Coverage | None = None  # the same for the comparison period: then no like-for-like change
+
+    @property
+    def comparable(self) -> bool:
+        """True when the comparison period is held whole, so the change compares like with like."""
+        return self.previous_coverage is None
 
     @property
     def change(self) -> Decimal:
@@ -98,6 +136,31 @@ class CostAnswer:
     @property
     def scope_label(self) -> str:
         return self.query.scope_label()
+
+    def in_cents(self) -> CostAnswer:
+        """The answer as every surface shows it: each figure in whole cents, the groups adding up exactly to the
+        total (largest remainder, `round_to_total`), each group's direct and shared parts to the group, and a
+        team's direct and shared cost to its total. Renderers show this, never figures rounded one by one."""
+        total = to_cents(self.total)
+        rounded = round_to_total({i: g.cost for i, g in enumerate(self.groups)}, total) if self.groups else {}
+        groups = tuple(replace(g, cost=rounded[i]) for i, g in enumerate(self.groups))
+        untagged = to_cents(self.untagged_cost)
+        for exact, shown in zip(self.groups, groups, strict=True):
+            if exact.key == UNTAGGED and exact.cost == self.untagged_cost:
+                untagged = shown.cost  # the same figure twice (`by team`): shown the same
+        split = None
+        if self.group_split is not None:
+            split = dict(self.group_split)
+            for g in groups:
+                if g.key in split:
+                    parts = round_to_total(dict(enumerate(split[g.key])), g.cost)
+                    split[g.key] = (parts[0], parts[1])
+        direct, shared = self.direct_cost, self.shared_cost
+        if direct is not None and shared is not None:
+            parts = round_to_total({0: direct, 1: shared}, total)
+            direct, shared = parts[0], parts[1]
+        return replace(self, total=total, previous_total=to_cents(self.previous_total), untagged_cost=untagged,
+                       groups=groups, direct_cost=direct, shared_cost=shared, group_split=split)
 
 
 @dataclass(frozen=True)

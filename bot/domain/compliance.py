@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from bot.domain.answers import Group
 from bot.domain.money import ZERO, to_cents
 from bot.domain.periods import Period
 
@@ -18,7 +19,7 @@ class TagCompliance:
     untagged: Decimal
     previous_total: Decimal
     previous_untagged: Decimal
-    top_resources: tuple[tuple[str, Decimal], ...] = ()
+    top_resources: tuple[Group, ...] = ()  # key: the resource id; name: what people read
     top_services: tuple[tuple[str, Decimal], ...] = ()
     coverage_by_account: tuple[tuple[str, Decimal], ...] = ()  # account -> % of cost with the team tag
     coverage_by_key: dict[str, Decimal] = field(default_factory=dict)  # dimension -> % of cost with that tag
@@ -40,7 +41,8 @@ class TagCompliance:
             "total": money(self.total), "untagged_cost": money(self.untagged),
             "untagged_share": float(round(self.untagged_share, 2)),
             "previous_untagged_share": float(round(self.previous_share, 2)),
-            "top_untagged_resources": [{"key": k, "cost": money(c)} for k, c in self.top_resources],
+            "top_untagged_resources": [{"key": g.key, "name": g.label, "cost": money(g.cost)}
+                                       for g in self.top_resources],
             "top_untagged_services": [{"key": k, "cost": money(c)} for k, c in self.top_services],
             "coverage_by_account": [{"account": a, "covered_percent": float(round(p, 2))}
                                     for a, p in self.coverage_by_account],

@@ -19,6 +19,11 @@ class Change:
     current: Decimal
     previous: Decimal
     dimension: str = ""  # service | project | resource, for movers
+    name: str | None = None  # what people read when the key is an id (a resource's name)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.key
 
     @property
     def change(self) -> Decimal:

@@ -47,6 +47,11 @@ class IngestError(CostbotError):
         self.reason = message
 
 
+class SourceOverlap(CostbotError):
+    """An ingest or a sync carries billing account-months another source already holds: taking both would count
+    them twice. Nothing was changed; the message names the other source and how to replace it."""
+
+
 class NoData(CostbotError):
     """The store holds no billing data yet."""
 

@@ -187,9 +187,10 @@ class BudgetCommand:
 
 @dataclass(frozen=True)
 class AnomaliesCommand:
-    """`anomalies [TEAM]`: recent anomalies."""
+    """`anomalies [SCOPE] [PERIOD]`: anomalies of any past period, evaluated on demand (default the last 30 days)."""
 
-    team: str | None = None
+    scope: str = ""
+    period: str = "last-30d"
 
 
 def _scope_words(words: list[str], grammar: Grammar, why: str = "") -> str:
@@ -230,6 +231,17 @@ def _optional_team(tokens: list[str], grammar: Grammar) -> str | None:
     if scope is None or scope.kind != "team":
         raise _unknown(tokens[1], grammar.teams, "team")
     return scope.key
+
+
+@dataclass(frozen=True)
+class SourcesCommand:
+    """`sources` (admins): what each billing source holds."""
+
+
+def _parse_sources(tokens: list[str], grammar: Grammar) -> SourcesCommand:
+    if len(tokens) > 1:
+        raise QueryError("`sources` takes no more words", word=tokens[1])
+    return SourcesCommand()
 
 
 @dataclass(frozen=True)
@@ -331,6 +343,18 @@ def _unknown(word: str, candidates: Iterable[str], what: str = "word") -> QueryE
     return QueryError(f"unknown {what} '{word}'.{hint}", word=word, suggestion=suggestion)
 
 
+def unknown_dimension(word: str, grammar: Grammar, known_tags: Iterable[str] = ()) -> QueryError:
+    """`by WORD` where WORD is no dimension: neither built in, nor configured, nor a tag key of the billing data.
+    The closest one is suggested, tag keys of the data included; else the valid ones are listed."""
+    candidates = list(dict.fromkeys([*grammar.dimensions(), *known_tags]))
+    suggestion = _suggest(word, candidates)
+    if suggestion:
+        return QueryError(f"unknown dimension '{word}'. Did you mean '{suggestion}'?", word=word,
+                          suggestion=suggestion)
+    shown = ", ".join(candidates[:20]) + (" …" if len(candidates) > 20 else "")
+    return QueryError(f"unknown dimension '{word}': `by` takes one of {shown}", word=word)
+
+
 def _dimension(word: str, grammar: Grammar) -> Dimension:
     w = word.lower()
     if w == "team":
@@ -365,7 +389,8 @@ def _scope(word: str, grammar: Grammar) -> Scope | None:
     return Scope("tag", grammar.tag_key_for(key), value)
 
 
-Command = HelpRequest | DigestCommand | IdleCommand | AuditCommand | BudgetCommand | AnomaliesCommand | TagsCommand
+Command = (HelpRequest | DigestCommand | IdleCommand | AuditCommand | BudgetCommand | AnomaliesCommand | TagsCommand
+           | SourcesCommand)
 
 
 def parse_query(text: str, grammar: Grammar) -> Query | Command:
@@ -469,11 +494,22 @@ def _parse_idle(tokens: list[str], grammar: Grammar) -> IdleCommand:
 
 
 def _parse_anomalies(tokens: list[str], grammar: Grammar) -> AnomaliesCommand:
-    return AnomaliesCommand(_optional_team(tokens, grammar))
+    period: str | None = None
+    scope: list[str] = []
+    for word in tokens[1:]:
+        if looks_like_period(word):
+            if period is not None:
+                raise QueryError(f"two periods given ('{period}' and '{word}'); use one", word=word)
+            resolve_period(word.lower(), _ANY_DAY)  # validates the shape now
+            period = word.lower()
+        else:
+            scope.append(word)
+    return AnomaliesCommand(_scope_words(scope, grammar) if scope else "", period or "last-30d")
 
 
 _IDLE = "Idle resources and actions"
 _BUDGETS = "Budgets, anomalies and tags"
+_SOURCES = "Billing data"
 _DIGESTS = "Digests (posted to the channel you type them in)"
 
 SUBCOMMANDS: dict[str, Subcommand] = {s.word: s for s in (
@@ -488,9 +524,12 @@ SUBCOMMANDS: dict[str, Subcommand] = {s.word: s for s in (
                 ("budget set SCOPE AMOUNT", "set a monthly budget (admins)")),
                {"set": "budget set team-ml 30000"}),
     Subcommand("anomalies", AnomaliesCommand, _parse_anomalies, "anomalies", _BUDGETS,
-               (("anomalies [TEAM]", "unusual days in the last 30 days, with their cause"),)),
+               (("anomalies [SCOPE] [PERIOD]", "unusual days and their causes, in any past period (default "
+                                               "last-30d)"),)),
     Subcommand("tags", TagsCommand, lambda tokens, _: _parse_tags(tokens), "tags last-month", _BUDGETS,
                (("tags [PERIOD]", "tag compliance: untagged spend, top untagged resources, coverage"),)),
+    Subcommand("sources", SourcesCommand, _parse_sources, "sources", _SOURCES,
+               (("sources", "what each billing source holds: accounts, months, rows, total, last sync (admins)"),)),
     Subcommand("digest", DigestCommand, _parse_digest, "digest list", _DIGESTS, (
         ("digest subscribe SCOPE daily [HH:MM]", "every morning, e.g. digest subscribe team-ml daily 09:00"),
         ("digest subscribe SCOPE weekly [DAY] [HH:MM]", "every week (default Monday 09:00)"),

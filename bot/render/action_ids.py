@@ -12,6 +12,7 @@ ACTION_CHART = "costbot_chart"
 ACTION_HELP_ALL = "costbot_help_all"
 ACTION_HOME_ASK = "costbot_home_ask"  # App Home's question buttons: costbot_home_ask_<n>
 ACTION_SHOW_SHARED = "costbot_show_shared"
+ACTION_SHOW_IDS = "costbot_show_ids"  # `by resource` answers: the full id behind each name
 ACTION_ACKNOWLEDGE = "costbot_acknowledge"
 ACTION_DETAILS = "costbot_details"
 ACTION_PLAN_APPROVE = "costbot_plan_approve"  # a change's cost check: Approve (value: the approval id)

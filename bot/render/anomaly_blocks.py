@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -15,7 +13,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.domain.anomalies import Anomaly
+from bot.domain.anomalies import Anomaly, AnomalyFindings
 from bot.domain.money import format_money
 from bot.render.action_ids import ACTION_ACKNOWLEDGE, ACTION_DETAILS, ACTION_STOP
 from bot.render.common import MAX_BLOCKS, MAX_TEXT_CHARS, clip
@@ -56,11 +54,16 @@ def anomaly_blocks(a: Anomaly, actionable: dict[str, str], currency: str = "USD"
     return blocks
 
 
-def anomalies_list_blocks(anomalies: Sequence[Anomaly], currency: str = "USD") -> list[Block]:
-    if not anomalies:
-        return [SectionBlock(text=MarkdownTextObject(text="No anomalies in the last 30 days."))]
-    blocks: list[Block] = [HeaderBlock(text="Recent anomalies")]
-    for a in anomalies[: MAX_BLOCKS - 1]:
+def findings_title(found: AnomalyFindings) -> str:
+    return f"Anomalies · {found.scope_label} · {found.period.describe()}"
+
+
+def anomalies_list_blocks(found: AnomalyFindings, currency: str = "USD") -> list[Block]:
+    if not found.anomalies:
+        return [SectionBlock(text=MarkdownTextObject(
+            text=clip(f"No anomalies for {found.scope_label} in {found.period.describe()}.", MAX_TEXT_CHARS)))]
+    blocks: list[Block] = [HeaderBlock(text=clip(findings_title(found), 150))]
+    for a in found.anomalies[: MAX_BLOCKS - 1]:
         status = " _(acknowledged)_" if a.status == "acknowledged" else ""
         blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(anomaly_text(a, currency) + status,
                                                                      MAX_TEXT_CHARS))))

@@ -21,11 +21,15 @@ from bot.domain.digest import Change
 from bot.domain.money import ZERO, format_money, to_cents
 from bot.domain.query import EXAMPLES, QUICK_EXAMPLES, help_sections
 from bot.domain.spec import OTHER
-from bot.render.action_ids import ACTION_CHART, ACTION_HELP_ALL, ACTION_SHARE, ACTION_SHOW_SHARED
+from bot.render.action_ids import ACTION_CHART, ACTION_HELP_ALL, ACTION_SHARE, ACTION_SHOW_IDS, ACTION_SHOW_SHARED
+from bot.render.answer_notes import comparison_note, coverage_notes
 from bot.render.common import MAX_BLOCKS, MAX_BREAKDOWN_LINES, MAX_BUTTON_VALUE, MAX_HEADER_CHARS, MAX_TEXT_CHARS, clip
 
 
 def change_line(answer: CostAnswer) -> str:
+    if not answer.comparable:
+        return (f"the comparison period had {format_money(answer.previous_total, answer.currency)}: not a "
+                "like-for-like change")
     if answer.total == 0 and answer.previous_total == 0:
         return "no spend in either period"
     if to_cents(answer.change) == 0:
@@ -50,7 +54,7 @@ def breakdown_lines(groups: Sequence[Group], total: Decimal, currency: str,
         if to_cents(g.cost) == 0:  # "$0.00" rows say nothing (an amortized fee, a credit netted out)
             continue
         share = f" ({g.cost / total * 100:.1f}%)" if total else ""
-        line = f"• *{clip(g.key, 80)}* — {format_money(g.cost, currency)}{share}"
+        line = f"• *{clip(g.label, 80)}* — {format_money(g.cost, currency)}{share}"
         room_for_other = 120 if i < len(items) - 1 else 0
         if len(lines) >= max_lines or used + len(line) + 1 + room_for_other > max_chars:
             rest += g.cost
@@ -102,7 +106,9 @@ def button_value(answer: CostAnswer, query_text: str) -> str:
 def answer_blocks(answer: CostAnswer, query_text: str, shared_by: str | None = None,
                   buttons: bool = True) -> list[Block]:
     """The answer to `/cost`: header, total and change, what drove it (or the breakdown), the untagged share
-    where it can be non-zero, context, buttons (carrying the question and the day it was asked)."""
+    where it can be non-zero, notes on the period's coverage, context, buttons (carrying the question and the
+    day it was asked)."""
+    answer = answer.in_cents()
     blocks: list[Block] = [
         HeaderBlock(text=clip(f"{answer.scope_label} · {answer.period.label}", MAX_HEADER_CHARS)),
         SectionBlock(
@@ -121,7 +127,7 @@ def answer_blocks(answer: CostAnswer, query_text: str, shared_by: str | None = N
             groups.sort(key=lambda g: g.key)
         if answer.group_split is not None:  # allocation: show each team's direct and shared parts
             split = answer.group_split
-            groups = [Group(f"{g.key}: direct {format_money(split[g.key][0], answer.currency)} + shared "
+            groups = [Group(f"{g.label}: direct {format_money(split[g.key][0], answer.currency)} + shared "
                             f"{format_money(split[g.key][1], answer.currency)} =", g.cost)
                       if g.key in split else g for g in groups]
         lines = breakdown_lines(groups, answer.total, answer.currency)
@@ -135,6 +141,7 @@ def answer_blocks(answer: CostAnswer, query_text: str, shared_by: str | None = N
     if answer.untagged_applies:
         context.insert(0, f":label: Untagged: {untagged}" + (f" ({share:.1f}% of total)" if share is not None
                                                              else ""))
+    context[:0] = [f":calendar: {note}" for note in filter(None, [comparison_note(answer), *coverage_notes(answer)])]
     if answer.shared_cost is not None and answer.direct_cost is not None:
         context.insert(0, f":handshake: includes {format_money(answer.shared_cost, answer.currency)} of shared costs "
                           f"(direct {format_money(answer.direct_cost, answer.currency)}); add `direct` for the team's "
@@ -147,6 +154,8 @@ def answer_blocks(answer: CostAnswer, query_text: str, shared_by: str | None = N
         elements = [ButtonElement(text="Chart", action_id=ACTION_CHART, value=value)]
         if answer.shared_cost:
             elements.append(ButtonElement(text="Show shared", action_id=ACTION_SHOW_SHARED, value=value))
+        if any(g.name for g in answer.groups):
+            elements.append(ButtonElement(text="Resource ids", action_id=ACTION_SHOW_IDS, value=value))
         if shared_by is None:
             elements.insert(0, ButtonElement(text="Share in channel", action_id=ACTION_SHARE, value=value))
         blocks.append(ActionsBlock(elements=elements))
@@ -154,8 +163,27 @@ def answer_blocks(answer: CostAnswer, query_text: str, shared_by: str | None = N
 
 
 def answer_fallback_text(answer: CostAnswer) -> str:
+    answer = answer.in_cents()
     return (f"{answer.scope_label} {answer.period.label}: {format_money(answer.total, answer.currency)} "
             f"({change_line(answer)})")
+
+
+def resource_ids_blocks(answer: CostAnswer) -> list[Block]:
+    """The detail view of a `by resource` answer: each name with the full id it stands for."""
+    answer = answer.in_cents()
+    lines = [f"• *{clip(g.label, 80)}* — `{g.key}` — {format_money(g.cost, answer.currency)}"
+             for g in answer.groups if g.name]
+    blocks: list[Block] = [HeaderBlock(text=clip(f"Resource ids · {answer.scope_label} · {answer.period.label}",
+                                                 MAX_HEADER_CHARS))]
+    chunk: list[str] = []
+    for line in lines:
+        if chunk and len("\n".join([*chunk, line])) > MAX_TEXT_CHARS:
+            blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(chunk))))
+            chunk = []
+        chunk.append(clip(line, MAX_TEXT_CHARS))
+    if chunk:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(chunk))))
+    return blocks[:MAX_BLOCKS]
 
 
 def help_blocks(teams: Sequence[str], command: str = "/cost") -> list[Block]:

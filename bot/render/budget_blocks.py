@@ -26,7 +26,7 @@ def budget_lines(status: BudgetStatus) -> list[str]:
         lines.append("At this pace the budget lasts the month")
     if status.drivers:
         lines.append("Growing most this month: " + ", ".join(
-            f"{d.dimension} *{clip(d.key, 60)}* +{format_money(d.change, cur, whole=True)}" for d in status.drivers
+            f"{d.dimension} *{clip(d.label, 60)}* +{format_money(d.change, cur, whole=True)}" for d in status.drivers
             if to_cents(d.change) >= Decimal("0.5")))  # "+$0" says nothing
     return lines
 

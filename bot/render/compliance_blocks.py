@@ -24,7 +24,7 @@ def compliance_lines(report: TagCompliance) -> list[str]:
             f"{clip(k, 50)} {format_money(c, cur, whole=True)}" for k, c in report.top_services))
     if report.top_resources:
         lines.append("Top untagged resources: " + ", ".join(
-            f"{clip(k, 50)} {format_money(c, cur, whole=True)}" for k, c in report.top_resources))
+            f"{clip(g.label, 50)} {format_money(g.cost, cur, whole=True)}" for g in report.top_resources))
     if report.coverage_by_account:
         lines.append("Team-tag coverage by account: " + ", ".join(
             f"{a} {p:.0f}%" for a, p in report.coverage_by_account))

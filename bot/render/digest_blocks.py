@@ -14,7 +14,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.domain.digest import Digest
-from bot.domain.money import ZERO, format_money
+from bot.domain.money import ZERO, format_money, round_to_total
 from bot.domain.spec import OTHER
 from bot.domain.subscriptions import Subscription
 from bot.render.common import MAX_BLOCKS, MAX_HEADER_CHARS, MAX_SCOPE_CHARS, MAX_TEXT_CHARS, clip
@@ -55,7 +55,7 @@ def digest_blocks(digest: Digest) -> list[Block]:
         mover_lines = ["*Top movers* (yesterday vs the 7-day average)"]
         for m in digest.movers:
             sign = "+" if m.change >= 0 else "-"
-            mover_lines.append(f"• {m.dimension} *{clip(m.key, 80)}*: {format_money(m.current, cur)} "
+            mover_lines.append(f"• {m.dimension} *{clip(m.label, 80)}*: {format_money(m.current, cur)} "
                                f"({sign}{format_money(abs(m.change), cur)})")
         out.append(SectionBlock(text=MarkdownTextObject(text=clip("\n".join(mover_lines), MAX_TEXT_CHARS))))
     if digest.cadence == "weekly" and digest.week_start is not None:
@@ -65,10 +65,11 @@ def digest_blocks(digest: Digest) -> list[Block]:
         for name, changes in (("project", digest.by_project), ("model", digest.by_model)):
             if not changes:
                 continue
-            rows = [f"• *{clip(c.key, 60)}* {format_money(c.current, cur)} ({_pct_text(c.current, c.previous)})"
-                    for c in changes[:8]]
+            shown = round_to_total({i: c.current for i, c in enumerate(changes)}, digest.week_total)  # adds up
+            rows = [f"• *{clip(c.label, 60)}* {format_money(shown[i], cur)} ({_pct_text(c.current, c.previous)})"
+                    for i, c in enumerate(changes[:8])]
             if len(changes) > 8:
-                rest = sum((c.current for c in changes[8:]), ZERO)
+                rest = sum((shown[i] for i in range(8, len(changes))), ZERO)
                 rows.append(f"• *{OTHER}* ({len(changes) - 8} more) {format_money(rest, cur)}")
             week.append(f"*By {name}*\n" + "\n".join(rows))
         out.append(SectionBlock(text=MarkdownTextObject(text=clip("\n".join(week), MAX_TEXT_CHARS))))

@@ -14,16 +14,17 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.domain.actions import ActionRequest, AuditEntry
-from bot.domain.anomalies import Anomaly
+from bot.domain.anomalies import AnomalyFindings
 from bot.domain.answers import CostAnswer
 from bot.domain.budgets import BudgetStatus
 from bot.domain.compliance import TagCompliance
-from bot.domain.ingest import IngestSummary
+from bot.domain.ingest import IngestSummary, SourceHolding
 from bot.domain.money import format_money, to_cents
 from bot.domain.recommendations import RecommendationView
 from bot.render.action_blocks import outcome_text
-from bot.render.anomaly_blocks import anomaly_text
+from bot.render.anomaly_blocks import anomaly_text, findings_title
 from bot.render.answer_blocks import mover_text
+from bot.render.answer_notes import comparison_note, coverage_notes
 from bot.render.budget_blocks import budget_lines
 from bot.render.compliance_blocks import compliance_lines
 
@@ -45,6 +46,9 @@ def heading(title: str) -> RenderableType:
 
 
 def change_text(answer: CostAnswer) -> Text:
+    if not answer.comparable:
+        return Text(f"(the comparison period had {format_money(answer.previous_total, answer.currency)}: not a "
+                    "like-for-like change)", style="yellow")
     pct = answer.change_percent
     if answer.previous_total == 0 and answer.total == 0:
         return Text("no spend in either period", style="dim")
@@ -63,9 +67,11 @@ def _share(part: Decimal, total: Decimal) -> str:
 
 
 def render_answer(answer: CostAnswer) -> RenderableType:
+    answer = answer.in_cents()
     title = Text(f"{answer.scope_label} · {answer.period.describe()}", style="bold")
     total = Text(format_money(answer.total, answer.currency), style="bold cyan")
     parts: list[RenderableType] = [title, Text.assemble("Total ", total, "  ", change_text(answer))]
+    parts += [Text(note, style="dim") for note in filter(None, [comparison_note(answer), *coverage_notes(answer)])]
     if answer.shared_cost is not None and answer.direct_cost is not None:
         parts.append(Text(f"= direct {format_money(answer.direct_cost, answer.currency)} + shared "
                           f"{format_money(answer.shared_cost, answer.currency)} (allocation rules; `direct` for the "
@@ -97,7 +103,7 @@ def render_answer(answer: CostAnswer) -> RenderableType:
             if split is not None:
                 direct, shared = split.get(g.key, (g.cost, Decimal(0)))
                 extra = [format_money(direct, answer.currency), format_money(shared, answer.currency)]
-            table.add_row(Text(g.key), *extra, format_money(g.cost, answer.currency), _share(g.cost, answer.total))
+            table.add_row(Text(g.label), *extra, format_money(g.cost, answer.currency), _share(g.cost, answer.total))
         parts.append(table)
     if answer.untagged_applies:
         untagged = format_money(answer.untagged_cost, answer.currency)
@@ -144,11 +150,12 @@ def render_budgets(statuses: Sequence[BudgetStatus]) -> RenderableType:
     return RichGroup(*parts)
 
 
-def render_anomalies(anomalies: Sequence[Anomaly], currency: str) -> RenderableType:
-    if not anomalies:
-        return Text("No anomalies in the last 30 days.")
-    return RichGroup(*[_plain(anomaly_text(a, currency) + (" (acknowledged)" if a.status == "acknowledged"
-                                                           else "")) for a in anomalies])
+def render_anomalies(found: AnomalyFindings, currency: str) -> RenderableType:
+    if not found.anomalies:
+        return Text(f"No anomalies for {found.scope_label} in {found.period.describe()}.")
+    return RichGroup(Rule(findings_title(found)), *[
+        _plain(anomaly_text(a, currency) + (" (acknowledged)" if a.status == "acknowledged" else ""))
+        for a in found.anomalies])
 
 
 def render_compliance(report: TagCompliance) -> RenderableType:
@@ -207,3 +214,19 @@ def render_outcome(request: ActionRequest, currency: str) -> RenderableType:
         return Text(f"⌛ {request.requested_by} asked to {what}: waiting for an approver of {team} "
                     f"(costbot action approve {request.id} --as USER_ID)")
     return Text(f"{slack_plain(outcome_text(request, currency))} (request {request.id})")
+
+
+def render_sources(holdings: Sequence[SourceHolding], currency: str) -> RenderableType:
+    """What each billing source holds: `costbot sources list` and `costbot ask sources`."""
+    from bot.render.source_blocks import accounts_text, months_text, when_text
+
+    if not holdings:
+        return Text("No billing data yet: `costbot ingest PATH` or `sources:` in costbot.yml.")
+    table = Table(title="Billing sources", box=None)
+    for col in ("source", "accounts", "months", "rows", "effective", "billed", "last change / sync"):
+        table.add_column(col, justify="right" if col in ("rows", "effective", "billed") else "left")
+    for h in holdings:
+        table.add_row(Text(h.name + (" (costbot.yml)" if h.configured else "")), Text(accounts_text(h)),
+                      months_text(h), f"{h.rows:,}", format_money(h.effective_cost, currency),
+                      format_money(h.billed_cost, currency), when_text(h))
+    return table

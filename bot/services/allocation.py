@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 
 from bot.config import AllocationRule, CostbotConfig
-from bot.domain.allocation import UNALLOCATED, Allocation, SharedPart, spread, weights_for
+from bot.domain.allocation import UNALLOCATED, Allocation, SharedPart, ShowbackRow, spread, weights_for
 from bot.domain.answers import CostAnswer, Group, top_groups
 from bot.domain.errors import ConfigError
 from bot.domain.money import ZERO
@@ -91,23 +91,25 @@ class AllocationService:
             return replace(answer, groups=top_groups(groups, query.top), group_split=split)
         return answer
 
-    def showback(self, start: date, end: date) -> list[tuple[str, str, str, str, str, Decimal]]:
-        """Rows for finance: (team, project, service, kind, rule, cost); kind is direct, shared or unallocated.
-        Shared rows carry the rule that produced them; every row is one of the parts `by team` adds up."""
+    def showback(self, start: date, end: date) -> list[ShowbackRow]:
+        """Rows for finance, exact: each team's direct cost by project and service, its shared cost by service and
+        rule, and what no team holds — under the name `by team` gives it: (unallocated) with allocation rules,
+        (untagged) without. Every row is one of the parts `by team` adds up."""
         rules = tuple((r.name, self.select(r)) for r in self.config.allocation)
         project = self.config.grammar.tag_key_for("project")
         grouping = Grouping("rules", "rules", rules=rules, then=self.scopes.team_grouping(
             then=Grouping("tag", project, then=Grouping("column", "ServiceName"))))
         spec = CostSpec(self.config.metric, start, end, (), self.config.grammar.team_tag_key)
-        out: list[tuple[str, str, str, str, str, Decimal]] = []
+        nobody = UNALLOCATED if self.active else UNTAGGED
+        out: list[ShowbackRow] = []
         for key, cost in self.queries.groups(spec, grouping):
             rule, team, proj, service = ([*key.split(KEY_SEPARATOR), "", "", ""])[:4]
             if rule == DIRECT:
                 kind = "unallocated" if team == UNTAGGED else "direct"
-                out.append((UNALLOCATED if team == UNTAGGED else team, proj, service, kind, "", cost))
+                out.append(ShowbackRow(nobody if team == UNTAGGED else team, proj, service, kind, "", cost))
         for part in self.allocate(start, end).shared:
-            out.append((part.team, "(shared)", part.service, "shared", part.rule, part.cost))
-        return sorted(out, key=lambda r: (r[0], r[3], r[1], r[2], r[4]))
+            out.append(ShowbackRow(part.team, "(shared)", part.service, "shared", part.rule, part.cost))
+        return sorted(out, key=lambda r: (r.team, r.kind, r.project, r.service, r.rule))
 
     def explain(self, team: str, start: date, end: date) -> list[tuple[str, Decimal]]:
         return self.allocate(start, end).explain(team)

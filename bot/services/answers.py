@@ -20,6 +20,7 @@ from bot.domain.answers import (
     bucket_starts,
     chart_bucket,
     drivers_and_movers,
+    resource_labels,
     top_groups,
     top_keys,
 )
@@ -55,20 +56,24 @@ class AnswerService:
         return self.queries.freshness()
 
     def answer(self, query: Query, asked_on: date | None = None) -> CostAnswer:
-        """The answer; relative periods ("last-week") are resolved against `asked_on` (a button's question is
-        answered for the day it was asked), else today."""
+        """The answer up to the data's last complete day: a period that runs past it is cut there and compared
+        with the same span of its comparison period; a comparison period the store only partly holds is flagged
+        (`previous_coverage`); a question that finds nothing says why when a word names nothing in the data.
+        Relative periods ("last-week") are resolved against `asked_on` (a button's question is answered for
+        the day it was asked), else today."""
         data_through = self.queries.freshness()
         if data_through is None:
             raise NoData("no billing data yet: run `costbot demo`, or `costbot ingest PATH` with FOCUS or CUR files")
+        first_day = self.queries.first_day() or data_through
         asked_on = asked_on or self.today()
-        period = resolve_period(query.period, asked_on)
+        period = resolve_period(query.period, asked_on, data_through)
         spec = self.scopes.spec(query, period.start, period.end)
         totals = self.queries.totals(spec, (period.previous_start, period.previous_end))
         groups: tuple[Group, ...] = ()
         grouping = self.scopes.grouping(query)
         if grouping is not None:
             rows = self.queries.groups(spec, grouping)  # largest first
-            groups = top_groups([Group(k, c) for k, c in rows], query.top)
+            groups = self._named(top_groups([Group(k, c) for k, c in rows], query.top), query)
         answer = CostAnswer(
             query=query,
             scope=self.scopes.scope_dict(query, spec),
@@ -83,8 +88,12 @@ class AnswerService:
             data_through=data_through,
             untagged_applies=self.untagged_applies(query),
             asked_on=asked_on,
+            coverage=period.coverage(first_day, data_through),
+            previous_coverage=period.previous_coverage(first_day, data_through),
         )
         answer = self.allocation.apply(answer)
+        if answer.total == 0 and answer.previous_total == 0:  # nothing found: a word that names nothing says so
+            self.scopes.explain_nothing(query, first_day, data_through, spec.metric)
         return self._explained(answer, spec) if query.by is None else answer
 
     def untagged_applies(self, query: Query) -> bool:
@@ -119,6 +128,13 @@ class AnswerService:
         drivers, movers = drivers_and_movers(list(now.items()), list(before.items()), dimension)
         return replace(answer, drivers=drivers, drivers_by=dimension, movers=movers)
 
+    def _named(self, groups: tuple[Group, ...], query: Query) -> tuple[Group, ...]:
+        """`by resource`: each group keeps the id as its key and carries the name people read."""
+        if query.by is None or query.by.name != "resource":
+            return groups
+        labels = resource_labels((g.key for g in groups), self.queries.resource_names())
+        return tuple(replace(g, name=labels[g.key]) for g in groups)
+
     def chart_series(self, answer: CostAnswer) -> ChartSeries:
         """Spend for the answer's scope and period, stacked by its dimension (or by service): daily bars, or
         weekly / monthly ones when the days with data span too long for daily bars to be read. Keys that add up
@@ -150,6 +166,10 @@ class AnswerService:
             if slot is None:
                 continue
             values[r.key if r.key in keep else OTHER][slot] += r.cost
+        if query.by is not None and query.by.name == "resource":  # the series are named as people read them
+            labels = resource_labels(keep, self.queries.resource_names())
+            keys = tuple(labels.get(k, k) for k in keys)
+            values = {labels.get(k, k): v for k, v in values.items()}
         covered = (answer.period.start, min(period_last, answer.data_through or period_last) + timedelta(days=1))
         partial = tuple(d < covered[0] or bucket_end(d, bucket) > covered[1] for d in days)
         by = query.by.name if query.by is not None and query.by.kind != "time" else "service"

@@ -7,11 +7,13 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
 from bot.config import CostbotConfig
 from bot.domain.actions import ActionNotAllowed
+from bot.domain.answers import resource_labels
 from bot.domain.budgets import DEFAULT_THRESHOLDS, BudgetStatus, Threshold, forecast_month_end, run_out_day
 from bot.domain.digest import Change
 from bot.domain.errors import CostbotError, QueryError
@@ -117,14 +119,19 @@ class BudgetService:
         prev_end = min(prev_first + timedelta(days=span), first)
         out: list[Change] = []
         for dim, grouping in (("service", Grouping("column", "ServiceName")),
-                              ("resource", Grouping("column", "ResourceName"))):
+                              ("resource", Grouping("column", "ResourceId"))):
             now = dict(self.queries.groups(self.scopes.spec(query, first, day + timedelta(days=1)), grouping))
             before = dict(self.queries.groups(self.scopes.spec(query, prev_first, prev_end), grouping))
             for key in set(now) | set(before):
                 if key != NONE_KEY:
                     out.append(Change(key, now.get(key, ZERO), before.get(key, ZERO), dimension=dim))
         out.sort(key=lambda c: (-c.change, c.dimension, c.key))
-        return tuple(c for c in out[:3] if c.change > 0)
+        top = [c for c in out[:3] if c.change > 0]
+        resources = [c.key for c in top if c.dimension == "resource"]
+        if resources:  # shown by name, not by id
+            labels = resource_labels(resources, self.queries.resource_names())
+            top = [replace(c, name=labels[c.key]) if c.dimension == "resource" else c for c in top]
+        return tuple(top)
 
     # -- alerts and enforcement steps, once each ---------------------------------------------------------------
     def thresholds_for(self, scope: str) -> tuple[Threshold, ...]:

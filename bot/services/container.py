@@ -16,6 +16,7 @@ from bot.services.digests import DigestService
 from bot.services.enforcement import EnforcementService
 from bot.services.estimate import EstimateService
 from bot.services.experiments import ExperimentService
+from bot.services.exports import ExportService
 from bot.services.home import HomeService
 from bot.services.ingest import IngestService
 from bot.services.scans import ScanService
@@ -38,3 +39,4 @@ class UseCases:
     home: HomeService  # App Home
     estimates: EstimateService  # cost checks of a change (costbot estimate) and of a training run (guard)
     experiments: ExperimentService  # cost per training run, written back to MLflow
+    exports: ExportService  # the showback export for finance

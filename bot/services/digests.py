@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from bot.config import CostbotConfig, unreadable_cron
 from bot.domain.actions import ActionNotAllowed
-from bot.domain.answers import top_keys
+from bot.domain.answers import resource_labels, top_keys
 from bot.domain.digest import Change, Digest, DigestChart
 from bot.domain.errors import QueryError
 from bot.domain.money import ZERO
@@ -66,7 +66,8 @@ class DigestBuilder:
     def build(self, scope: str, cadence: str = "daily") -> Digest:
         query = self.scope_query(scope)
         today = self.today()
-        day = today - timedelta(days=1)  # the last complete day
+        through = self.queries.freshness()
+        day = min(today - timedelta(days=1), through or today)  # the last complete day the data holds
         label = query.scope_label()
         stack_dim = "project" if query.scopes and query.scopes[0].kind == "team" else "service"
         stack = (Grouping("tag", self.config.grammar.tag_key_for("project")) if stack_dim == "project"
@@ -96,7 +97,7 @@ class DigestBuilder:
             untagged_share=(mtd_totals.untagged / mtd_totals.current * 100) if mtd_totals.current else None,
             savings_waiting=savings if open_count else None,
             anomalies=tuple(a for a in recent if a.day >= day - timedelta(days=6)),
-            chart=chart, data_through=self.queries.freshness(),
+            chart=chart, data_through=through,
         )
         if cadence == "weekly":
             return self._weekly(digest, query, today)
@@ -119,7 +120,12 @@ class DigestBuilder:
                 baseline = _mean([daily.get(day - timedelta(days=i), {}).get(key, ZERO) for i in range(1, 8)])
                 movers.append(Change(key, current, baseline, dimension=name))
         movers.sort(key=lambda m: (-abs(m.change), m.dimension, m.key))
-        return tuple(m for m in movers[:MOVERS] if m.change != 0)
+        top = [m for m in movers[:MOVERS] if m.change != 0]
+        resources = [m.key for m in top if m.dimension == "resource"]
+        if resources:  # shown by name, not by id
+            labels = resource_labels(resources, self.queries.resource_names())
+            top = [replace(m, name=labels[m.key]) if m.dimension == "resource" else m for m in top]
+        return tuple(top)
 
     def _chart(self, label: str, daily: dict[date, dict[str, Decimal]], totals: dict[date, Decimal], day: date,
                budget: Decimal | None, anomaly_days: tuple[date, ...] = ()) -> DigestChart:
@@ -158,7 +164,7 @@ class DigestBuilder:
             keys = sorted(set(now) | set(before), key=lambda k: (-(now.get(k, ZERO)), k))
             return tuple(Change(k, now.get(k, ZERO), before.get(k, ZERO)) for k in keys)
 
-        compliance = self.compliance.report("last-week")
+        compliance = self.compliance.report("last-week", query)  # the digest's scope, not the organization
         top = self.config.experiments.digest_top
         experiments = tuple(c for c in changes("experiment") if c.key not in (UNTAGGED, NONE_KEY) and c.current > 0)
         return replace(digest, cadence="weekly", week_start=start, week_total=totals.current, compliance=compliance,

@@ -4,6 +4,7 @@ forecast (the budget service's, the same figures `/cost budget` shows), top serv
 from __future__ import annotations
 
 from bot.config import CostbotConfig
+from bot.domain.errors import NoData, UnknownScope
 from bot.domain.overview import TeamOverview
 from bot.domain.query import Dimension, Query, Scope
 from bot.domain.spec import OTHER
@@ -25,12 +26,16 @@ class HomeService:
 
     def overview(self, team: str) -> TeamOverview:
         month = self.budgets.month(team)
-        top = self.answers.answer(Query(scopes=(Scope("team", team),), period="mtd",
-                                        by=Dimension("service", "column", "ServiceName"), top=3))
+        try:
+            top = self.answers.answer(Query(scopes=(Scope("team", team),), period="mtd",
+                                            by=Dimension("service", "column", "ServiceName"), top=3)).in_cents()
+            top_services = tuple(g for g in top.groups if g.key != OTHER)
+        except (NoData, UnknownScope):  # the first of the month before its data arrives; a team with no spend yet
+            top_services = ()
         open_count, savings = self.actions.open_savings(team)
         return TeamOverview(
             team=team, currency=self.config.currency, month_to_date=month.month_to_date, budget=month.budget,
-            forecast=month.forecast, top_services=tuple(g for g in top.groups if g.key != OTHER),
+            forecast=month.forecast, top_services=top_services,
             open_recommendations=open_count, savings_waiting=savings, data_through=month.day,
         )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -43,18 +43,22 @@ class SourceCheck:
 
 
 class SyncService:
-    def __init__(self, sources: Sequence[CostSource], store: CostIngest | None, today: Callable[[], date]) -> None:
+    def __init__(self, sources: Sequence[CostSource], store: CostIngest | None, today: Callable[[], date],
+                 complements: Iterable[tuple[str, str]] = ()) -> None:
         self.sources = list(sources)
         self.store = store  # None on a query-only engine (Athena): nothing is pulled
         self.today = today
+        self.complements = set(complements)  # source labels that may share billing account-months
 
     def names(self) -> list[str]:
         return [s.name for s in self.sources]
 
     def sync(self, name: str | None = None, since: date | None = None,
-             progress: Callable[[str, int, int], None] | None = None) -> list[SourceResult]:
-        """Pull each source (or the one named) into the store; `progress` hears (source, done, count) as each
-        one starts and once all are done."""
+             progress: Callable[[str, int, int], None] | None = None,
+             replace_sources: Sequence[str] = ()) -> list[SourceResult]:
+        """Pull each source (or the one named) into the store, each on its own: one that cannot be read, or whose
+        billing account-months another source holds (SourceOverlap, unless replaced or complementary), fails
+        alone. `progress` hears (source, done, count) as each one starts and once all are done."""
         chosen = [s for s in self.sources if name is None or s.name == name]
         if name is not None and not chosen:
             raise CostbotError(f"no source named '{name}' (configured: {', '.join(self.names()) or 'none'})")
@@ -75,12 +79,14 @@ class SyncService:
                     rows = 0
                     if batch.files or batch.replace:
                         if batch.files:
-                            rows = store.ingest_files(batch.files, source=source.name,
-                                                      replace=batch.replace).rows
+                            rows = store.ingest_files(batch.files, source=source.name, replace=batch.replace,
+                                                      replace_sources=replace_sources,
+                                                      complements=self.complements).rows
                         else:
                             store.clear_periods(source.name, batch.replace)
                     if source.seen:
                         store.record_source_files(source.name, source.seen)
+                    store.record_sync(source.name)
                 results.append(SourceResult(source.name, True, rows, batch.note, requests=dict(source.requests)))
             except CostbotError as exc:
                 log.warning("sync of %s failed; the store is unchanged: %s", source.name, exc)

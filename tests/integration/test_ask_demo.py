@@ -17,16 +17,16 @@ Row = dict[str, str]
 TEAMS = {"team-ml": "ml", "team-vision": "vision", "team-search": "search", "team-data": "data",
          "team-platform": "platform"}
 
-# (word, start, end, previous start, previous end) for today = 2026-11-28, worked out by hand
+# (word, start, end, previous start, previous end) for today = 2026-11-28 with billing data through 2026-11-27,
+# worked out by hand: periods that run to today are cut at the data's last day, and so are their comparisons
 WINDOWS = [
-    ("today", "2026-11-28", "2026-11-29", "2026-11-27", "2026-11-28"),
     ("yesterday", "2026-11-27", "2026-11-28", "2026-11-26", "2026-11-27"),
-    ("this-week", "2026-11-23", "2026-11-29", "2026-11-16", "2026-11-22"),
+    ("this-week", "2026-11-23", "2026-11-28", "2026-11-16", "2026-11-21"),
     ("last-week", "2026-11-16", "2026-11-23", "2026-11-09", "2026-11-16"),
-    ("this-month", "2026-11-01", "2026-11-29", "2026-10-01", "2026-10-29"),
-    ("mtd", "2026-11-01", "2026-11-29", "2026-10-01", "2026-10-29"),
+    ("this-month", "2026-11-01", "2026-11-28", "2026-10-01", "2026-10-28"),
+    ("mtd", "2026-11-01", "2026-11-28", "2026-10-01", "2026-10-28"),
     ("last-month", "2026-10-01", "2026-11-01", "2026-09-01", "2026-10-01"),
-    ("ytd", "2026-01-01", "2026-11-29", "2025-01-01", "2025-11-29"),
+    ("ytd", "2026-01-01", "2026-11-28", "2025-01-01", "2025-11-28"),
     ("last-7d", "2026-11-21", "2026-11-28", "2026-11-14", "2026-11-21"),
     ("last-45d", "2026-10-14", "2026-11-28", "2026-08-30", "2026-10-14"),
     ("2026-09", "2026-09-01", "2026-10-01", "2026-08-01", "2026-09-01"),
@@ -38,6 +38,18 @@ WINDOWS = [
 
 def cents(x: Decimal) -> float:
     return float(x.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def shown(exact: dict[str, Decimal]) -> dict[str, float]:
+    """Groups as the README says they are shown, worked out here on its own: each floored to the cent, and the
+    cents still missing to reach the rounded total given to the largest remainders (ties: larger group first)."""
+    cent = Decimal("0.01")
+    target = sum(exact.values(), Decimal(0)).quantize(cent, rounding=ROUND_HALF_UP)
+    floors = {k: (v / cent).to_integral_value(rounding="ROUND_FLOOR") * cent for k, v in exact.items()}
+    missing = int((target - sum(floors.values(), Decimal(0))) / cent)
+    for k in sorted(exact, key=lambda k: (-(exact[k] - floors[k]), -exact[k], k))[:missing]:
+        floors[k] += cent
+    return {k: float(v) for k, v in floors.items()}
 
 
 def day_of(row: Row) -> str:
@@ -123,7 +135,7 @@ def test_by_team_with_untagged_group(ask, demo_env) -> None:  # type: ignore[no-
         if "2026-10-01" <= day_of(r) < "2026-11-01":
             expected[by_value.get(tags(r).get("team", ""), "(untagged)")] += Decimal(r["EffectiveCost"])
     groups = {g["key"]: g["cost"] for g in answer["groups"]}
-    assert groups == {k: cents(v) for k, v in expected.items()}
+    assert groups == shown(expected)
     costs = [g["cost"] for g in answer["groups"]]
     assert costs == sorted(costs, reverse=True)
     assert groups["(untagged)"] == answer["untagged_cost"]
@@ -137,8 +149,8 @@ def test_by_service_top_n_billed(ask, demo_env) -> None:  # type: ignore[no-unty
         if "2026-11-01" <= day_of(r) < "2026-11-29":
             per[r["ServiceName"]] += Decimal(r["BilledCost"])
     ranked = sorted(per.items(), key=lambda kv: -kv[1])
-    expected = [{"key": k, "cost": cents(v)} for k, v in ranked[:3]]
-    expected.append({"key": "(other)", "cost": cents(sum((v for _, v in ranked[3:]), Decimal(0)))})
+    exact = {**dict(ranked[:3]), "(other)": sum((v for _, v in ranked[3:]), Decimal(0))}
+    expected = [{"key": k, "cost": c} for k, c in shown(exact).items()]
     assert answer["metric"] == "BilledCost"
     assert answer["groups"] == expected
     assert answer["total"] == cents(sum(per.values(), Decimal(0)))
@@ -154,7 +166,7 @@ def test_tag_and_service_scopes_and_dimension(ask, demo_env) -> None:  # type: i
         if ("2026-10-29" <= day_of(r) < "2026-11-28" and t.get("project") == "fraud"
                 and r["ServiceName"] == "Amazon SageMaker"):
             per[t.get("model", "(untagged)")] += Decimal(r["EffectiveCost"])
-    assert {g["key"]: g["cost"] for g in answer["groups"]} == {k: cents(v) for k, v in per.items()}
+    assert {g["key"]: g["cost"] for g in answer["groups"]} == shown(per)
 
 
 def test_untagged_scope_by_account_and_time_buckets(ask, demo_env) -> None:  # type: ignore[no-untyped-def]
@@ -164,15 +176,15 @@ def test_untagged_scope_by_account_and_time_buckets(ask, demo_env) -> None:  # t
     for r in rows:
         if "2026-10-01" <= day_of(r) < "2026-11-01" and "team" not in tags(r):
             per[r["SubAccountId"]] += Decimal(r["EffectiveCost"])
-    assert {g["key"]: g["cost"] for g in answer["groups"]} == {k: cents(v) for k, v in per.items()}
+    assert {g["key"]: g["cost"] for g in answer["groups"]} == shown(per)
     assert answer["total"] == answer["untagged_cost"] == cents(sum(per.values(), Decimal(0)))
 
     weekly = ask("team-data 2026-Q3 by month")
     assert {g["key"] for g in weekly["groups"]} == {"2026-07", "2026-08", "2026-09"}
     daily = ask("2026-11-01..2026-11-03 by day")
-    assert {g["key"]: g["cost"] for g in daily["groups"]} == {
-        d: cents(total(rows, d, f"2026-11-0{int(d[-1]) + 1}")) for d in ("2026-11-01", "2026-11-02", "2026-11-03")
-    }
+    assert {g["key"]: g["cost"] for g in daily["groups"]} == shown({
+        d: total(rows, d, f"2026-11-0{int(d[-1]) + 1}") for d in ("2026-11-01", "2026-11-02", "2026-11-03")
+    })
 
 
 def test_region_account_resource_scopes(ask, demo_env) -> None:  # type: ignore[no-untyped-def]

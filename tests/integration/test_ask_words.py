@@ -27,7 +27,8 @@ CHANNELS = {"team-ml": "C0TEAMML1", "team-vision": "C0TEAMVIS", "team-data": "C0
 USER = "U0ML00001"  # team-ml's approver
 #: the text asked for each word, in Slack and in the terminal alike
 TEXTS = {"help": "help all", "idle": "idle team-ml", "audit": "audit 5", "budget": "budget team-ml",
-         "anomalies": "anomalies team-vision", "tags": "tags last-month"}
+         "anomalies": "anomalies team-vision", "tags": "tags last-month", "sources": "sources"}
+ASKED_BY = {"sources": "U0ADMIN01"}  # admins only, in Slack
 KEY = "aws|123456789012|us-east-1|ec2|{}"
 
 
@@ -66,9 +67,9 @@ def seeded(bot: RunningBot) -> RunningBot:
     return bot
 
 
-def slack_reply(bot: RunningBot, stub: SlackStub, text: str) -> list[dict[str, Any]]:
+def slack_reply(bot: RunningBot, stub: SlackStub, text: str, user: str = USER) -> list[dict[str, Any]]:
     name = re.sub(r"\W", "-", text)
-    status, _ = post(bot.events_url, command_body(text, stub.response_url(name), user_id=USER), SECRET)
+    status, _ = post(bot.events_url, command_body(text, stub.response_url(name), user_id=user), SECRET)
     assert status == 200
     stub.wait_for(lambda cs: any(c.kind == "response" and c.name == name for c in cs), timeout=30)
     (reply,) = stub.responses(name)
@@ -151,8 +152,22 @@ def _tags(blocks: list[dict[str, Any]], out: str, bot: RunningBot) -> None:
         assert flat(line) in flat(out)
 
 
+def _sources(blocks: list[dict[str, Any]], out: str, bot: RunningBot) -> None:
+    from bot.domain.money import format_money
+    from bot.render.source_blocks import accounts_text, months_text, when_text
+
+    shown, out = flat(slack_text(blocks)), flat(out)
+    holdings = bot.services.ingest.holdings()
+    assert [h.name for h in holdings] == ["demo", "focus_files"]
+    for h in holdings:
+        for part in (h.name, f"{h.rows:,}", format_money(h.effective_cost), format_money(h.billed_cost),
+                     accounts_text(h), months_text(h), when_text(h)):
+            assert flat(part) in shown and flat(part) in out
+
+
 SAME_CONTENT: dict[str, Callable[[list[dict[str, Any]], str, RunningBot], None]] = {
-    "help": _help, "idle": _idle, "audit": _audit, "budget": _budget, "anomalies": _anomalies, "tags": _tags}
+    "help": _help, "idle": _idle, "audit": _audit, "budget": _budget, "anomalies": _anomalies, "tags": _tags,
+    "sources": _sources}
 
 
 def test_every_word_that_needs_no_channel_is_covered() -> None:
@@ -162,7 +177,7 @@ def test_every_word_that_needs_no_channel_is_covered() -> None:
 @pytest.mark.parametrize("word", sorted(TEXTS))
 def test_costbot_ask_answers_the_word_as_slack_does(word: str, seeded: RunningBot, stub: SlackStub,
                                                      ask: Callable[[str], CliResult]) -> None:
-    blocks = slack_reply(seeded, stub, TEXTS[word])
+    blocks = slack_reply(seeded, stub, TEXTS[word], ASKED_BY.get(word, USER))
     result = ask(TEXTS[word])
     assert result.code == 0 and result.err == "", result.err
     SAME_CONTENT[word](blocks, result.out, seeded)

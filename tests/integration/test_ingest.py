@@ -256,9 +256,10 @@ def test_reingest_replaces_instead_of_double_counting(cli: Callable[..., CliResu
     restated[0][2] = "20.25"
     assert cli("ingest", str(write_csv(tmp_path / "f-v2.csv", HEADER, restated))).code == 0
     assert ask_json(cli, "2026-03 billed")["total"] == round(first["total"] + 10, 2)
-    # another source label is kept side by side
-    assert cli("ingest", str(path), "--source", "other").code == 0
-    assert ask_json(cli, "2026-03 billed")["total"] == round(2 * first["total"] + 10, 2)
+    # the same billing account and month under another source label would count it twice: refused
+    refused = cli("ingest", str(path), "--source", "other")
+    assert refused.code == 1 and "already held under source 'focus'" in refused.err
+    assert ask_json(cli, "2026-03 billed")["total"] == round(first["total"] + 10, 2)
 
 
 def test_tags_json_roundtrip_keeps_odd_keys(cli: Callable[..., CliResult], tmp_path: Path, data_dir: Path) -> None:

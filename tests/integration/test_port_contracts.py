@@ -250,6 +250,12 @@ def test_budget_alerts_and_anomalies_once(backend: Any) -> None:
     found = store.anomaly(saved.id)
     assert found is not None and found.status == "acknowledged"
     assert store.acknowledge(999, "U1") is None and store.anomaly(999) is None
+    assert store.checked_through("anomalies") is None
+    store.set_checked_through("anomalies", date(2026, 11, 20))
+    store.set_checked_through("anomalies", date(2026, 11, 18))  # never moves back
+    assert store.checked_through("anomalies") == date(2026, 11, 20)
+    store.set_checked_through("anomalies", date(2026, 11, 27))
+    assert store.checked_through("anomalies") == date(2026, 11, 27) and store.checked_through("other") is None
 
 
 # -- CostQueries: the fake against the DuckDB store, over the same line items -----------------------------------
@@ -336,6 +342,12 @@ def test_fake_cost_queries_answer_as_the_duckdb_store(both_engines: tuple[Any, A
     assert list(fake.sources()) == list(store.sources()) == [("fake", 8)]
     for column in ("ServiceName", "ResourceId", "SubAccountId"):
         assert fake.distinct_values(column) == store.distinct_values(column)
+    assert fake.first_day() == store.first_day() == date(2026, 10, 30)
+    assert sorted(fake.tag_keys()) == sorted(store.tag_keys())
+    for key in ("team", "TEAM", "project", "model", "nothing"):
+        assert sorted(fake.tag_values(key)) == sorted(store.tag_values(key)), key
+    assert fake.resource_names() == store.resource_names() == {
+        "i-1": "gpu-1", "ep-1": "ranker", "i-2": "train-2", "bucket-1": "logs", "i-3": "etl", "nb-1": "nb"}
     for spec in _specs():
         assert fake.totals(spec, (date(2026, 10, 1), date(2026, 11, 1))) == \
             store.totals(spec, (date(2026, 10, 1), date(2026, 11, 1))), spec

@@ -148,3 +148,16 @@ def test_sources_check_names_missing_access(aws: Any, cli, with_config) -> None:
     assert "exports (s3_export): needs s3:ListBucket, s3:GetObject, sts:GetCallerIdentity" in text
     assert "NoSuchBucket" in text
     assert "✓ ce (cost_explorer)" in result.out
+
+
+def test_a_local_folder_that_cannot_be_read_fails_the_sync(cli, with_config, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`sources check` and `sync` agree: a folder source that is gone is an error (exit 1), not "no changes"."""
+    with_config({"sources": [{"kind": "focus_files", "name": "local", "path": str(tmp_path / "nowhere")}]})
+    checked = cli("sources", "check")
+    assert checked.code == 1 and "does not exist" in checked.err
+    synced = cli("sync")
+    assert synced.code == 1, synced.out
+    assert "✓" not in synced.out and "no changes" not in synced.out
+    assert "✗ local: cannot read source 'local':" in synced.err and "nowhere does not exist" in synced.err
+    (tmp_path / "nowhere").mkdir()
+    assert cli("sync").code == 0  # an empty folder is readable: nothing to ingest yet

@@ -81,11 +81,14 @@ def test_other_subcommands_parse() -> None:
     assert parse_query("audit 25", G) == AuditCommand(25)
     assert parse_query("budget", G) == BudgetCommand()
     assert parse_query("budget set team-ml 25,000", G) == BudgetCommand("team-ml", Decimal(25000))
-    assert parse_query("anomalies team-ml", G) == AnomaliesCommand("team-ml")
+    assert parse_query("anomalies team-ml", G) == AnomaliesCommand("team-ml", "last-30d")
+    assert parse_query("anomalies project:fraud 2026-Q3", G) == AnomaliesCommand("project:fraud", "2026-q3")
     assert parse_query("tags 2026-10", G) == TagsCommand("2026-10")
     for bad, fragment in (("idle tem-ml", "Did you mean 'team-ml'"), ("audit 0", "1 to 100"),
                           ("budget set team-ml lots", "not an amount"), ("budget set team-ml -5", "positive"),
-                          ("anomalies team-ml extra", "at most one team"), ("tags yesterdy", "not a period")):
+                          ("anomalies team-ml extra", "unknown word 'extra'"),
+                          ("anomalies last-week 2026-10", "two periods"),
+                          ("tags yesterdy", "Did you mean 'yesterday'")):
         with pytest.raises(QueryError, match=fragment):
             parse_query(bad, G)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from datetime import date
 from pathlib import Path
 from typing import ClassVar
 
 from bot.adapters.sources.raw_files import discover
+from bot.domain.errors import IngestError, SourceError
 from bot.domain.ingest import SourceBatch
 
 
@@ -22,12 +24,26 @@ class LocalFilesSource:
         self.seen: dict[str, str] = {}
 
     def pull(self, since: date, until: date, workdir: Path, known: dict[str, str]) -> SourceBatch:
-        files = discover([self.path]) if self.path.exists() else []
-        stamps = {str(f): f"{f.stat().st_size}-{f.stat().st_mtime_ns}" for f in files}
+        """Raises SourceError when the folder cannot be read: a source that is gone is an error, not "no
+        changes" (its data would silently go stale)."""
+        problems = self.check()
+        if problems:
+            raise SourceError(f"cannot read source '{self.name}': {'; '.join(problems)}")
+        try:
+            files = discover([self.path])
+            stamps = {str(f): f"{f.stat().st_size}-{f.stat().st_mtime_ns}" for f in files}
+        except (OSError, IngestError) as exc:
+            raise SourceError(f"cannot read source '{self.name}' at {self.path}: {exc}") from None
         self.seen = stamps
         if all(known.get(k) == v for k, v in stamps.items()):
             return SourceBatch([], [], "no changes")
         return SourceBatch(files, [], f"{len(files)} files")
 
     def check(self) -> list[str]:
-        return [] if self.path.is_dir() else [f"{self.path} is not a folder"]
+        if not self.path.exists():
+            return [f"{self.path} does not exist"]
+        if not self.path.is_dir():
+            return [f"{self.path} is not a folder"]
+        if not os.access(self.path, os.R_OK | os.X_OK):
+            return [f"{self.path} cannot be read (permissions)"]
+        return []

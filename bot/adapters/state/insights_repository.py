@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.adapters.state.base import SqlRepository, now
-from bot.adapters.state.models import AnomalyRow, BudgetAlertRow, BudgetRow
+from bot.adapters.state.models import AnomalyRow, BudgetAlertRow, BudgetRow, InsightCheckRow
 from bot.domain.anomalies import Anomaly, Cause
 
 
@@ -97,3 +97,27 @@ class SqlInsightStore(SqlRepository):
             if team is not None:
                 q = q.where(AnomalyRow.team == team)
             return [_anomaly(r) for r in s.scalars(q)]
+
+    # -- how far the checks have looked ------------------------------------------------------------------------
+    def checked_through(self, name: str) -> date | None:
+        with self._session() as s:
+            row = s.get(InsightCheckRow, name)
+            return row.through if row else None
+
+    def set_checked_through(self, name: str, day: date) -> None:
+        """Upsert; never moves back (a slower replica finishing late does not undo a later check)."""
+        def move() -> bool:
+            with self._session() as s:
+                done = s.execute(update(InsightCheckRow).where(InsightCheckRow.name == name,
+                                                               InsightCheckRow.through < day)
+                                 .values(through=day, checked_at=now()))
+                return bool(done.rowcount)  # type: ignore[attr-defined]
+
+        if move():
+            return
+        try:
+            with self._session() as s:
+                if s.get(InsightCheckRow, name) is None:
+                    s.add(InsightCheckRow(name=name, through=day, checked_at=now()))
+        except IntegrityError:
+            move()

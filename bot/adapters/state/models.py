@@ -213,3 +213,13 @@ class DemoResourceRow(Base):
     count: Mapped[int] = mapped_column(Integer, nullable=False)
     tags: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class InsightCheckRow(Base):
+    """The last day a periodic check (the anomaly alerts) has looked at."""
+
+    __tablename__ = "insight_checks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    through: Mapped[date] = mapped_column(Date, nullable=False)
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
