@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
-from bot.domain.digest import Change
+from bot.domain.changes import Change
 from bot.domain.money import ZERO, percent_change, round_to_total, to_cents
 from bot.domain.periods import Coverage, Period
 from bot.domain.query import Query

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from bot.domain.digest import Change
+from bot.domain.changes import Change
 from bot.domain.money import ZERO
 
 

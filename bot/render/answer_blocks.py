@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.domain.answers import CostAnswer, Group, pin_question
-from bot.domain.digest import Change
+from bot.domain.changes import Change
 from bot.domain.money import ZERO, format_money, to_cents
 from bot.domain.query import EXAMPLES, QUICK_EXAMPLES, help_sections
 from bot.domain.spec import OTHER

@@ -15,7 +15,7 @@ from bot.config import CostbotConfig
 from bot.domain.actions import ActionNotAllowed
 from bot.domain.answers import resource_labels
 from bot.domain.budgets import DEFAULT_THRESHOLDS, BudgetStatus, Threshold, forecast_month_end, run_out_day
-from bot.domain.digest import Change
+from bot.domain.changes import Change
 from bot.domain.errors import CostbotError, QueryError
 from bot.domain.money import ZERO
 from bot.domain.query import Query

@@ -13,7 +13,8 @@ from decimal import Decimal
 from bot.config import CostbotConfig, unreadable_cron
 from bot.domain.actions import ActionNotAllowed
 from bot.domain.answers import resource_labels, top_keys
-from bot.domain.digest import Change, Digest, DigestChart
+from bot.domain.changes import Change
+from bot.domain.digest import Digest, DigestChart
 from bot.domain.errors import QueryError
 from bot.domain.money import ZERO
 from bot.domain.query import Query

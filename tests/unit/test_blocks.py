@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from bot.domain.answers import CostAnswer, Group, unpin_question
-from bot.domain.digest import Change
+from bot.domain.changes import Change
 from bot.domain.errors import QueryError
 from bot.domain.periods import resolve_period
 from bot.domain.query import Dimension, Grammar, Query, Scope, parse_query
