@@ -388,23 +388,23 @@ ResourceName = Annotated[str, typer.Argument(metavar="RESOURCE",
 RequestNumber = Annotated[int, typer.Argument(metavar="REQUEST", min=1, help="The request number an action printed.")]
 
 
-def _acted(ctx: typer.Context, act: Callable[[UseCases], Any]) -> None:
+def _acted(ctx: typer.Context, act: Callable[[UseCases], Any], named: str | None = None) -> None:
     from bot.render.terminal import render_outcome
 
     application = _application(ctx)
-    out.print(render_outcome(act(application.use_cases), application.config.currency))
+    out.print(render_outcome(act(application.use_cases), application.config.currency, named))
 
 
 @action_app.command("stop")
 def action_stop(ctx: typer.Context, resource: ResourceName, user: ActingUser) -> None:
     """Stop a resource an open recommendation offers (an approver's request runs at once)."""
-    _acted(ctx, lambda uc: uc.actions.request(uc.actions.resource_named(resource), "stop", user))
+    _acted(ctx, lambda uc: uc.actions.request(uc.actions.resource_named(resource), "stop", user), resource)
 
 
 @action_app.command("resize")
 def action_resize(ctx: typer.Context, resource: ResourceName, user: ActingUser) -> None:
     """Resize an oversized resource to the size its recommendation names."""
-    _acted(ctx, lambda uc: uc.actions.request(uc.actions.resource_named(resource), "resize", user))
+    _acted(ctx, lambda uc: uc.actions.request(uc.actions.resource_named(resource), "resize", user), resource)
 
 
 @action_app.command("approve")

@@ -28,7 +28,7 @@ QUESTIONS = {
     "chart-by-service.png": "last-30d",
     "chart-by-resource.png": "team-vision last-30d by resource",
     "chart-weekly.png": "ytd by team",
-    "chart-empty.png": "2027-01",
+    "chart-empty.png": "2024-01",
 }
 PHONE_WIDTH = 360
 

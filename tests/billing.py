@@ -37,7 +37,8 @@ def daily(start: date, end: date, cost: str, **kwargs: object) -> list[Line]:
     return out
 
 
-def write_focus(path: Path, lines: Iterable[Line]) -> Path:
+def write_focus(path: Path, lines: Iterable[Line], account: str = "111122223333") -> Path:
+    """`account` is the billing account: two sources may not both hold the same account and month."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
@@ -45,7 +46,7 @@ def write_focus(path: Path, lines: Iterable[Line]) -> Path:
         for ln in lines:
             start = f"{ln.day.isoformat()}T00:00:00Z"
             end = f"{(ln.day + timedelta(days=1)).isoformat()}T00:00:00Z"
-            writer.writerow(["111122223333", "210987654321", "AWS", f"{ln.day.replace(day=1).isoformat()}T00:00:00Z",
+            writer.writerow([account, "210987654321", "AWS", f"{ln.day.replace(day=1).isoformat()}T00:00:00Z",
                              start, end, "Usage", str(ln.cost), str(ln.cost), "USD", ln.service, "Compute",
                              ln.resource, ln.resource.rsplit("/", 1)[-1], "us-east-1",
                              "" if ln.hours is None else str(ln.hours), "" if ln.hours is None else "Hrs",

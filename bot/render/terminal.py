@@ -206,10 +206,11 @@ def slack_plain(text: str) -> str:
     return Emoji.replace(text.replace("*", "").replace("`", ""))
 
 
-def render_outcome(request: ActionRequest, currency: str) -> RenderableType:
-    """What became of an action asked for from the terminal, and its number (to approve or undo it)."""
+def render_outcome(request: ActionRequest, currency: str, named: str | None = None) -> RenderableType:
+    """What became of an action asked for from the terminal, and its number (to approve or undo it). `named` is
+    the resource as the user called it (else its id)."""
     if request.status == "requested":
-        what = f"{request.action} {request.resource_key.split('|')[-1]}"
+        what = f"{request.action} {named or request.resource_key.split('|')[-1]}"
         team = request.team or "the owners"
         return Text(f"⌛ {request.requested_by} asked to {what}: waiting for an approver of {team} "
                     f"(costbot action approve {request.id} --as USER_ID)")

@@ -280,9 +280,10 @@ def test_chart_formats_follow_the_suffix_and_top_n_applies(demo_env, monkeypatch
 
 def test_terminal_output_is_not_wrapped_in_a_pipe_and_help_reads_as_words(demo_env, monkeypatch, cli) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("COSTBOT_DATA_DIR", str(demo_env[0]))
-    answer = cli("ask", "team-vision last-30d by resource")
+    answer = cli("ask", "tags last-month")  # its lines run past 80 columns
     assert answer.code == 0
     assert "…" not in answer.out and max(len(line) for line in answer.out.splitlines()) > 80
+    assert any(line.startswith("Top untagged services: ") and line.endswith("$0") for line in answer.out.splitlines())
     helped = cli("ask", "--help")
     assert "--chart FILE" in helped.out and "<bool>" not in helped.out and "<list[str]>" not in helped.out
     assert "Also write a chart to FILE: .png, .svg or .pdf." in helped.out  # one line, not split at 80

@@ -48,8 +48,8 @@ def experiment_lines(run_a: str) -> list[Line]:
 
 def ingest_world(cli: Any, folder: Path, run_a: str = "0" * 32) -> None:
     assert cli("ingest", str(known_billing(folder / "known"))).code == 0
-    assert cli("ingest", str(write_focus(folder / "experiments" / "exp.csv", experiment_lines(run_a))),
-               "--source", "experiments").code == 0
+    experiments = write_focus(folder / "experiments" / "exp.csv", experiment_lines(run_a), account="444455556666")
+    assert cli("ingest", str(experiments), "--source", "experiments").code == 0
 
 
 def test_cost_by_experiment_and_of_one_experiment(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -171,7 +171,7 @@ def test_slack_and_terminal_breakdowns_add_up_to_the_total(ask, bot) -> None:  #
 @pytest.mark.parametrize(("text", "message"), [
     ("by servce", "unknown dimension 'servce'. Did you mean 'service'?"),
     ("by projct", "unknown dimension 'projct'. Did you mean 'project'?"),
-    ("by gpu", "unknown dimension 'gpu': `by` takes one of team, project, model, env, service"),
+    ("by gpu", "unknown dimension 'gpu': `by` takes one of team, project, model, env, experiment, run, service"),
     ("project:frod", "no line item has project 'frod' in the billing data. Did you mean 'project:fraud'?"),
     ("projct:fraud", "no line item has a tag 'projct' in the billing data. Did you mean 'project:fraud'?"),
     ("region:eu-west-1", "no region 'eu-west-1' in the billing data. Did you mean 'region:us-east-1'?"),

@@ -3,6 +3,7 @@ here, and in the app-state database on SQLite)."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -34,7 +35,9 @@ def test_it_lists_the_demo_organizations_running_resources_with_their_kinds() ->
     assert set(found) == set(LIVE_PROFILES)
     billing = {r.name: r for r in demo_resources()}
     gpu = found["gpu-dev-02"]
-    assert gpu.ref == ResourceRef("demo", ACCOUNTS["ml-dev"], "us-east-1", "ec2", "gpu-dev-02")
+    instance_id = billing["gpu-dev-02"].resource_id.rsplit("/", 1)[-1]  # the id its bill carries
+    assert re.fullmatch(r"i-[0-9a-f]{17}", instance_id)
+    assert gpu.ref == ResourceRef("demo", ACCOUNTS["ml-dev"], "us-east-1", "ec2", instance_id)
     assert (gpu.type, gpu.state, gpu.running, gpu.stopped) == ("g5.12xlarge", "running", True, False)
     assert gpu.tags == billing["gpu-dev-02"].tags and gpu.gpu_expected
     assert gpu.capabilities == frozenset({"stop", "start", "resize", "schedule"})
