@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from bot import __version__
 from bot.config import CostbotConfig, Settings
-from bot.domain.errors import ConfigError
+from bot.domain.errors import ConfigError, CostbotError
 from bot.services.container import UseCases
 
 if TYPE_CHECKING:
     from slack_bolt import App
 
-    from bot.adapters.duckdb_store import DuckDBCostStore
+    from bot.adapters.shared_store import SharedCostStore
     from bot.adapters.slack_publisher import SlackDigestPublisher
     from bot.adapters.state.database import StateDatabase
     from bot.jobs import CostbotScheduler
@@ -81,14 +81,36 @@ class Application:
         return query_engine(self.config)
 
     @cached_property
-    def cost_store(self) -> DuckDBCostStore | None:
-        """The embedded DuckDB store (None when a query engine holds the data)."""
+    def cost_store(self) -> SharedCostStore | None:
+        """The embedded DuckDB store of the data folder (None when a query engine holds the data): held by this
+        process, or by the costbot process that holds the file and serves it on the data folder's socket."""
         if self.engine is not None:
             return None
         from bot.adapters.duckdb_store import DuckDBCostStore
+        from bot.adapters.shared_store import SharedCostStore
+        from bot.adapters.store_service import socket_path
 
-        return DuckDBCostStore(store_path(self.settings), threads=self.duckdb_threads,
-                               index_keys=self.config.indexed_tag_keys())
+        def open_store() -> DuckDBCostStore:
+            return DuckDBCostStore(store_path(self.settings), threads=self.duckdb_threads,
+                                   index_keys=self.config.indexed_tag_keys())
+
+        return SharedCostStore(open_store, socket_path(self.settings.data_dir))
+
+    def hold_store(self) -> None:
+        """For the long-lived processes (serve, scheduler): hold the store now and serve it to the costbot commands
+        run beside them — or, when another process holds it already, go through that one."""
+        store = self.cost_store
+        if store is None:
+            return
+        store.publish = True
+        try:
+            role = store.connect()
+        except CostbotError as exc:  # e.g. a long `costbot ingest` holds the file: answers wait for it
+            log.warning("the cost store is not available yet: %s", exc)
+            return
+        log.info("cost store: %s", {"owner": "held by this process and served to local costbot commands",
+                                     "client": "held by another costbot process; going through it",
+                                     "alone": "held by this process"}[role])
 
     @property
     def queries(self) -> CostQueries:
@@ -302,6 +324,7 @@ class Application:
     def run_scheduler(self) -> None:
         """`costbot scheduler`: the scheduler alone until SIGTERM/SIGINT; one instance is active."""
         self.duckdb_threads = self.duckdb_threads or SERVE_DUCKDB_THREADS
+        self.hold_store()
         stop = _stop_on_signals()
         runner = self.scheduler()
         runner.start()
@@ -320,6 +343,7 @@ class Application:
         app_token = self.settings.get("SLACK_APP_TOKEN")
         if use_socket and not app_token:
             raise ConfigError("SLACK_APP_TOKEN is not set (the app-level token, xapp-…) for Socket Mode")
+        self.hold_store()
         slack = self.slack_app(socket_mode=use_socket)
         if use_socket:
             receiver: Any = self.socket_mode_handler(slack, app_token or "")

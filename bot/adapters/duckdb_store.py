@@ -84,9 +84,7 @@ class DuckDBCostStore:
                     con = duckdb.connect(self.path, read_only=self._read_only)
                 except duckdb.IOException as exc:
                     if "lock" in str(exc).lower():
-                        raise StoreBusy(
-                            f"the cost store {self.path} is in use by another costbot process (one process writes "
-                            "it at a time: stop `costbot serve` to ingest from the command line)") from None
+                        raise StoreBusy(f"the cost store {self.path} is in use by another process") from None
                     raise
                 con.execute("SET TimeZone = 'UTC'")
                 if self._threads:
@@ -497,6 +495,11 @@ class DuckDBCostStore:
 
     def row_count(self) -> int:
         return int(self._fetch("SELECT count(*) FROM costs", {})[0][0])
+
+    def last_ingests(self) -> dict[str, datetime]:
+        """When each source label was last ingested (UTC)."""
+        return {str(s): at.replace(tzinfo=UTC) for s, at in self._fetch(
+            "SELECT x_Source, max(x_IngestedAt) FROM costs GROUP BY 1 ORDER BY 1", {}) if at is not None}
 
     def sources(self) -> Sequence[tuple[str, int]]:
         return [(str(s), int(n)) for s, n in self._fetch(
