@@ -134,7 +134,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             message = json.loads(self.rfile.read(int(length)))
-            method, args = str(message["method"]), store_wire.decode(message.get("args") or {})
+            method = str(message["method"])
+            args = {str(k): store_wire.decode(v) for k, v in dict(message.get("args") or {}).items()}
             if message.get("protocol") != store_wire.VERSION or method not in store_wire.METHODS:
                 raise store_wire.WireError("unknown method or protocol")
         except (ValueError, KeyError, TypeError):
@@ -268,7 +269,8 @@ class StoreClient:
             connection.close()
 
     def _call(self, method: str, **args: Any) -> Any:
-        body = json.dumps({"protocol": store_wire.VERSION, "method": method, "args": store_wire.encode(args)})
+        body = json.dumps({"protocol": store_wire.VERSION, "method": method,
+                           "args": {k: store_wire.encode(v) for k, v in args.items()}})
         if len(body) > MAX_MESSAGE_BYTES:
             raise CostbotError(f"too much to send to the costbot service at once ({method})")
         connection = _UnixConnection(self.path, timeout=None if method in WRITES else READ_TIMEOUT)

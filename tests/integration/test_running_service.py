@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -123,3 +124,47 @@ def test_commands_beside_a_running_service(aws: Any, service_env: Any, tmp_path:
     assert alone.returncode == 0 and json.loads(alone.stdout)["total"] == 6403.12
     messages = service.messages()
     assert any("store call ingest_files from a local command: ok" in m for m in messages)
+
+
+def lease_holder(pg_url: str) -> str | None:
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(pg_url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(sqlalchemy.text("SELECT holder FROM leases WHERE name = 'scheduler'")).first()
+    finally:
+        engine.dispose()
+    return str(row[0]) if row else None
+
+
+def test_two_serve_processes_share_postgresql_and_the_store(service_env: Any, pg_url: str) -> None:
+    env, stub, _data = service_env
+    first_env = {**env, "DATABASE_URL": pg_url}
+    second_env = {**first_env, "PORT": str(free_port())}
+    urls = [f"http://127.0.0.1:{e['PORT']}" for e in (first_env, second_env)]
+    with running(["serve", "--host", "127.0.0.1"], first_env) as first:
+        first.wait_for_log("is now active")
+        first.wait_for_log("listening on")
+        with running(["serve", "--host", "127.0.0.1"], second_env) as second:
+            second.wait_for_log("listening on")
+            second.wait_for_log("held by another costbot process")  # the store's owner is the first one
+            assert "$5,403.12" in answer_over_slack(urls[0], stub, "team-ml last-week", "one")
+            assert "$5,403.12" in answer_over_slack(urls[1], stub, "team-ml last-week", "two")
+            time.sleep(11)  # a full lease round (ttl/3 = 10 s) for the second one
+            active = [p for p in (first, second) if any("is now active" in m for m in p.messages())]
+            assert active == [first]  # one scheduler leader
+            holder = lease_holder(pg_url)
+            assert holder is not None and f"-{first.popen.pid}-" in holder
+
+            code, _ = first.stop(signal.SIGTERM)
+            assert code == 0, first.err[-3000:]
+            second.wait_for_log("is now active", timeout=20)  # the lease handed over
+            assert "$5,403.12" in answer_over_slack(urls[1], stub, "team-ml last-week", "three")  # store taken over
+            assert any("has stopped; looking for the store" in m for m in second.messages())
+            asked = costbot(second_env, "ask", "team-ml last-week", "--json")
+            assert asked.returncode == 0, asked.stderr  # and served to commands by the second one now
+            holder = lease_holder(pg_url)
+            assert holder is not None and f"-{second.popen.pid}-" in holder
+            code, _ = second.stop(signal.SIGTERM)
+            assert code == 0, second.err[-3000:]
