@@ -275,25 +275,41 @@ class Application:
             logger=logging.getLogger("slack_bolt.App"),
             raise_error_for_unhandled_request=True,  # to errors.on_error, instead of a warning quoting the body
         )
+        from bot.adapters.slack_client import counted_copy
+
+        @app.middleware
+        def counted_client(context: Any, next: Callable[[], Any]) -> Any:
+            """Bolt hands each request a fresh WebClient built from the app's: the listeners get a counted one."""
+            context["client"] = counted_copy(context.client)
+            return next()
+
         errors.register(app)
         for listeners in (commands, answers, actions, estimates, home):
             listeners.register(app, self.use_cases, self.config)
         return app
 
-    def wsgi(self, slack: App) -> Any:
-        """The HTTP entry point: Slack's requests at /slack/events (verified by the intake gate), liveness at
-        /healthz and, with COSTBOT_ADMIN_TOKEN set, version and store details at /admin/status."""
+    def wsgi(self, slack: App | None) -> Any:
+        """The HTTP entry point: Slack's requests at /slack/events (verified by the intake gate; none in Socket
+        Mode, `slack` None), liveness at /healthz and, with COSTBOT_ADMIN_TOKEN set, version and store details at
+        /admin/status and Prometheus metrics at /metrics."""
         from bot.web import CostbotWsgi
 
         signing_secret = self.settings.get("SLACK_SIGNING_SECRET")
-        if not signing_secret:
+        if not signing_secret and slack is not None:
             raise ConfigError("SLACK_SIGNING_SECRET is not set: HTTP mode verifies every request's signature")
         admin_token = self.settings.get("COSTBOT_ADMIN_TOKEN")
         if admin_token is not None and len(admin_token.strip()) < ADMIN_TOKEN_MIN_LENGTH:
             raise ConfigError(f"COSTBOT_ADMIN_TOKEN must be at least {ADMIN_TOKEN_MIN_LENGTH} characters "
                               "(e.g. `openssl rand -hex 32`)")
         return CostbotWsgi(slack, self.health, signing_secret=signing_secret,
-                           admin_token=admin_token.strip() if admin_token else None)
+                           admin_token=admin_token.strip() if admin_token else None, metrics=self.metrics)
+
+    def metrics(self) -> tuple[bytes, str]:
+        """The Prometheus exposition: the process's counters (bot/telemetry.py) and the store's figures."""
+        from bot import telemetry
+
+        queries = self.queries
+        return telemetry.exposition(telemetry.StoreCollector(queries.row_count, queries.freshness))
 
     def socket_mode_handler(self, slack: App, app_token: str) -> Any:
         """Socket Mode over slack_sdk's built-in websocket client; `.start()` blocks, `.connect()` does not."""
@@ -352,6 +368,11 @@ class Application:
 
             receiver = make_server(self.wsgi(slack), host, self.settings.port)
         stop = _stop_on_signals()
+        side_server = None
+        if use_socket:  # no Slack route, but health and metrics on $PORT for probes and Prometheus
+            from bot.web import make_server
+
+            side_server = _serving_in_background(make_server(self.wsgi(None), host, self.settings.port), stop)
         scheduler_stopped: Callable[[], bool] = lambda: True  # noqa: E731
         if with_scheduler:
             runner = self.scheduler()
@@ -363,7 +384,7 @@ class Application:
             stop.wait()
             log.info("stopping: closing the Socket Mode connection, finishing work in flight")
             receiver.close()  # no new envelopes; the ones being handled are finished first
-            finished = True
+            finished = side_server is None or side_server(stop.remaining())
         else:
             log.info("listening on http://%s:%s (Slack: POST /slack/events, health: GET /healthz)", host,
                      receiver.effective_port)
@@ -389,8 +410,9 @@ def _server_error_retry_handler() -> Any:
 
 def build_web_client(settings: Settings) -> Any:
     """slack_sdk WebClient on SLACK_API_URL, retrying 429 (Retry-After), connection errors and 5xx (backoff)."""
-    from slack_sdk import WebClient
     from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+
+    from bot.adapters.slack_client import CountedWebClient
 
     token = settings.get("SLACK_BOT_TOKEN")
     if not token:
@@ -398,13 +420,30 @@ def build_web_client(settings: Settings) -> Any:
     base_url = settings.slack_api_url
     if not base_url.endswith("/"):
         base_url += "/"
-    return WebClient(
+    return CountedWebClient(
         token=token,
         base_url=base_url,
         timeout=15,
         retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=3),
                         _server_error_retry_handler()],
     )
+
+
+def _serving_in_background(server: Any, stop: threading.Event) -> Callable[[float], bool]:
+    """Runs `server` (bot/web.py HttpServer) on a thread until `stop` is set; the returned function waits for it
+    to drain (up to its argument in seconds) and says whether it did."""
+    drained: list[bool] = []
+    thread = threading.Thread(target=lambda: drained.append(server.serve(stop, drain_seconds=HTTP_DRAIN_SECONDS)),
+                              name="costbot-health-server", daemon=True)
+    thread.start()
+    log.info("health and metrics on http://%s:%s (GET /healthz, GET /metrics)", server.waitress.adj.host,
+             server.effective_port)
+
+    def wait(timeout: float) -> bool:
+        thread.join(timeout)
+        return bool(drained and drained[0])
+
+    return wait
 
 
 def shutdown_listeners(slack: App, timeout: float) -> bool:

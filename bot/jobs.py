@@ -29,6 +29,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot import telemetry
 from bot.config import CostbotConfig
 from bot.domain.subscriptions import Subscription
 from bot.ports import LeaseStore
@@ -88,7 +89,8 @@ class CostbotScheduler:
         if run_key is None:
             run_key = (last_fire_time(sub, now) or now).isoformat()
         try:
-            self.use_cases.digests.run(subscription_id, run_key)
+            with telemetry.job_run("digest", f"subscription {subscription_id}, {run_key}, attempt {attempt}"):
+                self.use_cases.digests.run(subscription_id, run_key)
         except Exception:
             if attempt > len(RETRY_BACKOFF):
                 log.error("digest %s for subscription %s failed %d times; giving up", run_key, subscription_id,
@@ -97,22 +99,29 @@ class CostbotScheduler:
             self.add_retry(subscription_id, run_key, attempt + 1, now + RETRY_BACKOFF[attempt - 1])
 
     def run_scan(self) -> None:
-        self.use_cases.scans.scan(post=True)
+        with telemetry.job_run("scan"):
+            self.use_cases.scans.scan(post=True)
 
     def run_sync(self) -> None:
-        self.use_cases.sync.sync()
+        with telemetry.job_run("sync"):
+            results = self.use_cases.sync.sync()
+            failed = [r.name for r in results if not r.ok]
+            if failed:
+                raise RuntimeError(f"sources failed: {', '.join(failed)}")
 
     def run_insights(self) -> None:
         """Budget thresholds and the anomalies of every day since the last check (each alert posts once, none older
         than `anomalies.alert_horizon_days`), then budget enforcement."""
-        self.use_cases.budgets.check_budgets()
-        self.use_cases.anomalies.check_anomalies()
-        if self.config.enforcement:
-            self.use_cases.enforcement.enforce()
+        with telemetry.job_run("insights"):
+            self.use_cases.budgets.check_budgets()
+            self.use_cases.anomalies.check_anomalies()
+            if self.config.enforcement:
+                self.use_cases.enforcement.enforce()
 
     def run_upkeep(self) -> None:
         """Expire unanswered action requests, settle abandoned ones, tell approvers Slack missed."""
-        self.use_cases.actions.reconcile()
+        with telemetry.job_run("upkeep"):
+            self.use_cases.actions.reconcile()
 
     # -- keeping the jobs in step with the subscriptions and the config -------------------------------------------
     def sync_jobs(self) -> int:
@@ -188,6 +197,7 @@ class CostbotScheduler:
         except Exception:
             log.exception("could not reach the state database for the scheduler lease")
             leading = False
+        telemetry.SCHEDULER_LEADER.set(1 if leading else 0)
         if leading and not self.leading:
             log.info("scheduler %s is now active", self.holder)
             self.sync_jobs()
@@ -242,6 +252,7 @@ class CostbotScheduler:
             if not finished:
                 log.warning("scheduler jobs still running after %.0f s: left to the next active scheduler", timeout)
         was_leading, self.leading = self.leading, False
+        telemetry.SCHEDULER_LEADER.set(0)
         try:  # deletes only this holder's lease: harmless when another scheduler leads
             self.leases.release_lease(LEASE_NAME, self.holder)
         except Exception:
