@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import date, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from bot.adapters.shared_store import SharedCostStore
     from bot.adapters.slack_publisher import SlackDigestPublisher
     from bot.adapters.state.database import StateDatabase
+    from bot.domain.status import OperatorStatus
     from bot.jobs import CostbotScheduler
     from bot.ports import (
         ActionNotifier,
@@ -331,6 +332,44 @@ class Application:
             "version": __version__,
             "store": {"data_through": through.isoformat() if through else None, "rows": self.queries.row_count()},
         }
+
+    def status(self) -> OperatorStatus:
+        """`costbot status`: what an operator asks first, from the store, the state database and the config."""
+        from datetime import UTC, datetime
+
+        from bot.adapters.state.actions_repository import SqlActionStore
+        from bot.adapters.state.repository import SqlLeaseStore, SqlSubscriptionStore
+        from bot.domain.status import OperatorStatus, PlannedRun, RecentError, SourceStatus, WaitingApproval
+        from bot.jobs import LEASE_NAME, planned_runs
+
+        now = datetime.now(UTC)
+        uc, store = self.use_cases, self.cost_store
+        where = store.describe() if store is not None else "a query engine (Athena): the data stays in place"
+        ingested = store.last_ingests() if store is not None else {}
+        counts = dict(self.queries.sources())
+        configured = uc.sync.names()
+        sources = tuple(SourceStatus(name, counts.get(name, 0), ingested.get(name), name in configured)
+                        for name in sorted(set(counts) | set(configured)))
+        lease = SqlLeaseStore(self.state).lease_holder(LEASE_NAME)
+        leader = lease if lease is not None and lease[1] > now else None
+        runs = planned_runs(self.config, uc.digests.subscriptions(), bool(uc.sync.sources), now)
+        actions = SqlActionStore(self.state)
+        errors = [RecentError(e.at, f"{e.action} {e.resource_key.split('|')[-1]}", e.error or "failed")
+                  for e in actions.audit(200) if e.result == "failed"][:5]
+        errors += [RecentError(at, f"digest {sub_id} due {key}", error or "failed")
+                   for sub_id, key, error, at in SqlSubscriptionStore(self.state).failed_runs(5)]
+        overdue = timedelta(hours=2 * self.config.sync_every_hours)
+        errors += [RecentError(s.last_ingest or now, f"source {s.name}",
+                               f"no successful sync in {2 * self.config.sync_every_hours} h")
+                   for s in sources if s.configured and (s.last_ingest is None or now - s.last_ingest > overdue)]
+        return OperatorStatus(
+            version=__version__, store=where, rows=self.queries.row_count(), data_through=self.queries.freshness(),
+            sources=sources, leader=leader[0] if leader else None, leader_until=leader[1] if leader else None,
+            runs=tuple(PlannedRun(job, what, at) for job, what, at in runs),
+            approvals=tuple(WaitingApproval(r.id, r.action, r.resource_key, r.team, r.requested_by, r.expires_at)
+                            for r in actions.requests_in(["requested"])),
+            errors=tuple(sorted(errors, key=lambda e: e.at, reverse=True)),
+        )
 
     def close(self) -> None:
         if self.cost_store is not None:

@@ -35,6 +35,7 @@ from bot.config import CostbotConfig, Settings, load_config
 from bot.domain.answers import CostAnswer
 from bot.domain.errors import ConfigError, CostbotError, QueryError
 from bot.domain.query import Query, TagsCommand
+from bot.domain.status import OperatorStatus
 from bot.services.container import UseCases
 from bot.words import answer_in_terminal
 
@@ -53,6 +54,7 @@ class Application(Protocol):
     def run_scheduler(self) -> None: ...
 
     def reset_demo(self) -> int: ...
+    def status(self) -> OperatorStatus: ...
 
     def close(self) -> None: ...
 
@@ -306,6 +308,22 @@ def _setup_logging(settings: Settings) -> None:
 
     setup_logging(settings.get("COSTBOT_LOG_FORMAT", "json") or "json", settings.get("COSTBOT_LOG_LEVEL", "INFO")
                   or "INFO")
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """What an operator asks first: version, store rows and data through, sources and their last sync, the
+    scheduler's leader and next runs, approvals waiting, recent errors."""
+    from bot.render.terminal import render_status
+
+    report = _application(ctx).status()
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_json()) + "\n")
+        return
+    out.print(render_status(report))
 
 
 @app.command()

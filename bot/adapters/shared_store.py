@@ -55,6 +55,14 @@ class SharedCostStore:
             return "client"
         return "owner" if self._server is not None else "alone"
 
+    def describe(self) -> str:
+        """Where this process reads the store, for an operator."""
+        role = self.connect()
+        if isinstance(self._target, StoreClient):
+            return f"held by costbot process {self._target.owner_pid or '?'}, used through {self.socket.name}"
+        return {"owner": "held by this process, served on " + self.socket.name,
+                "alone": "opened by this command (no costbot service holds it)"}.get(role, role)
+
     def connect(self) -> Role:
         """Find the owner or become it now (instead of at the first call)."""
         self._current()

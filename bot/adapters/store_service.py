@@ -253,6 +253,7 @@ class StoreClient:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.owner_pid: int | None = None  # the owner's process id, once it answered a ping
 
     def ping(self) -> bool:
         """Whether an owner of our protocol answers on the socket."""
@@ -262,7 +263,11 @@ class StoreClient:
         try:
             connection.request("GET", "/v1/ping")
             response = connection.getresponse()
-            return response.status == 200 and json.loads(response.read()).get("protocol") == store_wire.VERSION
+            answer = json.loads(response.read())
+            if response.status != 200 or answer.get("protocol") != store_wire.VERSION:
+                return False
+            self.owner_pid = int(answer.get("pid") or 0) or None
+            return True
         except (StoreGone, OSError, ValueError, http.client.HTTPException):
             return False
         finally:

@@ -156,6 +156,11 @@ def test_two_serve_processes_share_postgresql_and_the_store(service_env: Any, pg
             assert active == [first]  # one scheduler leader
             holder = lease_holder(pg_url)
             assert holder is not None and f"-{first.popen.pid}-" in holder
+            status = costbot(second_env, "status", "--json")
+            assert status.returncode == 0, status.stderr
+            report = json.loads(status.stdout)
+            assert report["store"] == f"held by costbot process {first.popen.pid}, used through costbot.sock"
+            assert report["scheduler"]["leader"] == holder and report["rows"] == 3717
 
             code, _ = first.stop(signal.SIGTERM)
             assert code == 0, first.err[-3000:]
