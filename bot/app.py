@@ -376,16 +376,21 @@ class Application:
             self.cost_store.close()
 
     # -- running ------------------------------------------------------------------------------------------
-    def run_scheduler(self) -> None:
-        """`costbot scheduler`: the scheduler alone until SIGTERM/SIGINT; one instance is active."""
+    def run_scheduler(self, host: str = "0.0.0.0") -> None:
+        """`costbot scheduler`: the scheduler alone until SIGTERM/SIGINT; one instance is active. Health and
+        metrics on $PORT, as `serve` has."""
+        from bot.web import make_server
+
         self.duckdb_threads = self.duckdb_threads or SERVE_DUCKDB_THREADS
         self.hold_store()
         stop = _stop_on_signals()
+        health = _serving_in_background(make_server(self.wsgi(None), host, self.settings.port), stop)
         runner = self.scheduler()
         runner.start()
         stop.wait()
         log.info("stopping: finishing running jobs (up to %.0f s)", SHUTDOWN_SECONDS)
-        _exit_after_stop(runner.stop(timeout=stop.remaining()))
+        finished = runner.stop(timeout=stop.remaining())
+        _exit_after_stop(health(stop.remaining()) and finished)
 
     def serve(self, http: bool = False, socket: bool = False, host: str = "0.0.0.0",
               with_scheduler: bool = True) -> None:

@@ -51,7 +51,7 @@ class Application(Protocol):
 
     def serve(self, http: bool, socket: bool, host: str, with_scheduler: bool) -> None: ...
 
-    def run_scheduler(self) -> None: ...
+    def run_scheduler(self, host: str) -> None: ...
 
     def reset_demo(self) -> int: ...
     def status(self) -> OperatorStatus: ...
@@ -327,12 +327,15 @@ def status(
 
 
 @app.command()
-def scheduler(ctx: typer.Context) -> None:
+def scheduler(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface for health and metrics ($PORT).")] = "0.0.0.0",
+) -> None:
     """Run the scheduler alone (for deployments with several web replicas): one instance is active.
     SIGTERM or SIGINT stops it gracefully: running jobs finished (up to 8 s), the lease released."""
     settings = Settings()
     _setup_logging(settings)
-    _application(ctx, settings=settings).run_scheduler()
+    _application(ctx, settings=settings).run_scheduler(host=host)
 
 
 @app.command()
