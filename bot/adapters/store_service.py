@@ -45,6 +45,7 @@ MAX_MESSAGE_BYTES = 1024 * 1024
 READ_TIMEOUT = 120.0  # a question; ingests and usage loads wait as long as they take
 WRITES = frozenset({"ingest_files", "record_source_files", "clear_periods", "ingest_usage"})
 _SUN_PATH_MAX = 100  # sockaddr_un holds 108 bytes on Linux (104 on macOS): longer paths go through /proc
+WRITE_NICENESS = 10  # a write from a command runs at this CPU priority, below the service's answers
 
 
 class StoreGone(Exception):
@@ -145,7 +146,19 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(status, payload)
 
 
+def _yield_cpu_to_answers() -> None:
+    """Lower this thread's CPU priority (Linux nice values are per thread; the thread serves one connection and
+    ends with it): a long ingest then takes the CPU the answers leave, instead of half of it."""
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), WRITE_NICENESS))
+    except (AttributeError, OSError):  # not Linux, or not allowed: the write runs at normal priority
+        pass
+
+
 def _dispatch(store: Any, method: str, args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    if method in WRITES:
+        _yield_cpu_to_answers()
     started = time.monotonic()
     outcome = "ok"
     try:
