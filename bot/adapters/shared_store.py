@@ -96,7 +96,11 @@ class SharedCostStore:
                 time.sleep(_RETRY_SECONDS)
                 continue
             if self.publish:
-                self._server = StoreServer(self.socket, store).start()
+                try:
+                    self._server = StoreServer(self.socket, store).start()
+                except OSError as exc:  # e.g. a read-only folder: this process still answers, others cannot
+                    log.warning("could not open %s for other costbot commands (%s): they will find the store busy",
+                                self.socket, exc.strerror or type(exc).__name__)
             return store
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
