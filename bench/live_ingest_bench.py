@@ -80,8 +80,9 @@ class CpuWatch:
 
 
 def ask_all(url: str, stub: SlackStub, tag: str, stop: threading.Event | None = None,
-            rounds: int = 1) -> list[float]:
-    """The questions one after another (until `stop` is set, or `rounds` times); latency of each answer."""
+            rounds: int = 1, when: list[tuple[float, float, str]] | None = None) -> list[float]:
+    """The questions one after another (until `stop` is set, or `rounds` times); latency of each answer (and in
+    `when`: (sent at, latency, question) for each)."""
     latencies: list[float] = []
     n = 0
     while True:
@@ -95,6 +96,8 @@ def ask_all(url: str, stub: SlackStub, tag: str, stop: threading.Event | None = 
             answer = next(c for c in calls if c.name == name)
             assert "billing data through" in str(answer.args.get("blocks")), answer.args  # an answer, not an error
             latencies.append(answer.wall - sent)
+            if when is not None:
+                when.append((sent, answer.wall - sent, text))
         rounds -= 1
         if (stop is None and rounds <= 0) or (stop is not None and stop.is_set()):
             return latencies
@@ -144,11 +147,13 @@ def main() -> None:
             watch = CpuWatch([os.getpid(), serve.pid])
             done = threading.Event()
             started = time.perf_counter()
+            started_wall = time.time()
+            timeline: list[tuple[float, float, str]] = []
             ingest = subprocess.Popen([sys.executable, "-m", "bot", "ingest", str(bulk), "--source", "bulk"],
                                       env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             waiter = threading.Thread(target=lambda: (ingest.wait(), done.set()), daemon=True)
             waiter.start()
-            busy = ask_all(url, stub, "busy", stop=done)
+            busy = ask_all(url, stub, "busy", stop=done, when=timeline)
             ingest_s = time.perf_counter() - started
             _, err = ingest.communicate()
             busy_cpu = watch.report((ingest.pid,))
@@ -170,6 +175,9 @@ def main() -> None:
           f"  max {max(busy) * 1000:7.1f} ms   [{busy_cpu}]")
     print(f"ratio p95 ingest / idle: {pct(busy, .95) / pct(idle, .95):.2f}x (target <= 2x); slowest answer "
           f"{max(busy) * 1000:.0f} ms (target < 2000 ms)")
+    slowest = sorted(timeline, key=lambda t: -t[1])[:5]
+    print("slowest answers during the ingest: " + "; ".join(
+        f"{lat * 1000:.0f} ms at {sent - started_wall:.0f} s ({text})" for sent, lat, text in slowest))
     print(f"the ingest: {args.ingest_rows:,} rows through the service in {ingest_s:.1f} s "
           f"({args.ingest_rows / ingest_s / 1e6:.2f} M rows/s); store rows after: {rows}")
 

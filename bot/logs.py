@@ -5,7 +5,8 @@ whole), slack_sdk and urllib3 log request headers, botocore logs signed AWS requ
 tokens. So their records below WARNING are dropped at the handler, whatever COSTBOT_LOG_LEVEL says and
 whatever level a library sets on its own loggers (Bolt copies the root level onto the loggers it makes).
 Alembic's setup lines at every start are dropped the same way (bot/adapters/state/database.py logs one line
-when it really migrates), and so is the one warning Bolt repeats at every start (NOISE).
+when it really migrates), as are APScheduler's job bookkeeping lines (each job run is one line of ours,
+bot/telemetry.py; its warnings stay), and so is the one warning Bolt repeats at every start (NOISE).
 
 A record may carry structured `fields` (bot/telemetry.py: who, what, how long, outcome): JSON lines carry them
 as keys of their own.
@@ -19,7 +20,7 @@ import sys
 from datetime import UTC, datetime
 
 QUIET_LIBRARIES = ("slack_bolt", "slack_sdk", "botocore", "boto3", "s3transfer", "urllib3", "waitress.queue",
-                   "alembic")
+                   "alembic", "apscheduler")
 #: warnings that say nothing an operator can act on: Bolt reads SLACK_BOT_TOKEN itself even though costbot hands
 #: it a client (with retries and SLACK_API_URL) built from that same token
 NOISE = frozenset({"As you gave `client` as well, `token` will be unused."})
