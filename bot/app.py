@@ -345,11 +345,12 @@ class Application:
         now = datetime.now(UTC)
         uc, store = self.use_cases, self.cost_store
         where = store.describe() if store is not None else "a query engine (Athena): the data stays in place"
-        ingested = store.last_ingests() if store is not None else {}
-        counts = dict(self.queries.sources())
-        configured = uc.sync.names()
-        sources = tuple(SourceStatus(name, counts.get(name, 0), ingested.get(name), name in configured)
-                        for name in sorted(set(counts) | set(configured)))
+
+        def utc(at: datetime | None) -> datetime | None:
+            return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+
+        sources = tuple(SourceStatus(h.name, h.rows, utc(h.last_loaded), utc(h.last_sync), h.configured)
+                        for h in (uc.ingest.holdings() if store is not None else ()))
         lease = SqlLeaseStore(self.state).lease_holder(LEASE_NAME)
         leader = lease if lease is not None and lease[1] > now else None
         runs = planned_runs(self.config, uc.digests.subscriptions(), bool(uc.sync.sources), now)
@@ -359,9 +360,9 @@ class Application:
         errors += [RecentError(at, f"digest {sub_id} due {key}", error or "failed")
                    for sub_id, key, error, at in SqlSubscriptionStore(self.state).failed_runs(5)]
         overdue = timedelta(hours=2 * self.config.sync_every_hours)
-        errors += [RecentError(s.last_ingest or now, f"source {s.name}",
+        errors += [RecentError(s.last_sync or now, f"source {s.name}",
                                f"no successful sync in {2 * self.config.sync_every_hours} h")
-                   for s in sources if s.configured and (s.last_ingest is None or now - s.last_ingest > overdue)]
+                   for s in sources if s.configured and (s.last_sync is None or now - s.last_sync > overdue)]
         return OperatorStatus(
             version=__version__, store=where, rows=self.queries.row_count(), data_through=self.queries.freshness(),
             sources=sources, leader=leader[0] if leader else None, leader_until=leader[1] if leader else None,

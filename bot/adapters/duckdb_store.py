@@ -496,11 +496,6 @@ class DuckDBCostStore:
     def row_count(self) -> int:
         return int(self._fetch("SELECT count(*) FROM costs", {})[0][0])
 
-    def last_ingests(self) -> dict[str, datetime]:
-        """When each source label was last ingested (UTC)."""
-        return {str(s): at.replace(tzinfo=UTC) for s, at in self._fetch(
-            "SELECT x_Source, max(x_IngestedAt) FROM costs GROUP BY 1 ORDER BY 1", {}) if at is not None}
-
     def sources(self) -> Sequence[tuple[str, int]]:
         return [(str(s), int(n)) for s, n in self._fetch(
             "SELECT x_Source, count(*) FROM costs GROUP BY 1 ORDER BY 1", {})]

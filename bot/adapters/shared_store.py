@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -22,7 +22,7 @@ from bot.adapters.duckdb_store import DuckDBCostStore
 from bot.adapters.store_service import StoreClient, StoreGone, StoreServer
 from bot.domain.errors import StoreBusy
 from bot.domain.figures import DailyRow, Totals
-from bot.domain.ingest import IngestSummary
+from bot.domain.ingest import IngestSummary, SourceHolding
 from bot.domain.spec import CostSpec, Grouping
 
 log = logging.getLogger("costbot.store")
@@ -136,12 +136,32 @@ class SharedCostStore:
         result: list[DailyRow] = self._call("daily", spec, grouping)
         return result
 
+    def quantities(self, spec: CostSpec, grouping: Grouping) -> list[tuple[str, Decimal]]:
+        result: list[tuple[str, Decimal]] = self._call("quantities", spec, grouping)
+        return result
+
     def freshness(self) -> date | None:
         result: date | None = self._call("freshness")
         return result
 
+    def first_day(self) -> date | None:
+        result: date | None = self._call("first_day")
+        return result
+
     def distinct_values(self, column: str) -> list[str]:
         result: list[str] = self._call("distinct_values", column)
+        return result
+
+    def tag_keys(self) -> Sequence[str]:
+        result: Sequence[str] = self._call("tag_keys")
+        return result
+
+    def tag_values(self, key: str) -> list[str]:
+        result: list[str] = self._call("tag_values", key)
+        return result
+
+    def resource_names(self) -> dict[str, str]:
+        result: dict[str, str] = self._call("resource_names")
         return result
 
     def row_count(self) -> int:
@@ -155,9 +175,11 @@ class SharedCostStore:
     def ingest_files(
         self, paths: Iterable[Path], source: str | None = None,
         progress: Callable[[Path, int, int], None] | None = None, replace: Iterable[tuple[str, date]] = (),
+        replace_sources: Iterable[str] = (), complements: Iterable[tuple[str, str]] = (),
     ) -> IngestSummary:
         result: IngestSummary = self._call("ingest_files", list(paths), source=source, progress=progress,
-                                           replace=list(replace))
+                                           replace=list(replace), replace_sources=list(replace_sources),
+                                           complements=list(complements))
         return result
 
     def source_etags(self, source: str) -> dict[str, str]:
@@ -167,11 +189,14 @@ class SharedCostStore:
     def record_source_files(self, source: str, etags: dict[str, str]) -> None:
         self._call("record_source_files", source, etags)
 
+    def record_sync(self, source: str) -> None:
+        self._call("record_sync", source)
+
     def clear_periods(self, source: str, periods: Iterable[tuple[str, date]]) -> int:
         return int(self._call("clear_periods", source, list(periods)))
 
-    def last_ingests(self) -> dict[str, datetime]:
-        result: dict[str, datetime] = self._call("last_ingests")
+    def holdings(self) -> list[SourceHolding]:
+        result: list[SourceHolding] = self._call("holdings")
         return result
 
     # UsageMetrics

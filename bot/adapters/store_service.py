@@ -25,7 +25,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -35,7 +35,7 @@ from bot import __version__
 from bot.adapters import store_wire
 from bot.domain.errors import CostbotError, StoreBusy
 from bot.domain.figures import DailyRow, Totals
-from bot.domain.ingest import IngestSummary
+from bot.domain.ingest import IngestSummary, SourceHolding
 from bot.domain.spec import CostSpec, Grouping
 
 log = logging.getLogger("costbot.store")
@@ -43,7 +43,7 @@ log = logging.getLogger("costbot.store")
 SOCKET_NAME = "costbot.sock"
 MAX_MESSAGE_BYTES = 1024 * 1024
 READ_TIMEOUT = 120.0  # a question; ingests and usage loads wait as long as they take
-WRITES = frozenset({"ingest_files", "record_source_files", "clear_periods", "ingest_usage"})
+WRITES = frozenset({"ingest_files", "record_source_files", "record_sync", "clear_periods", "ingest_usage"})
 _SUN_PATH_MAX = 100  # sockaddr_un holds 108 bytes on Linux (104 on macOS): longer paths go through /proc
 WRITE_NICENESS = 10  # a write from a command runs at this CPU priority, below the service's answers
 
@@ -184,6 +184,8 @@ def _arguments(method: str, args: dict[str, Any]) -> dict[str, Any]:
     if method == "ingest_files":
         args["paths"] = [Path(p) for p in args.get("paths") or ()]
         args["replace"] = [tuple(p) for p in args.get("replace") or ()]
+        args["replace_sources"] = list(args.get("replace_sources") or ())
+        args["complements"] = [tuple(p) for p in args.get("complements") or ()]
     elif method == "ingest_usage":
         args["path"] = Path(args["path"])
     elif method == "clear_periods":
@@ -319,12 +321,28 @@ class StoreClient:
     def daily(self, spec: CostSpec, grouping: Grouping) -> list[DailyRow]:
         return list(self._call("daily", spec=spec, grouping=grouping))
 
+    def quantities(self, spec: CostSpec, grouping: Grouping) -> list[tuple[str, Decimal]]:
+        return [(str(k), v) for k, v in self._call("quantities", spec=spec, grouping=grouping)]
+
     def freshness(self) -> date | None:
         result: date | None = self._call("freshness")
         return result
 
+    def first_day(self) -> date | None:
+        result: date | None = self._call("first_day")
+        return result
+
     def distinct_values(self, column: str) -> list[str]:
         return [str(v) for v in self._call("distinct_values", column=column)]
+
+    def tag_keys(self) -> tuple[str, ...]:
+        return tuple(str(k) for k in self._call("tag_keys"))
+
+    def tag_values(self, key: str) -> list[str]:
+        return [str(v) for v in self._call("tag_values", key=key)]
+
+    def resource_names(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in self._call("resource_names").items()}
 
     def row_count(self) -> int:
         return int(self._call("row_count"))
@@ -336,10 +354,12 @@ class StoreClient:
     def ingest_files(
         self, paths: Iterable[Path], source: str | None = None,
         progress: Callable[[Path, int, int], None] | None = None, replace: Iterable[tuple[str, date]] = (),
+        replace_sources: Iterable[str] = (), complements: Iterable[tuple[str, str]] = (),
     ) -> IngestSummary:
         """The owner reads the files itself (same machine, or the same volume): paths are sent absolute."""
         absolute = [Path(p).resolve() for p in paths]
-        result: IngestSummary = self._call("ingest_files", paths=absolute, source=source, replace=list(replace))
+        result: IngestSummary = self._call("ingest_files", paths=absolute, source=source, replace=list(replace),
+                                           replace_sources=list(replace_sources), complements=list(complements))
         if progress is not None and absolute:
             progress(absolute[-1], len(absolute) - 1, len(absolute))
         return result
@@ -350,11 +370,14 @@ class StoreClient:
     def record_source_files(self, source: str, etags: dict[str, str]) -> None:
         self._call("record_source_files", source=source, etags=etags)
 
+    def record_sync(self, source: str) -> None:
+        self._call("record_sync", source=source)
+
     def clear_periods(self, source: str, periods: Iterable[tuple[str, date]]) -> int:
         return int(self._call("clear_periods", source=source, periods=list(periods)))
 
-    def last_ingests(self) -> dict[str, datetime]:
-        return dict(self._call("last_ingests"))
+    def holdings(self) -> list[SourceHolding]:
+        return list(self._call("holdings"))
 
     # UsageMetrics
     def ingest_usage(self, path: Path) -> int:

@@ -16,20 +16,22 @@ from typing import Any
 
 from bot.domain import errors
 from bot.domain.figures import DailyRow, Totals
-from bot.domain.ingest import IngestSummary
+from bot.domain.ingest import IngestSummary, SourceHolding
 from bot.domain.spec import AllOf, ColumnIn, CostSpec, Grouping, TagMissing, TagsMatch, TeamRule
 
 VERSION = "1"  # the protocol; a client and a server of different versions refuse each other
 
 #: the port methods a client may call (CostQueries, CostIngest, UsageMetrics and the store's status)
 METHODS = frozenset({
-    "totals", "groups", "daily", "freshness", "distinct_values", "row_count", "sources",
-    "ingest_files", "source_etags", "record_source_files", "clear_periods", "last_ingests",
+    "totals", "groups", "daily", "quantities", "freshness", "first_day", "distinct_values", "tag_keys", "tag_values",
+    "resource_names", "row_count", "sources",
+    "ingest_files", "source_etags", "record_source_files", "record_sync", "clear_periods", "holdings",
     "ingest_usage", "usage_by_team",
 })
 
 _TYPES: dict[str, type] = {cls.__name__: cls for cls in (
     CostSpec, Grouping, TeamRule, TagsMatch, ColumnIn, TagMissing, AllOf, Totals, DailyRow, IngestSummary,
+    SourceHolding,
 )}
 _ERRORS: dict[str, type[errors.CostbotError]] = {
     name: cls for name, cls in vars(errors).items()

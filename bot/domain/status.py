@@ -12,7 +12,8 @@ from typing import Any
 class SourceStatus:
     name: str
     rows: int
-    last_ingest: datetime | None  # UTC
+    last_loaded: datetime | None  # UTC: the last ingest that changed its rows
+    last_sync: datetime | None  # UTC: the last successful sync (configured sources)
     configured: bool  # a `sources:` entry (synced by the scheduler), not a label from `costbot ingest`
 
 
@@ -59,8 +60,8 @@ class OperatorStatus:
 
         return {
             "version": self.version, "store": self.store, "rows": self.rows, "data_through": when(self.data_through),
-            "sources": [{"name": s.name, "rows": s.rows, "last_ingest": when(s.last_ingest),
-                         "configured": s.configured} for s in self.sources],
+            "sources": [{"name": s.name, "rows": s.rows, "last_loaded": when(s.last_loaded),
+                         "last_sync": when(s.last_sync), "configured": s.configured} for s in self.sources],
             "scheduler": {"leader": self.leader, "lease_until": when(self.leader_until),
                           "next_runs": [{"job": r.job, "what": r.what, "at": when(r.next_run)} for r in self.runs]},
             "approvals": [{"id": a.request_id, "action": a.action, "resource": a.resource_key, "team": a.team,

@@ -247,10 +247,11 @@ def render_status(status: OperatorStatus) -> RenderableType:
                                        if status.leader else "no active scheduler"))
     parts: list[RenderableType] = [overview]
     sources = Table(title="Sources")
-    for col in ("source", "rows", "last ingest", "synced by the scheduler"):
+    for col in ("source", "rows", "last change", "last sync", "in costbot.yml"):
         sources.add_column(col)
     for s in status.sources:
-        sources.add_row(Text(s.name), f"{s.rows:,}", when(s.last_ingest), "yes" if s.configured else "no")
+        sources.add_row(Text(s.name), f"{s.rows:,}", when(s.last_loaded), when(s.last_sync),
+                        "yes" if s.configured else "no")
     parts.append(sources if status.sources else Text("No billing data yet."))
     runs = Table(title="Next runs (when a scheduler is active)")
     for col in ("job", "what", "next run"):
