@@ -13,22 +13,23 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import date, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot import __version__
 from bot.config import CostbotConfig, Settings
-from bot.domain.errors import ConfigError
+from bot.domain.errors import ConfigError, CostbotError
 from bot.services.container import UseCases
 
 if TYPE_CHECKING:
     from slack_bolt import App
 
-    from bot.adapters.duckdb_store import DuckDBCostStore
+    from bot.adapters.shared_store import SharedCostStore
     from bot.adapters.slack_publisher import SlackDigestPublisher
     from bot.adapters.state.database import StateDatabase
+    from bot.domain.status import OperatorStatus
     from bot.jobs import CostbotScheduler
     from bot.ports import (
         ActionNotifier,
@@ -81,14 +82,36 @@ class Application:
         return query_engine(self.config)
 
     @cached_property
-    def cost_store(self) -> DuckDBCostStore | None:
-        """The embedded DuckDB store (None when a query engine holds the data)."""
+    def cost_store(self) -> SharedCostStore | None:
+        """The embedded DuckDB store of the data folder (None when a query engine holds the data): held by this
+        process, or by the costbot process that holds the file and serves it on the data folder's socket."""
         if self.engine is not None:
             return None
         from bot.adapters.duckdb_store import DuckDBCostStore
+        from bot.adapters.shared_store import SharedCostStore
+        from bot.adapters.store_service import socket_path
 
-        return DuckDBCostStore(store_path(self.settings), threads=self.duckdb_threads,
-                               index_keys=self.config.indexed_tag_keys())
+        def open_store() -> DuckDBCostStore:
+            return DuckDBCostStore(store_path(self.settings), threads=self.duckdb_threads,
+                                   index_keys=self.config.indexed_tag_keys())
+
+        return SharedCostStore(open_store, socket_path(self.settings.data_dir))
+
+    def hold_store(self) -> None:
+        """For the long-lived processes (serve, scheduler): hold the store now and serve it to the costbot commands
+        run beside them — or, when another process holds it already, go through that one."""
+        store = self.cost_store
+        if store is None:
+            return
+        store.publish = True
+        try:
+            role = store.connect()
+        except CostbotError as exc:  # e.g. a long `costbot ingest` holds the file: answers wait for it
+            log.warning("the cost store is not available yet: %s", exc)
+            return
+        log.info("cost store: %s", {"owner": "held by this process and served to local costbot commands",
+                                     "client": "held by another costbot process; going through it",
+                                     "alone": "held by this process"}[role])
 
     @property
     def queries(self) -> CostQueries:
@@ -253,25 +276,41 @@ class Application:
             logger=logging.getLogger("slack_bolt.App"),
             raise_error_for_unhandled_request=True,  # to errors.on_error, instead of a warning quoting the body
         )
+        from bot.adapters.slack_client import counted_copy
+
+        @app.middleware
+        def counted_client(context: Any, next: Callable[[], Any]) -> Any:
+            """Bolt hands each request a fresh WebClient built from the app's: the listeners get a counted one."""
+            context["client"] = counted_copy(context.client)
+            return next()
+
         errors.register(app)
         for listeners in (commands, answers, actions, estimates, home):
             listeners.register(app, self.use_cases, self.config)
         return app
 
-    def wsgi(self, slack: App) -> Any:
-        """The HTTP entry point: Slack's requests at /slack/events (verified by the intake gate), liveness at
-        /healthz and, with COSTBOT_ADMIN_TOKEN set, version and store details at /admin/status."""
+    def wsgi(self, slack: App | None) -> Any:
+        """The HTTP entry point: Slack's requests at /slack/events (verified by the intake gate; none in Socket
+        Mode, `slack` None), liveness at /healthz and, with COSTBOT_ADMIN_TOKEN set, version and store details at
+        /admin/status and Prometheus metrics at /metrics."""
         from bot.web import CostbotWsgi
 
         signing_secret = self.settings.get("SLACK_SIGNING_SECRET")
-        if not signing_secret:
+        if not signing_secret and slack is not None:
             raise ConfigError("SLACK_SIGNING_SECRET is not set: HTTP mode verifies every request's signature")
         admin_token = self.settings.get("COSTBOT_ADMIN_TOKEN")
         if admin_token is not None and len(admin_token.strip()) < ADMIN_TOKEN_MIN_LENGTH:
             raise ConfigError(f"COSTBOT_ADMIN_TOKEN must be at least {ADMIN_TOKEN_MIN_LENGTH} characters "
                               "(e.g. `openssl rand -hex 32`)")
         return CostbotWsgi(slack, self.health, signing_secret=signing_secret,
-                           admin_token=admin_token.strip() if admin_token else None)
+                           admin_token=admin_token.strip() if admin_token else None, metrics=self.metrics)
+
+    def metrics(self) -> tuple[bytes, str]:
+        """The Prometheus exposition: the process's counters (bot/telemetry.py) and the store's figures."""
+        from bot import telemetry
+
+        queries = self.queries
+        return telemetry.exposition(telemetry.StoreCollector(queries.row_count, queries.freshness))
 
     def socket_mode_handler(self, slack: App, app_token: str) -> Any:
         """Socket Mode over slack_sdk's built-in websocket client; `.start()` blocks, `.connect()` does not."""
@@ -294,20 +333,65 @@ class Application:
             "store": {"data_through": through.isoformat() if through else None, "rows": self.queries.row_count()},
         }
 
+    def status(self) -> OperatorStatus:
+        """`costbot status`: what an operator asks first, from the store, the state database and the config."""
+        from datetime import UTC, datetime
+
+        from bot.adapters.state.actions_repository import SqlActionStore
+        from bot.adapters.state.repository import SqlLeaseStore, SqlSubscriptionStore
+        from bot.domain.status import OperatorStatus, PlannedRun, RecentError, SourceStatus, WaitingApproval
+        from bot.jobs import LEASE_NAME, planned_runs
+
+        now = datetime.now(UTC)
+        uc, store = self.use_cases, self.cost_store
+        where = store.describe() if store is not None else "a query engine (Athena): the data stays in place"
+
+        def utc(at: datetime | None) -> datetime | None:
+            return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+
+        sources = tuple(SourceStatus(h.name, h.rows, utc(h.last_loaded), utc(h.last_sync), h.configured)
+                        for h in (uc.ingest.holdings() if store is not None else ()))
+        lease = SqlLeaseStore(self.state).lease_holder(LEASE_NAME)
+        leader = lease if lease is not None and lease[1] > now else None
+        runs = planned_runs(self.config, uc.digests.subscriptions(), bool(uc.sync.sources), now)
+        actions = SqlActionStore(self.state)
+        errors = [RecentError(e.at, f"{e.action} {e.resource_key.split('|')[-1]}", e.error or "failed")
+                  for e in actions.audit(200) if e.result == "failed"][:5]
+        errors += [RecentError(at, f"digest {sub_id} due {key}", error or "failed")
+                   for sub_id, key, error, at in SqlSubscriptionStore(self.state).failed_runs(5)]
+        overdue = timedelta(hours=2 * self.config.sync_every_hours)
+        errors += [RecentError(s.last_sync or now, f"source {s.name}",
+                               f"no successful sync in {2 * self.config.sync_every_hours} h")
+                   for s in sources if s.configured and (s.last_sync is None or now - s.last_sync > overdue)]
+        return OperatorStatus(
+            version=__version__, store=where, rows=self.queries.row_count(), data_through=self.queries.freshness(),
+            sources=sources, leader=leader[0] if leader else None, leader_until=leader[1] if leader else None,
+            runs=tuple(PlannedRun(job, what, at) for job, what, at in runs),
+            approvals=tuple(WaitingApproval(r.id, r.action, r.resource_key, r.team, r.requested_by, r.expires_at)
+                            for r in actions.requests_in(["requested"])),
+            errors=tuple(sorted(errors, key=lambda e: e.at, reverse=True)),
+        )
+
     def close(self) -> None:
         if self.cost_store is not None:
             self.cost_store.close()
 
     # -- running ------------------------------------------------------------------------------------------
-    def run_scheduler(self) -> None:
-        """`costbot scheduler`: the scheduler alone until SIGTERM/SIGINT; one instance is active."""
+    def run_scheduler(self, host: str = "0.0.0.0") -> None:
+        """`costbot scheduler`: the scheduler alone until SIGTERM/SIGINT; one instance is active. Health and
+        metrics on $PORT, as `serve` has."""
+        from bot.web import make_server
+
         self.duckdb_threads = self.duckdb_threads or SERVE_DUCKDB_THREADS
+        self.hold_store()
         stop = _stop_on_signals()
+        health = _serving_in_background(make_server(self.wsgi(None), host, self.settings.port), stop)
         runner = self.scheduler()
         runner.start()
         stop.wait()
         log.info("stopping: finishing running jobs (up to %.0f s)", SHUTDOWN_SECONDS)
-        _exit_after_stop(runner.stop(timeout=stop.remaining()))
+        finished = runner.stop(timeout=stop.remaining())
+        _exit_after_stop(health(stop.remaining()) and finished)
 
     def serve(self, http: bool = False, socket: bool = False, host: str = "0.0.0.0",
               with_scheduler: bool = True) -> None:
@@ -320,6 +404,7 @@ class Application:
         app_token = self.settings.get("SLACK_APP_TOKEN")
         if use_socket and not app_token:
             raise ConfigError("SLACK_APP_TOKEN is not set (the app-level token, xapp-…) for Socket Mode")
+        self.hold_store()
         slack = self.slack_app(socket_mode=use_socket)
         if use_socket:
             receiver: Any = self.socket_mode_handler(slack, app_token or "")
@@ -328,6 +413,11 @@ class Application:
 
             receiver = make_server(self.wsgi(slack), host, self.settings.port)
         stop = _stop_on_signals()
+        side_server = None
+        if use_socket:  # no Slack route, but health and metrics on $PORT for probes and Prometheus
+            from bot.web import make_server
+
+            side_server = _serving_in_background(make_server(self.wsgi(None), host, self.settings.port), stop)
         scheduler_stopped: Callable[[], bool] = lambda: True  # noqa: E731
         if with_scheduler:
             runner = self.scheduler()
@@ -339,7 +429,7 @@ class Application:
             stop.wait()
             log.info("stopping: closing the Socket Mode connection, finishing work in flight")
             receiver.close()  # no new envelopes; the ones being handled are finished first
-            finished = True
+            finished = side_server is None or side_server(stop.remaining())
         else:
             log.info("listening on http://%s:%s (Slack: POST /slack/events, health: GET /healthz)", host,
                      receiver.effective_port)
@@ -365,8 +455,9 @@ def _server_error_retry_handler() -> Any:
 
 def build_web_client(settings: Settings) -> Any:
     """slack_sdk WebClient on SLACK_API_URL, retrying 429 (Retry-After), connection errors and 5xx (backoff)."""
-    from slack_sdk import WebClient
     from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+
+    from bot.adapters.slack_client import CountedWebClient
 
     token = settings.get("SLACK_BOT_TOKEN")
     if not token:
@@ -374,13 +465,30 @@ def build_web_client(settings: Settings) -> Any:
     base_url = settings.slack_api_url
     if not base_url.endswith("/"):
         base_url += "/"
-    return WebClient(
+    return CountedWebClient(
         token=token,
         base_url=base_url,
         timeout=15,
         retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=3),
                         _server_error_retry_handler()],
     )
+
+
+def _serving_in_background(server: Any, stop: threading.Event) -> Callable[[float], bool]:
+    """Runs `server` (bot/web.py HttpServer) on a thread until `stop` is set; the returned function waits for it
+    to drain (up to its argument in seconds) and says whether it did."""
+    drained: list[bool] = []
+    thread = threading.Thread(target=lambda: drained.append(server.serve(stop, drain_seconds=HTTP_DRAIN_SECONDS)),
+                              name="costbot-health-server", daemon=True)
+    thread.start()
+    log.info("health and metrics on http://%s:%s (GET /healthz, GET /metrics)", server.waitress.adj.host,
+             server.effective_port)
+
+    def wait(timeout: float) -> bool:
+        thread.join(timeout)
+        return bool(drained and drained[0])
+
+    return wait
 
 
 def shutdown_listeners(slack: App, timeout: float) -> bool:

@@ -35,6 +35,7 @@ from bot.config import CostbotConfig, Settings, load_config
 from bot.domain.answers import CostAnswer
 from bot.domain.errors import ConfigError, CostbotError, QueryError
 from bot.domain.query import Query, TagsCommand
+from bot.domain.status import OperatorStatus
 from bot.services.container import UseCases
 from bot.words import answer_in_terminal
 
@@ -50,9 +51,11 @@ class Application(Protocol):
 
     def serve(self, http: bool, socket: bool, host: str, with_scheduler: bool) -> None: ...
 
-    def run_scheduler(self) -> None: ...
+    def run_scheduler(self, host: str) -> None: ...
 
     def reset_demo(self) -> int: ...
+
+    def status(self) -> OperatorStatus: ...
 
     def close(self) -> None: ...
 
@@ -309,12 +312,31 @@ def _setup_logging(settings: Settings) -> None:
 
 
 @app.command()
-def scheduler(ctx: typer.Context) -> None:
+def status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """What an operator asks first: version, store rows and data through, sources and their last sync, the
+    scheduler's leader and next runs, approvals waiting, recent errors."""
+    from bot.render.terminal import render_status
+
+    report = _application(ctx).status()
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_json()) + "\n")
+        return
+    out.print(render_status(report))
+
+
+@app.command()
+def scheduler(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface for health and metrics ($PORT).")] = "0.0.0.0",
+) -> None:
     """Run the scheduler alone (for deployments with several web replicas): one instance is active.
     SIGTERM or SIGINT stops it gracefully: running jobs finished (up to 8 s), the lease released."""
     settings = Settings()
     _setup_logging(settings)
-    _application(ctx, settings=settings).run_scheduler()
+    _application(ctx, settings=settings).run_scheduler(host=host)
 
 
 @app.command()

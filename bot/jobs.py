@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,6 +29,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot import telemetry
 from bot.config import CostbotConfig
 from bot.domain.subscriptions import Subscription
 from bot.ports import LeaseStore
@@ -40,6 +41,33 @@ LEASE_NAME = "scheduler"
 DEFAULT_GRACE = timedelta(hours=2)
 RETRY_BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15))
 JOB_PREFIX = "digest-"
+#: interval jobs run at fixed times (multiples of their interval from this instant, UTC), whoever leads: a new
+#: leader keeps the rhythm, and `costbot status` can say when each runs next without asking the leader
+ANCHOR = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def system_jobs(config: CostbotConfig, has_sources: bool) -> list[tuple[str, str, IntervalTrigger]]:
+    """(job id, what it does, trigger) of the jobs the config calls for besides digests."""
+    jobs = [
+        ("insights", "budget alerts and anomalies", IntervalTrigger(hours=1, start_date=ANCHOR + timedelta(minutes=5))),
+        ("upkeep", "expire and reconcile action requests", IntervalTrigger(minutes=10, start_date=ANCHOR)),
+    ]
+    if config.providers:
+        jobs.append(("scan", "scan for idle and oversized resources",
+                     IntervalTrigger(hours=config.rules.scan_every_hours, start_date=ANCHOR + timedelta(minutes=15))))
+    if has_sources:
+        jobs.append(("sync", "sync billing sources", IntervalTrigger(hours=config.sync_every_hours, start_date=ANCHOR)))
+    return jobs
+
+
+def planned_runs(config: CostbotConfig, subscriptions: list[Subscription], has_sources: bool,
+                 now: datetime) -> list[tuple[str, str, datetime | None]]:
+    """(job id, what, next run) of every job an active scheduler runs, soonest first."""
+    runs = [(job_id, name, trigger.get_next_fire_time(None, now)) for job_id, name, trigger in
+            system_jobs(config, has_sources)]
+    runs += [(f"{JOB_PREFIX}{s.id}", f"digest {s.scope or 'all'} -> {s.channel}",
+              trigger_for(s).get_next_fire_time(None, now)) for s in subscriptions]
+    return sorted(runs, key=lambda r: (r[2] is None, r[2] or now, r[0]))
 
 
 def trigger_for(sub: Subscription) -> CronTrigger:
@@ -88,7 +116,8 @@ class CostbotScheduler:
         if run_key is None:
             run_key = (last_fire_time(sub, now) or now).isoformat()
         try:
-            self.use_cases.digests.run(subscription_id, run_key)
+            with telemetry.job_run("digest", f"subscription {subscription_id}, {run_key}, attempt {attempt}"):
+                self.use_cases.digests.run(subscription_id, run_key)
         except Exception:
             if attempt > len(RETRY_BACKOFF):
                 log.error("digest %s for subscription %s failed %d times; giving up", run_key, subscription_id,
@@ -97,22 +126,29 @@ class CostbotScheduler:
             self.add_retry(subscription_id, run_key, attempt + 1, now + RETRY_BACKOFF[attempt - 1])
 
     def run_scan(self) -> None:
-        self.use_cases.scans.scan(post=True)
+        with telemetry.job_run("scan"):
+            self.use_cases.scans.scan(post=True)
 
     def run_sync(self) -> None:
-        self.use_cases.sync.sync()
+        with telemetry.job_run("sync"):
+            results = self.use_cases.sync.sync()
+            failed = [r.name for r in results if not r.ok]
+            if failed:
+                raise RuntimeError(f"sources failed: {', '.join(failed)}")
 
     def run_insights(self) -> None:
         """Budget thresholds and the anomalies of every day since the last check (each alert posts once, none older
         than `anomalies.alert_horizon_days`), then budget enforcement."""
-        self.use_cases.budgets.check_budgets()
-        self.use_cases.anomalies.check_anomalies()
-        if self.config.enforcement:
-            self.use_cases.enforcement.enforce()
+        with telemetry.job_run("insights"):
+            self.use_cases.budgets.check_budgets()
+            self.use_cases.anomalies.check_anomalies()
+            if self.config.enforcement:
+                self.use_cases.enforcement.enforce()
 
     def run_upkeep(self) -> None:
         """Expire unanswered action requests, settle abandoned ones, tell approvers Slack missed."""
-        self.use_cases.actions.reconcile()
+        with telemetry.job_run("upkeep"):
+            self.use_cases.actions.reconcile()
 
     # -- keeping the jobs in step with the subscriptions and the config -------------------------------------------
     def sync_jobs(self) -> int:
@@ -134,19 +170,11 @@ class CostbotScheduler:
         return len(wanted)
 
     def _system_jobs(self) -> None:
-        jobs: list[tuple[str, Any, IntervalTrigger, str]] = [
-            ("insights", self.run_insights, IntervalTrigger(hours=1), "budget alerts and anomalies"),
-            ("upkeep", self.run_upkeep, IntervalTrigger(minutes=10), "expire and reconcile action requests"),
-        ]
-        if self.config.providers:
-            jobs.append(("scan", self.run_scan, IntervalTrigger(hours=self.config.rules.scan_every_hours),
-                         "scan for idle and oversized resources"))
-        if self.use_cases.sync.sources:
-            jobs.append(("sync", self.run_sync, IntervalTrigger(hours=self.config.sync_every_hours),
-                         "sync billing sources"))
-        for job_id, func, trigger, name in jobs:
+        methods: dict[str, Any] = {"insights": self.run_insights, "upkeep": self.run_upkeep, "scan": self.run_scan,
+                                   "sync": self.run_sync}
+        for job_id, name, trigger in system_jobs(self.config, bool(self.use_cases.sync.sources)):
             if self.scheduler.get_job(job_id) is None:
-                self.scheduler.add_job(func, trigger, id=job_id, name=name, replace_existing=True)
+                self.scheduler.add_job(methods[job_id], trigger, id=job_id, name=name, replace_existing=True)
 
     def catch_up(self, now: datetime | None = None) -> list[str]:
         """Digests that came due while no scheduler was active: posted now when at most `grace` late (and not
@@ -188,6 +216,7 @@ class CostbotScheduler:
         except Exception:
             log.exception("could not reach the state database for the scheduler lease")
             leading = False
+        telemetry.SCHEDULER_LEADER.set(1 if leading else 0)
         if leading and not self.leading:
             log.info("scheduler %s is now active", self.holder)
             self.sync_jobs()
@@ -242,6 +271,7 @@ class CostbotScheduler:
             if not finished:
                 log.warning("scheduler jobs still running after %.0f s: left to the next active scheduler", timeout)
         was_leading, self.leading = self.leading, False
+        telemetry.SCHEDULER_LEADER.set(0)
         try:  # deletes only this holder's lease: harmless when another scheduler leads
             self.leases.release_lease(LEASE_NAME, self.holder)
         except Exception:

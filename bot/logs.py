@@ -4,6 +4,12 @@ Below WARNING, the libraries log what must never reach a log: Bolt logs request 
 whole), slack_sdk and urllib3 log request headers, botocore logs signed AWS requests with their session
 tokens. So their records below WARNING are dropped at the handler, whatever COSTBOT_LOG_LEVEL says and
 whatever level a library sets on its own loggers (Bolt copies the root level onto the loggers it makes).
+Alembic's setup lines at every start are dropped the same way (bot/adapters/state/database.py logs one line
+when it really migrates), as are APScheduler's job bookkeeping lines (each job run is one line of ours,
+bot/telemetry.py; its warnings stay), and so is the one warning Bolt repeats at every start (NOISE).
+
+A record may carry structured `fields` (bot/telemetry.py: who, what, how long, outcome): JSON lines carry them
+as keys of their own.
 """
 
 from __future__ import annotations
@@ -13,7 +19,11 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-QUIET_LIBRARIES = ("slack_bolt", "slack_sdk", "botocore", "boto3", "s3transfer", "urllib3", "waitress.queue")
+QUIET_LIBRARIES = ("slack_bolt", "slack_sdk", "botocore", "boto3", "s3transfer", "urllib3", "waitress.queue",
+                   "alembic", "apscheduler")
+#: warnings that say nothing an operator can act on: Bolt reads SLACK_BOT_TOKEN itself even though costbot hands
+#: it a client (with retries and SLACK_API_URL) built from that same token
+NOISE = frozenset({"As you gave `client` as well, `token` will be unused."})
 
 
 class JsonFormatter(logging.Formatter):
@@ -24,6 +34,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            entry.update({k: v for k, v in fields.items() if k not in entry})
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry)
@@ -33,7 +46,9 @@ class LibraryFloor(logging.Filter):
     """Lets a QUIET_LIBRARIES record through only at WARNING or above."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.WARNING or not is_quiet_library(record.name)
+        if not is_quiet_library(record.name):
+            return True
+        return record.levelno >= logging.WARNING and record.getMessage() not in NOISE
 
 
 def is_quiet_library(name: str) -> bool:

@@ -1,8 +1,9 @@
 """HTTP mode: a WSGI app served by waitress's thread pool.
 
-Routes: `POST /slack/events` (Slack, behind the intake gate), `GET /healthz` (liveness, nothing else) and
-`GET /admin/status` (version and store details, for a bearer of COSTBOT_ADMIN_TOKEN). Admin routes share one
-guard, so another (a metrics endpoint) is one more line in `CostbotWsgi.routes`.
+Routes: `POST /slack/events` (Slack, behind the intake gate; HTTP mode only), `GET /healthz` (liveness,
+nothing else), and for a bearer of COSTBOT_ADMIN_TOKEN `GET /admin/status` (version and store details) and
+`GET /metrics` (Prometheus). Admin routes share one guard. In Socket Mode the same server runs without the
+Slack route, so a container probe and Prometheus find the process on the same port either way.
 
 The gate (`SlackIntake`) verifies a request completely before Bolt sees it: size, signature, content type
 and body shape. Nothing acts on, replies to or logs an unverified request; it gets 401, 400, 413 or 415. A
@@ -34,6 +35,7 @@ log = logging.getLogger("costbot.web")
 SLACK_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 ADMIN_STATUS_PATH = "/admin/status"
+METRICS_PATH = "/metrics"
 
 MAX_BODY_BYTES = 1024 * 1024  # Slack sends a few KB; anything larger is refused before it is read
 REPLAY_WINDOW_SECONDS = 6 * 60  # Slack's signatures are valid for five minutes
@@ -162,20 +164,28 @@ def read_body(environ: Environ, limit: int) -> bytes:
 
 
 Route = Callable[[Environ], Reply]
+Metrics = Callable[[], tuple[bytes, str]]  # the exposition text and its content type
 
 
 class CostbotWsgi:
     """The WSGI app: routes by method and path; anything else is 404 or 405 without touching Bolt."""
 
-    def __init__(self, app: App, status: Callable[[], dict[str, Any]], *, signing_secret: str,
-                 admin_token: str | None = None) -> None:
+    def __init__(self, app: App | None, status: Callable[[], dict[str, Any]], *, signing_secret: str | None,
+                 admin_token: str | None = None, metrics: Metrics | None = None) -> None:
+        """`app` None (Socket Mode): no Slack route; health, status and metrics only."""
         self.status = status
+        self.metrics_text = metrics
         self._admin_token = admin_token.encode() if admin_token else None
         self.routes: dict[str, dict[str, Route]] = {
-            SLACK_PATH: {"POST": SlackIntake(app, signing_secret)},
             HEALTH_PATH: {"GET": self.healthz, "HEAD": self.healthz},
             ADMIN_STATUS_PATH: {"GET": self.admin_only(self.admin_status)},
         }
+        if metrics is not None:
+            self.routes[METRICS_PATH] = {"GET": self.admin_only(self.metrics)}
+        if app is not None:
+            if not signing_secret:
+                raise ValueError("the Slack route needs the signing secret")
+            self.routes[SLACK_PATH] = {"POST": SlackIntake(app, signing_secret)}
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         methods = self.routes.get(environ.get("PATH_INFO", ""))
@@ -200,6 +210,11 @@ class CostbotWsgi:
         except Exception:  # a broken store must show as unhealthy, not as a crash
             log.exception("status check failed")
             return Reply.json(503, {"status": "error"})
+
+    def metrics(self, environ: Environ) -> Reply:
+        assert self.metrics_text is not None
+        body, content_type = self.metrics_text()
+        return Reply(200, body, [("Content-Type", content_type)])
 
     def admin_only(self, route: Route) -> Route:
         """404 while COSTBOT_ADMIN_TOKEN is unset; 401 without `Authorization: Bearer <token>`."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -20,13 +21,16 @@ from typing import Any, TypeVar
 from slack_bolt import Ack, App, BoltRequest, BoltResponse, Respond
 from slack_bolt.error import BoltUnhandledRequestError
 
+from bot import telemetry
 from bot.domain.errors import CostbotError
+from bot.domain.query import SUBCOMMANDS
 from bot.render.common import error_blocks
 from bot.web import VERIFIED
 
 log = logging.getLogger("costbot.slack")
 
 F = TypeVar("F", bound=Callable[..., Any])
+WORDS = frozenset(SUBCOMMANDS)
 
 
 def report(error: Exception, body: dict[str, Any], respond: Respond | None) -> None:
@@ -50,13 +54,23 @@ def ack_now(ack: Ack) -> None:
 
 
 def reported(listener: F) -> F:
+    """Every listener's errors become a user message here; and each run is one log line and its metrics
+    (who, what, how long, outcome: ok, refused — a CostbotError told to the user — or error)."""
+
     @functools.wraps(listener)
     def wrapper(**kwargs: Any) -> Any:
+        body = kwargs.get("body") or {}
+        started = time.monotonic()
+        outcome = "ok"
         try:
             return listener(**kwargs)
         except Exception as exc:  # the one place: every listener error becomes a user message
-            report(exc, kwargs.get("body") or {}, kwargs.get("respond"))
+            outcome = "refused" if isinstance(exc, CostbotError) else "error"
+            report(exc, body, kwargs.get("respond"))
             return None
+        finally:
+            kind, name, user = telemetry.describe_request(body, WORDS)
+            telemetry.request_handled(kind, name, user, outcome, time.monotonic() - started)
 
     return wrapper  # type: ignore[return-value]
 

@@ -30,6 +30,7 @@ from bot.adapters.sources.columns import quote_ident
 from bot.domain.errors import QueryEngineError
 from bot.domain.figures import DailyRow, Totals
 from bot.domain.spec import CostSpec, Grouping
+from bot.telemetry import count_aws_calls
 
 log = logging.getLogger("costbot.athena")
 
@@ -165,6 +166,7 @@ class AthenaCostStore:
                 self._client = self.session_factory().client("athena", region_name=self.region, config=cfg)
                 self._client.meta.events.register("before-call",
                                                   lambda model, **_: self.requests.update([model.name]))
+                count_aws_calls(self._client)
             return self._client
 
     def run(self, athena_sql: str) -> list[tuple[Any, ...]]:

@@ -84,9 +84,7 @@ class DuckDBCostStore:
                     con = duckdb.connect(self.path, read_only=self._read_only)
                 except duckdb.IOException as exc:
                     if "lock" in str(exc).lower():
-                        raise StoreBusy(
-                            f"the cost store {self.path} is in use by another costbot process (one process writes "
-                            "it at a time: stop `costbot serve` to ingest from the command line)") from None
+                        raise StoreBusy(f"the cost store {self.path} is in use by another process") from None
                     raise
                 con.execute("SET TimeZone = 'UTC'")
                 if self._threads:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
@@ -21,6 +22,7 @@ from bot.domain.compliance import TagCompliance
 from bot.domain.ingest import IngestSummary, SourceHolding
 from bot.domain.money import format_money, to_cents
 from bot.domain.recommendations import RecommendationView
+from bot.domain.status import OperatorStatus
 from bot.render.action_blocks import outcome_text
 from bot.render.anomaly_blocks import anomaly_text, findings_title
 from bot.render.answer_blocks import mover_text
@@ -231,3 +233,50 @@ def render_sources(holdings: Sequence[SourceHolding], currency: str) -> Renderab
                       months_text(h), f"{h.rows:,}", format_money(h.effective_cost, currency),
                       format_money(h.billed_cost, currency), when_text(h))
     return table
+
+
+def render_status(status: OperatorStatus) -> RenderableType:
+    def when(value: datetime | None) -> str:
+        return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else "–"
+
+    overview = Table.grid(padding=(0, 2))
+    overview.add_row("version", status.version)
+    overview.add_row("store", Text(status.store))
+    overview.add_row("rows", f"{status.rows:,}")
+    overview.add_row("data through", status.data_through.isoformat() if status.data_through else "–")
+    overview.add_row("scheduler", Text(f"{status.leader} (lease until {when(status.leader_until)})"
+                                       if status.leader else "no active scheduler"))
+    parts: list[RenderableType] = [overview]
+    sources = Table(title="Sources")
+    for col in ("source", "rows", "last change", "last sync", "in costbot.yml"):
+        sources.add_column(col)
+    for s in status.sources:
+        sources.add_row(Text(s.name), f"{s.rows:,}", when(s.last_loaded), when(s.last_sync),
+                        "yes" if s.configured else "no")
+    parts.append(sources if status.sources else Text("No billing data yet."))
+    runs = Table(title="Next runs (when a scheduler is active)")
+    for col in ("job", "what", "next run"):
+        runs.add_column(col)
+    for r in status.runs:
+        runs.add_row(r.job, Text(r.what), when(r.next_run))
+    parts.append(runs)
+    if status.approvals:
+        approvals = Table(title="Waiting for approval")
+        for col in ("request", "action", "resource", "team", "asked by", "expires"):
+            approvals.add_column(col)
+        for a in status.approvals:
+            approvals.add_row(str(a.request_id), a.action, Text(a.resource_key.split("|")[-1]), Text(a.team or "–"),
+                              Text(a.requested_by), when(a.expires_at))
+        parts.append(approvals)
+    else:
+        parts.append(Text("Nothing waiting for approval."))
+    if status.errors:
+        errors = Table(title="Recent errors")
+        for col in ("when", "what", "error"):
+            errors.add_column(col)
+        for e in status.errors:
+            errors.add_row(when(e.at), Text(e.what), Text(e.error))
+        parts.append(errors)
+    else:
+        parts.append(Text("No recent errors."))
+    return RichGroup(*parts)

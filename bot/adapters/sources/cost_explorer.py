@@ -24,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bot.adapters.sources.columns import FOCUS_COLUMNS
 from bot.domain.errors import SourceError
 from bot.domain.ingest import SourceBatch
+from bot.telemetry import count_aws_calls
 
 log = logging.getLogger("costbot.sources")
 
@@ -53,7 +54,7 @@ class CostExplorerSource:
     def _client(self, service: str) -> Any:
         client = self.session_factory().client(service, region_name="us-east-1", config=self._config)
         client.meta.events.register("before-call", lambda model, **_: self.requests.update([model.name]))
-        return client
+        return count_aws_calls(client)
 
     def account(self) -> str:
         return str(self._client("sts").get_caller_identity()["Account"])

@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.domain.errors import SourceError
 from bot.domain.ingest import SourceBatch
+from bot.telemetry import count_aws_calls
 
 log = logging.getLogger("costbot.sources")
 
@@ -57,7 +58,7 @@ class S3ExportSource:
     def _s3(self) -> Any:
         client = self.session_factory().client("s3", region_name=self.region, config=self._config)
         client.meta.events.register("before-call", lambda model, **_: self.requests.update([model.name]))
-        return client
+        return count_aws_calls(client)
 
     def _objects(self, s3: Any) -> dict[str, str]:
         found: dict[str, str] = {}

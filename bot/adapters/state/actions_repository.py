@@ -21,6 +21,7 @@ from bot.adapters.state.base import SqlRepository, aware, now
 from bot.adapters.state.models import ActionClickRow, ActionRequestRow, AuditRow, RecommendationRow
 from bot.domain.actions import FINAL, OPEN, ActionRequest, AuditEntry, action_kind, check_transition, status_of
 from bot.domain.recommendations import Recommendation
+from bot.telemetry import action_audited
 
 CLICK_CLAIM_TTL = timedelta(minutes=2)  # a click not turned into a request by then was abandoned
 
@@ -254,6 +255,7 @@ class SqlActionStore(SqlRepository):
             s.add(AuditRow(at=entry.at, actor=entry.actor, action=entry.action, resource_key=entry.resource_key,
                            before=entry.before, after=entry.after, result=entry.result, error=entry.error,
                            request_id=entry.request_id, dry_run=entry.dry_run, detail=entry.detail))
+        action_audited(entry.action, entry.result)
 
     def audit(self, limit: int = 20) -> list[AuditEntry]:
         with self._session() as s:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+log = logging.getLogger("costbot.state")
 
 
 def make_engine(url: str) -> Engine:
@@ -40,7 +43,11 @@ def upgrade(engine: Engine) -> None:
         if connection.dialect.name == "postgresql":  # serialize concurrent upgrades
             connection.exec_driver_sql("SELECT pg_advisory_xact_lock(727274)")
         config.attributes["connection"] = connection
+        before = MigrationContext.configure(connection).get_current_revision()
         command.upgrade(config, "head")
+        after = MigrationContext.configure(connection).get_current_revision()
+    if after != before:  # Alembic's own lines are dropped (bot/logs.py): one line when the schema moved
+        log.info("state database schema migrated from %s to %s", before or "empty", after)
 
 
 class StateDatabase:

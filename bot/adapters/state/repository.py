@@ -99,6 +99,13 @@ class SqlSubscriptionStore(SqlRepository):
             row.updated_at = now()
             return row.attempts
 
+    def failed_runs(self, limit: int = 5) -> list[tuple[int, str, str, datetime]]:
+        """The latest failed digest runs: (subscription id, run key, error, when), newest first."""
+        with self._session() as s:
+            rows = s.scalars(select(DigestRunRow).where(DigestRunRow.status == "failed")
+                             .order_by(DigestRunRow.updated_at.desc()).limit(limit))
+            return [(r.subscription_id, r.run_key, r.error or "", aware(r.updated_at)) for r in rows]
+
     def run_status(self, subscription_id: int, run_key: str) -> tuple[str, int] | None:
         with self._session() as s:
             row = s.scalar(select(DigestRunRow).where(DigestRunRow.subscription_id == subscription_id,

@@ -22,6 +22,7 @@ from botocore.credentials import CredentialProvider, DeferredRefreshableCredenti
 
 from bot.adapters.providers.aws.errors import call
 from bot.domain.errors import ProviderError
+from bot.telemetry import count_aws_calls
 
 ROLE_SESSION_NAME = "costbot"
 
@@ -71,7 +72,7 @@ class AccountSessions:
 
     def _counted(self, client: Any, service: str) -> Any:
         client.meta.events.register("before-call", lambda model, **_: self._count(f"{service}:{model.name}"))
-        return client
+        return count_aws_calls(client)
 
     # -- sessions --------------------------------------------------------------------------------------------
     def base(self) -> Any:
