@@ -60,7 +60,7 @@ class Proc:
     def messages(self) -> list[str]:
         return [json.loads(line)["msg"] for line in list(self.lines) if line.startswith("{")]
 
-    def wait_for_log(self, text: str, timeout: float = 30) -> None:
+    def wait_for_log(self, text: str, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if any(text in m for m in self.messages()):
