@@ -13,6 +13,7 @@ Page routes: `GET /` (and its script and style), `GET /ui/state?after=SEQ` (long
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -22,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any, Protocol
 
@@ -38,7 +39,9 @@ USAGE_HINT = "team-ml last-week · last-month by team · team-ml mtd by service 
 MAX_UI_BODY = 64 * 1024
 MAX_COMMAND_TEXT = 4000
 LONG_POLL_SECONDS = 20.0
-STATIC = {"/": ("index.html", "text/html; charset=utf-8"), "/app.js": ("app.js", "text/javascript; charset=utf-8"),
+MAX_DIGEST_LOOKAHEAD = 1000  # scheduled times a fast forward looks past already-posted ones
+STATIC = {"/": ("index.html", "text/html; charset=utf-8"), "/favicon.svg": ("favicon.svg", "image/svg+xml"),
+          "/app.js": ("app.js", "text/javascript; charset=utf-8"),
           "/app.css": ("app.css", "text/css; charset=utf-8")}
 SECURITY_HEADERS = [("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"),
                     ("Content-Security-Policy", "default-src 'self'; img-src 'self'; object-src 'none'; "
@@ -312,13 +315,13 @@ class Playground:
             digests.sync_config()
             now = datetime.now(UTC)
             for sub in digests.subscriptions():
-                due = trigger_for(sub).get_next_fire_time(None, now)
-                key = (due or now).isoformat()
-                before = digests.run_status(sub.id or 0, key)
+                key = _next_unposted_run(trigger_for(sub), now, functools.partial(digests.run_status, sub.id or 0))
+                if key is None:
+                    continue
                 runner.run_digest(sub.id, key)
                 status = digests.run_status(sub.id or 0, key)
-                what = "already posted" if before is not None else (status[0] if status else "skipped")
-                ran.append(f"digest {sub.scope or 'all'} → {sub.channel} ({what})")
+                ran.append(f"digest {sub.scope or 'all'} → {sub.channel} due {key[:16]} "
+                           f"({status[0] if status else 'skipped'})")
             for name, job in (("scan", runner.run_scan), ("budget and anomaly alerts", runner.run_insights),
                               ("approval upkeep", runner.run_upkeep)):
                 try:
@@ -361,6 +364,19 @@ class Playground:
             log.warning("the app answered %s to a signed request", status)
             self._ws().say(channel, BOT_USER, f"costbot did not accept the request (HTTP {status}): "
                                               f"{answer[:200].decode(errors='replace')}", ephemeral_to=user)
+
+
+def _next_unposted_run(trigger: Any, now: datetime, status: Callable[[str], Any]) -> str | None:
+    """The digest's next scheduled time that has not run yet (its run key): each fast forward moves one
+    scheduled time on, also across playground sessions on the same state database."""
+    due = trigger.get_next_fire_time(None, now)
+    for _ in range(MAX_DIGEST_LOOKAHEAD):
+        if due is None:
+            return None
+        if status(due.isoformat()) is None:
+            return str(due.isoformat())
+        due = trigger.get_next_fire_time(due, due + timedelta(seconds=1))
+    return None
 
 
 def _button(blocks: list[dict[str, Any]], action_id: str, block_id: str) -> dict[str, Any]:

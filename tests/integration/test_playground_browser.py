@@ -1,0 +1,164 @@
+"""`costbot playground` in a real headless Chromium: the demo loop clicked through the page, with a screenshot of
+each step in the test's output folder. The figures are worked out from the demo CSV here; the resource's state is
+read by another application on the same state database, as a separate process would see it."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import Application
+from bot.config import Settings
+from bot.domain.resources import ResourceRef
+from bot.playground.server import USAGE_HINT, Playground
+from tests.conftest import CliResult
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs `pip install playwright`")
+
+ANALYST, APPROVER = "U0ANALYST", "U0ML00001"  # no approvals / team-ml's approver in the demo config
+CHROMIUM = next((p for p in (shutil.which("chromium"), "/usr/bin/chromium", shutil.which("chromium-browser"))
+                 if p and Path(p).exists()), None)
+
+
+def demo_total(csv_path: Path, team: str, start: str, end: str) -> str:
+    """A team's EffectiveCost over [start, end), from the CSV, as costbot shows money."""
+    with csv_path.open(newline="") as fh:
+        cost = sum((Decimal(r["EffectiveCost"]) for r in csv.DictReader(fh)
+                    if start <= r["ChargePeriodStart"][:10] < end and json.loads(r["Tags"]).get("team") == team),
+                   Decimal(0))
+    return f"${cost.quantize(Decimal('0.01')):,}"
+
+
+def state_of(name: str) -> str:
+    application = Application(Settings())
+    try:
+        provider = application.providers["demo"]
+        ref = next(r.ref for r in provider.list_resources() if r.name == name)
+        found = provider.describe(ResourceRef.parse(ref.key))  # the live state, as an action re-checks it
+        assert found is not None
+        return found.state
+    finally:
+        application.close()
+
+
+@pytest.fixture
+def playground(cli: Callable[..., CliResult]) -> Iterator[Playground]:
+    assert cli("demo").code == 0
+    running = Playground(lambda values: Application(Settings().with_values(values)), "127.0.0.1", 0).start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> Iterator[Any]:
+    if CHROMIUM is None:
+        pytest.skip("no Chromium on this machine: install Debian's `chromium` (.ci/run does it with apt-get)")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            tab = browser.new_page(viewport={"width": 1280, "height": 860})
+            tab.set_default_timeout(30_000)
+            yield tab
+        finally:
+            browser.close()
+
+
+def message(page: Any, text: str) -> Any:
+    return page.locator("article.msg", has_text=text).last
+
+
+def click(page: Any, msg: Any, label: str, confirm: str | None = None) -> None:
+    msg.get_by_role("button", name=label, exact=True).click()
+    if confirm is not None:
+        page.locator("#confirm").get_by_role("button", name=confirm, exact=True).click()
+
+
+def test_the_demo_loop_in_a_browser(playground: Playground, page: Any, data_dir: Path, tmp_path: Path) -> None:
+    expect = playwright_api.expect
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    total = demo_total(data_dir / "demo" / "focus-demo.csv", "ml", "2026-11-16", "2026-11-23")
+    page.goto(playground.url)
+    expect(page.locator("#channels button").first).to_have_text("# team-ml")
+    expect(page.locator("#person")).to_have_value(ANALYST)
+
+    # ask: the slash command's hint as Slack shows it, then the answer only the asker sees, to the cent
+    page.locator("#box").fill("/co")
+    expect(page.locator("#hint")).to_be_visible()
+    expect(page.locator("#hint-usage")).to_have_text(USAGE_HINT)
+    page.locator("#box").press("Tab")
+    expect(page.locator("#box")).to_have_value("/cost ")
+    page.locator("#box").type("team-ml last-week")
+    page.locator("#box").press("Enter")
+    answer = message(page, "team-ml · last-week")
+    expect(answer).to_contain_text(total)
+    expect(answer).to_contain_text("Only visible to you")
+    expect(answer.locator(".block-header")).to_have_text("team-ml · last-week")
+    page.screenshot(path=shots / "1-ask.png")
+
+    # Chart: the PNG goes to the asker's DM with costbot (files.getUploadURLExternal, the upload, completeUpload)
+    click(page, answer, "Chart")
+    expect(message(page, "The chart is in your DM")).to_be_visible()
+    page.locator("#apps button").click()
+    chart = page.locator("figure.file img").last
+    expect(chart).to_be_visible()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 600", arg=chart.element_handle())
+    expect(page.locator("figure.file figcaption").last).to_contain_text("team-ml")
+    page.screenshot(path=shots / "2-chart.png")
+
+    # fast forward: the scan posts team-ml's idle GPU box; the analyst (no approvals) asks to stop it
+    page.locator("#channels button", has_text="team-ml").click()
+    page.locator("#fast-forward").click()
+    expect(page.locator("#status")).to_contain_text("scan")
+    recommendation = message(page, "Idle and oversized resources · team-ml")
+    expect(recommendation).to_contain_text("gpu-dev-02")
+    gpu_box = recommendation.locator(".section:has-text('gpu-dev-02') + .actions")  # its buttons
+    click(page, gpu_box, "Stop", confirm="Stop")
+    expect(message(page, "waiting for an approver")).to_contain_text("Only visible to you")
+    request = message(page, "asks to stop gpu-dev-02")
+    expect(request).to_contain_text("@Alex (analyst) asks to stop gpu-dev-02")
+    expect(request.get_by_role("button", name="Approve", exact=True)).to_be_visible()
+    assert state_of("gpu-dev-02") == "running"
+    page.screenshot(path=shots / "3-approval-request.png")
+
+    # the approver approves: the request message is updated in place and the box is stopped in the provider
+    page.locator("#person").select_option(APPROVER)
+    expect(page.locator("#person-role")).to_contain_text("approves team-ml")
+    click(page, request, "Approve", confirm="Approve")
+    expect(message(page, "stopped gpu-dev-02").locator(".only-you")).to_be_visible()
+    expect(request.locator(".edited")).to_be_visible()
+    expect(request.get_by_role("button", name="Approve", exact=True)).to_have_count(0)
+    assert state_of("gpu-dev-02") == "stopped"
+    page.screenshot(path=shots / "4-approved.png")
+
+    # Undo, offered on the updated recommendation, starts it again
+    expect(recommendation).to_contain_text("stopped gpu-dev-02")
+    click(page, recommendation, "Undo", confirm="Undo")  # only the stopped box offers Undo
+    expect(message(page, "started gpu-dev-02")).to_be_visible()
+    assert state_of("gpu-dev-02") == "running"
+    page.screenshot(path=shots / "5-undone.png")
+
+    # App Home: the app's views.publish, rendered
+    page.locator("#apps button").click()
+    page.locator("#tab-home").click()
+    expect(page.locator("#home .block-header").first).to_have_text("Your cloud spend")
+    expect(page.locator("#home")).to_contain_text("team-ml")
+    page.screenshot(path=shots / "6-app-home.png")
+
+    # the phone-sized window: the same channel, readable
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.locator("#channels button", has_text="team-ml").click()
+    expect(page.locator("#composer")).to_be_visible()
+    page.screenshot(path=shots / "7-phone.png")
+    assert sorted(p.name for p in shots.iterdir()) == ["1-ask.png", "2-chart.png", "3-approval-request.png",
+                                                        "4-approved.png", "5-undone.png", "6-app-home.png",
+                                                        "7-phone.png"]
