@@ -44,6 +44,7 @@ function mrkdwn(source) {
     const [target, label] = inner.split("|", 2);
     if (target.startsWith("@")) return keep(`<span class="mention">@${esc(personName(target.slice(1)))}</span>`);
     if (target.startsWith("#")) return keep(`<span class="mention">#${esc(label || channelName(target.slice(1)))}</span>`);
+    if (target.startsWith("!date^")) return keep(esc(unescapeSlack(label || target)));
     if (target.startsWith("!")) return keep(`<span class="mention">@${esc(label || target.slice(1))}</span>`);
     if (/^(https?:|mailto:)/.test(target)) {
       return keep(`<a href="${esc(target)}" target="_blank" rel="noopener noreferrer">${esc(unescapeSlack(label || target))}</a>`);
