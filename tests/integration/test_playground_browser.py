@@ -67,6 +67,7 @@ def page(tmp_path: Path) -> Iterator[Any]:
         try:
             tab = browser.new_page(viewport={"width": 1280, "height": 860})
             tab.set_default_timeout(30_000)
+            playwright_api.expect.set_options(timeout=30_000)  # answers and charts on a loaded machine
             yield tab
         finally:
             browser.close()

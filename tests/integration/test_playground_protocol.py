@@ -233,3 +233,42 @@ def test_the_page_routes_refuse_other_sites_and_forged_buttons(playground: Playg
     status, answer = post_ui(playground, "/ui/action", {"user": ANALYST, "channel": channel, "ts": posted.ts,
                                                         "action_id": "costbot_stop", "block_id": "b1"})
     assert (status, answer["error"]) == (404, "no button costbot_stop on that message")
+
+
+def test_costbot_playground_as_a_process(demo_store: tuple[Path, Path], tmp_path: Path) -> None:
+    """The command: prints its address on loopback, serves the page, hides the signing secret, stops on SIGTERM."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COSTBOT_DATA_DIR": str(demo_store[0]), "COSTBOT_TODAY": TODAY,
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'state.db'}", "COSTBOT_LOG_LEVEL": "DEBUG"}
+    for name in ("COSTBOT_CONFIG", "SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"):
+        env.pop(name, None)
+    process = subprocess.Popen([sys.executable, "-m", "bot", "playground", "--port", "0"], env=env, cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("costbot playground: http://127.0.0.1:") and line.endswith("/  (Ctrl-C stops it)\n")
+        url = line.split()[2]
+        with urllib.request.urlopen(url, timeout=10) as response:
+            page = response.read().decode()
+            assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
+        assert '<script src="/app.js" defer></script>' in page
+        for asset in ("app.js", "app.css", "favicon.svg"):
+            with urllib.request.urlopen(url + asset, timeout=10) as response:
+                assert response.status == 200 and b"http://" not in response.read().replace(
+                    b"http://www.w3.org/2000/svg", b"")  # nothing fetched from elsewhere
+        with urllib.request.urlopen(url + "ui/state", timeout=10) as response:
+            state = json.loads(response.read())
+        assert [c["name"] for c in state["channels"]][:2] == ["team-ml", "team-vision"]
+        assert "secret" not in json.dumps(state).lower() and "xoxb" not in json.dumps(state)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        _, err = process.communicate(timeout=10)
+    assert "xoxb-playground" not in err  # the run's token and secret stay out of the logs, even at DEBUG
