@@ -1,6 +1,7 @@
-"""`costbot playground` in a real headless Chromium: the demo loop clicked through the page, with a screenshot of
-each step in the test's output folder. The figures are worked out from the demo CSV here; the resource's state is
-read by another application on the same state database, as a separate process would see it."""
+"""`costbot playground` in a real headless Chromium: the demo loop clicked through the page (ask, Chart, Share, fast
+forward, Stop, Approve, Undo, App Home), with a screenshot of each step in the test's output folder. The figures
+are worked out from the demo CSV here; the resource's state is read by another application on the same state
+database, as a separate process would see it."""
 
 from __future__ import annotations
 
@@ -116,8 +117,14 @@ def test_the_demo_loop_in_a_browser(playground: Playground, page: Any, data_dir:
     expect(page.locator("figure.file figcaption").last).to_contain_text("team-ml")
     page.screenshot(path=shots / "2-chart.png")
 
-    # fast forward: the scan posts team-ml's idle GPU box; the analyst (no approvals) asks to stop it
+    # Share: the same answer, now in the channel for everyone
     page.locator("#channels button", has_text="team-ml").click()
+    click(page, message(page, "team-ml · last-week"), "Share in channel")
+    shared = message(page, "shared by @Alex (analyst)")
+    expect(shared).to_contain_text(total)
+    expect(shared.locator(".only-you")).to_have_count(0)
+
+    # fast forward: the scan posts team-ml's idle GPU box; the analyst (no approvals) asks to stop it
     page.locator("#fast-forward").click()
     expect(page.locator("#status")).to_contain_text("scan")
     recommendation = message(page, "Idle and oversized resources · team-ml")
@@ -134,6 +141,8 @@ def test_the_demo_loop_in_a_browser(playground: Playground, page: Any, data_dir:
     # the approver approves: the request message is updated in place and the box is stopped in the provider
     page.locator("#person").select_option(APPROVER)
     expect(page.locator("#person-role")).to_contain_text("approves team-ml")
+    expect(page.locator("article.msg.ephemeral")).to_have_count(0)  # the analyst's private answers are theirs
+    expect(message(page, "shared by @Alex (analyst)")).to_contain_text(total)
     click(page, request, "Approve", confirm="Approve")
     expect(message(page, "stopped gpu-dev-02").locator(".only-you")).to_be_visible()
     expect(request.locator(".edited")).to_be_visible()
