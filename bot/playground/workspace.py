@@ -11,12 +11,15 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import logging
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+log = logging.getLogger("costbot.playground")
 
 BOT_USER = "UCOSTBOT0"
 BOT_NAME = "costbot"
@@ -173,6 +176,8 @@ class Workspace:
             "views.publish": self._views_publish, "users.info": self._users_info,
         }.get(method)
         if handler is None:
+            log.warning("the playground does not answer the Web API method %s (Slack would): costbot got "
+                        "unknown_method", method[:80])
             return {"ok": False, "error": "unknown_method"}
         try:
             return {"ok": True, **handler(args)}
