@@ -163,6 +163,9 @@ def test_the_demo_loop_in_a_browser(playground: Playground, page: Any, data_dir:
     expect(page.locator("#home .block-header").first).to_have_text("Your cloud spend")
     expect(page.locator("#home")).to_contain_text("team-ml")
     page.screenshot(path=shots / "6-app-home.png")
+    page.locator("#home").get_by_role("button", name="Last week", exact=True).first.click()  # answers in the DM
+    page.locator("#tab-messages").click()
+    expect(message(page, "Why it changed").last).to_be_visible()
 
     # the phone-sized window: the same channel, readable
     page.set_viewport_size({"width": 390, "height": 844})
