@@ -143,7 +143,11 @@ def test_the_demo_loop_in_a_browser(playground: Playground, page: Any, data_dir:
     expect(page.locator("#person-role")).to_contain_text("approves team-ml")
     expect(page.locator("article.msg.ephemeral")).to_have_count(0)  # the analyst's private answers are theirs
     expect(message(page, "shared by @Alex (analyst)")).to_contain_text(total)
-    click(page, request, "Approve", confirm="Approve")
+    request.get_by_role("button", name="Approve", exact=True).focus()  # from the keyboard: Enter, then Enter
+    page.keyboard.press("Enter")
+    expect(page.locator("#confirm-ok")).to_be_focused()
+    expect(page.locator("#confirm-title")).to_have_text("Approve?")
+    page.keyboard.press("Enter")
     expect(message(page, "stopped gpu-dev-02").locator(".only-you")).to_be_visible()
     expect(request.locator(".edited")).to_be_visible()
     expect(request.get_by_role("button", name="Approve", exact=True)).to_have_count(0)
