@@ -28,6 +28,7 @@ from importlib import resources
 from typing import Any, Protocol
 
 from bot.config import CostbotConfig
+from bot.domain.errors import ConfigError
 from bot.playground import signing
 from bot.playground.workspace import BOT_USER, PLAYER, Person, ResponseTarget, Workspace, decode_args, dm_id
 from bot.web import HttpServer, make_server, read_body, run_until_closed
@@ -133,15 +134,23 @@ class Playground:
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
     def start(self) -> Playground:
-        page = make_server(self, self.host, self.port)
+        try:
+            page = make_server(self, self.host, self.port)
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {self.host}:{self.port} ({exc.strerror or exc}): "
+                              "choose another with --port") from None
         self._serve(page)
         self.port = page.effective_port
-        self.backend = self.build({"SLACK_API_URL": f"{self.local_url}/api/", "SLACK_BOT_TOKEN": self.bot_token,
-                                   "SLACK_SIGNING_SECRET": self.signing_secret})
-        self.workspace = Workspace(channels_of(self.backend.config), people_of(self.backend.config),
-                                   self.bot_token, self.local_url)
-        self.backend.hold_store()
-        app = make_server(self.backend.wsgi(self.backend.slack_app()), "127.0.0.1", 0)
+        try:
+            self.backend = self.build({"SLACK_API_URL": f"{self.local_url}/api/", "SLACK_BOT_TOKEN": self.bot_token,
+                                       "SLACK_SIGNING_SECRET": self.signing_secret})
+            self.workspace = Workspace(channels_of(self.backend.config), people_of(self.backend.config),
+                                       self.bot_token, self.local_url)
+            self.backend.hold_store()
+            app = make_server(self.backend.wsgi(self.backend.slack_app()), "127.0.0.1", 0)
+        except BaseException:
+            self.stop()
+            raise
         self._serve(app)
         self.app_url = f"http://127.0.0.1:{app.effective_port}/slack/events"
         return self

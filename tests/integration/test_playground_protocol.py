@@ -272,3 +272,13 @@ def test_costbot_playground_as_a_process(demo_store: tuple[Path, Path], tmp_path
             process.kill()
         _, err = process.communicate(timeout=10)
     assert "xoxb-playground" not in err  # the run's token and secret stay out of the logs, even at DEBUG
+
+
+def test_a_taken_port_is_a_clear_error(playground: Playground) -> None:
+    from bot.domain.errors import ConfigError
+
+    def never_built(values: dict[str, str]) -> Any:
+        raise AssertionError("nothing is built when the page cannot listen")
+
+    with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{playground.port} .*choose another with --port"):
+        Playground(never_built, "127.0.0.1", playground.port).start()
