@@ -31,7 +31,7 @@ from bot.config import CostbotConfig
 from bot.domain.errors import ConfigError
 from bot.playground import signing
 from bot.playground.workspace import BOT_USER, PLAYER, Person, ResponseTarget, Workspace, decode_args, dm_id
-from bot.web import HttpServer, make_server, read_body, run_until_closed
+from bot.web import HttpServer, Rejected, make_server, read_body, run_until_closed
 
 log = logging.getLogger("costbot.playground")
 
@@ -180,7 +180,7 @@ class Playground:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         try:
             reply = self.route(environ)
-        except BadRequest as bad:
+        except (BadRequest, Rejected) as bad:  # Rejected: a body over its size limit (bot.web.read_body)
             reply = Reply.json({"ok": False, "error": bad.reason}, bad.status)
         except Exception:
             log.exception("the playground could not handle %s", environ.get("PATH_INFO"))
@@ -193,8 +193,6 @@ class Playground:
     def route(self, environ: dict[str, Any]) -> Reply:
         method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "/")
         if self.workspace is None:
-            if path == "/api/auth.test" or path.startswith("/api/"):
-                raise BadRequest(503, "starting")
             raise BadRequest(503, "the playground is starting")
         ws = self.workspace
         if method == "GET" and path in STATIC:
@@ -240,7 +238,9 @@ class Playground:
             if not isinstance(body, dict):
                 raise BadRequest(400, "the body is not a JSON object")
             return Reply.json({"ok": True, **ui(body)})
-        raise BadRequest(404 if ui is None and path not in STATIC else 405, "not found")
+        if ui is None and path not in STATIC:
+            raise BadRequest(404, "not found")
+        raise BadRequest(405, "method not allowed")
 
     def _same_origin(self, environ: dict[str, Any]) -> None:
         """The page's own routes answer only the page: a request from another site (its Origin) or through another

@@ -229,6 +229,8 @@ def test_the_page_routes_refuse_other_sites_and_forged_buttons(playground: Playg
     assert (status, answer["error"]) == (400, "unknown person 'UNOBODY'")
     status, answer = post_ui(playground, "/ui/command", {"user": ANALYST, "channel": channel, "text": "/deploy"})
     assert status == 400 and "costbot's command is /cost" in answer["error"]
+    status, answer = post_ui(playground, "/ui/command", {"user": ANALYST, "channel": channel, "text": "x" * 70_000})
+    assert (status, answer["error"]) == (413, "the body is larger than 65536 bytes")
     posted = ws.say(channel, "UCOSTBOT0", "no buttons here")
     status, answer = post_ui(playground, "/ui/action", {"user": ANALYST, "channel": channel, "ts": posted.ts,
                                                         "action_id": "costbot_stop", "block_id": "b1"})
