@@ -24,6 +24,7 @@ log = logging.getLogger("costbot.playground")
 BOT_USER = "UCOSTBOT0"
 BOT_NAME = "costbot"
 PLAYER = "U0ANALYST"  # someone with no approvals: the demo's non-approver
+RECENT_CALLS = 30  # Web API calls the page lists
 
 #: every Web API method the stand-in answers (tests/integration/test_playground_protocol.py checks each one
 #: costbot's code calls is here)
@@ -134,6 +135,7 @@ class Workspace:
                 "bot": {"id": BOT_USER, "name": BOT_NAME},
                 "messages": [asdict(m) for m in self.messages],
                 "homes": dict(self.homes),
+                "calls": self.calls[-RECENT_CALLS:],
             }
 
     def wait(self, after: int, timeout: float) -> None:
@@ -165,7 +167,7 @@ class Workspace:
     def call(self, method: str, args: dict[str, Any], authorization: str) -> dict[str, Any]:
         """One Web API call, answered as Slack would (`ok` false with Slack's error code when refused)."""
         with self._changed:
-            self.calls.append(method)
+            self.calls.append(method[:80])
         if authorization != f"Bearer {self.token}":
             return {"ok": False, "error": "invalid_auth" if authorization else "not_authed"}
         handler: Callable[[dict[str, Any]], dict[str, Any]] | None = {

@@ -115,6 +115,9 @@ def test_the_demo_loop_in_a_browser(playground: Playground, page: Any, data_dir:
     expect(chart).to_be_visible()
     page.wait_for_function("img => img.complete && img.naturalWidth > 600", arg=chart.element_handle())
     expect(page.locator("figure.file figcaption").last).to_contain_text("team-ml")
+    page.locator(".calls summary").click()  # what costbot called, newest first
+    expect(page.locator("#calls li").first).to_have_text("files.completeUploadExternal")
+    expect(page.locator("#calls")).to_contain_text("conversations.open")
     page.screenshot(path=shots / "2-chart.png")
 
     # Share: the same answer, now in the channel for everyone

@@ -193,6 +193,7 @@ function renderSidebar() {
   for (const c of convos) list.appendChild(sideItem(c.id, c.label));
   const apps = ui.el("apps");
   apps.replaceChildren(sideItem(dm, "$ costbot"));
+  ui.el("calls").replaceChildren(...ui.state.calls.slice().reverse().map((m) => node("li", "", esc(m))));
 }
 
 function unread(id) {
