@@ -646,8 +646,10 @@ def serve(
 @app.command()
 def playground(
     ctx: typer.Context,
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Port of the page (0: any free one).")] = 3000,
-    host: Annotated[str, typer.Option(help="Interface to listen on; anyone who reaches it acts as anyone.")] =
+    port: Annotated[int, typer.Option(metavar="PORT", min=0, max=65535,
+                                      help="Port of the page (0: any free one).")] = 3000,
+    host: Annotated[str, typer.Option(metavar="ADDRESS",
+                                      help="Interface to listen on; anyone who reaches it acts as anyone.")] =
     "127.0.0.1",
 ) -> None:
     """Try costbot in a browser, no Slack workspace needed: a local page that behaves like a Slack channel with
