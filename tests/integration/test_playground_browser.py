@@ -67,8 +67,8 @@ def page(tmp_path: Path) -> Iterator[Any]:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
             tab = browser.new_page(viewport={"width": 1280, "height": 860})
-            tab.set_default_timeout(30_000)
-            playwright_api.expect.set_options(timeout=30_000)  # answers and charts on a loaded machine
+            tab.set_default_timeout(90_000)  # waiting limits, not timings: a loaded machine is slow
+            playwright_api.expect.set_options(timeout=90_000)
             yield tab
         finally:
             browser.close()

@@ -93,7 +93,7 @@ def post_ui(playground: Playground, path: str, body: dict[str, Any],
         return err.code, json.loads(err.read())
 
 
-def wait_for(predicate: Any, timeout: float = 30.0) -> Any:
+def wait_for(predicate: Any, timeout: float = 90.0) -> Any:  # a loaded machine's first migration can take 30 s+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = predicate()
@@ -253,6 +253,9 @@ def test_costbot_playground_as_a_process(demo_store: tuple[Path, Path], tmp_path
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
+        if not line:
+            pytest.fail(f"costbot playground exited with {process.wait(timeout=10)}: "
+                        f"{process.stderr.read()[-3000:] if process.stderr else ''}")
         assert line.startswith("costbot playground: http://127.0.0.1:") and line.endswith("/  (Ctrl-C stops it)\n")
         url = line.split()[2]
         with urllib.request.urlopen(url, timeout=10) as response:
