@@ -113,7 +113,7 @@ def channels_of(config: CostbotConfig) -> list[str]:
     names = [str(team.channel).lstrip("#") for team in config.teams.values() if team.channel]
     if config.owners_channel:
         names.append(config.owners_channel.lstrip("#"))
-    return [name for name in names if not re.fullmatch(r"[CG][A-Z0-9]{6,}", name)] or ["general"]
+    return list(dict.fromkeys(names)) or ["general"]
 
 
 class Playground:

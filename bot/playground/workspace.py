@@ -12,6 +12,7 @@ import hashlib
 import itertools
 import json
 import logging
+import re
 import threading
 import time
 import urllib.parse
@@ -25,6 +26,7 @@ BOT_USER = "UCOSTBOT0"
 BOT_NAME = "costbot"
 PLAYER = "U0ANALYST"  # someone with no approvals: the demo's non-approver
 RECENT_CALLS = 30  # Web API calls the page lists
+CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{6,}")  # a config may name a channel by its id
 
 #: every Web API method the stand-in answers (tests/integration/test_playground_protocol.py checks each one
 #: costbot's code calls is here)
@@ -80,7 +82,9 @@ class Upload:
 
 
 def channel_id(name: str) -> str:
-    """A stable Slack-shaped id for a channel name (C + 10 upper-case hex digits)."""
+    """A stable Slack-shaped id for a channel name (C + 10 upper-case hex digits); a channel id stays itself."""
+    if CHANNEL_ID.fullmatch(name):
+        return name
     return "C" + hashlib.sha256(name.encode()).hexdigest()[:10].upper()
 
 
@@ -112,7 +116,7 @@ class Workspace:
         """`channels` by name (no `#`); `base_url` is where this workspace's upload, response and file URLs live."""
         self.token = token
         self.base_url = base_url.rstrip("/")
-        self.channels = {channel_id(name): name for name in dict.fromkeys(channels)}
+        self.channels = {channel_id(name): name for name in dict.fromkeys(channels)}  # an id given keeps it
         self.people = {p.id: p for p in people}
         self.messages: list[Message] = []
         self.homes: dict[str, dict[str, Any]] = {}

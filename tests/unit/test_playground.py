@@ -88,3 +88,10 @@ def test_signatures_are_slacks() -> None:
             b"trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c")
     assert signing.signature(secret, "1531420618", body) == \
         "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
+
+
+def test_a_channel_named_by_its_id_keeps_it() -> None:
+    ws = Workspace(["C0TEAMML1", "team-ml"], [], TOKEN, "http://127.0.0.1:9")
+    assert list(ws.channels) == ["C0TEAMML1", channel_id("team-ml")]
+    assert ws.call("chat.postMessage", {"channel": "C0TEAMML1", "text": "hi"}, f"Bearer {TOKEN}")["channel"] == \
+        "C0TEAMML1"
