@@ -182,3 +182,60 @@ def test_the_demo_loop_in_a_browser(playground: Playground, page: Any, data_dir:
     assert sorted(p.name for p in shots.iterdir()) == ["1-ask.png", "2-chart.png", "3-approval-request.png",
                                                         "4-approved.png", "5-undone.png", "6-app-home.png",
                                                         "7-phone.png"]
+
+
+def test_every_block_costbot_may_send_is_drawn(playground: Playground, page: Any) -> None:
+    """A message with each Block Kit block and mrkdwn form, posted through the Web API as costbot would: drawn as
+    Slack draws it, and text stays text (no markup from a message reaches the page)."""
+    from slack_sdk import WebClient
+
+    expect = playwright_api.expect
+    client = WebClient(token=playground.bot_token, base_url=f"{playground.local_url}/api/")
+    posted = client.chat_postMessage(channel="#team-vision", text="fallback", blocks=[
+        {"type": "header", "text": {"type": "plain_text", "text": "Header <b>plain</b>"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*bold* _italic_ ~gone~ `code` <@U0ML00001> "
+                                                              "<https://example.com/x|a link> a &lt;b&gt; :zzz:"},
+         "fields": [{"type": "mrkdwn", "text": "*Field one*"}, {"type": "plain_text", "text": "field two"}]},
+        {"type": "divider"},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "context &lt;img src=x onerror=alert(1)&gt; "
+                                                                    "<img src=y onerror=alert(2)>"}]},
+        {"type": "image", "image_url": "/favicon.svg", "alt_text": "the logo"},
+        {"type": "actions", "block_id": "acts", "elements": [
+            {"type": "button", "action_id": "costbot_help_all", "text": {"type": "plain_text", "text": "Go"},
+             "style": "primary", "value": "v",
+             "confirm": {"title": {"type": "plain_text", "text": "Sure?"},
+                         "text": {"type": "mrkdwn", "text": "*Really*"},
+                         "confirm": {"type": "plain_text", "text": "Yes"},
+                         "deny": {"type": "plain_text", "text": "No"}}},
+        ]},
+    ])
+    assert posted["ok"]
+    page.goto(playground.url)
+    page.locator("#channels button", has_text="team-vision").click()
+    msg = page.locator(f"article.msg[data-ts='{posted['ts']}']")
+    expect(msg.locator(".block-header")).to_have_text("Header <b>plain</b>")
+    section = msg.locator(".section .content > .text").first
+    expect(section.locator("strong")).to_have_text("bold")
+    expect(section.locator("em")).to_have_text("italic")
+    expect(section.locator("s")).to_have_text("gone")
+    expect(section.locator("code")).to_have_text("code")
+    expect(section.locator(".mention")).to_have_text("@team-ml approver")
+    expect(section.locator("a")).to_have_attribute("href", "https://example.com/x")
+    expect(section).to_contain_text("a <b> 💤")
+    expect(msg.locator(".fields .text")).to_have_count(2)
+    expect(msg.locator(".fields strong")).to_have_text("Field one")
+    expect(msg.locator("hr.divider")).to_have_count(1)
+    # escaped text is shown as text; an unescaped tag is a Slack control sequence, drawn as its words; neither runs
+    expect(msg.locator(".context")).to_have_text("context <img src=x onerror=alert(1)> img src=y onerror=alert(2)")
+    expect(msg.locator(".context img")).to_have_count(0)
+    expect(msg.locator(".blockimg img")).to_have_attribute("alt", "the logo")
+    go = msg.get_by_role("button", name="Go", exact=True)
+    expect(go).to_have_class("btn primary")
+    go.click()
+    expect(page.locator("#confirm-title")).to_have_text("Sure?")
+    expect(page.locator("#confirm-text strong")).to_have_text("Really")
+    page.locator("#confirm-deny").click()  # No: nothing is sent
+    expect(page.locator("#confirm")).not_to_be_visible()
+    go.click()
+    page.locator("#confirm-ok").click()  # Yes: the click reaches costbot, whose All commands answer comes back
+    expect(message(page, "Everything you can ask")).to_contain_text("Only visible to you")
