@@ -239,3 +239,4 @@ def test_every_block_costbot_may_send_is_drawn(playground: Playground, page: Any
     go.click()
     page.locator("#confirm-ok").click()  # Yes: the click reaches costbot, whose All commands answer comes back
     expect(message(page, "Everything you can ask")).to_contain_text("Only visible to you")
+    expect(page.locator("article.msg", has_text="Everything you can ask")).to_have_count(1)  # No sent nothing
