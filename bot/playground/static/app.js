@@ -210,7 +210,9 @@ function sideItem(id, label) {
   if (id === ui.view) b.setAttribute("aria-current", "true");
   const n = unread(id);
   if (n) b.appendChild(node("span", "badge", String(n)));
-  b.addEventListener("click", () => { ui.view = id; ui.tab = "messages"; render(); if (isDm()) openHomeIfNeeded(); });
+  b.addEventListener("click", () => {
+    ui.view = id; ui.tab = "messages"; ui.jump = true; render(); if (isDm()) openHomeIfNeeded();
+  });
   li.appendChild(b);
   return li;
 }
