@@ -377,6 +377,20 @@ class Application:
             self.cost_store.close()
 
     # -- running ------------------------------------------------------------------------------------------
+    def playground(self, host: str = "127.0.0.1", port: int = 3000, announce: Callable[[str], None] = print) -> None:
+        """`costbot playground`: the app behind a local page that stands in for Slack (bot/playground/), until
+        SIGTERM/SIGINT. The app is this one's settings and config with Slack pointed at the page."""
+        from bot.playground.server import Playground
+
+        def build(values: dict[str, str]) -> Application:
+            return Application(self.settings.with_values(values), self.config, self.duckdb_threads)
+
+        stop = _stop_on_signals()
+        playground = Playground(build, host, port).start()
+        announce(playground.url)
+        stop.wait()
+        playground.stop()
+
     def run_scheduler(self, host: str = "0.0.0.0") -> None:
         """`costbot scheduler`: the scheduler alone until SIGTERM/SIGINT; one instance is active. Health and
         metrics on $PORT, as `serve` has."""

@@ -55,6 +55,8 @@ class Application(Protocol):
 
     def reset_demo(self) -> int: ...
 
+    def playground(self, host: str, port: int, announce: Callable[[str], None]) -> None: ...
+
     def status(self) -> OperatorStatus: ...
 
     def close(self) -> None: ...
@@ -639,6 +641,29 @@ def serve(
     settings = Settings()
     _setup_logging(settings)
     _application(ctx, settings=settings).serve(http=http, socket=socket, host=host, with_scheduler=with_scheduler)
+
+
+@app.command()
+def playground(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(metavar="PORT", min=0, max=65535,
+                                      help="Port of the page (0: any free one).")] = 3000,
+    host: Annotated[str, typer.Option(metavar="ADDRESS",
+                                      help="Interface to listen on; anyone who reaches it acts as anyone.")] =
+    "127.0.0.1",
+) -> None:
+    """Try costbot in a browser, no Slack workspace needed: a local page that behaves like a Slack channel with
+    costbot in it (the real app behind it). Ctrl-C stops it."""
+    settings = Settings()
+    _setup_logging(settings)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"Warning: listening on {host}: anyone who can reach it can act as any user, approvers included.",
+                  markup=False)
+
+    def announce(url: str) -> None:
+        out.print(f"costbot playground: {url}  (Ctrl-C stops it)", markup=False)
+
+    _application(ctx, settings=settings).playground(host=host, port=port, announce=announce)
 
 
 ESTIMATE_FORMATS = ("table", "json", "markdown")

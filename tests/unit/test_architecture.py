@@ -1,7 +1,8 @@
 """The dependency rule of docs/architecture.md, checked from the code on every CI run: no import cycles
 (TYPE_CHECKING imports count), domain imports only domain, render no services/adapters/ports/config, services
 no adapters/app/handlers, entry points (handlers, jobs, the CLI, the word table) no adapters and not the
-composition root, and no import-time work beyond definitions in domain and render."""
+composition root, the playground no adapters, services or composition root, and no import-time work beyond
+definitions in domain and render."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS = (("bot.domain", "domain"), ("bot.render", "render"), ("bot.adapters", "adapters"),
           ("bot.services", "services"), ("handlers", "entry"), ("bot.jobs", "entry"), ("bot.cli", "entry"),
-          ("bot.words", "entry"), ("bot.ports", "ports"), ("bot.config", "config"), ("bot.app", "app"))
+          ("bot.words", "entry"), ("bot.ports", "ports"), ("bot.config", "config"), ("bot.app", "app"),
+          ("bot.playground", "playground"))
 FORBIDDEN = {
     "domain": {"render", "adapters", "services", "entry", "ports", "config", "app", "other"},
     "render": {"adapters", "services", "entry", "ports", "config", "app"},
     "services": {"adapters", "entry", "app"},
     "entry": {"adapters", "app"},
     "ports": {"adapters", "services", "entry", "app"},
+    "playground": {"adapters", "services", "app"},  # it gets the application as a factory (docs/architecture.md)
 }
 
 
