@@ -155,7 +155,7 @@ def render_budgets(statuses: Sequence[BudgetStatus]) -> RenderableType:
 def render_anomalies(found: AnomalyFindings, currency: str) -> RenderableType:
     if not found.anomalies:
         return Text(f"No anomalies for {found.scope_label} in {found.period.describe()}.")
-    return RichGroup(Rule(findings_title(found)), *[
+    return RichGroup(heading(findings_title(found)), *[
         _plain(anomaly_text(a, currency) + (" (acknowledged)" if a.status == "acknowledged" else ""))
         for a in found.anomalies])
 

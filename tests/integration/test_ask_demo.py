@@ -289,6 +289,16 @@ def test_terminal_output_is_not_wrapped_in_a_pipe_and_help_reads_as_words(demo_e
     assert "Also write a chart to FILE: .png, .svg or .pdf." in helped.out  # one line, not split at 80
 
 
+@pytest.mark.parametrize("text", ["anomalies last-30d", "budget team-ml", "tags last-month", "idle", "audit 5"])
+def test_headings_in_a_pipe_are_rules_of_80(demo_env, monkeypatch, cli, text: str) -> None:  # type: ignore[no-untyped-def]
+    """A heading's rule has no terminal width to fill in a pipe: it is 80 wide, not as wide as the longest line."""
+    monkeypatch.setenv("COSTBOT_DATA_DIR", str(demo_env[0]))
+    answer = cli("ask", text)
+    assert answer.code == 0, answer.err
+    rules = [line for line in answer.out.splitlines() if line.startswith("─")]
+    assert all(len(line) == 80 for line in rules), [len(line) for line in rules]
+
+
 def test_an_answer_without_by_says_what_drove_it_and_why_it_changed(demo_env, monkeypatch, cli) -> None:  # type: ignore[no-untyped-def]
     """Top 3 services of a team and the two largest movers, to the cent, against plain sums over the CSV."""
     monkeypatch.setenv("COSTBOT_DATA_DIR", str(demo_env[0]))

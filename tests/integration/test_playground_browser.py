@@ -164,6 +164,14 @@ def test_the_demo_loop_in_a_browser(playground: Playground, page: Any, data_dir:
     assert state_of("gpu-dev-02") == "running"
     page.screenshot(path=shots / "5-undone.png")
 
+    # fast forward also ran the anomaly alerts: team-vision's runaway training job, with its buttons
+    page.locator("#channels button", has_text="team-vision").click()
+    alert = message(page, "against a usual")
+    expect(alert).to_contain_text("team-vision")
+    expect(alert.get_by_role("button", name="Acknowledge (expected)", exact=True)).to_be_visible()
+    click(page, alert, "Acknowledge (expected)")
+    expect(message(page, "Acknowledged by")).to_be_visible()
+
     # App Home: the app's views.publish, rendered
     page.locator("#apps button").click()
     page.locator("#tab-home").click()
