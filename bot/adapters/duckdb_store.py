@@ -8,6 +8,7 @@ month), so re-ingesting never double counts. Readers use a cursor per call, so t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -20,7 +21,7 @@ import duckdb
 
 from bot.adapters import sql_compile
 from bot.adapters.sources.columns import FOCUS_COLUMNS, quote_ident
-from bot.adapters.sources.formats import mapping_for
+from bot.adapters.sources.formats import format_for
 from bot.adapters.sources.mapping import Mapping
 from bot.adapters.sources.raw_files import RawFile, describe_duckdb_error, discover, open_file
 from bot.domain.errors import IngestError, SourceOverlap, StoreBusy
@@ -91,6 +92,8 @@ class DuckDBCostStore:
                     con.execute(f"SET threads = {int(self._threads)}")
                 if not self._read_only:
                     con.execute(_SCHEMA)
+                    for column, ctype in FOCUS_COLUMNS.items():  # a store made before a column was added
+                        con.execute(f"ALTER TABLE costs ADD COLUMN IF NOT EXISTS {quote_ident(column)} {ctype}")
                     con.execute(_META)
                     con.execute(_TAG_KEYS)
                     con.execute(_TAG_INDEX)
@@ -158,9 +161,16 @@ class DuckDBCostStore:
     ) -> IngestSummary:
         staged: list[tuple[RawFile, Mapping, str]] = []
         keys: set[tuple[str, str, date]] = set()
+        notes: list[str] = []
         for i, path in enumerate(files):
             raw = open_file(con, path, f"raw_{i}")
-            mapping = mapping_for(raw)
+            fmt = format_for(raw)
+            if fmt.mapping is None:
+                notes.append(f"{path.name}: {fmt.skip_note}")
+                if progress:
+                    progress(path, i, len(files))
+                continue
+            mapping = fmt.mapping(raw)
             label = source or mapping.kind
             self._validate(con, raw, mapping)
             for account, period in con.execute(
@@ -194,7 +204,7 @@ class DuckDBCostStore:
         con.execute(
             "INSERT OR REPLACE INTO store_meta VALUES ('generation', ?)", [now.isoformat()]
         )
-        return self._summary(con, now, rows, len(files))
+        return dataclasses.replace(self._summary(con, now, rows, len(files)), notes=tuple(notes))
 
     @staticmethod
     def _overlaps(con: duckdb.DuckDBPyConnection, carried: set[tuple[str, str, date]], replace_sources: set[str],

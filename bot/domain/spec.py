@@ -65,6 +65,7 @@ UNTAGGED = "(untagged)"
 DIRECT = "(direct)"
 NONE_KEY = "(none)"
 OTHER = "(other)"
+IDLE = "(idle)"  # the workload of a shared node's unused capacity (split cost allocation)
 
 
 @dataclass(frozen=True)

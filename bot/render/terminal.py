@@ -130,6 +130,8 @@ def render_ingest_summary(summary: IngestSummary) -> RenderableType:
         table.add_row("charge dates", f"{summary.first_day} – {summary.last_day}")
     table.add_row("providers", Text(", ".join(summary.providers) or "–"))  # from the files: never markup
     table.add_row("currencies", Text(", ".join(summary.currencies) or "–"))
+    for note in summary.notes:
+        table.add_row("note", Text(note))  # file names come from the folder: never markup
     return table
 
 

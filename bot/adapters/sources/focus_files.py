@@ -1,7 +1,14 @@
-"""FOCUS 1.0–1.2 files (CSV, CSV.gz, Parquet) mapped onto costbot's FOCUS columns."""
+"""FOCUS 1.0–1.3 files (CSV, CSV.gz, Parquet) mapped onto costbot's FOCUS columns.
+
+FOCUS 1.3 split cost allocation: an allocated charge (`AllocatedMethodId` set) replaces its origin charge in the
+export, so every row counts once as it is. Its `Allocated*` columns are kept; `Tags` becomes the tags the charge
+is attributed by — the allocated tags over the origin resource's tags, key by key — and the origin tags stay in
+`x_OriginTags`. `ProviderName` falls back to FOCUS 1.3's `ServiceProviderName`.
+"""
 
 from __future__ import annotations
 
+from bot.adapters.sources.clusters import cluster_exprs
 from bot.adapters.sources.columns import (
     COST_TYPE,
     FOCUS_COLUMNS,
@@ -17,6 +24,8 @@ from bot.adapters.sources.mapping import Check, ColumnIndex, Mapping
 from bot.adapters.sources.raw_files import RawFile
 
 _TIMESTAMPS = ("BillingPeriodStart", "ChargePeriodStart", "ChargePeriodEnd")
+_TAG_COLUMNS = ("Tags", "AllocatedTags")
+_EMPTY_TAGS = "MAP {}::MAP(VARCHAR, VARCHAR)"
 _NUMBERS = {"BilledCost": COST_TYPE, "EffectiveCost": COST_TYPE, "ListCost": COST_TYPE, "ConsumedQuantity": "DOUBLE"}
 
 
@@ -53,7 +62,7 @@ def focus_mapping(raw: RawFile) -> Mapping:
             if is_text(col.type):  # typed Parquet numbers need no parsing check
                 checks.append(Check(col.name, f"{text_expr(col.ref)} IS NOT NULL AND ({expr}) IS NULL",
                                     "is not a number", col.ref))
-        elif target == "Tags":
+        elif target in _TAG_COLUMNS:
             exprs[target] = tags_expr(col.ref, col.type)
             checks.append(Check(col.name, f"NOT {tags_valid_expr(col.ref, col.type)}",
                                 "is not a JSON object of tags", col.ref))
@@ -74,5 +83,16 @@ def focus_mapping(raw: RawFile) -> Mapping:
     if effective == "NULL":
         exprs["EffectiveCost"] = billed
     if exprs["Tags"] == "NULL":
-        exprs["Tags"] = "MAP {}::MAP(VARCHAR, VARCHAR)"
+        exprs["Tags"] = _EMPTY_TAGS
+    service_provider = index.get("ServiceProviderName")
+    if service_provider is not None:
+        text = clean_text_expr(service_provider.ref) if raw.typed else text_expr(service_provider.ref)
+        exprs["ProviderName"] = text if exprs["ProviderName"] == "NULL" else f"coalesce({exprs['ProviderName']}, {text})"
+    origin = exprs["Tags"]
+    exprs["x_OriginTags"] = origin
+    if exprs["AllocatedTags"] != "NULL":
+        exprs["Tags"] = f"map_concat({origin}, coalesce({exprs['AllocatedTags']}, {_EMPTY_TAGS}))"
+    node = f"CASE WHEN {exprs['AllocatedMethodId']} IS NOT NULL THEN coalesce({exprs['ResourceName']}, " \
+           f"{exprs['ResourceId']}) END"
+    exprs.update(cluster_exprs(exprs["Tags"], exprs["AllocatedResourceId"], node))
     return Mapping("focus", exprs, checks)
