@@ -17,6 +17,8 @@ from bot.domain.spec import (
     NONE_KEY,
     UNTAGGED,
     AllOf,
+    AnyOf,
+    ColumnGlob,
     ColumnIn,
     Condition,
     CostSpec,
@@ -28,6 +30,7 @@ from bot.domain.spec import (
 ALLOWED_COLUMNS = {
     "ServiceName", "SubAccountId", "RegionId", "ResourceId", "ServiceCategory", "BillingAccountId",
     "ProviderName", "ChargeCategory", "ResourceType", "x_UsageType", "ResourceName",
+    "x_Cluster", "x_Namespace", "x_Workload", "x_Node",
 }
 
 
@@ -73,6 +76,16 @@ class SqlBuilder:
             return f"lower({quote_ident(cond.column)}) IN ({values})"
         if isinstance(cond, TagMissing):
             return f"({self.tag(cond.key)} IS NULL)"
+        if isinstance(cond, ColumnGlob):
+            if cond.column not in ALLOWED_COLUMNS:
+                raise ValueError(f"column {cond.column} cannot be filtered")
+            if not cond.patterns:
+                return "FALSE"
+            globs = " OR ".join(f"lower({quote_ident(cond.column)}) GLOB lower({self.param(p)})"
+                                for p in cond.patterns)
+            return f"coalesce({globs}, FALSE)"
+        if isinstance(cond, AnyOf):
+            return "(" + " OR ".join(self.condition(c) for c in cond.conditions) + ")" if cond.conditions else "FALSE"
         if isinstance(cond, AllOf):
             return "(" + " AND ".join(self.condition(c) for c in cond.conditions) + ")" if cond.conditions else "TRUE"
         raise TypeError(cond)

@@ -18,7 +18,8 @@ from bot.domain.errors import QueryError
 from bot.domain.money import parse_amount
 from bot.domain.periods import DEFAULT_PERIOD, PERIOD_WORDS, looks_like_period, resolve_period
 
-ScopeKind = Literal["team", "tag", "service", "account", "region", "resource", "untagged"]
+ScopeKind = Literal["team", "tag", "service", "account", "region", "resource", "untagged", "cluster", "namespace",
+                    "workload"]
 DimensionKind = Literal["team", "tag", "column", "time"]
 
 #: scope prefix -> FOCUS column it filters
@@ -27,6 +28,10 @@ SCOPE_COLUMNS: dict[str, str] = {
     "account": "SubAccountId",
     "region": "RegionId",
     "resource": "ResourceId",
+    # shared clusters: the Kubernetes attribution of split cost allocation (README "Shared clusters")
+    "cluster": "x_Cluster",
+    "namespace": "x_Namespace",
+    "workload": "x_Workload",
 }
 #: `by` words that group on a FOCUS column
 COLUMN_DIMENSIONS: dict[str, str] = {
@@ -35,6 +40,10 @@ COLUMN_DIMENSIONS: dict[str, str] = {
     "region": "RegionId",
     "resource": "ResourceId",
     "category": "ServiceCategory",
+    "cluster": "x_Cluster",
+    "namespace": "x_Namespace",
+    "workload": "x_Workload",
+    "node": "x_Node",
 }
 TIME_DIMENSIONS = ("day", "week", "month")
 KEYWORDS = ("by", "top", "billed", "direct", "untagged")
@@ -62,6 +71,8 @@ QUESTION_HELP: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("account:ID", "a sub-account (AWS account, subscription)"),
             ("region:ID", "a region, e.g. region:us-east-1"),
             ("resource:ID", "one resource id"),
+            ("cluster:NAME, namespace:NAME, workload:NAME", "a shared Kubernetes cluster's part; workload:(idle) is "
+             "its nodes' unused capacity"),
             ("untagged", "line items without the team tag"),
         ),
     ),
@@ -80,7 +91,7 @@ QUESTION_HELP: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         "Breakdown and options",
         (
             ("by DIMENSION", "team, project, model, env, any tag key, service, account, region, resource, "
-             "category, day, week, month"),
+             "category, cluster, namespace, workload, node, day, week, month"),
             ("top N", "show the N largest groups and sum the rest as (other)"),
             ("billed", "BilledCost (invoice view) instead of EffectiveCost (amortized)"),
             ("direct", "with allocation rules: a team's own cost, without its share of shared costs"),

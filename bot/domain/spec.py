@@ -32,19 +32,35 @@ class TagMissing:
 
 
 @dataclass(frozen=True)
+class ColumnGlob:
+    """A FOCUS column matches one of the shell-style patterns (`ml-*`), case-insensitively: a team's
+    `namespaces` selector."""
+
+    column: str
+    patterns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class AllOf:
     """Every condition holds (an allocation rule's `select` with several keys)."""
 
     conditions: tuple[TagsMatch | ColumnIn | TagMissing, ...]
 
 
-Condition = TagsMatch | ColumnIn | TagMissing | AllOf
+@dataclass(frozen=True)
+class AnyOf:
+    """One of the conditions holds (a team's tags, or its namespaces on a shared cluster)."""
+
+    conditions: tuple[TagsMatch | ColumnGlob, ...]
+
+
+Condition = TagsMatch | ColumnIn | TagMissing | AllOf | ColumnGlob | AnyOf
 
 
 @dataclass(frozen=True)
 class TeamRule:
     name: str
-    match: TagsMatch
+    match: TagsMatch | AnyOf
 
 
 @dataclass(frozen=True)

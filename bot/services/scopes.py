@@ -20,7 +20,17 @@ from bot.domain.query import (
     parse_scope,
     unknown_dimension,
 )
-from bot.domain.spec import ColumnIn, Condition, CostSpec, Grouping, TagMissing, TagsMatch, TeamRule
+from bot.domain.spec import (
+    AnyOf,
+    ColumnGlob,
+    ColumnIn,
+    Condition,
+    CostSpec,
+    Grouping,
+    TagMissing,
+    TagsMatch,
+    TeamRule,
+)
 from bot.ports import CostQueries
 
 
@@ -60,8 +70,12 @@ class ScopeResolver:
         return str(query.scopes[0].key) if len(query.scopes) == 1 and query.scopes[0].kind == "team" else None
 
     # -- conditions and groupings --------------------------------------------------------------------------
-    def team_match(self, team: str) -> TagsMatch:
-        return TagsMatch(tuple(sorted(self.config.team_tags(team).items())))
+    def team_match(self, team: str) -> TagsMatch | AnyOf:
+        """A team's line items: its tags (the attributed tags: allocated tags first, then the origin's), or — on a
+        shared cluster — a namespace matching its `namespaces` patterns."""
+        tags = TagsMatch(tuple(sorted(self.config.team_tags(team).items())))
+        namespaces = tuple(self.config.teams[team].namespaces)
+        return AnyOf((tags, ColumnGlob("x_Namespace", namespaces))) if namespaces else tags
 
     def team_rules(self) -> tuple[TeamRule, ...]:
         return tuple(TeamRule(name, self.team_match(name)) for name in self.config.teams)
@@ -170,7 +184,7 @@ class ScopeResolver:
                 if value.lower() not in {v.lower() for v in values}:
                     raise _absent(scope.label(), f"no line item has {key} '{value}' in the billing data", value,
                                   values, f"{key}:")
-            elif scope.kind in ("region", "account"):
+            elif scope.kind in ("region", "account", "cluster", "namespace", "workload"):
                 column = SCOPE_COLUMNS[scope.kind]
                 values = self.queries.distinct_values(column)
                 if str(scope.value).lower() not in {v.lower() for v in values}:

@@ -42,7 +42,8 @@ def cluster_exprs(tags: str, resource_id: str = "NULL", node: str = "NULL") -> d
     workload = (f"CASE WHEN ({namespace}) IN ({idle}) THEN {quote_literal(IDLE)} ELSE coalesce("
                 f"{tag_value(tags, WORKLOAD_KEYS)}, {_from_id(resource_id, r'/workloads/([^/]+)$')}) END")
     return {
-        "x_Cluster": (f"coalesce({tag_value(tags, CLUSTER_KEYS)}, {_from_id(resource_id, r'/managedClusters/([^/]+)')}, "
+        "x_Cluster": (f"coalesce({tag_value(tags, CLUSTER_KEYS)}, "
+                      f"{_from_id(resource_id, r'/managedClusters/([^/]+)')}, "
                       f"{_from_id(resource_id, r':(?:cluster|pod)/([^/]+)')})"),
         "x_Namespace": namespace,
         "x_Workload": workload,

@@ -87,7 +87,8 @@ def focus_mapping(raw: RawFile) -> Mapping:
     service_provider = index.get("ServiceProviderName")
     if service_provider is not None:
         text = clean_text_expr(service_provider.ref) if raw.typed else text_expr(service_provider.ref)
-        exprs["ProviderName"] = text if exprs["ProviderName"] == "NULL" else f"coalesce({exprs['ProviderName']}, {text})"
+        named = exprs["ProviderName"]
+        exprs["ProviderName"] = text if named == "NULL" else f"coalesce({named}, {text})"
     origin = exprs["Tags"]
     exprs["x_OriginTags"] = origin
     if exprs["AllocatedTags"] != "NULL":
