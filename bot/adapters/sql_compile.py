@@ -25,6 +25,8 @@ from bot.domain.spec import (
     Grouping,
     TagMissing,
     TagsMatch,
+    TeamIs,
+    TeamRule,
 )
 
 ALLOWED_COLUMNS = {
@@ -63,10 +65,24 @@ class SqlBuilder:
         refs = [f"NULLIF(Tags[{self.param(k)}], '')" for k in spellings]
         return refs[0] if len(refs) == 1 else f"coalesce({', '.join(refs)})"
 
+    def allocated_tag(self, key: str) -> str:
+        """The key's value among a split charge's allocated tags (NULL on other line items)."""
+        refs = [f"NULLIF(AllocatedTags[{self.param(k)}], '')" for k in self._keys.get(key.lower(), [key])]
+        return refs[0] if len(refs) == 1 else f"coalesce({', '.join(refs)})"
+
+    def team_case(self, rules: Sequence[TeamRule]) -> str:
+        """The line item's team: shared-cluster claims (`first`) of every team before any team's tags."""
+        firsts = [f"WHEN {self.condition(r.first)} THEN {self.param(r.name)}" for r in rules if r.first is not None]
+        cases = " ".join([*firsts, *(f"WHEN {self.condition(r.match)} THEN {self.param(r.name)}" for r in rules)])
+        return f"CASE {cases} ELSE {quote_literal(UNTAGGED)} END"
+
     def condition(self, cond: Condition) -> str:
         if isinstance(cond, TagsMatch):
-            parts = [f"lower({self.tag(k)}) = lower({self.param(v)})" for k, v in cond.pairs]
+            value = self.allocated_tag if cond.column == "AllocatedTags" else self.tag
+            parts = [f"lower({value(k)}) = lower({self.param(v)})" for k, v in cond.pairs]
             return "(" + " AND ".join(parts) + ")"
+        if isinstance(cond, TeamIs):
+            return f"({self.team_case(cond.rules)}) = {self.param(cond.name)}"
         if isinstance(cond, ColumnIn):
             if cond.column not in ALLOWED_COLUMNS:
                 raise ValueError(f"column {cond.column} cannot be filtered")
@@ -102,10 +118,7 @@ class SqlBuilder:
         if grouping.kind == "teams":
             if not grouping.teams:
                 return f"coalesce({self.tag(grouping.target)}, {quote_literal(UNTAGGED)})"
-            cases = " ".join(
-                f"WHEN {self.condition(rule.match)} THEN {self.param(rule.name)}" for rule in grouping.teams
-            )
-            return f"CASE {cases} ELSE {quote_literal(UNTAGGED)} END"
+            return self.team_case(grouping.teams)
         if grouping.kind == "rules":
             cases = " ".join(f"WHEN {self.condition(c)} THEN {self.param(name)}" for name, c in grouping.rules)
             return f"CASE {cases} ELSE {quote_literal(DIRECT)} END" if cases else quote_literal(DIRECT)

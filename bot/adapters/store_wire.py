@@ -17,7 +17,18 @@ from typing import Any
 from bot.domain import errors
 from bot.domain.figures import DailyRow, Totals
 from bot.domain.ingest import IngestSummary, SourceHolding
-from bot.domain.spec import AllOf, AnyOf, ColumnGlob, ColumnIn, CostSpec, Grouping, TagMissing, TagsMatch, TeamRule
+from bot.domain.spec import (
+    AllOf,
+    AnyOf,
+    ColumnGlob,
+    ColumnIn,
+    CostSpec,
+    Grouping,
+    TagMissing,
+    TagsMatch,
+    TeamIs,
+    TeamRule,
+)
 
 VERSION = "1"  # the protocol; a client and a server of different versions refuse each other
 
@@ -30,7 +41,7 @@ METHODS = frozenset({
 })
 
 _TYPES: dict[str, type] = {cls.__name__: cls for cls in (
-    CostSpec, Grouping, TeamRule, TagsMatch, ColumnIn, TagMissing, AllOf, AnyOf, ColumnGlob, Totals, DailyRow,
+    CostSpec, Grouping, TeamRule, TagsMatch, ColumnIn, TagMissing, AllOf, AnyOf, ColumnGlob, TeamIs, Totals, DailyRow,
     IngestSummary, SourceHolding,
 )}
 _ERRORS: dict[str, type[errors.CostbotError]] = {

@@ -11,9 +11,11 @@ Metric = Literal["EffectiveCost", "BilledCost"]
 
 @dataclass(frozen=True)
 class TagsMatch:
-    """All (tag key, value) pairs match, values compared case-insensitively."""
+    """All (tag key, value) pairs match, values compared case-insensitively. `column`: the attributed `Tags`, or
+    only the `AllocatedTags` of a split (allocated) charge."""
 
     pairs: tuple[tuple[str, str], ...]
+    column: Literal["Tags", "AllocatedTags"] = "Tags"
 
 
 @dataclass(frozen=True)
@@ -54,13 +56,26 @@ class AnyOf:
     conditions: tuple[TagsMatch | ColumnGlob, ...]
 
 
-Condition = TagsMatch | ColumnIn | TagMissing | AllOf | ColumnGlob | AnyOf
+@dataclass(frozen=True)
+class TeamRule:
+    """`first`: the team's claim on a shared cluster's allocated charge (its tags among the allocated tags, or its
+    namespaces), checked for every team before any team's `match` on the attributed tags."""
+
+    name: str
+    match: TagsMatch
+    first: TagsMatch | AnyOf | None = None
 
 
 @dataclass(frozen=True)
-class TeamRule:
+class TeamIs:
+    """The line item's team — the first rule whose `first` holds, else the first whose `match` holds — is `name`:
+    one team per line item, as `by team` groups them."""
+
     name: str
-    match: TagsMatch | AnyOf
+    rules: tuple[TeamRule, ...]
+
+
+Condition = TagsMatch | ColumnIn | TagMissing | AllOf | ColumnGlob | AnyOf | TeamIs
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,7 @@ def _split_costs(exprs: dict[str, str], index: ColumnIndex) -> None:
     exprs["ListCost"] = f"CASE WHEN {is_pod} THEN 0 ELSE {exprs['ListCost']} END"  # the node's list price once
     exprs["AllocatedMethodId"] = f"CASE WHEN {is_pod} THEN 'aws-split-cost-allocation' END"
     exprs["AllocatedResourceId"] = f"CASE WHEN {is_pod} THEN {exprs['ResourceId']} END"
+    exprs["AllocatedTags"] = f"CASE WHEN {is_pod} THEN {exprs['Tags']} END"  # a pod's own tags: its team's claim
     exprs["x_Workload"] = f"CASE WHEN {is_node_hour} THEN {quote_literal(IDLE)} ELSE {exprs['x_Workload']} END"
     exprs["x_Node"] = f"CASE WHEN {is_pod} THEN coalesce({exprs['x_Node']}, {parent}) ELSE {exprs['x_Node']} END"
     exprs["x_Cluster"] = (f"CASE WHEN {is_node_hour} THEN max(CASE WHEN {is_pod} THEN {exprs['x_Cluster']} END) "

@@ -1,0 +1,260 @@
+"""Shared clusters in the bill (FOCUS 1.3 allocated charges, EKS split cost allocation, GKE labels): ingested through
+the CLI, asked through `costbot ask --json`, every figure checked against plain Python over the fixture file."""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import gzip
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.cluster_billing import (
+    EKS_CLUSTER,
+    GKE_CLUSTER,
+    write_cur2,
+    write_focus13_folder,
+    write_gke,
+)
+from tests.conftest import CliResult, shared_file
+
+Cli = Callable[..., CliResult]
+#: teams in config order: tags first, or a namespace pattern on a shared cluster
+TEAMS = {
+    "team-ml": ({"team": "ml"}, ["ml-*"]),
+    "team-vision": ({"team": "vision"}, ["vision-*"]),
+    "team-search": ({"team": "search"}, ["search-*"]),
+    "team-data": ({"team": "data"}, []),
+    "team-platform": ({"team": "platform"}, []),
+}
+
+
+def cents(x: Decimal) -> float:
+    return float(x.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def configure(folder: Path, allocation: list[dict[str, Any]] | None = None) -> None:
+    config: dict[str, Any] = {"tag_keys": {"team": "team"}, "teams": {
+        name: {"tags": tags, **({"namespaces": ns} if ns else {})} for name, (tags, ns) in TEAMS.items()}}
+    if allocation:
+        config["allocation"] = allocation
+    (folder / "costbot.yml").write_text(yaml.safe_dump(config))
+
+
+def ask(cli: Cli, text: str) -> dict[str, Any]:
+    result = cli("ask", text, "--json")
+    assert result.code == 0, result.err
+    return result.json()
+
+
+def groups(cli: Cli, text: str) -> dict[str, float]:
+    return {g["key"]: g["cost"] for g in ask(cli, text)["groups"]}
+
+
+def team_of(tags: dict[str, str], namespace: str | None = None, allocated: dict[str, str] | None = None) -> str:
+    """A line item's team, as the README says: first the team (in config order) whose tags are among the allocated
+    tags or whose namespace pattern matches; else the first whose tags all match the allocated tags over the
+    origin's."""
+
+    def matches(wanted: dict[str, str], have: dict[str, str]) -> bool:
+        lowered = {k.lower(): str(v).lower() for k, v in have.items()}
+        return all(lowered.get(k) == v for k, v in wanted.items())
+
+    for name, (wanted, patterns) in TEAMS.items():
+        if allocated and matches(wanted, allocated):
+            return name
+        if namespace and any(fnmatch.fnmatchcase(namespace.lower(), p) for p in patterns):
+            return name
+    for name, (wanted, _) in TEAMS.items():
+        if matches(wanted, {**tags, **(allocated or {})}):
+            return name
+    return "(untagged)"
+
+
+def summed(pairs: list[tuple[str, Decimal]]) -> dict[str, float]:
+    out: dict[str, Decimal] = defaultdict(Decimal)
+    for key, cost in pairs:
+        out[key] += cost
+    return {k: cents(v) for k, v in out.items()}
+
+
+# -- FOCUS 1.3 ----------------------------------------------------------------------------------------------------
+def test_focus13_export_folder_ingests_and_allocated_charges_attribute(cli: Cli, tmp_path: Path) -> None:
+    rows = write_focus13_folder(tmp_path / "export")
+    configure(tmp_path)
+    result = cli("ingest", str(tmp_path / "export"))
+    assert result.code == 0, result.err
+    assert "focus_1_3_contract_commitment.csv: a FOCUS 1.3 Contract Commitment dataset" in result.out
+    total = sum(Decimal(r["EffectiveCost"]) for r in rows)
+    assert ask(cli, "2026-10")["total"] == cents(total)  # each allocated charge once: the node's cost, no more
+
+    def attributed(r: dict[str, str]) -> dict[str, str]:
+        return {**json.loads(r["Tags"] or "{}"), **json.loads(r["AllocatedTags"] or "{}")}
+
+    namespaces = summed([(attributed(r).get("k8s-namespace", "(none)"), Decimal(r["EffectiveCost"])) for r in rows])
+    assert groups(cli, "2026-10 by namespace") == namespaces
+    workloads = summed([(r["AllocatedResourceId"].rsplit("/", 1)[-1] if r["AllocatedMethodId"] else "(none)",
+                         Decimal(r["EffectiveCost"])) for r in rows])
+    assert groups(cli, "2026-10 by workload") == workloads
+    teams = summed([(team_of(json.loads(r["Tags"]), attributed(r).get("k8s-namespace"),
+                             json.loads(r["AllocatedTags"] or "{}")), Decimal(r["EffectiveCost"])) for r in rows])
+    # allocated tags (trainer: team ml) and namespaces (serving: vision-*, notebooks: ml-*) before the origin's
+    # tags (the node's team platform)
+    assert groups(cli, "2026-10 by team") == teams
+    assert "team-platform" not in teams  # the node's own tag lost to the allocated tags and namespaces
+    aks = sum((Decimal(r["EffectiveCost"]) for r in rows if "/managedClusters/aks-gpu/" in r["AllocatedResourceId"]),
+              Decimal(0))
+    assert ask(cli, "cluster:aks-gpu 2026-10")["total"] == cents(aks)
+    assert ask(cli, "team-ml namespace:ml-dev 2026-10")["total"] == namespaces["ml-dev"]
+
+
+def test_focus13_keeps_allocated_columns_and_origin_tags(cli: Cli, tmp_path: Path, data_dir: Path) -> None:
+    import duckdb
+
+    rows = write_focus13_folder(tmp_path / "export")
+    assert cli("ingest", str(tmp_path / "export")).code == 0
+    con = duckdb.connect(str(data_dir / "costs.duckdb"), read_only=True)
+    try:
+        stored = con.execute(
+            "SELECT AllocatedMethodId, AllocatedResourceId, AllocatedResourceName, AllocatedTags, x_OriginTags, "
+            "Tags, ProviderName, x_Node FROM costs WHERE AllocatedMethodId IS NOT NULL ORDER BY ChargePeriodStart, "
+            "AllocatedResourceId").fetchall()
+    finally:
+        con.close()
+    allocated = sorted((r for r in rows if r["AllocatedMethodId"]),
+                       key=lambda r: (r["ChargePeriodStart"], r["AllocatedResourceId"]))
+    assert len(stored) == len(allocated) == 27
+    for got, r in zip(stored, allocated, strict=True):
+        origin, alloc = json.loads(r["Tags"]), json.loads(r["AllocatedTags"])
+        assert got == (r["AllocatedMethodId"], r["AllocatedResourceId"], r["AllocatedResourceName"], alloc, origin,
+                       {**origin, **alloc}, "Microsoft Azure", "gpu-node-1")
+
+
+def test_shared_focus13_samples_ingest_whole_folders(cli: Cli, tmp_path: Path) -> None:
+    """The FOCUS 1.3 sample exports (both datasets per folder) ingest; totals and cost centers (allocated tags
+    first, then the origin's) are exact against the files."""
+    for cloud in ("aws", "azure"):
+        folder = shared_file("focus-multicloud", f"focus13-{cloud}")
+        for old in tmp_path.glob("data/costs.duckdb*"):  # one cloud at a time: both samples are May 2026
+            old.unlink()
+        with gzip.open(next(folder.glob("*cost_and_usage*")), "rt", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        result = cli("ingest", str(folder), "--source", f"focus13-{cloud}")
+        assert result.code == 0, result.err
+        assert "Contract Commitment dataset" in result.out
+        allocated = [r for r in rows if r["AllocatedMethodId"]]
+        assert 0 < len(allocated) < len(rows)
+        month = rows[0]["BillingPeriodStart"][:7]
+        by_cc = summed([({**json.loads(r["Tags"] or "{}"), **json.loads(r["AllocatedTags"] or "{}")}
+                         .get("CostCenter", "(untagged)"), Decimal(r["EffectiveCost"] or 0)) for r in rows])
+        assert groups(cli, f"{month} by CostCenter") == by_cc
+        assert ask(cli, month)["total"] == cents(sum((Decimal(r["EffectiveCost"] or 0) for r in rows), Decimal(0)))
+
+
+# -- CUR 2.0 split cost allocation ----------------------------------------------------------------------------------
+def cur_expected(rows: list[dict[str, str]]) -> list[tuple[dict[str, str], Decimal, str, str | None, str | None]]:
+    """Each row's cost as attributed, its workload, namespace and cluster: a pod row costs its split cost, the
+    node's instance-hour keeps what its pods did not take (idle), everything else its unblended cost."""
+    taken: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for r in rows:
+        if r["split_line_item_parent_resource_id"]:
+            key = (r["split_line_item_parent_resource_id"], r["line_item_usage_start_date"])
+            taken[key] += Decimal(r["split_line_item_split_cost"])
+    out = []
+    for r in rows:
+        tags = json.loads(r["resource_tags"])
+        if r["split_line_item_parent_resource_id"]:
+            out.append((r, Decimal(r["split_line_item_split_cost"]), tags["aws_eks_workload_name"],
+                        tags["aws_eks_namespace"], tags["aws_eks_cluster_name"]))
+        elif "BoxUsage" in r["line_item_usage_type"] and taken.get((r["line_item_resource_id"],
+                                                                      r["line_item_usage_start_date"])):
+            cost = Decimal(r["line_item_unblended_cost"]) - taken[(r["line_item_resource_id"],
+                                                                    r["line_item_usage_start_date"])]
+            out.append((r, cost, "(idle)", None, tags.get("aws_eks_cluster_name")))
+        else:
+            out.append((r, Decimal(r["line_item_unblended_cost"]), "(none)", None, tags.get("aws_eks_cluster_name")))
+    return out
+
+
+def user_tags(r: dict[str, str]) -> dict[str, str]:
+    """CUR 2.0's user tags (`user_team` -> `team`)."""
+    return {k[5:]: v for k, v in json.loads(r["resource_tags"]).items() if k.startswith("user_")}
+
+
+def test_cur2_split_cost_allocation_counts_the_node_once(cli: Cli, tmp_path: Path) -> None:
+    rows = write_cur2(tmp_path / "cur2.csv")
+    configure(tmp_path)
+    assert cli("ingest", str(tmp_path / "cur2.csv")).code == 0
+    billed = sum((Decimal(r["line_item_unblended_cost"]) for r in rows), Decimal(0))
+    assert ask(cli, "2026-10")["total"] == cents(billed)  # totals unchanged by the split
+    expected = cur_expected(rows)
+    assert groups(cli, "2026-10 by namespace") == summed([(ns or "(none)", c) for _, c, _, ns, _ in expected])
+    assert groups(cli, "2026-10 by workload") == summed([(w, c) for _, c, w, _, _ in expected])
+    unused = sum((Decimal(r["split_line_item_unused_cost"]) for r in rows if r["split_line_item_unused_cost"]),
+                 Decimal(0))
+    idle = ask(cli, f"cluster:{EKS_CLUSTER} workload:(idle) 2026-10")["total"]
+    assert idle == cents(unused) == cents(sum((c for _, c, w, _, _ in expected if w == "(idle)"), Decimal(0)))
+    assert ask(cli, f"cluster:{EKS_CLUSTER} 2026-10")["total"] == cents(
+        sum((c for _, c, _, _, cl in expected if cl == EKS_CLUSTER), Decimal(0)))
+    teams = summed([(team_of(user_tags(r), ns, user_tags(r) if ns else None), c) for r, c, _, ns, _ in expected])
+    assert groups(cli, "2026-10 by team") == teams
+
+
+def test_idle_capacity_is_shared_by_an_allocation_rule(cli: Cli, tmp_path: Path) -> None:
+    from bot.domain.allocation import largest_remainder
+
+    rows = write_cur2(tmp_path / "cur2.csv")
+    weights = {"team-ml": Decimal(3), "team-vision": Decimal(1)}
+    configure(tmp_path, [{"name": "eks-idle", "select": {"workload": "(idle)"}, "method": "weights",
+                          "weights": {k: int(v) for k, v in weights.items()}}])
+    assert cli("ingest", str(tmp_path / "cur2.csv")).code == 0
+    expected = cur_expected(rows)
+    direct: dict[str, Decimal] = defaultdict(Decimal)
+    pool: dict[str, Decimal] = defaultdict(Decimal)  # by service, as rules spread
+    for r, cost, workload, ns, _ in expected:
+        if workload == "(idle)":
+            pool["AmazonEC2"] += cost
+            continue
+        direct[team_of(user_tags(r), ns, user_tags(r) if ns else None)] += cost
+    shared: dict[str, Decimal] = defaultdict(Decimal)
+    for service in sorted(pool):
+        for team, part in largest_remainder(pool[service], weights).items():
+            shared[team] += part
+    answer = {g["key"]: g for g in ask(cli, "2026-10 by team")["groups"]}
+    for team in ("team-ml", "team-vision"):
+        assert answer[team]["direct_cost"] == cents(direct[team])
+        assert answer[team]["shared_cost"] == cents(shared[team])
+    assert answer["team-platform"]["cost"] == cents(direct["team-platform"])  # the node's idle left platform
+
+
+# -- GKE cost allocation ----------------------------------------------------------------------------------------------
+def test_gke_labels_give_namespace_workload_cluster_and_idle(cli: Cli, tmp_path: Path) -> None:
+    rows = write_gke(tmp_path / "gke.csv")
+    configure(tmp_path)
+    assert cli("ingest", str(tmp_path / "gke.csv")).code == 0
+    tags = [(json.loads(r["Tags"]), Decimal(r["EffectiveCost"])) for r in rows]
+    assert ask(cli, "2026-10")["total"] == cents(sum((c for _, c in tags), Decimal(0)))
+    assert groups(cli, "2026-10 by namespace") == summed([(t.get("k8s-namespace", "(none)"), c) for t, c in tags])
+    workloads = summed([("(idle)" if t.get("k8s-namespace") == "goog-k8s-unallocated"
+                         else t.get("k8s-label/app", "(none)"), c) for t, c in tags])
+    assert groups(cli, "2026-10 by workload") == workloads
+    assert ask(cli, f"cluster:{GKE_CLUSTER} workload:(idle) 2026-10")["total"] == workloads["(idle)"]
+    assert ask(cli, f"cluster:{GKE_CLUSTER} 2026-10")["total"] == cents(
+        sum((c for t, c in tags if t.get("goog-k8s-cluster-name") == GKE_CLUSTER), Decimal(0)))
+    teams = summed([(team_of(t, t.get("k8s-namespace")), c) for t, c in tags])
+    assert groups(cli, "2026-10 by team") == teams
+    assert teams["team-search"] > 0 and teams["team-ml"] > 0
+
+
+def test_unknown_cluster_is_named_with_the_closest(cli: Cli, tmp_path: Path) -> None:
+    write_gke(tmp_path / "gke.csv")
+    configure(tmp_path)
+    assert cli("ingest", str(tmp_path / "gke.csv")).code == 0
+    result = cli("ask", "cluster:gke-mll", "2026-10", "--json")
+    assert result.code != 0 and "no cluster 'gke-mll'" in result.err and "cluster:gke-ml" in result.err
