@@ -9,7 +9,7 @@ import gzip
 import json
 from collections import defaultdict
 from collections.abc import Callable
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -78,10 +78,17 @@ def team_of(tags: dict[str, str], namespace: str | None = None, allocated: dict[
 
 
 def summed(pairs: list[tuple[str, Decimal]]) -> dict[str, float]:
+    """Groups as answers show them: whole cents adding up to the rounded total (each group floored, the missing
+    cents to the largest remainders)."""
     out: dict[str, Decimal] = defaultdict(Decimal)
     for key, cost in pairs:
         out[key] += cost
-    return {k: cents(v) for k, v in out.items()}
+    cent = Decimal("0.01")
+    floors = {k: (v / cent).to_integral_value(rounding=ROUND_FLOOR) * cent for k, v in out.items()}
+    missing = int((Decimal(str(cents(sum(out.values(), Decimal(0))))) - sum(floors.values(), Decimal(0))) / cent)
+    for k in sorted(out, key=lambda k: -(out[k] - floors[k]))[:missing]:
+        floors[k] += cent
+    return {k: float(v) for k, v in floors.items()}
 
 
 # -- FOCUS 1.3 ----------------------------------------------------------------------------------------------------
@@ -136,6 +143,11 @@ def test_focus13_keeps_allocated_columns_and_origin_tags(cli: Cli, tmp_path: Pat
                        {**origin, **alloc}, "Microsoft Azure", "gpu-node-1")
 
 
+def stored(text: str) -> Decimal:
+    """A cost as the store keeps it: nine decimals (the samples carry up to fourteen)."""
+    return Decimal(text or 0).quantize(Decimal("1e-9"), rounding=ROUND_HALF_UP)
+
+
 def test_shared_focus13_samples_ingest_whole_folders(cli: Cli, tmp_path: Path) -> None:
     """The FOCUS 1.3 sample exports (both datasets per folder) ingest; totals and cost centers (allocated tags
     first, then the origin's) are exact against the files."""
@@ -152,9 +164,9 @@ def test_shared_focus13_samples_ingest_whole_folders(cli: Cli, tmp_path: Path) -
         assert 0 < len(allocated) < len(rows)
         month = rows[0]["BillingPeriodStart"][:7]
         by_cc = summed([({**json.loads(r["Tags"] or "{}"), **json.loads(r["AllocatedTags"] or "{}")}
-                         .get("CostCenter", "(untagged)"), Decimal(r["EffectiveCost"] or 0)) for r in rows])
+                         .get("CostCenter", "(untagged)"), stored(r["EffectiveCost"])) for r in rows])
         assert groups(cli, f"{month} by CostCenter") == by_cc
-        assert ask(cli, month)["total"] == cents(sum((Decimal(r["EffectiveCost"] or 0) for r in rows), Decimal(0)))
+        assert ask(cli, month)["total"] == cents(sum((stored(r["EffectiveCost"]) for r in rows), Decimal(0)))
 
 
 # -- CUR 2.0 split cost allocation ----------------------------------------------------------------------------------
