@@ -76,8 +76,8 @@ def _azure(day: str, hour: int, cost: Decimal, **extra: str) -> dict[str, str]:
         "BillingAccountId": "8a1b2c3d-0000-4a00-9000-0000000000aa", "BillingAccountName": "ExampleCorp MCA",
         "BillingAccountType": "Microsoft Customer Agreement",
         "SubAccountId": "22222222-2222-4222-8222-222222222222", "SubAccountName": "ml-platform",
-        "SubAccountType": "Subscription", "BillingPeriodStart": "2026-10-01T00:00:00Z",
-        "BillingPeriodEnd": "2026-11-01T00:00:00Z", "ChargePeriodStart": start,
+        "SubAccountType": "Subscription", "BillingPeriodStart": f"{day[:7]}-01T00:00:00Z",
+        "ChargePeriodStart": start,
         "ChargePeriodEnd": f"{day}T{hour + 1:02d}:00:00Z", "ChargeCategory": "Usage", "ChargeFrequency": "Usage-Based",
         "BilledCost": str(cost), "EffectiveCost": str(cost), "ListCost": str(cost), "ContractedCost": str(cost),
         "PricingCategory": "Standard", "PricingUnit": "Hours", "PricingCurrency": "USD", "BillingCurrency": "USD",
@@ -86,11 +86,11 @@ def _azure(day: str, hour: int, cost: Decimal, **extra: str) -> dict[str, str]:
     }
 
 
-def focus13_rows() -> list[dict[str, str]]:
+def focus13_rows(days: tuple[str, ...] = DAYS) -> list[dict[str, str]]:
     """Each hour of the shared node as three allocated charges (the origin charge is not in the export), and a
     storage account of team data."""
     rows = []
-    for day in DAYS:
+    for day in days:
         for hour in HOURS:
             for workload, namespace, ratio, tags in SPLITS:
                 rows.append(_azure(
@@ -109,9 +109,9 @@ def focus13_rows() -> list[dict[str, str]]:
     return rows
 
 
-def write_focus13_folder(folder: Path) -> list[dict[str, str]]:
+def write_focus13_folder(folder: Path, days: tuple[str, ...] = DAYS) -> list[dict[str, str]]:
     """Both datasets of a FOCUS 1.3 export; returns the Cost and Usage rows."""
-    path = _write(folder / "focus_1_3_cost_and_usage.csv", FOCUS13_HEADER, focus13_rows())
+    path = _write(folder / "focus_1_3_cost_and_usage.csv", FOCUS13_HEADER, focus13_rows(days))
     _write(folder / "focus_1_3_contract_commitment.csv", COMMITMENT_HEADER, [{
         "ContractCommitmentId": f"{_SUB}/providers/Microsoft.BillingBenefits/savingsPlans/sp-1",
         "ContractCommitmentType": "Savings Plan", "ContractCommitmentCategory": "Spend",
@@ -150,8 +150,7 @@ PODS = (
 def _cur(day: str, hour: int, **values: str) -> dict[str, str]:
     return {
         "bill_bill_type": "Anniversary", "bill_billing_entity": "AWS",
-        "bill_billing_period_start_date": "2026-10-01T00:00:00.000Z",
-        "bill_billing_period_end_date": "2026-11-01T00:00:00.000Z", "bill_payer_account_id": "999988887777",
+        "bill_billing_period_start_date": f"{day[:7]}-01T00:00:00.000Z", "bill_payer_account_id": "999988887777",
         "bill_payer_account_name": "ExampleCorp", "line_item_currency_code": "USD",
         "line_item_usage_account_id": "444455556666", "line_item_usage_account_name": "ml-prod",
         "line_item_usage_start_date": f"{day}T{hour:02d}:00:00.000Z",
@@ -160,13 +159,13 @@ def _cur(day: str, hour: int, **values: str) -> dict[str, str]:
     }
 
 
-def cur2_rows() -> list[dict[str, str]]:
+def cur2_rows(days: tuple[str, ...] = DAYS) -> list[dict[str, str]]:
     """Each hour: the node's instance-hour (its full cost, as billed), its data transfer, each pod's vCPU and
     memory rows (unblended 0; split and unused cost set, the unused cost spread by split ratio), and S3."""
     rows = []
     taken = sum((cpu + mem for _, _, cpu, mem, _ in PODS), Decimal(0))
     idle = NODE_COST - taken
-    for day in DAYS:
+    for day in days:
         for hour in HOURS:
             rows.append(_cur(day, hour, line_item_product_code="AmazonEC2", line_item_resource_id=NODE_ID,
                              line_item_usage_type="BoxUsage:p4d.24xlarge", line_item_operation="RunInstances",
@@ -211,8 +210,8 @@ def cur2_rows() -> list[dict[str, str]]:
     return rows
 
 
-def write_cur2(path: Path) -> list[dict[str, str]]:
-    return read_rows(_write(path, CUR2_HEADER, cur2_rows()))
+def write_cur2(path: Path, days: tuple[str, ...] = DAYS) -> list[dict[str, str]]:
+    return read_rows(_write(path, CUR2_HEADER, cur2_rows(days)))
 
 
 # -- GKE cost allocation in a GCP FOCUS export ---------------------------------------------------------------
@@ -232,9 +231,9 @@ GKE_SPLIT = (
 )
 
 
-def gke_rows() -> list[dict[str, str]]:
+def gke_rows(days: tuple[str, ...] = DAYS) -> list[dict[str, str]]:
     rows = []
-    for day in DAYS:
+    for day in days:
         for hour in HOURS:
             for namespace, app, cost in GKE_SPLIT:
                 tags = {"goog-k8s-cluster-name": GKE_CLUSTER, "goog-k8s-cluster-location": "europe-west4",
@@ -254,8 +253,8 @@ def _gcp(day: str, hour: int, cost: Decimal, service: str, category: str, resour
     return {
         "ProviderName": "Google Cloud", "PublisherName": "Google", "InvoiceIssuerName": "Google Cloud",
         "BillingAccountId": "01A2B3-C4D5E6-F70819", "BillingAccountName": "ExampleCorp", "SubAccountId": "ml-prod",
-        "SubAccountName": "ml-prod", "BillingPeriodStart": "2026-10-01T00:00:00Z",
-        "BillingPeriodEnd": "2026-11-01T00:00:00Z", "ChargePeriodStart": f"{day}T{hour:02d}:00:00Z",
+        "SubAccountName": "ml-prod", "BillingPeriodStart": f"{day[:7]}-01T00:00:00Z",
+        "ChargePeriodStart": f"{day}T{hour:02d}:00:00Z",
         "ChargePeriodEnd": f"{day}T{hour + 1:02d}:00:00Z", "ChargeCategory": "Usage", "BilledCost": str(cost),
         "EffectiveCost": str(cost), "ListCost": str(cost), "BillingCurrency": "USD", "ServiceName": service,
         "ServiceCategory": category, "ResourceId": resource, "ResourceName": resource.rsplit("/", 1)[-1],
@@ -263,5 +262,5 @@ def _gcp(day: str, hour: int, cost: Decimal, service: str, category: str, resour
     }
 
 
-def write_gke(path: Path) -> list[dict[str, str]]:
-    return read_rows(_write(path, GCP_HEADER, gke_rows()))
+def write_gke(path: Path, days: tuple[str, ...] = DAYS) -> list[dict[str, str]]:
+    return read_rows(_write(path, GCP_HEADER, gke_rows(days)))

@@ -270,3 +270,49 @@ def test_unknown_cluster_is_named_with_the_closest(cli: Cli, tmp_path: Path) -> 
     assert cli("ingest", str(tmp_path / "gke.csv")).code == 0
     result = cli("ask", "cluster:gke-mll", "2026-10", "--json")
     assert result.code != 0 and "no cluster 'gke-mll'" in result.err and "cluster:gke-ml" in result.err
+
+
+# -- digests and App Home: a team's share of shared clusters, labelled --------------------------------------------
+NOVEMBER = ("2026-11-20", "2026-11-21", "2026-11-22")  # month to date for TODAY 2026-11-28
+
+
+def test_digest_and_app_home_show_a_teams_share_of_shared_clusters(cli: Cli, tmp_path: Path,
+                                                                   data_dir: Path) -> None:
+    from bot.app import Application
+    from bot.config import Settings, load_config
+    from bot.render.home_blocks import home_view
+
+    focus = write_focus13_folder(tmp_path / "export", NOVEMBER)
+    cur = write_cur2(tmp_path / "cur" / "cur2.csv", NOVEMBER)
+    configure(tmp_path)
+    assert cli("ingest", str(tmp_path / "export"), str(tmp_path / "cur")).code == 0
+    share: dict[str, Decimal] = defaultdict(Decimal)  # team-ml's month to date by cluster
+    for r in focus:
+        allocated = json.loads(r["AllocatedTags"] or "{}")
+        if team_of(json.loads(r["Tags"]), allocated.get("k8s-namespace"), allocated) == "team-ml" \
+                and "/managedClusters/" in r["AllocatedResourceId"]:
+            share[r["AllocatedResourceId"].split("/managedClusters/")[1].split("/")[0]] += Decimal(r["EffectiveCost"])
+    for r, cost, _, ns, cluster in cur_expected(cur):
+        if cluster and team_of(user_tags(r), ns, user_tags(r) if ns else None) == "team-ml":
+            share[cluster] += cost
+    assert set(share) == {"aks-gpu", EKS_CLUSTER}
+
+    assert cli("digest", "team-ml", "--preview", str(tmp_path / "preview")).code == 0
+    blocks = json.loads((tmp_path / "preview" / "digest-team-ml-daily.json").read_text())
+    texts = [b["text"]["text"] for b in blocks if b["type"] == "section" and "Shared clusters" in b["text"]["text"]]
+    ordered = sorted(share.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = " · ".join(f"{name} ${cents(cost):,.2f}" for name, cost in ordered)
+    assert texts == [f":ship: *Shared clusters this month* (its share, split by the bill): {shown}"]
+
+    settings = Settings({"COSTBOT_DATA_DIR": str(data_dir), "COSTBOT_TODAY": "2026-11-28",
+                         "DATABASE_URL": f"sqlite:///{tmp_path / 'state.db'}"})
+    application = Application(settings, load_config(tmp_path / "costbot.yml"))
+    try:
+        overview = application.use_cases.home.overview("team-ml")
+    finally:
+        application.close()
+    assert [(g.key, g.cost) for g in overview.shared_clusters] == [
+        (name, Decimal(str(cents(cost)))) for name, cost in ordered]
+    view = json.dumps(home_view([overview]).to_dict())
+    assert ":ship: Its share of shared clusters (split by the bill): " + ", ".join(
+        f"{name} ${Decimal(str(cents(cost))).quantize(Decimal(1), ROUND_HALF_UP):,}" for name, cost in ordered) in view
