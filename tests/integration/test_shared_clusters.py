@@ -316,3 +316,13 @@ def test_digest_and_app_home_show_a_teams_share_of_shared_clusters(cli: Cli, tmp
     view = json.dumps(home_view([overview]).to_dict())
     assert ":ship: Its share of shared clusters (split by the bill): " + ", ".join(
         f"{name} ${Decimal(str(cents(cost))).quantize(Decimal(1), ROUND_HALF_UP):,}" for name, cost in ordered) in view
+
+
+def test_shared_cluster_conditions_travel_to_the_store_owner() -> None:
+    from bot.adapters.store_wire import decode, encode
+    from bot.domain.spec import AnyOf, ColumnGlob, TagsMatch, TeamIs, TeamRule
+
+    rule = TeamRule("team-ml", TagsMatch((("team", "ml"),)),
+                    AnyOf((TagsMatch((("team", "ml"),), "AllocatedTags"), ColumnGlob("x_Namespace", ("ml-*",)))))
+    condition = TeamIs("team-ml", (rule, TeamRule("team-data", TagsMatch((("team", "data"),)))))
+    assert decode(encode(condition)) == condition

@@ -175,3 +175,14 @@ def test_amounts_are_digits_0_to_9(text: str) -> None:
 
     with pytest.raises(QueryError, match="is not an amount: digits 0-9"):
         parse_amount(text)
+
+
+def test_shared_cluster_scopes_and_dimensions() -> None:
+    q = parse_query("cluster:ml-eks namespace:ml-train workload:(idle) mtd by node", G)
+    assert isinstance(q, Query)
+    assert q.scopes == (Scope("cluster", "cluster", "ml-eks"), Scope("namespace", "namespace", "ml-train"),
+                        Scope("workload", "workload", "(idle)"))
+    assert q.by == Dimension("node", "column", "x_Node")
+    for word, column in (("cluster", "x_Cluster"), ("namespace", "x_Namespace"), ("workload", "x_Workload")):
+        q = parse_query(f"team-ml by {word}", G)
+        assert isinstance(q, Query) and q.by == Dimension(word, "column", column)
