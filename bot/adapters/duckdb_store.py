@@ -280,7 +280,8 @@ class DuckDBCostStore:
         cols = ", ".join([quote_ident(c) for c in FOCUS_COLUMNS] + [quote_ident(c) for c in indexed])
         values = ", ".join(f"{exprs.get(c, 'NULL')} AS {quote_ident(c)}" for c in FOCUS_COLUMNS)
         tag_values = "".join(f", {_tag_value_expr('Tags', keys, params)}" for keys in indexed.values())
-        sql = f"INSERT INTO costs ({cols}) SELECT *{tag_values} FROM (SELECT {values} FROM {raw.relation})"
+        sql = (f"INSERT INTO costs ({cols}) SELECT *{tag_values} FROM (SELECT {values} FROM "
+               f"{mapping.insert_relation(raw.relation)})")
         try:
             result = con.execute(sql, params).fetchone()
         except duckdb.Error as exc:

@@ -122,32 +122,40 @@ def _eks_tags_expr(raw: RawFile, index: ColumnIndex) -> str:
     return f"CAST(map_concat({parts[0]}, {parts[1]}) AS MAP(VARCHAR, VARCHAR))"
 
 
-def _split_costs(exprs: dict[str, str], index: ColumnIndex) -> None:
-    """Split cost allocation: pod rows cost their split cost; a node's instance-hour keeps the rest as `(idle)`."""
+def _split_costs(exprs: dict[str, str], index: ColumnIndex) -> list[dict[str, str]]:
+    """Split cost allocation: pod rows cost their split cost; a node's instance-hour keeps the rest as `(idle)`.
+    Returns the derived layers: the pod test and split cost once per row, then one window over node and hour."""
     parent_col = index.get("split_line_item_parent_resource_id")
     if parent_col is None:
-        return
+        return []
     split_col = index.get("split_line_item_split_cost")
-    parent = text_expr(parent_col.ref)
-    split = f"coalesce({number_expr(split_col.ref, split_col.type, COST_TYPE)}, 0)" if split_col else "0"
-    is_pod = f"({parent}) IS NOT NULL"
-    node = f"coalesce({parent}, {exprs['ResourceId']})"
-    window = f"OVER (PARTITION BY {node}, {exprs['ChargePeriodStart']})"
-    taken = f"sum(CASE WHEN {is_pod} THEN {split} ELSE 0 END) {window}"
-    pods = f"count({parent}) {window}"
-    is_node_hour = (f"NOT {is_pod} AND ({pods}) > 0 AND "
-                    f"regexp_matches(coalesce({exprs['x_UsageType']}, ''), {_NODE_USAGE})")
+    per_row = {
+        "__parent": text_expr(parent_col.ref),
+        "__split": f"coalesce({number_expr(split_col.ref, split_col.type, COST_TYPE)}, 0)" if split_col else "0",
+        "__start": exprs["ChargePeriodStart"],
+        "__node": f"coalesce({text_expr(parent_col.ref)}, {exprs['ResourceId']})",
+        "__pod_cluster": exprs["x_Cluster"],
+    }
+    window = "OVER (PARTITION BY __node, __start)"
+    per_node_hour = {
+        "__taken": f"sum(CASE WHEN __parent IS NOT NULL THEN __split ELSE 0 END) {window}",
+        "__pods": f"count(__parent) {window}",
+        "__cluster": f"max(CASE WHEN __parent IS NOT NULL THEN __pod_cluster END) {window}",
+    }
+    is_pod = "(__parent IS NOT NULL)"
+    is_node_hour = (f"(__parent IS NULL AND __pods > 0 AND "
+                    f"regexp_matches(coalesce({exprs['x_UsageType']}, ''), {_NODE_USAGE}))")
     for cost in ("BilledCost", "EffectiveCost"):
-        exprs[cost] = (f"CASE WHEN {is_pod} THEN {split} WHEN {is_node_hour} THEN coalesce({exprs[cost]}, 0) - "
-                       f"{taken} ELSE {exprs[cost]} END")
+        exprs[cost] = (f"CASE WHEN {is_pod} THEN __split WHEN {is_node_hour} THEN coalesce({exprs[cost]}, 0) - "
+                       f"__taken ELSE {exprs[cost]} END")
     exprs["ListCost"] = f"CASE WHEN {is_pod} THEN 0 ELSE {exprs['ListCost']} END"  # the node's list price once
     exprs["AllocatedMethodId"] = f"CASE WHEN {is_pod} THEN 'aws-split-cost-allocation' END"
     exprs["AllocatedResourceId"] = f"CASE WHEN {is_pod} THEN {exprs['ResourceId']} END"
     exprs["AllocatedTags"] = f"CASE WHEN {is_pod} THEN {exprs['Tags']} END"  # a pod's own tags: its team's claim
     exprs["x_Workload"] = f"CASE WHEN {is_node_hour} THEN {quote_literal(IDLE)} ELSE {exprs['x_Workload']} END"
-    exprs["x_Node"] = f"CASE WHEN {is_pod} THEN coalesce({exprs['x_Node']}, {parent}) ELSE {exprs['x_Node']} END"
-    exprs["x_Cluster"] = (f"CASE WHEN {is_node_hour} THEN max(CASE WHEN {is_pod} THEN {exprs['x_Cluster']} END) "
-                          f"{window} ELSE {exprs['x_Cluster']} END")
+    exprs["x_Node"] = f"CASE WHEN {is_pod} THEN coalesce({exprs['x_Node']}, __parent) ELSE {exprs['x_Node']} END"
+    exprs["x_Cluster"] = f"CASE WHEN {is_node_hour} THEN __cluster ELSE __pod_cluster END"
+    return [per_row, per_node_hour]
 
 
 def cur_mapping(raw: RawFile) -> Mapping:
@@ -212,9 +220,9 @@ def cur_mapping(raw: RawFile) -> Mapping:
         "Tags": _tags_expr(raw, index),
         "x_UsageType": text("line_item_usage_type"),
     }
-    eks_tags = _eks_tags_expr(raw, index)
-    exprs.update(cluster_exprs(f"map_concat({exprs['Tags']}, {eks_tags})", exprs["ResourceId"]))
-    _split_costs(exprs, index)
+    derived = [{"__tags": f"map_concat({exprs['Tags']}, {_eks_tags_expr(raw, index)})"}]
+    exprs.update(cluster_exprs("__tags", exprs["ResourceId"]))
+    derived += _split_costs(exprs, index)
     checks: list[Check] = []
     start = col("line_item_usage_start_date")
     if start is None:
@@ -230,4 +238,4 @@ def cur_mapping(raw: RawFile) -> Mapping:
             target = "DOUBLE" if name == "line_item_usage_amount" else COST_TYPE
             checks.append(Check(c.name, f"{text_expr(c.ref)} IS NOT NULL AND "
                                 f"({number_expr(c.ref, c.type, target)}) IS NULL", "is not a number", c.ref))
-    return Mapping("cur", exprs, checks)
+    return Mapping("cur", exprs, checks, derived)

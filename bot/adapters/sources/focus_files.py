@@ -91,9 +91,11 @@ def focus_mapping(raw: RawFile) -> Mapping:
         exprs["ProviderName"] = text if named == "NULL" else f"coalesce({named}, {text})"
     origin = exprs["Tags"]
     exprs["x_OriginTags"] = origin
+    derived: list[dict[str, str]] = []
     if exprs["AllocatedTags"] != "NULL":
         exprs["Tags"] = f"map_concat({origin}, coalesce({exprs['AllocatedTags']}, {_EMPTY_TAGS}))"
+        derived.append({"__tags": exprs["Tags"]})
     node = f"CASE WHEN {exprs['AllocatedMethodId']} IS NOT NULL THEN coalesce({exprs['ResourceName']}, " \
            f"{exprs['ResourceId']}) END"
-    exprs.update(cluster_exprs(exprs["Tags"], exprs["AllocatedResourceId"], node))
-    return Mapping("focus", exprs, checks)
+    exprs.update(cluster_exprs("__tags" if derived else exprs["Tags"], exprs["AllocatedResourceId"], node))
+    return Mapping("focus", exprs, checks, derived)

@@ -22,6 +22,17 @@ class Mapping:
     kind: str  # "focus" | "cur"
     exprs: dict[str, str]  # FOCUS column -> SQL over the raw relation
     checks: list[Check] = field(default_factory=list)
+    # columns computed once for the insert, layer by layer (a layer may use the ones before): an expression many
+    # columns share (the attributed tags), or a window over the file (a node's hour). Only the inserted columns
+    # (`exprs` other than the account, period and tag columns the store reads from the raw relation) use them.
+    derived: list[dict[str, str]] = field(default_factory=list)
+
+    def insert_relation(self, relation: str) -> str:
+        """The raw relation with the derived columns added."""
+        for layer in self.derived:
+            columns = ", ".join(f"{expr} AS {name}" for name, expr in layer.items())
+            relation = f"(SELECT *, {columns} FROM {relation})"
+        return relation
 
 
 class ColumnIndex:
