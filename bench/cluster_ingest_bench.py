@@ -86,8 +86,8 @@ _NEW = ("AllocatedMethodId", "AllocatedMethodDetails", "AllocatedResourceId", "A
 def _as_before(mapping: Mapping) -> Mapping:
     """A mapping as costbot made it before shared clusters: origin tags, no new columns, nothing derived."""
     exprs = {k: v for k, v in mapping.exprs.items() if k not in _NEW}
-    if "x_OriginTags" in mapping.exprs:
-        exprs["Tags"] = mapping.exprs["x_OriginTags"]
+    if mapping.derived and "__origin_tags" in mapping.derived[0]:
+        exprs["Tags"] = mapping.derived[0]["__origin_tags"]
     return Mapping(mapping.kind, exprs, mapping.checks)
 
 

@@ -186,7 +186,7 @@ class DuckDBCostStore:
         if source is not None:
             keys |= {(source, account, period) for account, period in replace}
         for raw, mapping, _label in staged:
-            con.execute(f"INSERT OR IGNORE INTO tag_keys SELECT DISTINCT unnest(map_keys({mapping.exprs['Tags']})) "
+            con.execute(f"INSERT OR IGNORE INTO tag_keys SELECT DISTINCT unnest(map_keys({mapping.tags_over_raw()})) "
                         f"FROM {raw.relation}")
         if keys:
             con.execute("CREATE TEMP TABLE replace_keys (src VARCHAR, account VARCHAR, period DATE)")

@@ -89,13 +89,16 @@ def focus_mapping(raw: RawFile) -> Mapping:
         text = clean_text_expr(service_provider.ref) if raw.typed else text_expr(service_provider.ref)
         named = exprs["ProviderName"]
         exprs["ProviderName"] = text if named == "NULL" else f"coalesce({named}, {text})"
-    origin = exprs["Tags"]
-    exprs["x_OriginTags"] = origin
-    derived: list[dict[str, str]] = []
-    if exprs["AllocatedTags"] != "NULL":
-        exprs["Tags"] = f"map_concat({origin}, coalesce({exprs['AllocatedTags']}, {_EMPTY_TAGS}))"
-        derived.append({"__tags": exprs["Tags"]})
     node = f"CASE WHEN {exprs['AllocatedMethodId']} IS NOT NULL THEN coalesce({exprs['ResourceName']}, " \
            f"{exprs['ResourceId']}) END"
-    exprs.update(cluster_exprs("__tags" if derived else exprs["Tags"], exprs["AllocatedResourceId"], node))
-    return Mapping("focus", exprs, checks, derived)
+    if exprs["AllocatedTags"] == "NULL":  # no split cost allocation in this file: Tags as they are
+        exprs["x_OriginTags"] = exprs["Tags"]
+        exprs.update(cluster_exprs(exprs["Tags"], exprs["AllocatedResourceId"], node))
+        return Mapping("focus", exprs, checks)
+    # each tags column parsed once per row; the attributed tags are the allocated ones over the origin's
+    raw_tags = f"map_concat({exprs['Tags']}, coalesce({exprs['AllocatedTags']}, {_EMPTY_TAGS}))"
+    derived = [{"__origin_tags": exprs["Tags"], "__allocated_tags": exprs["AllocatedTags"]},
+               {"__tags": f"map_concat(__origin_tags, coalesce(__allocated_tags, {_EMPTY_TAGS}))"}]
+    exprs.update(Tags="__tags", x_OriginTags="__origin_tags", AllocatedTags="__allocated_tags")
+    exprs.update(cluster_exprs("__tags", exprs["AllocatedResourceId"], node))
+    return Mapping("focus", exprs, checks, derived, raw_tags)

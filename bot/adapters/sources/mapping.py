@@ -26,6 +26,10 @@ class Mapping:
     # columns share (the attributed tags), or a window over the file (a node's hour). Only the inserted columns
     # (`exprs` other than the account, period and tag columns the store reads from the raw relation) use them.
     derived: list[dict[str, str]] = field(default_factory=list)
+    raw_tags: str | None = None  # the Tags expression over the raw relation, when `exprs` reads a derived one
+
+    def tags_over_raw(self) -> str:
+        return self.raw_tags or self.exprs["Tags"]
 
     def insert_relation(self, relation: str) -> str:
         """The raw relation with the derived columns added."""
