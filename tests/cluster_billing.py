@@ -51,7 +51,7 @@ SPLITS = (
 NODE_TAGS = {"team": "platform", "CostCenter": "cc-3110"}
 
 
-def _write(path: Path, header: Iterable[str], rows: Iterable[dict[str, str]]) -> Path:
+def write_rows(path: Path, header: Iterable[str], rows: Iterable[dict[str, str]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     columns = list(header)
     with path.open("w", newline="", encoding="utf-8") as fh:
@@ -111,8 +111,8 @@ def focus13_rows(days: tuple[str, ...] = DAYS) -> list[dict[str, str]]:
 
 def write_focus13_folder(folder: Path, days: tuple[str, ...] = DAYS) -> list[dict[str, str]]:
     """Both datasets of a FOCUS 1.3 export; returns the Cost and Usage rows."""
-    path = _write(folder / "focus_1_3_cost_and_usage.csv", FOCUS13_HEADER, focus13_rows(days))
-    _write(folder / "focus_1_3_contract_commitment.csv", COMMITMENT_HEADER, [{
+    path = write_rows(folder / "focus_1_3_cost_and_usage.csv", FOCUS13_HEADER, focus13_rows(days))
+    write_rows(folder / "focus_1_3_contract_commitment.csv", COMMITMENT_HEADER, [{
         "ContractCommitmentId": f"{_SUB}/providers/Microsoft.BillingBenefits/savingsPlans/sp-1",
         "ContractCommitmentType": "Savings Plan", "ContractCommitmentCategory": "Spend",
         "ContractCommitmentCost": "120000.00", "ContractCommitmentDescription": "AzureSavingsPlan-1yr",
@@ -136,6 +136,7 @@ CUR2_HEADER = _columns(
     "split_line_item_public_on_demand_unused_cost,split_line_item_reserved_usage,split_line_item_split_cost,"
     "split_line_item_split_usage,split_line_item_split_usage_ratio,split_line_item_unused_cost"
 )
+COLUMNS_CUR2 = CUR2_HEADER
 EKS_CLUSTER = "ml-eks"
 NODE_ID = "i-0a1b2c3d4e5f60001"
 NODE_COST = Decimal("32.7726")  # p4d.24xlarge, one hour
@@ -211,7 +212,7 @@ def cur2_rows(days: tuple[str, ...] = DAYS) -> list[dict[str, str]]:
 
 
 def write_cur2(path: Path, days: tuple[str, ...] = DAYS) -> list[dict[str, str]]:
-    return read_rows(_write(path, CUR2_HEADER, cur2_rows(days)))
+    return read_rows(write_rows(path, CUR2_HEADER, cur2_rows(days)))
 
 
 # -- GKE cost allocation in a GCP FOCUS export ---------------------------------------------------------------
@@ -263,4 +264,4 @@ def _gcp(day: str, hour: int, cost: Decimal, service: str, category: str, resour
 
 
 def write_gke(path: Path, days: tuple[str, ...] = DAYS) -> list[dict[str, str]]:
-    return read_rows(_write(path, GCP_HEADER, gke_rows(days)))
+    return read_rows(write_rows(path, GCP_HEADER, gke_rows(days)))

@@ -47,6 +47,7 @@ COLUMN_DIMENSIONS: dict[str, str] = {
 }
 TIME_DIMENSIONS = ("day", "week", "month")
 KEYWORDS = ("by", "top", "billed", "direct", "untagged")
+IDLE_CAPACITY = "idle-capacity"  # `idle-capacity cluster:NAME` = `cluster:NAME workload:(idle) by cluster`
 MAX_TOP = 1000
 MAX_SCOPE_TEXT = 500  # a scope that is kept (a budget's, a digest's): the state database holds this much
 _ANY_DAY = date(2000, 1, 15)
@@ -95,6 +96,8 @@ QUESTION_HELP: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("top N", "show the N largest groups and sum the rest as (other)"),
             ("billed", "BilledCost (invoice view) instead of EffectiveCost (amortized)"),
             ("direct", "with allocation rules: a team's own cost, without its share of shared costs"),
+            ("idle-capacity [SCOPE] [PERIOD]", "shared clusters' unused node capacity, by cluster (first word; "
+             "= workload:(idle) by cluster)"),
         ),
     ),
 )
@@ -408,6 +411,9 @@ def parse_query(text: str, grammar: Grammar) -> Query | Command:
     """Parse `/cost` text; raises QueryError naming the first word it cannot place. A first word that names a
     subcommand (SUBCOMMANDS) hands the words to that subcommand's parser."""
     tokens = _tokens(text)
+    if tokens and tokens[0].lower() == IDLE_CAPACITY:  # a question: the idle workload, by cluster unless asked
+        rest = tokens[1:]
+        tokens = [*rest, "workload:(idle)", *([] if "by" in (t.lower() for t in rest) else ["by", "cluster"])]
     if tokens and tokens[0].lower() in SUBCOMMANDS:
         sub = SUBCOMMANDS[tokens[0].lower()]
         try:

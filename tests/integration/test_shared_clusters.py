@@ -326,3 +326,44 @@ def test_shared_cluster_conditions_travel_to_the_store_owner() -> None:
                     AnyOf((TagsMatch((("team", "ml"),), "AllocatedTags"), ColumnGlob("x_Namespace", ("ml-*",)))))
     condition = TeamIs("team-ml", (rule, TeamRule("team-data", TagsMatch((("team", "data"),)))))
     assert decode(encode(condition)) == condition
+
+
+def test_idle_capacity_by_cluster(cli: Cli, tmp_path: Path) -> None:
+    cur = write_cur2(tmp_path / "billing" / "cur2.csv")
+    gke = write_gke(tmp_path / "billing" / "gke.csv")
+    configure(tmp_path)
+    assert cli("ingest", str(tmp_path / "billing")).code == 0
+    eks_idle = sum((c for _, c, w, _, _ in cur_expected(cur) if w == "(idle)"), Decimal(0))
+    gke_idle = sum((Decimal(r["EffectiveCost"]) for r in gke
+                    if json.loads(r["Tags"]).get("k8s-namespace") == "goog-k8s-unallocated"), Decimal(0))
+    answer = ask(cli, "idle-capacity 2026-10")
+    assert {g["key"]: g["cost"] for g in answer["groups"]} == summed([(EKS_CLUSTER, eks_idle), (GKE_CLUSTER, gke_idle)])
+    assert answer["total"] == cents(eks_idle + gke_idle)
+    assert ask(cli, f"idle-capacity cluster:{GKE_CLUSTER} 2026-10")["total"] == cents(gke_idle)
+
+
+def test_bad_allocated_tags_or_split_cost_reject_the_file_by_row(cli: Cli, tmp_path: Path, data_dir: Path) -> None:
+    from tests.cluster_billing import COLUMNS_CUR2, FOCUS13_HEADER, focus13_rows, write_rows
+
+    rows = focus13_rows()
+    rows[4]["AllocatedTags"] = '["not", "an object"]'
+    write_rows(tmp_path / "focus" / "bad.csv", FOCUS13_HEADER, rows)
+    result = cli("ingest", str(tmp_path / "focus"))
+    assert result.code == 1
+    assert "bad.csv, row 5, column AllocatedTags: '[\"not\", \"an object\"]' is not a JSON object of tags" in result.err
+    from tests.cluster_billing import cur2_rows
+
+    pods = cur2_rows()
+    pods[3]["split_line_item_split_cost"] = "1,5"
+    write_rows(tmp_path / "cur" / "bad.csv", COLUMNS_CUR2, pods)
+    result = cli("ingest", str(tmp_path / "cur"))
+    assert result.code == 1
+    assert "bad.csv, row 4, column split_line_item_split_cost: '1,5' is not a number" in result.err
+    if (data_dir / "costs.duckdb").exists():  # nothing of either file was kept
+        import duckdb
+
+        con = duckdb.connect(str(data_dir / "costs.duckdb"), read_only=True)
+        try:
+            assert con.execute("SELECT count(*) FROM costs").fetchone() == (0,)
+        finally:
+            con.close()

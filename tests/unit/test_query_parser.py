@@ -186,3 +186,11 @@ def test_shared_cluster_scopes_and_dimensions() -> None:
     for word, column in (("cluster", "x_Cluster"), ("namespace", "x_Namespace"), ("workload", "x_Workload")):
         q = parse_query(f"team-ml by {word}", G)
         assert isinstance(q, Query) and q.by == Dimension(word, "column", column)
+
+
+def test_idle_capacity_is_the_idle_workload_by_cluster() -> None:
+    q = parse_query("idle-capacity cluster:ml-eks last-month", G)
+    assert q == Query(scopes=(Scope("cluster", "cluster", "ml-eks"), Scope("workload", "workload", "(idle)")),
+                      period="last-month", by=Dimension("cluster", "column", "x_Cluster"))
+    q = parse_query("idle-capacity by node", G)
+    assert isinstance(q, Query) and q.by == Dimension("node", "column", "x_Node")

@@ -232,7 +232,8 @@ def cur_mapping(raw: RawFile) -> Mapping:
         checks.append(Check(start.name, f"NOT ({present})", "is missing (a charge needs its start)"))
         checks.append(Check(start.name, f"({exprs['ChargePeriodStart']}) IS NULL", "is not a timestamp", start.ref))
     for name in ("line_item_unblended_cost", "line_item_usage_amount", "pricing_public_on_demand_cost",
-                 "reservation_effective_cost", "savings_plan_savings_plan_effective_cost"):
+                 "reservation_effective_cost", "savings_plan_savings_plan_effective_cost",
+                 "split_line_item_split_cost"):
         c = col(name)
         if c is not None and is_text(c.type):
             target = "DOUBLE" if name == "line_item_usage_amount" else COST_TYPE
