@@ -20,10 +20,18 @@ from typing import Any
 import duckdb
 
 from bot.adapters import sql_compile
-from bot.adapters.sources.columns import FOCUS_COLUMNS, quote_ident
+from bot.adapters.sources.columns import (
+    COST_TYPE,
+    FOCUS_COLUMNS,
+    number_expr,
+    quote_ident,
+    text_expr,
+    timestamp_expr,
+)
 from bot.adapters.sources.formats import format_for
-from bot.adapters.sources.mapping import Mapping
-from bot.adapters.sources.raw_files import RawFile, describe_duckdb_error, discover, open_file
+from bot.adapters.sources.mapping import Check, ColumnIndex, Mapping
+from bot.adapters.sources.raw_files import RawColumn, RawFile, describe_duckdb_error, discover, open_file
+from bot.domain.commitments import Commitment, CommitmentReport
 from bot.domain.errors import IngestError, SourceOverlap, StoreBusy
 from bot.domain.figures import DailyRow, Totals
 from bot.domain.ingest import IngestSummary, SourceHolding, overlap_message
@@ -42,6 +50,19 @@ _USAGE = ("CREATE TABLE IF NOT EXISTS usage (day DATE NOT NULL, team VARCHAR NOT
           "quantity DOUBLE NOT NULL)")
 _SOURCE_FILES = ("CREATE TABLE IF NOT EXISTS source_files (source VARCHAR, key VARCHAR, etag VARCHAR, "
                  "PRIMARY KEY (source, key))")
+# FOCUS 1.3 Contract Commitment dataset: one row per commitment, replaced by id when a newer export carries it
+_COMMITMENTS = ("CREATE TABLE IF NOT EXISTS commitments (id VARCHAR PRIMARY KEY, kind VARCHAR, category VARCHAR, "
+                "description VARCHAR, cost DECIMAL(18,9), quantity DECIMAL(18,9), unit VARCHAR, starts TIMESTAMP, "
+                "ends TIMESTAMP, currency VARCHAR, source VARCHAR, ingested_at TIMESTAMP)")
+_COMMITMENT_COLUMNS = {  # table column -> the dataset's column
+    "kind": "ContractCommitmentType", "category": "ContractCommitmentCategory",
+    "description": "ContractCommitmentDescription", "unit": "ContractCommitmentUnit", "currency": "BillingCurrency",
+}
+# what the bill applied to each commitment: ContractApplied's elements, summed per commitment
+_APPLIED = ("SELECT json_extract_string(e, '$.ContractCommitmentId') AS id, "
+            "sum(TRY_CAST(json_extract_string(e, '$.ContractCommitmentAppliedCost') AS DECIMAL(18,9))) AS used "
+            "FROM costs, unnest(CAST(json_extract(ContractApplied, '$.Elements') AS JSON[])) AS t(e) "
+            "WHERE ContractApplied IS NOT NULL AND json_valid(ContractApplied) GROUP BY 1")
 # tag keys materialized as plain columns (lower-cased key -> column): filters and groups on them are ~20x faster
 _TAG_INDEX = "CREATE TABLE IF NOT EXISTS tag_index (k VARCHAR PRIMARY KEY, col VARCHAR NOT NULL)"
 
@@ -99,6 +120,7 @@ class DuckDBCostStore:
                     con.execute(_TAG_INDEX)
                     con.execute(_SOURCE_FILES)
                     con.execute(_USAGE)
+                    con.execute(_COMMITMENTS)
                 self._con = con
             return self._con
 
@@ -166,7 +188,9 @@ class DuckDBCostStore:
             raw = open_file(con, path, f"raw_{i}")
             fmt = format_for(raw)
             if fmt.mapping is None:
-                notes.append(f"{path.name}: {fmt.skip_note}")
+                count = self._ingest_commitments(con, raw, source or "focus")
+                notes.append(f"{path.name}: {count:,} contract commitments (FOCUS 1.3 Contract Commitment dataset; "
+                             "`/cost commitments`)")
                 if progress:
                     progress(path, i, len(files))
                 continue
@@ -239,7 +263,52 @@ class DuckDBCostStore:
             raise SourceOverlap(overlap_message(other, label, periods))
         return also
 
-    def _validate(self, con: duckdb.DuckDBPyConnection, raw: RawFile, mapping: Mapping) -> None:
+    @staticmethod
+    def _ingest_commitments(con: duckdb.DuckDBPyConnection, raw: RawFile, source: str) -> int:
+        """A Contract Commitment file: its commitments replace those with the same id. A row without an id, a
+        period or a readable cost rejects the file (and the batch), named by row and column."""
+        index = ColumnIndex(raw)
+
+        def col(name: str) -> RawColumn:
+            found = index.get(name)
+            if found is None:
+                raise IngestError(f"column {name} is missing (a Contract Commitment dataset needs it)", str(raw.path))
+            return found
+
+        ident, cost = col("ContractCommitmentId"), col("ContractCommitmentCost")
+        start, end = col("ContractCommitmentPeriodStart"), col("ContractCommitmentPeriodEnd")
+        quantity = index.get("ContractCommitmentQuantity")
+        exprs = {"id": text_expr(ident.ref), "cost": number_expr(cost.ref, cost.type, COST_TYPE),
+                 "quantity": number_expr(quantity.ref, quantity.type, COST_TYPE) if quantity else "NULL",
+                 "starts": timestamp_expr(start.ref, start.type), "ends": timestamp_expr(end.ref, end.type)}
+        for target, name in _COMMITMENT_COLUMNS.items():
+            found = index.get(name)
+            exprs[target] = text_expr(found.ref) if found else "NULL"
+        checks = [Check(ident.name, f"({exprs['id']}) IS NULL", "is missing"),
+                  Check(cost.name, f"({exprs['cost']}) IS NULL", "is not a number", cost.ref),
+                  Check(start.name, f"({exprs['starts']}) IS NULL", "is not a timestamp", start.ref),
+                  Check(end.name, f"({exprs['ends']}) IS NULL", "is not a timestamp", end.ref)]
+        DuckDBCostStore._validate(con, raw, Mapping("commitments", exprs, checks))
+        select = ", ".join(f"{exprs[c]}" for c in ("id", "kind", "category", "description", "cost", "quantity",
+                                                     "unit", "starts", "ends", "currency"))
+        now = datetime.now(UTC).replace(tzinfo=None)
+        con.execute(f"INSERT OR REPLACE INTO commitments SELECT {select}, ?, ? FROM {raw.relation}", [source, now])
+        result = con.execute(f"SELECT count(DISTINCT {exprs['id']}) FROM {raw.relation}").fetchone()
+        return int(result[0]) if result else 0
+
+    def commitments(self) -> CommitmentReport:
+        """Every commitment read from Contract Commitment datasets, with what the bill applied to it so far."""
+        rows = self._fetch(
+            "SELECT c.id, c.kind, c.category, c.description, c.cost, c.quantity, c.unit, c.starts, c.ends, "
+            f"c.currency, coalesce(a.used, 0) FROM commitments c LEFT JOIN ({_APPLIED}) a ON a.id = c.id "
+            "ORDER BY c.ends, c.id", {})
+        found = tuple(Commitment(str(i), str(k or ""), c, d, Decimal(cost), None if q is None else Decimal(q), u,
+                                 s.date(), e.date(), cur, Decimal(used))
+                      for i, k, c, d, cost, q, u, s, e, cur, used in rows)
+        return CommitmentReport(self.freshness(), found)
+
+    @staticmethod
+    def _validate(con: duckdb.DuckDBPyConnection, raw: RawFile, mapping: Mapping) -> None:
         if not mapping.checks:
             return
         selects = ", ".join(f"min(__row) FILTER (WHERE {c.bad})" for c in mapping.checks)

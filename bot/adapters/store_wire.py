@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.domain import errors
+from bot.domain.commitments import Commitment, CommitmentReport
 from bot.domain.figures import DailyRow, Totals
 from bot.domain.ingest import IngestSummary, SourceHolding
 from bot.domain.spec import (
@@ -37,12 +38,13 @@ METHODS = frozenset({
     "totals", "groups", "daily", "quantities", "freshness", "first_day", "distinct_values", "tag_keys", "tag_values",
     "resource_names", "row_count", "sources",
     "ingest_files", "source_etags", "record_source_files", "record_sync", "clear_periods", "holdings",
+    "commitments",
     "ingest_usage", "usage_by_team",
 })
 
 _TYPES: dict[str, type] = {cls.__name__: cls for cls in (
     CostSpec, Grouping, TeamRule, TagsMatch, ColumnIn, TagMissing, AllOf, AnyOf, ColumnGlob, TeamIs, Totals, DailyRow,
-    IngestSummary, SourceHolding,
+    IngestSummary, SourceHolding, Commitment, CommitmentReport,
 )}
 _ERRORS: dict[str, type[errors.CostbotError]] = {
     name: cls for name, cls in vars(errors).items()

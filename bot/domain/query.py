@@ -248,6 +248,17 @@ def _optional_team(tokens: list[str], grammar: Grammar) -> str | None:
 
 
 @dataclass(frozen=True)
+class CommitmentsCommand:
+    """`commitments`: contract commitments (FOCUS 1.3), their term, and how much is used."""
+
+
+def _parse_commitments(tokens: list[str], grammar: Grammar) -> CommitmentsCommand:
+    if len(tokens) > 1:
+        raise QueryError("`commitments` takes no more words", word=tokens[1])
+    return CommitmentsCommand()
+
+
+@dataclass(frozen=True)
 class SourcesCommand:
     """`sources` (admins): what each billing source holds."""
 
@@ -404,7 +415,7 @@ def _scope(word: str, grammar: Grammar) -> Scope | None:
 
 
 Command = (HelpRequest | DigestCommand | IdleCommand | AuditCommand | BudgetCommand | AnomaliesCommand | TagsCommand
-           | SourcesCommand)
+           | SourcesCommand | CommitmentsCommand)
 
 
 def parse_query(text: str, grammar: Grammar) -> Query | Command:
@@ -547,6 +558,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {s.word: s for s in (
                (("tags [PERIOD]", "tag compliance: untagged spend, top untagged resources, coverage"),)),
     Subcommand("sources", SourcesCommand, _parse_sources, "sources", _SOURCES,
                (("sources", "what each billing source holds: accounts, months, rows, total, last sync (admins)"),)),
+    Subcommand("commitments", CommitmentsCommand, _parse_commitments, "commitments", _SOURCES,
+               (("commitments", "contract commitments: what is committed, until when, how much is used (FOCUS "
+                                "1.3)"),)),
     Subcommand("digest", DigestCommand, _parse_digest, "digest list", _DIGESTS, (
         ("digest subscribe SCOPE daily [HH:MM]", "every morning, e.g. digest subscribe team-ml daily 09:00"),
         ("digest subscribe SCOPE weekly [DAY] [HH:MM]", "every week (default Monday 09:00)"),

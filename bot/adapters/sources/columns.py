@@ -36,6 +36,7 @@ FOCUS_COLUMNS: dict[str, str] = {
     "AllocatedResourceId": "VARCHAR",
     "AllocatedResourceName": "VARCHAR",
     "AllocatedTags": "MAP(VARCHAR, VARCHAR)",
+    "ContractApplied": "VARCHAR",  # FOCUS 1.3: JSON, the commitments applied to the charge (`/cost commitments`)
     "x_UsageType": "VARCHAR",
     # shared clusters (sources/clusters.py): the origin resource's own tags, and the Kubernetes attribution keys
     "x_OriginTags": "MAP(VARCHAR, VARCHAR)",

@@ -17,8 +17,8 @@ from bot.domain.errors import IngestError
 class FileFormat:
     name: str
     recognizes: Callable[[RawFile], bool]
-    mapping: Callable[[RawFile], Mapping] | None  # None: a known dataset that holds no charges (skipped)
-    skip_note: str = ""  # why such a file is skipped, in the ingest summary
+    mapping: Callable[[RawFile], Mapping] | None  # None: a known dataset that holds no charges
+    dataset: str = "costs"  # where its rows go: `costs`, or `commitments` (the store reads those itself)
 
 
 def is_focus_contract_commitment(raw: RawFile) -> bool:
@@ -31,8 +31,7 @@ def is_focus_contract_commitment(raw: RawFile) -> bool:
 FORMATS: tuple[FileFormat, ...] = (
     FileFormat("cur", is_cur, cur_mapping),
     FileFormat("focus", is_focus, focus_mapping),
-    FileFormat("focus-contract-commitment", is_focus_contract_commitment, None,
-               "a FOCUS 1.3 Contract Commitment dataset (commitments, not charges): skipped"),
+    FileFormat("focus-contract-commitment", is_focus_contract_commitment, None, "commitments"),
 )
 
 
