@@ -49,6 +49,8 @@ SPLITS = (
     ("notebooks", "ml-dev", Decimal("0.2"), {"k8s-namespace": "ml-dev"}),
 )
 NODE_TAGS = {"team": "platform", "CostCenter": "cc-3110"}
+SAVINGS_PLAN = f"{_SUB}/providers/Microsoft.BillingBenefits/savingsPlans/sp-1"
+SAVINGS_PLAN_COST = "120000.00"
 
 
 def write_rows(path: Path, header: Iterable[str], rows: Iterable[dict[str, str]]) -> Path:
@@ -101,6 +103,9 @@ def focus13_rows(days: tuple[str, ...] = DAYS) -> list[dict[str, str]]:
                                                                      "x_Basis": "GPUSeconds"}]}),
                     AllocatedResourceId=f"{AKS}/namespaces/{namespace}/workloads/{workload}",
                     AllocatedResourceName=f"workload-{workload}", AllocatedTags=json.dumps(tags),
+                    ContractApplied=json.dumps({"Elements": [{
+                        "ContractId": "CONTRACT-1", "ContractCommitmentId": SAVINGS_PLAN,
+                        "ContractCommitmentAppliedCost": float(NODE_HOURLY * ratio)}]}),
                     Tags=json.dumps(NODE_TAGS)))
             rows.append(_azure(day, hour, Decimal("0.0417"), ServiceName="Storage", ServiceCategory="Storage",
                                ResourceId=f"{_SUB}/providers/Microsoft.Storage/storageAccounts/features",
@@ -113,9 +118,9 @@ def write_focus13_folder(folder: Path, days: tuple[str, ...] = DAYS) -> list[dic
     """Both datasets of a FOCUS 1.3 export; returns the Cost and Usage rows."""
     path = write_rows(folder / "focus_1_3_cost_and_usage.csv", FOCUS13_HEADER, focus13_rows(days))
     write_rows(folder / "focus_1_3_contract_commitment.csv", COMMITMENT_HEADER, [{
-        "ContractCommitmentId": f"{_SUB}/providers/Microsoft.BillingBenefits/savingsPlans/sp-1",
+        "ContractCommitmentId": SAVINGS_PLAN,
         "ContractCommitmentType": "Savings Plan", "ContractCommitmentCategory": "Spend",
-        "ContractCommitmentCost": "120000.00", "ContractCommitmentDescription": "AzureSavingsPlan-1yr",
+        "ContractCommitmentCost": SAVINGS_PLAN_COST, "ContractCommitmentDescription": "AzureSavingsPlan-1yr",
         "ContractCommitmentPeriodStart": "2026-05-01T00:00:00Z", "ContractCommitmentPeriodEnd": "2027-05-01T00:00:00Z",
         "ContractId": "CONTRACT-1", "ContractPeriodStart": "2026-05-01T00:00:00Z",
         "ContractPeriodEnd": "2027-05-01T00:00:00Z", "BillingCurrency": "USD"}])

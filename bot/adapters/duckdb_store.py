@@ -60,7 +60,9 @@ _COMMITMENT_COLUMNS = {  # table column -> the dataset's column
 }
 # what the bill applied to each commitment: ContractApplied's elements, summed per commitment
 _APPLIED = ("SELECT json_extract_string(e, '$.ContractCommitmentId') AS id, "
-            "sum(TRY_CAST(json_extract_string(e, '$.ContractCommitmentAppliedCost') AS DECIMAL(18,9))) AS used "
+            "sum(TRY_CAST(json_extract_string(e, '$.ContractCommitmentAppliedCost') AS DECIMAL(18,9))) AS used, "
+            "sum(TRY_CAST(json_extract_string(e, '$.ContractCommitmentAppliedQuantity') AS DECIMAL(18,9))) "
+            "AS used_quantity "
             "FROM costs, unnest(CAST(json_extract(ContractApplied, '$.Elements') AS JSON[])) AS t(e) "
             "WHERE ContractApplied IS NOT NULL AND json_valid(ContractApplied) GROUP BY 1")
 # tag keys materialized as plain columns (lower-cased key -> column): filters and groups on them are ~20x faster
@@ -300,11 +302,11 @@ class DuckDBCostStore:
         """Every commitment read from Contract Commitment datasets, with what the bill applied to it so far."""
         rows = self._fetch(
             "SELECT c.id, c.kind, c.category, c.description, c.cost, c.quantity, c.unit, c.starts, c.ends, "
-            f"c.currency, coalesce(a.used, 0) FROM commitments c LEFT JOIN ({_APPLIED}) a ON a.id = c.id "
-            "ORDER BY c.ends, c.id", {})
+            f"c.currency, coalesce(a.used, 0), coalesce(a.used_quantity, 0) FROM commitments c "
+            f"LEFT JOIN ({_APPLIED}) a ON a.id = c.id ORDER BY c.ends, c.id", {})
         found = tuple(Commitment(str(i), str(k or ""), c, d, Decimal(cost), None if q is None else Decimal(q), u,
-                                 s.date(), e.date(), cur, Decimal(used))
-                      for i, k, c, d, cost, q, u, s, e, cur, used in rows)
+                                 s.date(), e.date(), cur, Decimal(used), Decimal(used_q))
+                      for i, k, c, d, cost, q, u, s, e, cur, used, used_q in rows)
         return CommitmentReport(self.freshness(), found)
 
     @staticmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
 from bot.domain.commitments import Commitment, CommitmentReport
@@ -15,12 +17,16 @@ EMPTY = ("No contract commitments yet: they come from a FOCUS 1.3 export's Contr
 def used_text(c: Commitment, report: CommitmentReport, currency: str) -> str:
     """Used so far against what has fallen due by the billing data's last day."""
     cur = c.currency or currency
+
+    def amount(value: Decimal) -> str:
+        return f"{value:,.0f} {c.unit or ''}".strip() if c.by_quantity else format_money(value, cur)
+
+    used = c.used_quantity if c.by_quantity else c.used
     if report.until is None:
-        return f"{format_money(c.used, cur)} used"
-    due = c.due_by(report.until)
+        return f"{amount(used)} used"
     share = c.used_share(report.until)
     shown = f" ({share:.0f}%)" if share is not None else ""
-    return f"{format_money(c.used, cur)} used of {format_money(due, cur)} due so far{shown}"
+    return f"{amount(used)} used of {amount(c.due_by(report.until))} due so far{shown}"
 
 
 def term_text(c: Commitment, report: CommitmentReport) -> str:

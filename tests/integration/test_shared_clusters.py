@@ -97,7 +97,7 @@ def test_focus13_export_folder_ingests_and_allocated_charges_attribute(cli: Cli,
     configure(tmp_path)
     result = cli("ingest", str(tmp_path / "export"))
     assert result.code == 0, result.err
-    assert "focus_1_3_contract_commitment.csv: a FOCUS 1.3 Contract Commitment dataset" in result.out
+    assert "focus_1_3_contract_commitment.csv: 1 contract commitments (FOCUS 1.3 Contract Commitment" in result.out
     total = sum(Decimal(r["EffectiveCost"]) for r in rows)
     assert ask(cli, "2026-10")["total"] == cents(total)  # each allocated charge once: the node's cost, no more
 
@@ -159,7 +159,7 @@ def test_shared_focus13_samples_ingest_whole_folders(cli: Cli, tmp_path: Path) -
             rows = list(csv.DictReader(fh))
         result = cli("ingest", str(folder), "--source", f"focus13-{cloud}")
         assert result.code == 0, result.err
-        assert "Contract Commitment dataset" in result.out
+        assert "contract commitments (FOCUS 1.3 Contract Commitment dataset" in result.out
         allocated = [r for r in rows if r["AllocatedMethodId"]]
         assert 0 < len(allocated) < len(rows)
         month = rows[0]["BillingPeriodStart"][:7]
@@ -367,3 +367,62 @@ def test_bad_allocated_tags_or_split_cost_reject_the_file_by_row(cli: Cli, tmp_p
             assert con.execute("SELECT count(*) FROM costs").fetchone() == (0,)
         finally:
             con.close()
+
+
+# -- FOCUS 1.3 Contract Commitment: /cost commitments ----------------------------------------------------------------
+def test_commitments_show_term_and_use_against_what_is_due(cli: Cli, tmp_path: Path, data_dir: Path) -> None:
+    from datetime import date, timedelta
+
+    from bot.adapters.duckdb_store import DuckDBCostStore
+    from bot.render.commitment_blocks import commitments_blocks
+    from tests.cluster_billing import SAVINGS_PLAN, SAVINGS_PLAN_COST
+
+    rows = write_focus13_folder(tmp_path / "export")
+    configure(tmp_path)
+    assert cli("ingest", str(tmp_path / "export")).code == 0
+    used = sum((Decimal(str(e["ContractCommitmentAppliedCost"])) for r in rows if r["ContractApplied"]
+                for e in json.loads(r["ContractApplied"])["Elements"] if e["ContractCommitmentId"] == SAVINGS_PLAN),
+               Decimal(0))
+    through = max(date.fromisoformat(r["ChargePeriodStart"][:10]) for r in rows)
+    elapsed = (through + timedelta(days=1) - date(2026, 5, 1)).days
+    due = Decimal(SAVINGS_PLAN_COST) * elapsed / (date(2027, 5, 1) - date(2026, 5, 1)).days
+    text = cli("ask", "commitments").out
+    assert "AzureSavingsPlan-1yr" in text and "$120,000.00" in text and "2026-05-01 – 2027-05-01" in text
+    assert f"${cents(used):,.2f} used of ${cents(due):,.2f} due so far ({used / due * 100:.0f}%)" in text
+    assert f"billing data through {through.isoformat()}" in text
+    store = DuckDBCostStore(data_dir / "costs.duckdb", read_only=True)
+    try:
+        report = store.commitments()
+    finally:
+        store.close()
+    (commitment,) = report.commitments
+    assert (commitment.used.quantize(Decimal("1e-6")), report.through) == (used.quantize(Decimal("1e-6")), through)
+    blocks = [b.to_dict() for b in commitments_blocks(report, "USD")]
+    assert blocks[0]["text"]["text"] == "Contract commitments"
+    assert "*AzureSavingsPlan-1yr* · Savings Plan (Spend)\n$120,000.00 committed until 2027-05-01 · " in \
+        blocks[1]["text"]["text"]
+
+
+def test_shared_commitment_samples_read_with_their_use(cli: Cli) -> None:
+    folder = shared_file("focus-multicloud", "focus13-aws")
+    with gzip.open(next(folder.glob("*contract_commitment*")), "rt", newline="") as fh:
+        commitments = list(csv.DictReader(fh))
+    with gzip.open(next(folder.glob("*cost_and_usage*")), "rt", newline="") as fh:
+        applied: dict[str, Decimal] = defaultdict(Decimal)
+        hours: dict[str, Decimal] = defaultdict(Decimal)
+        for r in csv.DictReader(fh):
+            if r["ContractApplied"]:
+                for e in json.loads(r["ContractApplied"])["Elements"]:
+                    if "ContractCommitmentAppliedCost" in e:
+                        applied[e["ContractCommitmentId"]] += Decimal(str(e["ContractCommitmentAppliedCost"]))
+                    else:
+                        hours[e["ContractCommitmentId"]] += Decimal(str(e["ContractCommitmentAppliedQuantity"]))
+    result = cli("ingest", str(folder))
+    assert result.code == 0, result.err
+    assert f"{len({c['ContractCommitmentId'] for c in commitments}):,} contract commitments" in result.out
+    text = cli("ask", "commitments").out
+    busiest = max(applied, key=lambda k: applied[k])
+    description = next(c["ContractCommitmentDescription"] for c in commitments if c["ContractCommitmentId"] == busiest)
+    assert description in text and f"${cents(applied[busiest]):,.2f} used" in text
+    reservation = max(hours, key=lambda k: hours[k])
+    assert f"{hours[reservation]:,.0f} Hours used of" in text
