@@ -227,6 +227,11 @@ class DuckDBCostStore:
         rows = 0
         for raw, mapping, label in staged:
             rows += self._insert(con, raw, mapping, label, now, indexed)
+            if mapping.left_out:
+                found = con.execute(f"SELECT count(*) FROM {mapping.insert_relation(raw.relation)} "
+                                    f"WHERE coalesce({mapping.left_out}, FALSE)").fetchone()
+                if found and found[0]:
+                    notes.append(f"{raw.path.name}: {int(found[0]):,} {mapping.left_out_note}")
         con.execute(
             "INSERT OR REPLACE INTO store_meta VALUES ('generation', ?)", [now.isoformat()]
         )
@@ -351,8 +356,9 @@ class DuckDBCostStore:
         cols = ", ".join([quote_ident(c) for c in FOCUS_COLUMNS] + [quote_ident(c) for c in indexed])
         values = ", ".join(f"{exprs.get(c, 'NULL')} AS {quote_ident(c)}" for c in FOCUS_COLUMNS)
         tag_values = "".join(f", {_tag_value_expr('Tags', keys, params)}" for keys in indexed.values())
-        sql = (f"INSERT INTO costs ({cols}) SELECT *{tag_values} FROM (SELECT {values} FROM "
-               f"{mapping.insert_relation(raw.relation)})")
+        relation = mapping.insert_relation(raw.relation)
+        keep = f" WHERE NOT coalesce({mapping.left_out}, FALSE)" if mapping.left_out else ""
+        sql = f"INSERT INTO costs ({cols}) SELECT *{tag_values} FROM (SELECT {values} FROM {relation}{keep})"
         try:
             result = con.execute(sql, params).fetchone()
         except duckdb.Error as exc:

@@ -426,3 +426,23 @@ def test_shared_commitment_samples_read_with_their_use(cli: Cli) -> None:
     assert description in text and f"${cents(applied[busiest]):,.2f} used" in text
     reservation = max(hours, key=lambda k: hours[k])
     assert f"{hours[reservation]:,.0f} Hours used of" in text
+
+
+def test_an_origin_charge_beside_its_allocated_charges_counts_once(cli: Cli, tmp_path: Path) -> None:
+    """An export that carries the shared node's origin charge as well as its allocated charges: the origin charge
+    is left out (said in the summary), the allocated ones carry the cost."""
+    from tests.cluster_billing import FOCUS13_HEADER, NODE_HOURLY, NODE_TAGS, NODE_VM, _azure, focus13_rows, read_rows
+    from tests.cluster_billing import write_rows as write
+
+    extra = [_azure(day, hour, NODE_HOURLY, ResourceId=NODE_VM, ResourceName="gpu-node-1",
+                    ResourceType="Virtual Machine", Tags=json.dumps(NODE_TAGS))
+             for day in ("2026-10-05", "2026-10-06", "2026-10-07") for hour in (0, 1, 2)]
+    rows = read_rows(write(tmp_path / "export" / "cost_and_usage.csv", FOCUS13_HEADER, focus13_rows() + extra))
+    configure(tmp_path)
+    result = cli("ingest", str(tmp_path / "export"))
+    assert result.code == 0, result.err
+    assert "cost_and_usage.csv: 9 origin charges left out" in result.out
+    counted = [r for r in rows if r["AllocatedMethodId"] or r["ResourceId"] != NODE_VM]
+    assert len(counted) == len(rows) - 9
+    assert ask(cli, "2026-10")["total"] == cents(sum((Decimal(r["EffectiveCost"]) for r in counted), Decimal(0)))
+    assert ask(cli, "resource:gpu-node-1 2026-10")["total"] == cents(NODE_HOURLY * 9)  # once, not twice

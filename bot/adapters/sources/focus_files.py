@@ -25,6 +25,7 @@ from bot.adapters.sources.raw_files import RawFile
 
 _TIMESTAMPS = ("BillingPeriodStart", "ChargePeriodStart", "ChargePeriodEnd")
 _TAG_COLUMNS = ("Tags", "AllocatedTags")
+_ORIGIN_NOTE = "origin charges left out: their allocated charges in the same file carry that cost"
 _EMPTY_TAGS = "MAP {}::MAP(VARCHAR, VARCHAR)"
 _NUMBERS = {"BilledCost": COST_TYPE, "EffectiveCost": COST_TYPE, "ListCost": COST_TYPE, "ConsumedQuantity": "DOUBLE"}
 
@@ -91,14 +92,26 @@ def focus_mapping(raw: RawFile) -> Mapping:
         exprs["ProviderName"] = text if named == "NULL" else f"coalesce({named}, {text})"
     node = f"CASE WHEN {exprs['AllocatedMethodId']} IS NOT NULL THEN coalesce({exprs['ResourceName']}, " \
            f"{exprs['ResourceId']}) END"
-    if exprs["AllocatedTags"] == "NULL":  # no split cost allocation in this file: Tags as they are
+    method = exprs["AllocatedMethodId"]
+    if method != "NULL":  # never both an origin charge and its allocated charges
+        origin_key = ", ".join(exprs[c] for c in ("ResourceId", "ChargePeriodStart", "ChargePeriodEnd",
+                                                  "ChargeCategory"))
+        split_origin = {"__split_origin": f"({method}) IS NULL AND ({exprs['ResourceId']}) IS NOT NULL AND "
+                                          f"count({method}) OVER (PARTITION BY {origin_key}) > 0"}
+    if exprs["AllocatedTags"] == "NULL":  # no allocated tags in this file: Tags as they are
         exprs["x_OriginTags"] = exprs["Tags"]
         exprs.update(cluster_exprs(exprs["Tags"], exprs["AllocatedResourceId"], node))
-        return Mapping("focus", exprs, checks)
+        if method == "NULL":
+            return Mapping("focus", exprs, checks)
+        return Mapping("focus", exprs, checks, [split_origin], left_out="__split_origin",
+                       left_out_note=_ORIGIN_NOTE)
     # each tags column parsed once per row; the attributed tags are the allocated ones over the origin's
     raw_tags = f"map_concat({exprs['Tags']}, coalesce({exprs['AllocatedTags']}, {_EMPTY_TAGS}))"
     derived = [{"__origin_tags": exprs["Tags"], "__allocated_tags": exprs["AllocatedTags"]},
                {"__tags": f"map_concat(__origin_tags, coalesce(__allocated_tags, {_EMPTY_TAGS}))"}]
     exprs.update(Tags="__tags", x_OriginTags="__origin_tags", AllocatedTags="__allocated_tags")
     exprs.update(cluster_exprs("__tags", exprs["AllocatedResourceId"], node))
-    return Mapping("focus", exprs, checks, derived, raw_tags)
+    if method == "NULL":
+        return Mapping("focus", exprs, checks, derived, raw_tags)
+    return Mapping("focus", exprs, checks, [*derived, split_origin], raw_tags, left_out="__split_origin",
+                   left_out_note=_ORIGIN_NOTE)
