@@ -226,12 +226,13 @@ class DuckDBCostStore:
         indexed = {col: spellings.get(k, [k]) for k, col in self._index(con).items()}
         rows = 0
         for raw, mapping, label in staged:
-            rows += self._insert(con, raw, mapping, label, now, indexed)
-            if mapping.left_out:
-                found = con.execute(f"SELECT count(*) FROM {mapping.insert_relation(raw.relation)} "
-                                    f"WHERE coalesce({mapping.left_out}, FALSE)").fetchone()
-                if found and found[0]:
-                    notes.append(f"{raw.path.name}: {int(found[0]):,} {mapping.left_out_note}")
+            inserted = self._insert(con, raw, mapping, label, now, indexed)
+            rows += inserted
+            if mapping.left_out:  # the file's rows less those inserted (cheaper than deriving the file again)
+                found = con.execute(f"SELECT count(*) FROM {raw.relation}").fetchone()
+                left_out = int(found[0]) - inserted if found else 0
+                if left_out:
+                    notes.append(f"{raw.path.name}: {left_out:,} {mapping.left_out_note}")
         con.execute(
             "INSERT OR REPLACE INTO store_meta VALUES ('generation', ?)", [now.isoformat()]
         )
