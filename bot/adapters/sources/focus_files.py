@@ -94,17 +94,16 @@ def focus_mapping(raw: RawFile) -> Mapping:
            f"{exprs['ResourceId']}) END"
     method = exprs["AllocatedMethodId"]
     if method != "NULL":  # never both an origin charge and its allocated charges
-        origin_key = ", ".join(exprs[c] for c in ("ResourceId", "ChargePeriodStart", "ChargePeriodEnd",
-                                                  "ChargeCategory"))
-        split_origin = {"__split_origin": f"({method}) IS NULL AND ({exprs['ResourceId']}) IS NOT NULL AND "
-                                          f"count({method}) OVER (PARTITION BY {origin_key}) > 0"}
+        key = "(" + ", ".join(f"coalesce(CAST({exprs[c]} AS VARCHAR), '')" for c in (
+            "ResourceId", "ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory")) + ")"
+        split_origin = (f"(({method}) IS NULL AND ({exprs['ResourceId']}) IS NOT NULL AND {key} IN "
+                        f"(SELECT {key} FROM {raw.relation} WHERE ({method}) IS NOT NULL))")
     if exprs["AllocatedTags"] == "NULL":  # no allocated tags in this file: Tags as they are
         exprs["x_OriginTags"] = exprs["Tags"]
         exprs.update(cluster_exprs(exprs["Tags"], exprs["AllocatedResourceId"], node))
         if method == "NULL":
             return Mapping("focus", exprs, checks)
-        return Mapping("focus", exprs, checks, [split_origin], left_out="__split_origin",
-                       left_out_note=_ORIGIN_NOTE)
+        return Mapping("focus", exprs, checks, left_out=split_origin, left_out_note=_ORIGIN_NOTE)
     # each tags column parsed once per row; the attributed tags are the allocated ones over the origin's
     raw_tags = f"map_concat({exprs['Tags']}, coalesce({exprs['AllocatedTags']}, {_EMPTY_TAGS}))"
     derived = [{"__origin_tags": exprs["Tags"], "__allocated_tags": exprs["AllocatedTags"]},
@@ -113,5 +112,4 @@ def focus_mapping(raw: RawFile) -> Mapping:
     exprs.update(cluster_exprs("__tags", exprs["AllocatedResourceId"], node))
     if method == "NULL":
         return Mapping("focus", exprs, checks, derived, raw_tags)
-    return Mapping("focus", exprs, checks, [*derived, split_origin], raw_tags, left_out="__split_origin",
-                   left_out_note=_ORIGIN_NOTE)
+    return Mapping("focus", exprs, checks, derived, raw_tags, left_out=split_origin, left_out_note=_ORIGIN_NOTE)

@@ -27,7 +27,7 @@ class Mapping:
     # (`exprs` other than the account, period and tag columns the store reads from the raw relation) use them.
     derived: list[dict[str, str]] = field(default_factory=list)
     raw_tags: str | None = None  # the Tags expression over the raw relation, when `exprs` reads a derived one
-    # rows to leave out, over the derived relation (an origin charge whose allocated charges are in the file too),
+    # rows to leave out, SQL over the raw relation (an origin charge whose allocated charges are in the file too),
     # and what the ingest summary says of them
     left_out: str | None = None
     left_out_note: str = ""
