@@ -36,6 +36,22 @@ ALLOWED_COLUMNS = {
 }
 
 
+def like_pattern(glob: str) -> str:
+    """A shell pattern (`ml-*`, `team-?`) as a LIKE pattern with `\\` escaping: LIKE is in every engine's SQL
+    (DuckDB's GLOB is not in Athena's)."""
+    out = []
+    for ch in glob:
+        if ch in "%_\\":
+            out.append("\\" + ch)
+        elif ch == "*":
+            out.append("%")
+        elif ch == "?":
+            out.append("_")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 class SqlBuilder:
     """Builds parameterized SQL. `tag_keys` are the keys present in the data, for case-insensitive lookup.
 
@@ -97,9 +113,9 @@ class SqlBuilder:
                 raise ValueError(f"column {cond.column} cannot be filtered")
             if not cond.patterns:
                 return "FALSE"
-            globs = " OR ".join(f"lower({quote_ident(cond.column)}) GLOB lower({self.param(p)})"
-                                for p in cond.patterns)
-            return f"coalesce({globs}, FALSE)"
+            likes = " OR ".join(f"lower({quote_ident(cond.column)}) LIKE lower({self.param(like_pattern(p))}) "
+                                f"ESCAPE '\\'" for p in cond.patterns)
+            return f"coalesce({likes}, FALSE)"
         if isinstance(cond, AnyOf):
             return "(" + " OR ".join(self.condition(c) for c in cond.conditions) + ")" if cond.conditions else "FALSE"
         if isinstance(cond, AllOf):
