@@ -191,8 +191,8 @@ class DuckDBCostStore:
             fmt = format_for(raw)
             if fmt.mapping is None:
                 count = self._ingest_commitments(con, raw, source or "focus")
-                notes.append(f"{path.name}: {count:,} contract commitments (FOCUS 1.3 Contract Commitment dataset; "
-                             "`/cost commitments`)")
+                notes.append(f"{path.name}: {count:,} contract commitment{'' if count == 1 else 's'} (FOCUS 1.3 "
+                             "Contract Commitment dataset; `/cost commitments`)")
                 if progress:
                     progress(path, i, len(files))
                 continue
