@@ -159,7 +159,7 @@ def test_shared_focus13_samples_ingest_whole_folders(cli: Cli, tmp_path: Path) -
             rows = list(csv.DictReader(fh))
         result = cli("ingest", str(folder), "--source", f"focus13-{cloud}")
         assert result.code == 0, result.err
-        assert "contract commitments (FOCUS 1.3 Contract Commitment dataset" in result.out  # 73 and 64 of them
+        assert "contract commitments (FOCUS 1.3 Contract Commitment dataset" in result.out  # 73 and 69 of them
         allocated = [r for r in rows if r["AllocatedMethodId"]]
         assert 0 < len(allocated) < len(rows)
         month = rows[0]["BillingPeriodStart"][:7]
