@@ -446,3 +446,26 @@ def test_an_origin_charge_beside_its_allocated_charges_counts_once(cli: Cli, tmp
     assert len(counted) == len(rows) - 9
     assert ask(cli, "2026-10")["total"] == cents(sum((Decimal(r["EffectiveCost"]) for r in counted), Decimal(0)))
     assert ask(cli, "resource:gpu-node-1 2026-10")["total"] == cents(NODE_HOURLY * 9)  # once, not twice
+
+
+def test_legacy_cur_csv_with_ecs_split_rows(cli: Cli, tmp_path: Path) -> None:
+    """Legacy CUR CSV naming (`splitLineItem/SplitCost`, `resourceTags/aws:ecs:cluster-name`): an ECS task on a
+    container instance; the instance keeps its idle remainder."""
+    header = ["bill/PayerAccountId", "bill/BillingPeriodStartDate", "lineItem/UsageAccountId",
+              "lineItem/LineItemType", "lineItem/UsageStartDate", "lineItem/UsageEndDate", "lineItem/ProductCode",
+              "lineItem/UsageType", "lineItem/ResourceId", "lineItem/UnblendedCost", "lineItem/CurrencyCode",
+              "resourceTags/user:team", "resourceTags/aws:ecs:cluster-name", "resourceTags/aws:ecs:service-name",
+              "splitLineItem/ParentResourceId", "splitLineItem/SplitCost", "splitLineItem/UnusedCost"]
+    start, end = "2026-10-05T00:00:00Z", "2026-10-05T01:00:00Z"
+    rows = [["999", "2026-10-01T00:00:00Z", "444", "Usage", start, end, "AmazonEC2", "BoxUsage:g5.xlarge",
+             "i-0ecs", "1.0060", "USD", "platform", "", "", "", "", ""],
+            ["999", "2026-10-01T00:00:00Z", "444", "Usage", start, end, "AmazonECS", "USE1-ECS-EC2-vCPU-Hours",
+             "arn:aws:ecs:us-east-1:444:task/batch/abc", "0", "USD", "ml", "batch", "trainer", "i-0ecs", "0.7000",
+             "0.3060"]]
+    path = tmp_path / "legacy.csv"
+    path.write_text(",".join(header) + "\n" + "\n".join(",".join(r) for r in rows) + "\n")
+    configure(tmp_path)
+    assert cli("ingest", str(path)).code == 0
+    assert ask(cli, "2026-10")["total"] == 1.01  # the instance's cost, once
+    assert groups(cli, "cluster:batch 2026-10 by workload") == {"trainer": 0.70, "(idle)": 0.31}
+    assert groups(cli, "2026-10 by team") == {"team-ml": 0.70, "team-platform": 0.31}

@@ -4,7 +4,8 @@ as SQL over a tags map and an allocated resource id. One place for the spellings
 - FOCUS 1.3 allocated charges: `AllocatedTags` (e.g. `workload`), `AllocatedResourceId`
   (`…/managedClusters/NAME/workloads/WORKLOAD` on AKS, `arn:aws:eks:…:pod/CLUSTER/NAMESPACE/…` on EKS);
 - AWS split cost allocation tags: `aws:eks:cluster-name`, `aws:eks:namespace`, `aws:eks:workload-name`,
-  `aws:eks:node` (CUR 2.0's `resource_tags` spells them `aws_eks_cluster_name`, …);
+  `aws:eks:node`, and ECS's `aws:ecs:cluster-name`, `aws:ecs:service-name` (CUR 2.0's `resource_tags` spells them
+  `aws_eks_cluster_name`, …);
 - GKE cost allocation labels: `goog-k8s-cluster-name`, `k8s-namespace`, `k8s-label/app`; GKE books a node's
   unrequested capacity to the namespace `goog-k8s-unallocated`, which costbot shows as the workload `(idle)`.
 """
@@ -14,11 +15,12 @@ from __future__ import annotations
 from bot.adapters.sources.columns import quote_literal
 from bot.domain.spec import IDLE
 
-CLUSTER_KEYS = ("goog-k8s-cluster-name", "aws:eks:cluster-name", "aws_eks_cluster_name", "kubernetes_cluster",
-                "k8s-cluster")
+CLUSTER_KEYS = ("goog-k8s-cluster-name", "aws:eks:cluster-name", "aws_eks_cluster_name", "aws:ecs:cluster-name",
+                "aws_ecs_cluster_name", "kubernetes_cluster", "k8s-cluster")
 NAMESPACE_KEYS = ("k8s-namespace", "aws:eks:namespace", "aws_eks_namespace", "kubernetes_namespace", "namespace")
 WORKLOAD_KEYS = ("aws:eks:workload-name", "aws_eks_workload_name", "aws:eks:deployment", "aws_eks_deployment",
-                 "k8s-label/app.kubernetes.io/name", "k8s-label/app", "workload")
+                 "aws:ecs:service-name", "aws_ecs_service_name", "k8s-label/app.kubernetes.io/name", "k8s-label/app",
+                 "workload")
 NODE_KEYS = ("aws:eks:node", "aws_eks_node", "k8s-node")
 #: namespaces a provider books a node's unused capacity to
 IDLE_NAMESPACES = ("goog-k8s-unallocated",)

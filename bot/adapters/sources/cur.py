@@ -37,8 +37,8 @@ from bot.domain.spec import IDLE
 _CSV_TAG = re.compile(r"^resourceTags/user:(.+)$", re.IGNORECASE)
 _ATHENA_TAG = re.compile(r"^resource_tags_user_(.+)$", re.IGNORECASE)
 # AWS-generated split cost allocation tags: `resourceTags/aws:eks:cluster-name`, `resource_tags_aws_eks_cluster_name`
-_CSV_EKS_TAG = re.compile(r"^resourceTags/(aws:eks:.+)$", re.IGNORECASE)
-_ATHENA_EKS_TAG = re.compile(r"^resource_tags_(aws_eks_.+)$", re.IGNORECASE)
+_CSV_EKS_TAG = re.compile(r"^resourceTags/(aws:e[kc]s:.+)$", re.IGNORECASE)
+_ATHENA_EKS_TAG = re.compile(r"^resource_tags_(aws_e[kc]s_.+)$", re.IGNORECASE)
 #: a node's instance-hour (not its data transfer or volumes): the line split cost allocation splits
 _NODE_USAGE = r"'(BoxUsage|SpotUsage|DedicatedUsage|HostUsage)'"
 
@@ -97,7 +97,8 @@ def _tags_expr(raw: RawFile, index: ColumnIndex) -> str:
 
 
 def _eks_tags_expr(raw: RawFile, index: ColumnIndex) -> str:
-    """The AWS-generated `aws:eks:*` tags as a map (keys as CUR 2.0's map spells them, or as the column says)."""
+    """The AWS-generated `aws:eks:*` and `aws:ecs:*` tags as a map (keys as CUR 2.0's map spells them, or as the
+    column says)."""
     entries: list[str] = []
     for col in raw.columns:
         m = _CSV_EKS_TAG.match(col.name) or _ATHENA_EKS_TAG.match(col.name)
@@ -114,7 +115,8 @@ def _eks_tags_expr(raw: RawFile, index: ColumnIndex) -> str:
             source = (f"map_entries(CASE WHEN json_valid({text_expr(tags_col.ref)}) THEN "
                       f"json_transform({text_expr(tags_col.ref)}, '\"MAP(VARCHAR, VARCHAR)\"') END)")
         parts.append(f"map_from_entries(list_filter(coalesce({source}, []), "
-                     f"lambda e: starts_with(e.key, 'aws_eks_') AND coalesce(e.value, '') <> ''))")
+                     f"lambda e: (starts_with(e.key, 'aws_eks_') OR starts_with(e.key, 'aws_ecs_')) "
+                     f"AND coalesce(e.value, '') <> ''))")
     if not parts:
         return "MAP {}::MAP(VARCHAR, VARCHAR)"
     if len(parts) == 1:
