@@ -58,6 +58,8 @@ class DigestConfig(_Strict):
 
 class TeamConfig(_Strict):
     tags: dict[str, str] = Field(min_length=1)
+    # shared clusters: Kubernetes namespaces (shell patterns, e.g. ml-*) whose allocated cost is this team's too
+    namespaces: list[Annotated[str, Field(min_length=1, max_length=253)]] = Field(default_factory=list)
     channel: str | None = None
     members: list[str] = Field(default_factory=list)  # Slack user ids: whose `/cost` and App Home show this team
     approvers: list[str] = Field(default_factory=list)

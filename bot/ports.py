@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Protocol
 from bot.domain.actions import ActionRequest, AuditEntry
 from bot.domain.anomalies import Anomaly
 from bot.domain.budgets import BudgetStatus, Threshold
+from bot.domain.commitments import CommitmentReport
 from bot.domain.digest import Digest
 from bot.domain.estimate import GuardCheck, Plan, PlanApproval, PriceKind, PriceQuote
 from bot.domain.experiments import TrackedRun
@@ -93,6 +94,11 @@ class CostIngest(Protocol):
     def clear_periods(self, source: str, periods: Iterable[tuple[str, date]]) -> int: ...
 
     def holdings(self) -> list[SourceHolding]: ...
+
+    def commitments(self) -> CommitmentReport:
+        """Contract commitments read from FOCUS 1.3 Contract Commitment datasets, each with what the bill's
+        `ContractApplied` applied to it so far (through the last day the billing data holds); by end date."""
+        ...
 
 
 class UsageMetrics(Protocol):

@@ -33,6 +33,7 @@ from bot.render import (
     anomaly_blocks,
     answer_blocks,
     budget_blocks,
+    commitment_blocks,
     compliance_blocks,
     digest_blocks,
     source_blocks,
@@ -165,6 +166,10 @@ WORDS: dict[str, Word] = {w.word: w for w in (
     Word("sources", lambda uc, cmd, caller: uc.ingest.holdings_for(caller.user),
          lambda found, _, config: [(source_blocks.sources_blocks(found, config.currency), "Billing sources")],
          lambda found, config: terminal.render_sources(found, config.currency)),
+    Word("commitments", lambda uc, cmd, _: uc.ingest.commitments(),
+         lambda found, _, config: [(commitment_blocks.commitments_blocks(found, config.currency),
+                                    "Contract commitments")],
+         lambda found, config: terminal.render_commitments(found, config.currency)),
     Word("digest", _digest_run, lambda blocks, _, __: [(blocks, "costbot digests")], _not_in_a_terminal,
          needs_channel="costbot digest SCOPE --preview DIR (or --post --channel C…)"),
 )}

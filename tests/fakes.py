@@ -9,6 +9,7 @@ Integration tests keep using the real parts.
 
 from __future__ import annotations
 
+import fnmatch
 import itertools
 import threading
 from collections import Counter
@@ -54,12 +55,16 @@ from bot.domain.spec import (
     NONE_KEY,
     UNTAGGED,
     AllOf,
+    AnyOf,
+    ColumnGlob,
     ColumnIn,
     Condition,
     CostSpec,
     Grouping,
     TagMissing,
     TagsMatch,
+    TeamIs,
+    TeamRule,
 )
 from bot.domain.subscriptions import Subscription
 from bot.services.container import UseCases
@@ -112,6 +117,7 @@ class LineItem:
     billed: Decimal | None = None
     source: str = "fake"
     columns: Mapping[str, str | None] = field(default_factory=dict)
+    allocated_tags: Mapping[str, str] | None = None  # a split (allocated) charge's AllocatedTags
 
     def column(self, name: str) -> str | None:
         if name in self.columns:
@@ -126,10 +132,11 @@ class LineItem:
             return self.billed
         return self.cost
 
-    def tag(self, key: str) -> str | None:
+    def tag(self, key: str, column: str = "Tags") -> str | None:
         """The tag's value under any spelling of its key (case-insensitive), empty as missing — as the SQL
         compiler's coalesce over the spellings found in the data, in their sorted order."""
-        found = [v for k, v in sorted(self.tags.items()) if k.lower() == key.lower() and v != ""]
+        tags = self.tags if column == "Tags" else (self.allocated_tags or {})
+        found = [v for k, v in sorted(tags.items()) if k.lower() == key.lower() and v != ""]
         return found[0] if found else None
 
 
@@ -150,7 +157,15 @@ class FakeCostQueries:
     @classmethod
     def holds(cls, item: LineItem, cond: Condition) -> bool:
         if isinstance(cond, TagsMatch):
-            return all((value := item.tag(k)) is not None and value.lower() == v.lower() for k, v in cond.pairs)
+            return all((value := item.tag(k, cond.column)) is not None and value.lower() == v.lower()
+                       for k, v in cond.pairs)
+        if isinstance(cond, ColumnGlob):
+            value = item.column(cond.column)
+            return value is not None and any(fnmatch.fnmatchcase(value.lower(), p.lower()) for p in cond.patterns)
+        if isinstance(cond, AnyOf):
+            return any(cls.holds(item, c) for c in cond.conditions)
+        if isinstance(cond, TeamIs):
+            return cls.team(item, cond.rules) == cond.name
         if isinstance(cond, ColumnIn):
             if cond.column not in ALLOWED_COLUMNS:
                 raise ValueError(f"column {cond.column} cannot be filtered")
@@ -163,6 +178,12 @@ class FakeCostQueries:
         raise TypeError(cond)
 
     @classmethod
+    def team(cls, item: LineItem, rules: Sequence[TeamRule]) -> str:
+        """Claims on an allocated charge (`first`) of every team before any team's tags."""
+        claims = [r.name for r in rules if r.first is not None and cls.holds(item, r.first)]
+        return next(iter(claims), next((r.name for r in rules if cls.holds(item, r.match)), UNTAGGED))
+
+    @classmethod
     def key(cls, item: LineItem, grouping: Grouping) -> str:
         if grouping.then is not None:
             first = cls.key(item, Grouping(grouping.kind, grouping.target, grouping.teams, rules=grouping.rules))
@@ -170,7 +191,7 @@ class FakeCostQueries:
         if grouping.kind == "teams":
             if not grouping.teams:
                 return item.tag(grouping.target) or UNTAGGED
-            return next((rule.name for rule in grouping.teams if cls.holds(item, rule.match)), UNTAGGED)
+            return cls.team(item, grouping.teams)
         if grouping.kind == "rules":
             return next((name for name, cond in grouping.rules if cls.holds(item, cond)), DIRECT)
         if grouping.kind == "tag":

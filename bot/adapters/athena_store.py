@@ -34,12 +34,17 @@ from bot.telemetry import count_aws_calls
 
 log = logging.getLogger("costbot.athena")
 
+# shared clusters (split cost allocation) are normalized by the embedded store only: on Athena they are empty
+_SHARED_CLUSTERS = ("CAST(NULL AS MAP(VARCHAR, VARCHAR)) AS AllocatedTags, CAST(NULL AS VARCHAR) AS x_Cluster, "
+                    "CAST(NULL AS VARCHAR) AS x_Namespace, CAST(NULL AS VARCHAR) AS x_Workload, "
+                    "CAST(NULL AS VARCHAR) AS x_Node")
+
 # The source table is attached as a quoted table node (`source_view`), never formatted into this text.
 FOCUS_VIEW = """SELECT chargeperiodstart AS ChargePeriodStart, billedcost AS BilledCost, effectivecost AS EffectiveCost,
     servicename AS ServiceName, servicecategory AS ServiceCategory, subaccountid AS SubAccountId,
     billingaccountid AS BillingAccountId, regionid AS RegionId, resourceid AS ResourceId, resourcename AS ResourceName,
     resourcetype AS ResourceType,
-    chargecategory AS ChargeCategory, providername AS ProviderName, tags AS Tags"""
+    chargecategory AS ChargeCategory, providername AS ProviderName, tags AS Tags, """ + _SHARED_CLUSTERS
 
 CUR2_VIEW = """SELECT line_item_usage_start_date AS ChargePeriodStart, line_item_unblended_cost AS BilledCost,
     CASE line_item_line_item_type
@@ -51,7 +56,7 @@ CUR2_VIEW = """SELECT line_item_usage_start_date AS ChargePeriodStart, line_item
     bill_payer_account_id AS BillingAccountId, product_region_code AS RegionId, line_item_resource_id AS ResourceId,
     CAST(NULL AS VARCHAR) AS ResourceName,
     product_product_family AS ResourceType, line_item_line_item_type AS ChargeCategory, 'AWS' AS ProviderName,
-    transform_keys(resource_tags, (k, v) -> regexp_replace(k, '^user_', '')) AS Tags"""
+    transform_keys(resource_tags, (k, v) -> regexp_replace(k, '^user_', '')) AS Tags, """ + _SHARED_CLUSTERS
 
 
 AthenaError = QueryEngineError  # an Athena query failed, or a question cannot be written as Athena SQL

@@ -8,6 +8,7 @@ month), so re-ingesting never double counts. Readers use a cursor per call, so t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -19,10 +20,18 @@ from typing import Any
 import duckdb
 
 from bot.adapters import sql_compile
-from bot.adapters.sources.columns import FOCUS_COLUMNS, quote_ident
-from bot.adapters.sources.formats import mapping_for
-from bot.adapters.sources.mapping import Mapping
-from bot.adapters.sources.raw_files import RawFile, describe_duckdb_error, discover, open_file
+from bot.adapters.sources.columns import (
+    COST_TYPE,
+    FOCUS_COLUMNS,
+    number_expr,
+    quote_ident,
+    text_expr,
+    timestamp_expr,
+)
+from bot.adapters.sources.formats import format_for
+from bot.adapters.sources.mapping import Check, ColumnIndex, Mapping
+from bot.adapters.sources.raw_files import RawColumn, RawFile, describe_duckdb_error, discover, open_file
+from bot.domain.commitments import Commitment, CommitmentReport
 from bot.domain.errors import IngestError, SourceOverlap, StoreBusy
 from bot.domain.figures import DailyRow, Totals
 from bot.domain.ingest import IngestSummary, SourceHolding, overlap_message
@@ -41,6 +50,21 @@ _USAGE = ("CREATE TABLE IF NOT EXISTS usage (day DATE NOT NULL, team VARCHAR NOT
           "quantity DOUBLE NOT NULL)")
 _SOURCE_FILES = ("CREATE TABLE IF NOT EXISTS source_files (source VARCHAR, key VARCHAR, etag VARCHAR, "
                  "PRIMARY KEY (source, key))")
+# FOCUS 1.3 Contract Commitment dataset: one row per commitment, replaced by id when a newer export carries it
+_COMMITMENTS = ("CREATE TABLE IF NOT EXISTS commitments (id VARCHAR PRIMARY KEY, kind VARCHAR, category VARCHAR, "
+                "description VARCHAR, cost DECIMAL(18,9), quantity DECIMAL(18,9), unit VARCHAR, starts TIMESTAMP, "
+                "ends TIMESTAMP, currency VARCHAR, source VARCHAR, ingested_at TIMESTAMP)")
+_COMMITMENT_COLUMNS = {  # table column -> the dataset's column
+    "kind": "ContractCommitmentType", "category": "ContractCommitmentCategory",
+    "description": "ContractCommitmentDescription", "unit": "ContractCommitmentUnit", "currency": "BillingCurrency",
+}
+# what the bill applied to each commitment: ContractApplied's elements, summed per commitment
+_APPLIED = ("SELECT json_extract_string(e, '$.ContractCommitmentId') AS id, "
+            "sum(TRY_CAST(json_extract_string(e, '$.ContractCommitmentAppliedCost') AS DECIMAL(18,9))) AS used, "
+            "sum(TRY_CAST(json_extract_string(e, '$.ContractCommitmentAppliedQuantity') AS DECIMAL(18,9))) "
+            "AS used_quantity "
+            "FROM costs, unnest(CAST(json_extract(ContractApplied, '$.Elements') AS JSON[])) AS t(e) "
+            "WHERE ContractApplied IS NOT NULL AND json_valid(ContractApplied) GROUP BY 1")
 # tag keys materialized as plain columns (lower-cased key -> column): filters and groups on them are ~20x faster
 _TAG_INDEX = "CREATE TABLE IF NOT EXISTS tag_index (k VARCHAR PRIMARY KEY, col VARCHAR NOT NULL)"
 
@@ -91,11 +115,14 @@ class DuckDBCostStore:
                     con.execute(f"SET threads = {int(self._threads)}")
                 if not self._read_only:
                     con.execute(_SCHEMA)
+                    for column, ctype in FOCUS_COLUMNS.items():  # a store made before a column was added
+                        con.execute(f"ALTER TABLE costs ADD COLUMN IF NOT EXISTS {quote_ident(column)} {ctype}")
                     con.execute(_META)
                     con.execute(_TAG_KEYS)
                     con.execute(_TAG_INDEX)
                     con.execute(_SOURCE_FILES)
                     con.execute(_USAGE)
+                    con.execute(_COMMITMENTS)
                 self._con = con
             return self._con
 
@@ -158,9 +185,18 @@ class DuckDBCostStore:
     ) -> IngestSummary:
         staged: list[tuple[RawFile, Mapping, str]] = []
         keys: set[tuple[str, str, date]] = set()
+        notes: list[str] = []
         for i, path in enumerate(files):
             raw = open_file(con, path, f"raw_{i}")
-            mapping = mapping_for(raw)
+            fmt = format_for(raw)
+            if fmt.mapping is None:
+                count = self._ingest_commitments(con, raw, source or "focus")
+                notes.append(f"{path.name}: {count:,} contract commitment{'' if count == 1 else 's'} (FOCUS 1.3 "
+                             "Contract Commitment dataset; `/cost commitments`)")
+                if progress:
+                    progress(path, i, len(files))
+                continue
+            mapping = fmt.mapping(raw)
             label = source or mapping.kind
             self._validate(con, raw, mapping)
             for account, period in con.execute(
@@ -176,7 +212,7 @@ class DuckDBCostStore:
         if source is not None:
             keys |= {(source, account, period) for account, period in replace}
         for raw, mapping, _label in staged:
-            con.execute(f"INSERT OR IGNORE INTO tag_keys SELECT DISTINCT unnest(map_keys({mapping.exprs['Tags']})) "
+            con.execute(f"INSERT OR IGNORE INTO tag_keys SELECT DISTINCT unnest(map_keys({mapping.tags_over_raw()})) "
                         f"FROM {raw.relation}")
         if keys:
             con.execute("CREATE TEMP TABLE replace_keys (src VARCHAR, account VARCHAR, period DATE)")
@@ -190,11 +226,17 @@ class DuckDBCostStore:
         indexed = {col: spellings.get(k, [k]) for k, col in self._index(con).items()}
         rows = 0
         for raw, mapping, label in staged:
-            rows += self._insert(con, raw, mapping, label, now, indexed)
+            inserted = self._insert(con, raw, mapping, label, now, indexed)
+            rows += inserted
+            if mapping.left_out:  # the file's rows less those inserted (cheaper than deriving the file again)
+                found = con.execute(f"SELECT count(*) FROM {raw.relation}").fetchone()
+                left_out = int(found[0]) - inserted if found else 0
+                if left_out:
+                    notes.append(f"{raw.path.name}: {left_out:,} {mapping.left_out_note}")
         con.execute(
             "INSERT OR REPLACE INTO store_meta VALUES ('generation', ?)", [now.isoformat()]
         )
-        return self._summary(con, now, rows, len(files))
+        return dataclasses.replace(self._summary(con, now, rows, len(files)), notes=tuple(notes))
 
     @staticmethod
     def _overlaps(con: duckdb.DuckDBPyConnection, carried: set[tuple[str, str, date]], replace_sources: set[str],
@@ -229,7 +271,52 @@ class DuckDBCostStore:
             raise SourceOverlap(overlap_message(other, label, periods))
         return also
 
-    def _validate(self, con: duckdb.DuckDBPyConnection, raw: RawFile, mapping: Mapping) -> None:
+    @staticmethod
+    def _ingest_commitments(con: duckdb.DuckDBPyConnection, raw: RawFile, source: str) -> int:
+        """A Contract Commitment file: its commitments replace those with the same id. A row without an id, a
+        period or a readable cost rejects the file (and the batch), named by row and column."""
+        index = ColumnIndex(raw)
+
+        def col(name: str) -> RawColumn:
+            found = index.get(name)
+            if found is None:
+                raise IngestError(f"column {name} is missing (a Contract Commitment dataset needs it)", str(raw.path))
+            return found
+
+        ident, cost = col("ContractCommitmentId"), col("ContractCommitmentCost")
+        start, end = col("ContractCommitmentPeriodStart"), col("ContractCommitmentPeriodEnd")
+        quantity = index.get("ContractCommitmentQuantity")
+        exprs = {"id": text_expr(ident.ref), "cost": number_expr(cost.ref, cost.type, COST_TYPE),
+                 "quantity": number_expr(quantity.ref, quantity.type, COST_TYPE) if quantity else "NULL",
+                 "starts": timestamp_expr(start.ref, start.type), "ends": timestamp_expr(end.ref, end.type)}
+        for target, name in _COMMITMENT_COLUMNS.items():
+            found = index.get(name)
+            exprs[target] = text_expr(found.ref) if found else "NULL"
+        checks = [Check(ident.name, f"({exprs['id']}) IS NULL", "is missing"),
+                  Check(cost.name, f"({exprs['cost']}) IS NULL", "is not a number", cost.ref),
+                  Check(start.name, f"({exprs['starts']}) IS NULL", "is not a timestamp", start.ref),
+                  Check(end.name, f"({exprs['ends']}) IS NULL", "is not a timestamp", end.ref)]
+        DuckDBCostStore._validate(con, raw, Mapping("commitments", exprs, checks))
+        select = ", ".join(f"{exprs[c]}" for c in ("id", "kind", "category", "description", "cost", "quantity",
+                                                     "unit", "starts", "ends", "currency"))
+        now = datetime.now(UTC).replace(tzinfo=None)
+        con.execute(f"INSERT OR REPLACE INTO commitments SELECT {select}, ?, ? FROM {raw.relation}", [source, now])
+        result = con.execute(f"SELECT count(DISTINCT {exprs['id']}) FROM {raw.relation}").fetchone()
+        return int(result[0]) if result else 0
+
+    def commitments(self) -> CommitmentReport:
+        """Every commitment read from Contract Commitment datasets, with what the bill applied to it so far."""
+        rows = self._fetch(
+            "SELECT c.id, c.kind, c.category, c.description, c.cost, c.quantity, c.unit, c.starts, c.ends, "
+            f"c.currency, coalesce(a.used, 0), coalesce(a.used_quantity, 0) FROM commitments c "
+            f"LEFT JOIN ({_APPLIED}) a ON a.id = c.id ORDER BY c.ends, c.id", {})
+        found = tuple(Commitment(str(i), str(k or ""), c, d, Decimal(cost), None if q is None else Decimal(q), u,
+                                 s.date(), e.date(), cur, Decimal(used), Decimal(used_q))
+                      for i, k, c, d, cost, q, u, s, e, cur, used, used_q in rows)
+        return CommitmentReport(self.freshness(), found)
+
+    @staticmethod
+    def _validate(con: duckdb.DuckDBPyConnection, raw: RawFile, mapping: Mapping) -> None:
         if not mapping.checks:
             return
         selects = ", ".join(f"min(__row) FILTER (WHERE {c.bad})" for c in mapping.checks)
@@ -270,7 +357,9 @@ class DuckDBCostStore:
         cols = ", ".join([quote_ident(c) for c in FOCUS_COLUMNS] + [quote_ident(c) for c in indexed])
         values = ", ".join(f"{exprs.get(c, 'NULL')} AS {quote_ident(c)}" for c in FOCUS_COLUMNS)
         tag_values = "".join(f", {_tag_value_expr('Tags', keys, params)}" for keys in indexed.values())
-        sql = f"INSERT INTO costs ({cols}) SELECT *{tag_values} FROM (SELECT {values} FROM {raw.relation})"
+        relation = mapping.insert_relation(raw.relation)
+        keep = f" WHERE NOT coalesce({mapping.left_out}, FALSE)" if mapping.left_out else ""
+        sql = f"INSERT INTO costs ({cols}) SELECT *{tag_values} FROM (SELECT {values} FROM {relation}{keep})"
         try:
             result = con.execute(sql, params).fetchone()
         except duckdb.Error as exc:

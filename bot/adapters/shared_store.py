@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from bot.adapters.duckdb_store import DuckDBCostStore
 from bot.adapters.store_service import StoreClient, StoreGone, StoreServer
+from bot.domain.commitments import CommitmentReport
 from bot.domain.errors import StoreBusy
 from bot.domain.figures import DailyRow, Totals
 from bot.domain.ingest import IngestSummary, SourceHolding
@@ -197,6 +198,10 @@ class SharedCostStore:
 
     def holdings(self) -> list[SourceHolding]:
         result: list[SourceHolding] = self._call("holdings")
+        return result
+
+    def commitments(self) -> CommitmentReport:
+        result: CommitmentReport = self._call("commitments")
         return result
 
     # UsageMetrics

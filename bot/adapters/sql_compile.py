@@ -17,18 +17,39 @@ from bot.domain.spec import (
     NONE_KEY,
     UNTAGGED,
     AllOf,
+    AnyOf,
+    ColumnGlob,
     ColumnIn,
     Condition,
     CostSpec,
     Grouping,
     TagMissing,
     TagsMatch,
+    TeamIs,
+    TeamRule,
 )
 
 ALLOWED_COLUMNS = {
     "ServiceName", "SubAccountId", "RegionId", "ResourceId", "ServiceCategory", "BillingAccountId",
     "ProviderName", "ChargeCategory", "ResourceType", "x_UsageType", "ResourceName",
+    "x_Cluster", "x_Namespace", "x_Workload", "x_Node",
 }
+
+
+def like_pattern(glob: str) -> str:
+    """A shell pattern (`ml-*`, `team-?`) as a LIKE pattern with `\\` escaping: LIKE is in every engine's SQL
+    (DuckDB's GLOB is not in Athena's)."""
+    out = []
+    for ch in glob:
+        if ch in "%_\\":
+            out.append("\\" + ch)
+        elif ch == "*":
+            out.append("%")
+        elif ch == "?":
+            out.append("_")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 class SqlBuilder:
@@ -60,10 +81,24 @@ class SqlBuilder:
         refs = [f"NULLIF(Tags[{self.param(k)}], '')" for k in spellings]
         return refs[0] if len(refs) == 1 else f"coalesce({', '.join(refs)})"
 
+    def allocated_tag(self, key: str) -> str:
+        """The key's value among a split charge's allocated tags (NULL on other line items)."""
+        refs = [f"NULLIF(AllocatedTags[{self.param(k)}], '')" for k in self._keys.get(key.lower(), [key])]
+        return refs[0] if len(refs) == 1 else f"coalesce({', '.join(refs)})"
+
+    def team_case(self, rules: Sequence[TeamRule]) -> str:
+        """The line item's team: shared-cluster claims (`first`) of every team before any team's tags."""
+        firsts = [f"WHEN {self.condition(r.first)} THEN {self.param(r.name)}" for r in rules if r.first is not None]
+        cases = " ".join([*firsts, *(f"WHEN {self.condition(r.match)} THEN {self.param(r.name)}" for r in rules)])
+        return f"CASE {cases} ELSE {quote_literal(UNTAGGED)} END"
+
     def condition(self, cond: Condition) -> str:
         if isinstance(cond, TagsMatch):
-            parts = [f"lower({self.tag(k)}) = lower({self.param(v)})" for k, v in cond.pairs]
+            value = self.allocated_tag if cond.column == "AllocatedTags" else self.tag
+            parts = [f"lower({value(k)}) = lower({self.param(v)})" for k, v in cond.pairs]
             return "(" + " AND ".join(parts) + ")"
+        if isinstance(cond, TeamIs):
+            return f"({self.team_case(cond.rules)}) = {self.param(cond.name)}"
         if isinstance(cond, ColumnIn):
             if cond.column not in ALLOWED_COLUMNS:
                 raise ValueError(f"column {cond.column} cannot be filtered")
@@ -73,6 +108,16 @@ class SqlBuilder:
             return f"lower({quote_ident(cond.column)}) IN ({values})"
         if isinstance(cond, TagMissing):
             return f"({self.tag(cond.key)} IS NULL)"
+        if isinstance(cond, ColumnGlob):
+            if cond.column not in ALLOWED_COLUMNS:
+                raise ValueError(f"column {cond.column} cannot be filtered")
+            if not cond.patterns:
+                return "FALSE"
+            likes = " OR ".join(f"lower({quote_ident(cond.column)}) LIKE lower({self.param(like_pattern(p))}) "
+                                f"ESCAPE '\\'" for p in cond.patterns)
+            return f"coalesce({likes}, FALSE)"
+        if isinstance(cond, AnyOf):
+            return "(" + " OR ".join(self.condition(c) for c in cond.conditions) + ")" if cond.conditions else "FALSE"
         if isinstance(cond, AllOf):
             return "(" + " AND ".join(self.condition(c) for c in cond.conditions) + ")" if cond.conditions else "TRUE"
         raise TypeError(cond)
@@ -89,10 +134,7 @@ class SqlBuilder:
         if grouping.kind == "teams":
             if not grouping.teams:
                 return f"coalesce({self.tag(grouping.target)}, {quote_literal(UNTAGGED)})"
-            cases = " ".join(
-                f"WHEN {self.condition(rule.match)} THEN {self.param(rule.name)}" for rule in grouping.teams
-            )
-            return f"CASE {cases} ELSE {quote_literal(UNTAGGED)} END"
+            return self.team_case(grouping.teams)
         if grouping.kind == "rules":
             cases = " ".join(f"WHEN {self.condition(c)} THEN {self.param(name)}" for name, c in grouping.rules)
             return f"CASE {cases} ELSE {quote_literal(DIRECT)} END" if cases else quote_literal(DIRECT)

@@ -33,6 +33,7 @@ from typing import Any
 
 from bot import __version__
 from bot.adapters import store_wire
+from bot.domain.commitments import CommitmentReport
 from bot.domain.errors import CostbotError, StoreBusy
 from bot.domain.figures import DailyRow, Totals
 from bot.domain.ingest import IngestSummary, SourceHolding
@@ -378,6 +379,10 @@ class StoreClient:
 
     def holdings(self) -> list[SourceHolding]:
         return list(self._call("holdings"))
+
+    def commitments(self) -> CommitmentReport:
+        result: CommitmentReport = self._call("commitments")
+        return result
 
     # UsageMetrics
     def ingest_usage(self, path: Path) -> int:

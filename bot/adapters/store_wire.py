@@ -15,9 +15,21 @@ from pathlib import Path
 from typing import Any
 
 from bot.domain import errors
+from bot.domain.commitments import Commitment, CommitmentReport
 from bot.domain.figures import DailyRow, Totals
 from bot.domain.ingest import IngestSummary, SourceHolding
-from bot.domain.spec import AllOf, ColumnIn, CostSpec, Grouping, TagMissing, TagsMatch, TeamRule
+from bot.domain.spec import (
+    AllOf,
+    AnyOf,
+    ColumnGlob,
+    ColumnIn,
+    CostSpec,
+    Grouping,
+    TagMissing,
+    TagsMatch,
+    TeamIs,
+    TeamRule,
+)
 
 VERSION = "1"  # the protocol; a client and a server of different versions refuse each other
 
@@ -26,12 +38,13 @@ METHODS = frozenset({
     "totals", "groups", "daily", "quantities", "freshness", "first_day", "distinct_values", "tag_keys", "tag_values",
     "resource_names", "row_count", "sources",
     "ingest_files", "source_etags", "record_source_files", "record_sync", "clear_periods", "holdings",
+    "commitments",
     "ingest_usage", "usage_by_team",
 })
 
 _TYPES: dict[str, type] = {cls.__name__: cls for cls in (
-    CostSpec, Grouping, TeamRule, TagsMatch, ColumnIn, TagMissing, AllOf, Totals, DailyRow, IngestSummary,
-    SourceHolding,
+    CostSpec, Grouping, TeamRule, TagsMatch, ColumnIn, TagMissing, AllOf, AnyOf, ColumnGlob, TeamIs, Totals, DailyRow,
+    IngestSummary, SourceHolding, Commitment, CommitmentReport,
 )}
 _ERRORS: dict[str, type[errors.CostbotError]] = {
     name: cls for name, cls in vars(errors).items()

@@ -49,6 +49,7 @@ class Digest:
     forecast: Decimal | None = None
     movers: tuple[Change, ...] = ()
     untagged_share: Decimal | None = None
+    shared_clusters: tuple[tuple[str, Decimal], ...] = ()  # month to date on shared clusters, by cluster
     # weekly
     week_start: date | None = None
     week_total: Decimal = Decimal(0)

@@ -18,6 +18,7 @@ class IngestSummary:
     last_day: date | None
     providers: tuple[str, ...]
     currencies: tuple[str, ...]
+    notes: tuple[str, ...] = ()  # files read but holding no charges (e.g. a FOCUS 1.3 Contract Commitment dataset)
 
 
 @dataclass

@@ -17,6 +17,7 @@ class TeamOverview:
     budget: Decimal | None
     forecast: Decimal | None
     top_services: tuple[Group, ...] = ()
+    shared_clusters: tuple[Group, ...] = ()  # its share of shared Kubernetes clusters this month, by cluster
     open_recommendations: int = 0
     savings_waiting: Decimal = Decimal(0)  # the open recommendations' monthly savings
     data_through: date | None = None  # the last day the month-to-date figure counts

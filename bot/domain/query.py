@@ -18,7 +18,8 @@ from bot.domain.errors import QueryError
 from bot.domain.money import parse_amount
 from bot.domain.periods import DEFAULT_PERIOD, PERIOD_WORDS, looks_like_period, resolve_period
 
-ScopeKind = Literal["team", "tag", "service", "account", "region", "resource", "untagged"]
+ScopeKind = Literal["team", "tag", "service", "account", "region", "resource", "untagged", "cluster", "namespace",
+                    "workload"]
 DimensionKind = Literal["team", "tag", "column", "time"]
 
 #: scope prefix -> FOCUS column it filters
@@ -27,6 +28,10 @@ SCOPE_COLUMNS: dict[str, str] = {
     "account": "SubAccountId",
     "region": "RegionId",
     "resource": "ResourceId",
+    # shared clusters: the Kubernetes attribution of split cost allocation (README "Shared clusters")
+    "cluster": "x_Cluster",
+    "namespace": "x_Namespace",
+    "workload": "x_Workload",
 }
 #: `by` words that group on a FOCUS column
 COLUMN_DIMENSIONS: dict[str, str] = {
@@ -35,9 +40,14 @@ COLUMN_DIMENSIONS: dict[str, str] = {
     "region": "RegionId",
     "resource": "ResourceId",
     "category": "ServiceCategory",
+    "cluster": "x_Cluster",
+    "namespace": "x_Namespace",
+    "workload": "x_Workload",
+    "node": "x_Node",
 }
 TIME_DIMENSIONS = ("day", "week", "month")
 KEYWORDS = ("by", "top", "billed", "direct", "untagged")
+IDLE_CAPACITY = "idle-capacity"  # `idle-capacity cluster:NAME` = `cluster:NAME workload:(idle) by cluster`
 MAX_TOP = 1000
 MAX_SCOPE_TEXT = 500  # a scope that is kept (a budget's, a digest's): the state database holds this much
 _ANY_DAY = date(2000, 1, 15)
@@ -62,6 +72,8 @@ QUESTION_HELP: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("account:ID", "a sub-account (AWS account, subscription)"),
             ("region:ID", "a region, e.g. region:us-east-1"),
             ("resource:ID", "one resource id"),
+            ("cluster:NAME, namespace:NAME, workload:NAME", "a shared Kubernetes cluster's part; workload:(idle) is "
+             "its nodes' unused capacity"),
             ("untagged", "line items without the team tag"),
         ),
     ),
@@ -80,10 +92,12 @@ QUESTION_HELP: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         "Breakdown and options",
         (
             ("by DIMENSION", "team, project, model, env, any tag key, service, account, region, resource, "
-             "category, day, week, month"),
+             "category, cluster, namespace, workload, node, day, week, month"),
             ("top N", "show the N largest groups and sum the rest as (other)"),
             ("billed", "BilledCost (invoice view) instead of EffectiveCost (amortized)"),
             ("direct", "with allocation rules: a team's own cost, without its share of shared costs"),
+            ("idle-capacity [SCOPE] [PERIOD]", "shared clusters' unused node capacity, by cluster (first word; "
+             "= workload:(idle) by cluster)"),
         ),
     ),
 )
@@ -231,6 +245,17 @@ def _optional_team(tokens: list[str], grammar: Grammar) -> str | None:
     if scope is None or scope.kind != "team":
         raise _unknown(tokens[1], grammar.teams, "team")
     return scope.key
+
+
+@dataclass(frozen=True)
+class CommitmentsCommand:
+    """`commitments`: contract commitments (FOCUS 1.3), their term, and how much is used."""
+
+
+def _parse_commitments(tokens: list[str], grammar: Grammar) -> CommitmentsCommand:
+    if len(tokens) > 1:
+        raise QueryError("`commitments` takes no more words", word=tokens[1])
+    return CommitmentsCommand()
 
 
 @dataclass(frozen=True)
@@ -390,13 +415,16 @@ def _scope(word: str, grammar: Grammar) -> Scope | None:
 
 
 Command = (HelpRequest | DigestCommand | IdleCommand | AuditCommand | BudgetCommand | AnomaliesCommand | TagsCommand
-           | SourcesCommand)
+           | SourcesCommand | CommitmentsCommand)
 
 
 def parse_query(text: str, grammar: Grammar) -> Query | Command:
     """Parse `/cost` text; raises QueryError naming the first word it cannot place. A first word that names a
     subcommand (SUBCOMMANDS) hands the words to that subcommand's parser."""
     tokens = _tokens(text)
+    if tokens and tokens[0].lower() == IDLE_CAPACITY:  # a question: the idle workload, by cluster unless asked
+        rest = tokens[1:]
+        tokens = [*rest, "workload:(idle)", *([] if "by" in (t.lower() for t in rest) else ["by", "cluster"])]
     if tokens and tokens[0].lower() in SUBCOMMANDS:
         sub = SUBCOMMANDS[tokens[0].lower()]
         try:
@@ -530,6 +558,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {s.word: s for s in (
                (("tags [PERIOD]", "tag compliance: untagged spend, top untagged resources, coverage"),)),
     Subcommand("sources", SourcesCommand, _parse_sources, "sources", _SOURCES,
                (("sources", "what each billing source holds: accounts, months, rows, total, last sync (admins)"),)),
+    Subcommand("commitments", CommitmentsCommand, _parse_commitments, "commitments", _SOURCES,
+               (("commitments", "contract commitments: what is committed, until when, how much is used (FOCUS "
+                                "1.3)"),)),
     Subcommand("digest", DigestCommand, _parse_digest, "digest list", _DIGESTS, (
         ("digest subscribe SCOPE daily [HH:MM]", "every morning, e.g. digest subscribe team-ml daily 09:00"),
         ("digest subscribe SCOPE weekly [DAY] [HH:MM]", "every week (default Monday 09:00)"),

@@ -11,9 +11,11 @@ Metric = Literal["EffectiveCost", "BilledCost"]
 
 @dataclass(frozen=True)
 class TagsMatch:
-    """All (tag key, value) pairs match, values compared case-insensitively."""
+    """All (tag key, value) pairs match, values compared case-insensitively. `column`: the attributed `Tags`, or
+    only the `AllocatedTags` of a split (allocated) charge."""
 
     pairs: tuple[tuple[str, str], ...]
+    column: Literal["Tags", "AllocatedTags"] = "Tags"
 
 
 @dataclass(frozen=True)
@@ -32,19 +34,48 @@ class TagMissing:
 
 
 @dataclass(frozen=True)
+class ColumnGlob:
+    """A FOCUS column matches one of the shell-style patterns (`ml-*`), case-insensitively: a team's
+    `namespaces` selector."""
+
+    column: str
+    patterns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class AllOf:
     """Every condition holds (an allocation rule's `select` with several keys)."""
 
     conditions: tuple[TagsMatch | ColumnIn | TagMissing, ...]
 
 
-Condition = TagsMatch | ColumnIn | TagMissing | AllOf
+@dataclass(frozen=True)
+class AnyOf:
+    """One of the conditions holds (a team's tags, or its namespaces on a shared cluster)."""
+
+    conditions: tuple[TagsMatch | ColumnGlob, ...]
 
 
 @dataclass(frozen=True)
 class TeamRule:
+    """`first`: the team's claim on a shared cluster's allocated charge (its tags among the allocated tags, or its
+    namespaces), checked for every team before any team's `match` on the attributed tags."""
+
     name: str
     match: TagsMatch
+    first: TagsMatch | AnyOf | None = None
+
+
+@dataclass(frozen=True)
+class TeamIs:
+    """The line item's team — the first rule whose `first` holds, else the first whose `match` holds — is `name`:
+    one team per line item, as `by team` groups them."""
+
+    name: str
+    rules: tuple[TeamRule, ...]
+
+
+Condition = TagsMatch | ColumnIn | TagMissing | AllOf | ColumnGlob | AnyOf | TeamIs
 
 
 @dataclass(frozen=True)
@@ -65,6 +96,7 @@ UNTAGGED = "(untagged)"
 DIRECT = "(direct)"
 NONE_KEY = "(none)"
 OTHER = "(other)"
+IDLE = "(idle)"  # the workload of a shared node's unused capacity (split cost allocation)
 
 
 @dataclass(frozen=True)

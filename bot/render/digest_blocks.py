@@ -83,6 +83,10 @@ def digest_blocks(digest: Digest) -> list[Block]:
         out.append(SectionBlock(text=MarkdownTextObject(
             text=clip("*Tag compliance this week*\n" + "\n".join(compliance_lines(digest.compliance)),
                       MAX_TEXT_CHARS))))
+    if digest.shared_clusters:
+        shares = " · ".join(f"{name} {format_money(cost, cur)}" for name, cost in digest.shared_clusters[:5])
+        out.append(SectionBlock(text=MarkdownTextObject(text=clip(
+            f":ship: *Shared clusters this month* (its share, split by the bill): {shares}", MAX_TEXT_CHARS))))
     if digest.savings_waiting:
         out.append(SectionBlock(text=MarkdownTextObject(
             text=f":bulb: {format_money(digest.savings_waiting, cur, whole=True)}/month of savings waiting in "

@@ -47,6 +47,9 @@ def home_view(overviews: Sequence[TeamOverview]) -> View:
         if ov.top_services:
             top = ", ".join(f"{g.key} {format_money(g.cost, ov.currency, whole=True)}" for g in ov.top_services)
             lines.append(f"Top services: {top}")
+        if ov.shared_clusters:
+            shares = ", ".join(f"{g.key} {format_money(g.cost, ov.currency, whole=True)}" for g in ov.shared_clusters)
+            lines.append(f":ship: Its share of shared clusters (split by the bill): {shares}")
         if ov.open_recommendations:
             lines.append(f":bulb: {ov.open_recommendations} open recommendations · "
                          f"~{format_money(ov.savings_waiting, ov.currency, whole=True)}/month waiting — `/cost idle`")

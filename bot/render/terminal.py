@@ -18,6 +18,7 @@ from bot.domain.actions import ActionRequest, AuditEntry
 from bot.domain.anomalies import AnomalyFindings
 from bot.domain.answers import CostAnswer
 from bot.domain.budgets import BudgetStatus
+from bot.domain.commitments import CommitmentReport
 from bot.domain.compliance import TagCompliance
 from bot.domain.ingest import IngestSummary, SourceHolding
 from bot.domain.money import format_money, to_cents
@@ -130,6 +131,8 @@ def render_ingest_summary(summary: IngestSummary) -> RenderableType:
         table.add_row("charge dates", f"{summary.first_day} – {summary.last_day}")
     table.add_row("providers", Text(", ".join(summary.providers) or "–"))  # from the files: never markup
     table.add_row("currencies", Text(", ".join(summary.currencies) or "–"))
+    for note in summary.notes:
+        table.add_row("note", Text(note))  # file names come from the folder: never markup
     return table
 
 
@@ -233,6 +236,24 @@ def render_sources(holdings: Sequence[SourceHolding], currency: str) -> Renderab
                       months_text(h), f"{h.rows:,}", format_money(h.effective_cost, currency),
                       format_money(h.billed_cost, currency), when_text(h))
     return table
+
+
+def render_commitments(report: CommitmentReport, currency: str) -> RenderableType:
+    """`costbot ask commitments`: each commitment, its term and how much of what has fallen due is used."""
+    from bot.render.commitment_blocks import EMPTY, used_text
+
+    if not report.commitments:
+        return Text(EMPTY)
+    table = Table(title="Contract commitments", box=None)
+    for col in ("commitment", "kind", "committed", "term", "days left", "used so far"):
+        table.add_column(col, justify="right" if col in ("committed", "days left") else "left")
+    for c in report.commitments:
+        left = c.days_left(report.until) if report.until else None
+        table.add_row(Text(c.description or c.id), Text(c.kind), format_money(c.cost, c.currency or currency),
+                      f"{c.start:%Y-%m-%d} – {c.end:%Y-%m-%d}", "–" if left is None else f"{left:,}",
+                      used_text(c, report, currency))
+    through = report.through.isoformat() if report.through else "no data yet"
+    return RichGroup(table, Text(f"billing data through {through}", style="dim"))
 
 
 def render_status(status: OperatorStatus) -> RenderableType:

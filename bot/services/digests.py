@@ -96,6 +96,7 @@ class DigestBuilder:
             month_to_date=month.month_to_date, budget=month.budget, forecast=month.forecast,
             movers=self._movers(query, day),
             untagged_share=(mtd_totals.untagged / mtd_totals.current * 100) if mtd_totals.current else None,
+            shared_clusters=self._shared_clusters(query, first, today),
             savings_waiting=savings if open_count else None,
             anomalies=tuple(a for a in recent if a.day >= day - timedelta(days=6)),
             chart=chart, data_through=through,
@@ -103,6 +104,12 @@ class DigestBuilder:
         if cadence == "weekly":
             return self._weekly(digest, query, today)
         return digest
+
+    def _shared_clusters(self, query: Query, first: date, today: date) -> tuple[tuple[str, Decimal], ...]:
+        """The scope's month to date on shared Kubernetes clusters, by cluster: the part of its spend the bill split
+        off shared nodes (allocated charges, pods' split cost)."""
+        rows = self.queries.groups(self.scopes.spec(query, first, today), Grouping("column", "x_Cluster"))
+        return tuple((key, cost) for key, cost in rows if key != NONE_KEY and cost)
 
     def _movers(self, query: Query, day: date) -> tuple[Change, ...]:
         dims = {

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot.domain.actions import ActionNotAllowed
+from bot.domain.commitments import CommitmentReport
 from bot.domain.errors import CostbotError
 from bot.domain.ingest import IngestSummary, SourceHolding
 from bot.domain.money import ZERO
@@ -50,6 +51,12 @@ class IngestService:
         names = {h.name for h in found}
         found += [SourceHolding(name, (), (), 0, ZERO, ZERO, None) for name in self.configured if name not in names]
         return [replace(h, configured=h.name in self.configured) for h in sorted(found, key=lambda h: h.name)]
+
+    def commitments(self) -> CommitmentReport:
+        """`/cost commitments`: what is committed, until when, and how much the bill has applied so far."""
+        if self.store is None:
+            raise CostbotError(QUERY_ONLY.format("commitments"))
+        return self.store.commitments()
 
     def holdings_for(self, user: str | None) -> list[SourceHolding]:
         """`/cost sources`: admins only (the accounts and totals of every source); a terminal is an operator."""

@@ -20,7 +20,18 @@ from bot.domain.query import (
     parse_scope,
     unknown_dimension,
 )
-from bot.domain.spec import ColumnIn, Condition, CostSpec, Grouping, TagMissing, TagsMatch, TeamRule
+from bot.domain.spec import (
+    AnyOf,
+    ColumnGlob,
+    ColumnIn,
+    Condition,
+    CostSpec,
+    Grouping,
+    TagMissing,
+    TagsMatch,
+    TeamIs,
+    TeamRule,
+)
 from bot.ports import CostQueries
 
 
@@ -60,11 +71,23 @@ class ScopeResolver:
         return str(query.scopes[0].key) if len(query.scopes) == 1 and query.scopes[0].kind == "team" else None
 
     # -- conditions and groupings --------------------------------------------------------------------------
-    def team_match(self, team: str) -> TagsMatch:
-        return TagsMatch(tuple(sorted(self.config.team_tags(team).items())))
+    def team_match(self, team: str) -> TeamIs:
+        """A team's line items: those `by team` gives it (one team per line item, see `team_rules`)."""
+        return TeamIs(team, self.team_rules())
+
+    def team_rule(self, team: str) -> TeamRule:
+        """A team's tags; and its claim on a shared cluster's allocated charges, checked first: its tags among the
+        charge's allocated tags, or its `namespaces` patterns."""
+        pairs = tuple(sorted(self.config.team_tags(team).items()))
+        allocated = TagsMatch(pairs, "AllocatedTags")
+        namespaces = tuple(self.config.teams[team].namespaces)
+        first = AnyOf((allocated, ColumnGlob("x_Namespace", namespaces))) if namespaces else allocated
+        return TeamRule(team, TagsMatch(pairs), first)
 
     def team_rules(self) -> tuple[TeamRule, ...]:
-        return tuple(TeamRule(name, self.team_match(name)) for name in self.config.teams)
+        """In config order; a line item is the first team's whose claim on an allocated charge holds, else the
+        first team's whose tags match its attributed tags (allocated tags over the origin's)."""
+        return tuple(self.team_rule(name) for name in self.config.teams)
 
     def team_grouping(self, then: Grouping | None = None) -> Grouping:
         """Line items grouped by the configured team they belong to ("(untagged)" for none)."""
@@ -170,7 +193,7 @@ class ScopeResolver:
                 if value.lower() not in {v.lower() for v in values}:
                     raise _absent(scope.label(), f"no line item has {key} '{value}' in the billing data", value,
                                   values, f"{key}:")
-            elif scope.kind in ("region", "account"):
+            elif scope.kind in ("region", "account", "cluster", "namespace", "workload"):
                 column = SCOPE_COLUMNS[scope.kind]
                 values = self.queries.distinct_values(column)
                 if str(scope.value).lower() not in {v.lower() for v in values}:

@@ -27,7 +27,8 @@ CHANNELS = {"team-ml": "C0TEAMML1", "team-vision": "C0TEAMVIS", "team-data": "C0
 USER = "U0ML00001"  # team-ml's approver
 #: the text asked for each word, in Slack and in the terminal alike
 TEXTS = {"help": "help all", "idle": "idle team-ml", "audit": "audit 5", "budget": "budget team-ml",
-         "anomalies": "anomalies team-vision", "tags": "tags last-month", "sources": "sources"}
+         "anomalies": "anomalies team-vision", "tags": "tags last-month", "sources": "sources",
+         "commitments": "commitments"}
 ASKED_BY = {"sources": "U0ADMIN01"}  # admins only, in Slack
 KEY = "aws|123456789012|us-east-1|ec2|{}"
 
@@ -165,9 +166,16 @@ def _sources(blocks: list[dict[str, Any]], out: str, bot: RunningBot) -> None:
             assert flat(part) in shown and flat(part) in out
 
 
+def _commitments(blocks: list[dict[str, Any]], out: str, bot: RunningBot) -> None:
+    from bot.render.commitment_blocks import EMPTY
+
+    assert bot.services.ingest.commitments().commitments == ()  # the demo bill has no Contract Commitment dataset
+    assert flat(slack_text(blocks)) == flat(EMPTY) == flat(out)
+
+
 SAME_CONTENT: dict[str, Callable[[list[dict[str, Any]], str, RunningBot], None]] = {
     "help": _help, "idle": _idle, "audit": _audit, "budget": _budget, "anomalies": _anomalies, "tags": _tags,
-    "sources": _sources}
+    "sources": _sources, "commitments": _commitments}
 
 
 def test_every_word_that_needs_no_channel_is_covered() -> None:

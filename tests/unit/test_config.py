@@ -33,6 +33,8 @@ def test_wrong_type_names_path_and_expectation() -> None:
         ({"metric": "Cost"}, "metric: Input should be 'EffectiveCost' or 'BilledCost'"),
         ({"tag_keys": {"project": "p"}}, "tag_keys needs a 'team' entry"),
         ({"teams": {"team-ml": {}}}, "teams.team-ml.tags: required key is missing"),
+        ({"teams": {"t": {"tags": {"team": "t"}, "namespaces": [""]}}}, "teams.t.namespaces.0"),
+        ({"teams": {"t": {"tags": {"team": "t"}, "namespaces": "ml-*"}}}, "teams.t.namespaces"),
         ({"teams": {"t": {"tags": {"team": "t"}, "digest": {"schedule": "daily"}}}}, "5-field cron"),
         ([1, 2], "expected a mapping"),
     ],

@@ -175,3 +175,22 @@ def test_amounts_are_digits_0_to_9(text: str) -> None:
 
     with pytest.raises(QueryError, match="is not an amount: digits 0-9"):
         parse_amount(text)
+
+
+def test_shared_cluster_scopes_and_dimensions() -> None:
+    q = parse_query("cluster:ml-eks namespace:ml-train workload:(idle) mtd by node", G)
+    assert isinstance(q, Query)
+    assert q.scopes == (Scope("cluster", "cluster", "ml-eks"), Scope("namespace", "namespace", "ml-train"),
+                        Scope("workload", "workload", "(idle)"))
+    assert q.by == Dimension("node", "column", "x_Node")
+    for word, column in (("cluster", "x_Cluster"), ("namespace", "x_Namespace"), ("workload", "x_Workload")):
+        q = parse_query(f"team-ml by {word}", G)
+        assert isinstance(q, Query) and q.by == Dimension(word, "column", column)
+
+
+def test_idle_capacity_is_the_idle_workload_by_cluster() -> None:
+    q = parse_query("idle-capacity cluster:ml-eks last-month", G)
+    assert q == Query(scopes=(Scope("cluster", "cluster", "ml-eks"), Scope("workload", "workload", "(idle)")),
+                      period="last-month", by=Dimension("cluster", "column", "x_Cluster"))
+    q = parse_query("idle-capacity by node", G)
+    assert isinstance(q, Query) and q.by == Dimension("node", "column", "x_Node")

@@ -30,7 +30,20 @@ FOCUS_COLUMNS: dict[str, str] = {
     "ConsumedQuantity": "DOUBLE",
     "ConsumedUnit": "VARCHAR",
     "Tags": "MAP(VARCHAR, VARCHAR)",
+    # FOCUS 1.3 split cost allocation: kept as the file carries them (Tags above are the attributed tags)
+    "AllocatedMethodId": "VARCHAR",
+    "AllocatedMethodDetails": "VARCHAR",
+    "AllocatedResourceId": "VARCHAR",
+    "AllocatedResourceName": "VARCHAR",
+    "AllocatedTags": "MAP(VARCHAR, VARCHAR)",
+    "ContractApplied": "VARCHAR",  # FOCUS 1.3: JSON, the commitments applied to the charge (`/cost commitments`)
     "x_UsageType": "VARCHAR",
+    # shared clusters (sources/clusters.py): the origin resource's own tags, and the Kubernetes attribution keys
+    "x_OriginTags": "MAP(VARCHAR, VARCHAR)",
+    "x_Cluster": "VARCHAR",
+    "x_Namespace": "VARCHAR",
+    "x_Workload": "VARCHAR",
+    "x_Node": "VARCHAR",
     "x_Source": "VARCHAR",
     "x_BillingPeriod": "DATE",
     "x_IngestedAt": "TIMESTAMP",

@@ -9,12 +9,19 @@ Mapping (after the FinOps Foundation converter's rules):
                    SavingsPlanRecurringFee, 0 for SavingsPlanNegation / upfront fees, else unblended
   ListCost      <- pricing_public_on_demand_cost
   Tags          <- user tags with the `user_` / `user:` prefix removed
+
+Split cost allocation data (EKS/ECS, `split_line_item_*` columns): a pod row (its
+`split_line_item_parent_resource_id` names the node) costs its `split_line_item_split_cost`; the node's own row
+in the same hour keeps what its pods did not take — its unused (idle) capacity — as the workload `(idle)`. The
+node's cost is counted once: pods' split costs plus the idle remainder add up to the node row's cost.
+The `aws:eks:*` tags give cluster, namespace, workload and node (sources/clusters.py).
 """
 
 from __future__ import annotations
 
 import re
 
+from bot.adapters.sources.clusters import cluster_exprs
 from bot.adapters.sources.columns import (
     COST_TYPE,
     is_text,
@@ -25,9 +32,15 @@ from bot.adapters.sources.columns import (
 )
 from bot.adapters.sources.mapping import Check, ColumnIndex, Mapping
 from bot.adapters.sources.raw_files import RawColumn, RawFile
+from bot.domain.spec import IDLE
 
 _CSV_TAG = re.compile(r"^resourceTags/user:(.+)$", re.IGNORECASE)
 _ATHENA_TAG = re.compile(r"^resource_tags_user_(.+)$", re.IGNORECASE)
+# AWS-generated split cost allocation tags: `resourceTags/aws:eks:cluster-name`, `resource_tags_aws_eks_cluster_name`
+_CSV_EKS_TAG = re.compile(r"^resourceTags/(aws:e[kc]s:.+)$", re.IGNORECASE)
+_ATHENA_EKS_TAG = re.compile(r"^resource_tags_(aws_e[kc]s_.+)$", re.IGNORECASE)
+#: a node's instance-hour (not its data transfer or volumes): the line split cost allocation splits
+_NODE_USAGE = r"'(BoxUsage|SpotUsage|DedicatedUsage|HostUsage)'"
 
 _CATEGORY = {
     "AmazonEC2": "Compute", "AWSLambda": "Compute", "AmazonECS": "Compute", "AmazonEKS": "Compute",
@@ -81,6 +94,70 @@ def _tags_expr(raw: RawFile, index: ColumnIndex) -> str:
     if len(parts) == 1:
         return f"CAST({parts[0]} AS MAP(VARCHAR, VARCHAR))"
     return f"CAST(map_concat({parts[0]}, {parts[1]}) AS MAP(VARCHAR, VARCHAR))"
+
+
+def _eks_tags_expr(raw: RawFile, index: ColumnIndex) -> str:
+    """The AWS-generated `aws:eks:*` and `aws:ecs:*` tags as a map (keys as CUR 2.0's map spells them, or as the
+    column says)."""
+    entries: list[str] = []
+    for col in raw.columns:
+        m = _CSV_EKS_TAG.match(col.name) or _ATHENA_EKS_TAG.match(col.name)
+        if m:
+            entries.append(f"{{'key': {quote_literal(m.group(1).lower())}, 'value': {text_expr(col.ref)}}}")
+    parts = []
+    if entries:
+        parts.append(f"map_from_entries(list_filter([{', '.join(entries)}], lambda e: e.value IS NOT NULL))")
+    tags_col = index.get("resource_tags")
+    if tags_col is not None:
+        if tags_col.type.upper().startswith("MAP"):
+            source = f"map_entries(CAST({tags_col.ref} AS MAP(VARCHAR, VARCHAR)))"
+        else:
+            source = (f"map_entries(CASE WHEN json_valid({text_expr(tags_col.ref)}) THEN "
+                      f"json_transform({text_expr(tags_col.ref)}, '\"MAP(VARCHAR, VARCHAR)\"') END)")
+        parts.append(f"map_from_entries(list_filter(coalesce({source}, []), "
+                     f"lambda e: (starts_with(e.key, 'aws_eks_') OR starts_with(e.key, 'aws_ecs_')) "
+                     f"AND coalesce(e.value, '') <> ''))")
+    if not parts:
+        return "MAP {}::MAP(VARCHAR, VARCHAR)"
+    if len(parts) == 1:
+        return f"CAST({parts[0]} AS MAP(VARCHAR, VARCHAR))"
+    return f"CAST(map_concat({parts[0]}, {parts[1]}) AS MAP(VARCHAR, VARCHAR))"
+
+
+def _split_costs(exprs: dict[str, str], index: ColumnIndex) -> list[dict[str, str]]:
+    """Split cost allocation: pod rows cost their split cost; a node's instance-hour keeps the rest as `(idle)`.
+    Returns the derived layers: the pod test and split cost once per row, then one window over node and hour."""
+    parent_col = index.get("split_line_item_parent_resource_id")
+    if parent_col is None:
+        return []
+    split_col = index.get("split_line_item_split_cost")
+    per_row = {
+        "__parent": text_expr(parent_col.ref),
+        "__split": f"coalesce({number_expr(split_col.ref, split_col.type, COST_TYPE)}, 0)" if split_col else "0",
+        "__start": exprs["ChargePeriodStart"],
+        "__node": f"coalesce({text_expr(parent_col.ref)}, {exprs['ResourceId']})",
+        "__pod_cluster": exprs["x_Cluster"],
+    }
+    window = "OVER (PARTITION BY __node, __start)"
+    per_node_hour = {
+        "__taken": f"sum(CASE WHEN __parent IS NOT NULL THEN __split ELSE 0 END) {window}",
+        "__pods": f"count(__parent) {window}",
+        "__cluster": f"max(CASE WHEN __parent IS NOT NULL THEN __pod_cluster END) {window}",
+    }
+    is_pod = "(__parent IS NOT NULL)"
+    is_node_hour = (f"(__parent IS NULL AND __pods > 0 AND "
+                    f"regexp_matches(coalesce({exprs['x_UsageType']}, ''), {_NODE_USAGE}))")
+    for cost in ("BilledCost", "EffectiveCost"):
+        exprs[cost] = (f"CASE WHEN {is_pod} THEN __split WHEN {is_node_hour} THEN coalesce({exprs[cost]}, 0) - "
+                       f"__taken ELSE {exprs[cost]} END")
+    exprs["ListCost"] = f"CASE WHEN {is_pod} THEN 0 ELSE {exprs['ListCost']} END"  # the node's list price once
+    exprs["AllocatedMethodId"] = f"CASE WHEN {is_pod} THEN 'aws-split-cost-allocation' END"
+    exprs["AllocatedResourceId"] = f"CASE WHEN {is_pod} THEN {exprs['ResourceId']} END"
+    exprs["AllocatedTags"] = f"CASE WHEN {is_pod} THEN {exprs['Tags']} END"  # a pod's own tags: its team's claim
+    exprs["x_Workload"] = f"CASE WHEN {is_node_hour} THEN {quote_literal(IDLE)} ELSE {exprs['x_Workload']} END"
+    exprs["x_Node"] = f"CASE WHEN {is_pod} THEN coalesce({exprs['x_Node']}, __parent) ELSE {exprs['x_Node']} END"
+    exprs["x_Cluster"] = f"CASE WHEN {is_node_hour} THEN __cluster ELSE __pod_cluster END"
+    return [per_row, per_node_hour]
 
 
 def cur_mapping(raw: RawFile) -> Mapping:
@@ -145,6 +222,9 @@ def cur_mapping(raw: RawFile) -> Mapping:
         "Tags": _tags_expr(raw, index),
         "x_UsageType": text("line_item_usage_type"),
     }
+    derived = [{"__tags": f"map_concat({exprs['Tags']}, {_eks_tags_expr(raw, index)})"}]
+    exprs.update(cluster_exprs("__tags", exprs["ResourceId"]))
+    derived += _split_costs(exprs, index)
     checks: list[Check] = []
     start = col("line_item_usage_start_date")
     if start is None:
@@ -154,10 +234,11 @@ def cur_mapping(raw: RawFile) -> Mapping:
         checks.append(Check(start.name, f"NOT ({present})", "is missing (a charge needs its start)"))
         checks.append(Check(start.name, f"({exprs['ChargePeriodStart']}) IS NULL", "is not a timestamp", start.ref))
     for name in ("line_item_unblended_cost", "line_item_usage_amount", "pricing_public_on_demand_cost",
-                 "reservation_effective_cost", "savings_plan_savings_plan_effective_cost"):
+                 "reservation_effective_cost", "savings_plan_savings_plan_effective_cost",
+                 "split_line_item_split_cost"):
         c = col(name)
         if c is not None and is_text(c.type):
             target = "DOUBLE" if name == "line_item_usage_amount" else COST_TYPE
             checks.append(Check(c.name, f"{text_expr(c.ref)} IS NOT NULL AND "
                                 f"({number_expr(c.ref, c.type, target)}) IS NULL", "is not a number", c.ref))
-    return Mapping("cur", exprs, checks)
+    return Mapping("cur", exprs, checks, derived)

@@ -1,7 +1,14 @@
-"""FOCUS 1.0–1.2 files (CSV, CSV.gz, Parquet) mapped onto costbot's FOCUS columns."""
+"""FOCUS 1.0–1.3 files (CSV, CSV.gz, Parquet) mapped onto costbot's FOCUS columns.
+
+FOCUS 1.3 split cost allocation: an allocated charge (`AllocatedMethodId` set) replaces its origin charge in the
+export, so every row counts once as it is. Its `Allocated*` columns are kept; `Tags` becomes the tags the charge
+is attributed by — the allocated tags over the origin resource's tags, key by key — and the origin tags stay in
+`x_OriginTags`. `ProviderName` falls back to FOCUS 1.3's `ServiceProviderName`.
+"""
 
 from __future__ import annotations
 
+from bot.adapters.sources.clusters import cluster_exprs
 from bot.adapters.sources.columns import (
     COST_TYPE,
     FOCUS_COLUMNS,
@@ -17,6 +24,9 @@ from bot.adapters.sources.mapping import Check, ColumnIndex, Mapping
 from bot.adapters.sources.raw_files import RawFile
 
 _TIMESTAMPS = ("BillingPeriodStart", "ChargePeriodStart", "ChargePeriodEnd")
+_TAG_COLUMNS = ("Tags", "AllocatedTags")
+_ORIGIN_NOTE = "origin charges left out: their allocated charges in the same file carry that cost"
+_EMPTY_TAGS = "MAP {}::MAP(VARCHAR, VARCHAR)"
 _NUMBERS = {"BilledCost": COST_TYPE, "EffectiveCost": COST_TYPE, "ListCost": COST_TYPE, "ConsumedQuantity": "DOUBLE"}
 
 
@@ -53,7 +63,7 @@ def focus_mapping(raw: RawFile) -> Mapping:
             if is_text(col.type):  # typed Parquet numbers need no parsing check
                 checks.append(Check(col.name, f"{text_expr(col.ref)} IS NOT NULL AND ({expr}) IS NULL",
                                     "is not a number", col.ref))
-        elif target == "Tags":
+        elif target in _TAG_COLUMNS:
             exprs[target] = tags_expr(col.ref, col.type)
             checks.append(Check(col.name, f"NOT {tags_valid_expr(col.ref, col.type)}",
                                 "is not a JSON object of tags", col.ref))
@@ -74,5 +84,32 @@ def focus_mapping(raw: RawFile) -> Mapping:
     if effective == "NULL":
         exprs["EffectiveCost"] = billed
     if exprs["Tags"] == "NULL":
-        exprs["Tags"] = "MAP {}::MAP(VARCHAR, VARCHAR)"
-    return Mapping("focus", exprs, checks)
+        exprs["Tags"] = _EMPTY_TAGS
+    service_provider = index.get("ServiceProviderName")
+    if service_provider is not None:
+        text = clean_text_expr(service_provider.ref) if raw.typed else text_expr(service_provider.ref)
+        named = exprs["ProviderName"]
+        exprs["ProviderName"] = text if named == "NULL" else f"coalesce({named}, {text})"
+    node = f"CASE WHEN {exprs['AllocatedMethodId']} IS NOT NULL THEN coalesce({exprs['ResourceName']}, " \
+           f"{exprs['ResourceId']}) END"
+    method = exprs["AllocatedMethodId"]
+    if method != "NULL":  # never both an origin charge and its allocated charges
+        key = "(" + ", ".join(f"coalesce(CAST({exprs[c]} AS VARCHAR), '')" for c in (
+            "ResourceId", "ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory")) + ")"
+        split_origin = (f"(({method}) IS NULL AND ({exprs['ResourceId']}) IS NOT NULL AND {key} IN "
+                        f"(SELECT {key} FROM {raw.relation} WHERE ({method}) IS NOT NULL))")
+    if exprs["AllocatedTags"] == "NULL":  # no allocated tags in this file: Tags as they are
+        exprs["x_OriginTags"] = exprs["Tags"]
+        exprs.update(cluster_exprs(exprs["Tags"], exprs["AllocatedResourceId"], node))
+        if method == "NULL":
+            return Mapping("focus", exprs, checks)
+        return Mapping("focus", exprs, checks, left_out=split_origin, left_out_note=_ORIGIN_NOTE)
+    # each tags column parsed once per row; the attributed tags are the allocated ones over the origin's
+    raw_tags = f"map_concat({exprs['Tags']}, coalesce({exprs['AllocatedTags']}, {_EMPTY_TAGS}))"
+    derived = [{"__origin_tags": exprs["Tags"], "__allocated_tags": exprs["AllocatedTags"]},
+               {"__tags": f"map_concat(__origin_tags, coalesce(__allocated_tags, {_EMPTY_TAGS}))"}]
+    exprs.update(Tags="__tags", x_OriginTags="__origin_tags", AllocatedTags="__allocated_tags")
+    exprs.update(cluster_exprs("__tags", exprs["AllocatedResourceId"], node))
+    if method == "NULL":
+        return Mapping("focus", exprs, checks, derived, raw_tags)
+    return Mapping("focus", exprs, checks, derived, raw_tags, left_out=split_origin, left_out_note=_ORIGIN_NOTE)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from bot.adapters.sources.cur import cur_mapping, is_cur
 from bot.adapters.sources.focus_files import focus_mapping, is_focus
-from bot.adapters.sources.mapping import Mapping
+from bot.adapters.sources.mapping import ColumnIndex, Mapping
 from bot.adapters.sources.raw_files import RawFile
 from bot.domain.errors import IngestError
 
@@ -17,22 +17,31 @@ from bot.domain.errors import IngestError
 class FileFormat:
     name: str
     recognizes: Callable[[RawFile], bool]
-    mapping: Callable[[RawFile], Mapping]
+    mapping: Callable[[RawFile], Mapping] | None  # None: a known dataset that holds no charges
+    dataset: str = "costs"  # where its rows go: `costs`, or `commitments` (the store reads those itself)
+
+
+def is_focus_contract_commitment(raw: RawFile) -> bool:
+    """FOCUS 1.3's second dataset: commitments (what is committed, until when), not charges."""
+    index = ColumnIndex(raw)
+    return index.get("ContractCommitmentId") is not None and not is_focus(raw)
 
 
 #: tried in order: CUR first (a CUR 2.0 file can carry FOCUS-like names among its own)
 FORMATS: tuple[FileFormat, ...] = (
     FileFormat("cur", is_cur, cur_mapping),
     FileFormat("focus", is_focus, focus_mapping),
+    FileFormat("focus-contract-commitment", is_focus_contract_commitment, None, "commitments"),
 )
 
 
-def mapping_for(raw: RawFile) -> Mapping:
+def format_for(raw: RawFile) -> FileFormat:
     for fmt in FORMATS:
         if fmt.recognizes(raw):
-            return fmt.mapping(raw)
+            return fmt
     raise IngestError(
         "not a FOCUS or AWS CUR file: expected a ChargePeriodStart/BilledCost column (FOCUS) or "
         "line_item_unblended_cost / lineItem/UnblendedCost (CUR)",
         str(raw.path),
     )
+

@@ -22,6 +22,25 @@ class Mapping:
     kind: str  # "focus" | "cur"
     exprs: dict[str, str]  # FOCUS column -> SQL over the raw relation
     checks: list[Check] = field(default_factory=list)
+    # columns computed once for the insert, layer by layer (a layer may use the ones before): an expression many
+    # columns share (the attributed tags), or a window over the file (a node's hour). Only the inserted columns
+    # (`exprs` other than the account, period and tag columns the store reads from the raw relation) use them.
+    derived: list[dict[str, str]] = field(default_factory=list)
+    raw_tags: str | None = None  # the Tags expression over the raw relation, when `exprs` reads a derived one
+    # rows to leave out, SQL over the raw relation (an origin charge whose allocated charges are in the file too),
+    # and what the ingest summary says of them
+    left_out: str | None = None
+    left_out_note: str = ""
+
+    def tags_over_raw(self) -> str:
+        return self.raw_tags or self.exprs["Tags"]
+
+    def insert_relation(self, relation: str) -> str:
+        """The raw relation with the derived columns added."""
+        for layer in self.derived:
+            columns = ", ".join(f"{expr} AS {name}" for name, expr in layer.items())
+            relation = f"(SELECT *, {columns} FROM {relation})"
+        return relation
 
 
 class ColumnIndex:
