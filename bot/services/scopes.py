@@ -196,6 +196,12 @@ class ScopeResolver:
             elif scope.kind in ("region", "account", "cluster", "namespace", "workload"):
                 column = SCOPE_COLUMNS[scope.kind]
                 values = self.queries.distinct_values(column)
+                if scope.kind in ("cluster", "namespace", "workload") and not any(values):
+                    raise UnknownScope(
+                        f"no shared-cluster charges in the billing data, so no {scope.kind} '{scope.value}': "
+                        "clusters, namespaces, workloads and idle capacity come from bills that split shared "
+                        "nodes by workload (FOCUS 1.3 allocated charges, AWS split cost allocation for EKS/ECS, "
+                        "GKE cost allocation)", word=scope.label())
                 if str(scope.value).lower() not in {v.lower() for v in values}:
                     raise _absent(scope.label(), f"no {scope.kind} '{scope.value}' in the billing data",
                                   str(scope.value), values, f"{scope.kind}:")

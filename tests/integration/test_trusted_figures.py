@@ -184,6 +184,9 @@ def test_slack_and_terminal_breakdowns_add_up_to_the_total(ask, bot) -> None:  #
     ("service:sagemakr", "no service matches 'sagemakr' in the billing data. Did you mean 'service:\"Amazon "
                          "SageMaker\"'?"),
     ("team-ml lastweek", "unknown word 'lastweek'. Did you mean 'last-week'?"),
+    ("idle-capacity last-month", "no shared-cluster charges in the billing data, so no workload '(idle)': "
+                                 "clusters, namespaces, workloads and idle capacity come from bills that split"),
+    ("namespace:ml", "no shared-cluster charges in the billing data, so no namespace 'ml'"),
 ])
 def test_a_word_that_names_nothing_is_an_error_with_a_suggestion(ask, text, message) -> None:  # type: ignore[no-untyped-def]
     result = ask(text, "--json")
