@@ -7,10 +7,11 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from bot.domain.actions import ActionRequest
-from bot.domain.resources import INVOCATIONS, ResizeOption, Resource, Utilization
+from bot.domain.resources import INVENTORY, INVOCATIONS, ResizeOption, Resource, Utilization
 
 IDLE = "idle"
 OVERSIZED = "oversized"
+TIER = "tier"  # storage on a dearer tier than it needs (EBS gp2 -> gp3): changed in place, online
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,9 @@ class Rules:
 class Finding:
     kind: str  # idle | oversized
     reason: str
-    target_type: str | None = None  # for oversized: the size to move to
+    target_type: str | None = None  # for oversized: the size to move to; for tier: the tier
     monthly_savings: Decimal | None = None
+    price_ratio: Decimal | None = None  # tier: the target's price as a share of the current one
 
 
 def is_protected(resource: Resource, rules: Rules) -> bool:
@@ -66,15 +68,17 @@ def _busiest(usage: Utilization) -> str:
 def assess(resource: Resource, usage: Utilization, rules: Rules, today: date,
            resize: ResizeOption | None = None) -> Finding | Cleared:
     """The one judgement of a resource: a finding (idle beats oversized), or why there is none. Protected,
-    snoozed, stopped or not running resources are never flagged. How idleness is judged is the resource's own
-    (`idle_signal`); oversized needs a smaller size the provider offers (`resize`). Savings are the provider's
-    estimates."""
+    snoozed, stopped or not running resources are never flagged; storage (`INVENTORY`) is judged on its tier.
+    How idleness is judged is the resource's own (`idle_signal`); oversized needs a smaller size the provider
+    offers (`resize`). Savings are the provider's estimates."""
     name = resource.name
     if is_protected(resource, rules):
         return Cleared(f"{name} is protected now")
     until = snoozed_until(resource, rules)
     if until is not None and until >= today:
         return Cleared(f"{name} is snoozed until {until.isoformat()}")
+    if resource.idle_signal == INVENTORY:
+        return _storage(resource, resize)
     if not resource.running:
         return Cleared(f"{name} is {resource.state} now")
     if resource.stopped:
@@ -113,6 +117,16 @@ def assess(resource: Resource, usage: Utilization, rules: Rules, today: date,
                        target_type=resize.target_type, monthly_savings=resize.monthly_savings)
     return Cleared(f"{name} is busy again (p95 {busiest:.0f}% over {rules.oversized_days} days)"
                    if busiest is not None else busy.reason)
+
+
+def _storage(resource: Resource, resize: ResizeOption | None) -> Finding | Cleared:
+    """Storage is judged on what it is, not on metrics: a cheaper tier the provider offers for the same size and
+    at least the same baseline performance (`resize`)."""
+    if resize is not None and resource.supports("resize") and resize.target_type != resource.type:
+        return Finding(TIER, f"{resource.type} → {resize.target_type}: same size, baseline performance at least "
+                             "equal, changed online", target_type=resize.target_type,
+                       monthly_savings=resize.monthly_savings, price_ratio=resize.price_ratio)
+    return Cleared(f"{resource.name} is {resource.type} now")
 
 
 def evaluate(resource: Resource, usage: Utilization, rules: Rules, today: date,

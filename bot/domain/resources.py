@@ -19,10 +19,12 @@ StopMeans = Literal["power_off", "scale_to_minimum"]
 POWER_OFF: StopMeans = "power_off"
 SCALE_TO_MINIMUM: StopMeans = "scale_to_minimum"
 
-# How idleness is judged: CPU / GPU / network utilization, or requests served (model endpoints).
-IdleSignal = Literal["utilization", "invocations"]
+# How idleness is judged: CPU / GPU / network utilization, requests served (model endpoints), or what the
+# resource is (storage: its tier and whether anything uses it), which needs no metrics at all.
+IdleSignal = Literal["utilization", "invocations", "inventory"]
 UTILIZATION: IdleSignal = "utilization"
 INVOCATIONS: IdleSignal = "invocations"
+INVENTORY: IdleSignal = "inventory"
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ class ResizeOption:
 
     target_type: str
     monthly_savings: Decimal | None = None
+    # the target's price as a share of the current one (storage tiers): with the resource's own billing lines
+    # the saving is that cost × (1 − ratio), which beats a list-price estimate
+    price_ratio: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,7 @@ class Resource:
     idle_signal: IdleSignal = UTILIZATION
     gpu_expected: bool = False  # an accelerated type whose GPU metric is looked for
     stop_savings: Decimal | None = None  # a month of what Stop saves, by the provider's estimate
+    size_gib: int | None = None  # storage: the provisioned size
 
     def supports(self, action: str) -> bool:
         return action in self.capabilities

@@ -23,7 +23,7 @@ from slack_sdk.models.blocks import (
 
 from bot.domain.actions import ActionRequest, AuditEntry
 from bot.domain.money import format_money
-from bot.domain.recommendations import IDLE, Recommendation, RecommendationView
+from bot.domain.recommendations import IDLE, TIER, Recommendation, RecommendationView
 from bot.domain.resources import ResourceRef
 from bot.render.action_ids import (
     ACTION_APPROVE,
@@ -49,7 +49,7 @@ def _when(at: datetime) -> str:
 
 def describe_recommendation(rec: Recommendation, currency: str = "USD") -> str:
     ref = ResourceRef.parse(rec.resource_key)
-    icon = ":zzz:" if rec.kind == IDLE else ":arrow_down_small:"
+    icon = {IDLE: ":zzz:", TIER: ":floppy_disk:"}.get(rec.kind, ":arrow_down_small:")
     head = f"{icon} *{clip(rec.name, 80)}* `{rec.resource_type}`"
     if rec.target_type:
         head += f" → `{rec.target_type}`"
@@ -86,8 +86,22 @@ def outcome_text(req: ActionRequest, currency: str = "USD", saving: Decimal | No
     return f":clock3: the {verb} request expired unanswered"
 
 
+def _tier_button(rec: Recommendation) -> ButtonElement:
+    """A storage tier change (EBS gp2 -> gp3): online, nothing stops; the same Resize action underneath."""
+    return ButtonElement(
+        text=f"Change to {rec.target_type}", action_id=ACTION_RESIZE, value=rec.resource_key,
+        confirm=ConfirmObject(title="Change the tier?", confirm="Change", deny="Cancel",
+                              text=f"Change {rec.name} from {rec.resource_type} to {rec.target_type}? It is done "
+                                   "online (nothing stops) and re-checked first."))
+
+
 def resource_buttons(rec: Recommendation, snooze_days: int = 7) -> ActionsBlock:
     key = rec.resource_key
+    if rec.kind == TIER and rec.target_type:
+        tier: list[ButtonElement] = [_tier_button(rec),
+                                     ButtonElement(text=f"Snooze {snooze_days} d", action_id=ACTION_SNOOZE, value=key),
+                                     ButtonElement(text="Not mine", action_id=ACTION_NOT_MINE, value=key)]
+        return ActionsBlock(elements=tier, block_id=f"rec:{rec.id}" if rec.id is not None else None)
     buttons = [ButtonElement(
         text="Stop", action_id=ACTION_STOP, value=key, style="danger",
         confirm=ConfirmObject(title="Stop this resource?", confirm="Stop", deny="Cancel",

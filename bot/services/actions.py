@@ -30,6 +30,7 @@ from bot.domain.money import ZERO
 from bot.domain.recommendations import (
     IDLE,
     OVERSIZED,
+    TIER,
     Cleared,
     Finding,
     Recommendation,
@@ -38,6 +39,7 @@ from bot.domain.recommendations import (
     is_protected,
 )
 from bot.domain.resources import Resource, ResourceRef
+from bot.domain.savings import SavingsWaiting, savings_waiting
 from bot.ports import ActionNotifier, ActionStore, AnomalyGrounds, BudgetGrounds, ResourceProvider
 from bot.services.scans import WINDOW_SLACK_HOURS, domain_rules
 
@@ -224,7 +226,7 @@ class ActionService:
                 return f"{resource.name} is already {resource.type}"
             if resource.type != req.params.get("from"):
                 return f"{resource.name} is {resource.type} now, not {req.params.get('from')}"
-        if basis in (IDLE, OVERSIZED):
+        if basis in (IDLE, OVERSIZED, TIER):
             verdict = self._assess(resource, req.team)
             if isinstance(verdict, Cleared):
                 return verdict.reason
@@ -619,6 +621,11 @@ class ActionService:
         """How many findings are open (for a team, or all) and the monthly savings they wait to bring."""
         recs = self.store.open_recommendations(team)
         return len(recs), sum((r.monthly_savings or ZERO for r in recs), ZERO)
+
+    def savings_waiting(self, team: str | None = None) -> SavingsWaiting:
+        """`/cost savings [TEAM]`: the open recommendations (of every kind) with their monthly savings, largest
+        first, and the total — the same figures as the digests' "savings waiting"."""
+        return savings_waiting(team, self.store.open_recommendations(team))
 
     def open_views(self, team: str | None = None) -> list[RecommendationView]:
         rows = []

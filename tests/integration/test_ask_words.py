@@ -26,8 +26,9 @@ CHANNELS = {"team-ml": "C0TEAMML1", "team-vision": "C0TEAMVIS", "team-data": "C0
             "platform": "C0PLATFRM"}
 USER = "U0ML00001"  # team-ml's approver
 #: the text asked for each word, in Slack and in the terminal alike
-TEXTS = {"help": "help all", "idle": "idle team-ml", "audit": "audit 5", "budget": "budget team-ml",
-         "anomalies": "anomalies team-vision", "tags": "tags last-month", "sources": "sources"}
+TEXTS = {"help": "help all", "idle": "idle team-ml", "savings": "savings team-ml", "audit": "audit 5",
+         "budget": "budget team-ml", "anomalies": "anomalies team-vision", "tags": "tags last-month",
+         "sources": "sources"}
 ASKED_BY = {"sources": "U0ADMIN01"}  # admins only, in Slack
 KEY = "aws|123456789012|us-east-1|ec2|{}"
 
@@ -113,6 +114,17 @@ def _idle(blocks: list[dict[str, Any]], out: str, bot: RunningBot) -> None:
     assert out.index("gpu-dev-02") < out.index("nb-research")  # the same order: largest saving first
 
 
+def _savings(blocks: list[dict[str, Any]], out: str, bot: RunningBot) -> None:
+    shown, rows = flat(slack_text(blocks)), out.splitlines()
+    total = "Total $4,289.48/month from 2 open recommendations"  # the seeded 4,140.56 + 148.92
+    assert total in shown and total in flat(out)
+    for name, figure in (("gpu-dev-02", "$4,140.56"), ("nb-research", "$148.92")):
+        assert f"{name} g5.12xlarge — {figure}/month · idle: idle for 26 h (GPU ≤ 1%, CPU ≤ 2%)" in shown
+        (row,) = [r for r in rows if name in r]
+        assert row.split()[-1] == figure and "team-ml" in row and "g5.12xlarge" in row
+    assert shown.index("gpu-dev-02") < shown.index("nb-research") and out.index("gpu-dev-02") < out.index("nb-research")
+
+
 def _audit(blocks: list[dict[str, Any]], out: str, bot: RunningBot) -> None:
     lines = [flat(line) for line in slack_text(blocks).splitlines() if line.startswith("•")]
     entries = bot.services.actions.audit(5)
@@ -166,8 +178,8 @@ def _sources(blocks: list[dict[str, Any]], out: str, bot: RunningBot) -> None:
 
 
 SAME_CONTENT: dict[str, Callable[[list[dict[str, Any]], str, RunningBot], None]] = {
-    "help": _help, "idle": _idle, "audit": _audit, "budget": _budget, "anomalies": _anomalies, "tags": _tags,
-    "sources": _sources}
+    "help": _help, "idle": _idle, "savings": _savings, "audit": _audit, "budget": _budget, "anomalies": _anomalies,
+    "tags": _tags, "sources": _sources}
 
 
 def test_every_word_that_needs_no_channel_is_covered() -> None:

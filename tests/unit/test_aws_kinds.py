@@ -14,7 +14,7 @@ import pytest
 from bot.adapters.providers.aws import KINDS, Account, AwsProvider, iam_policies, permissions
 from bot.adapters.providers.aws.sizes import is_gpu_type, smaller_type
 from bot.domain.actions import ActionNotAllowed
-from bot.domain.resources import INVOCATIONS, POWER_OFF, SCALE_TO_MINIMUM, UTILIZATION, ResizeOption, ResourceRef
+from bot.domain.resources import INVENTORY, INVOCATIONS, POWER_OFF, SCALE_TO_MINIMUM, UTILIZATION, ResizeOption, ResourceRef
 
 A, B = "123456789012", "111111111111"
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -33,8 +33,9 @@ def test_each_kind_declares_what_it_can_do_and_how_it_is_judged(provider: AwsPro
         "ec2": (["resize", "schedule", "start", "stop"], POWER_OFF, UTILIZATION),
         "notebook": (["schedule", "start", "stop"], POWER_OFF, UTILIZATION),
         "endpoint": (["resize", "start", "stop"], SCALE_TO_MINIMUM, INVOCATIONS),
+        "volume": (["resize"], POWER_OFF, INVENTORY),
     }
-    assert [k.name for k in KINDS] == ["ec2", "notebook", "endpoint"]
+    assert [k.name for k in KINDS] == ["ec2", "notebook", "endpoint", "volume"]
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.name)
@@ -130,7 +131,7 @@ def test_metrics_first_pass_then_detail_for_the_kinds_that_have_it(provider: Aws
     (f"arn:aws:sagemaker:us-east-1:{A}:endpoint/ranker-ep", f"aws-org|{A}|us-east-1|endpoint|ranker-ep"),
     (f"arn:aws:ec2:us-east-1:{B}:instance/i-0abc", None),  # account B is configured in eu-west-1 only
     ("arn:aws:ec2:us-east-1:999999999999:instance/i-0abc", None),  # not a configured account
-    (f"arn:aws:ec2:us-east-1:{A}:volume/vol-1", None),  # not a kind it has
+    (f"arn:aws:ec2:us-east-1:{A}:volume/vol-1", None),  # a kind that cannot stop: no Stop from an anomaly
     (f"arn:aws:rds:us-east-1:{A}:db/main", None),
     (f"arn:aws:sagemaker:us-east-1:{A}:endpoint-config/ranker-cfg", None),
     ("i-0abc", None),
@@ -145,7 +146,7 @@ def test_billing_arns_map_to_resource_keys_only_where_the_provider_acts(provider
 
 @pytest.mark.parametrize("ref, why", [
     (ResourceRef("aws", A, "us-east-1", "ec2", "i-1"), "'ec2' resources of 'aws' are not something"),
-    (ResourceRef("aws-org", A, "us-east-1", "volume", "v-1"), "'volume' resources of 'aws-org' are not something"),
+    (ResourceRef("aws-org", A, "us-east-1", "db", "b-1"), "'db' resources of 'aws-org' are not something"),
     (ResourceRef("aws-org", "999999999999", "us-east-1", "ec2", "i-1"), "account 999999999999 is not configured"),
     (ResourceRef("aws-org", B, "us-east-1", "ec2", "i-1"), f"region us-east-1 is not configured for costbot's "
                                                            f"actions in account {B}"),
@@ -155,3 +156,30 @@ def test_check_ref_refuses_other_providers_kinds_accounts_and_regions(provider: 
     with pytest.raises(ActionNotAllowed, match=re.escape(why)):
         provider.check_ref(ref)
     assert provider.requests() == {}  # refused before any AWS request
+
+
+@pytest.mark.parametrize(("size", "iops", "mibps", "gp2", "gp3"), [
+    (100, 3000, 128, "10.00", "8.12"),  # 300 IOPS -> gp3's 3,000; 128 MiB/s is 3 above gp3's 125
+    (500, 3000, 250, "50.00", "45.00"),  # from 334 GiB gp2 gives 250 MiB/s: 125 more at $0.040
+    (2000, 6000, 250, "200.00", "180.00"),  # 3 IOPS per GiB: 3,000 above the included at $0.005
+    (8000, 16000, 250, "800.00", "710.00"),  # gp2's IOPS stop at 16,000
+])
+def test_gp3_keeps_gp2s_baseline_and_prices_what_it_provisions(provider: AwsProvider, size: int, iops: int,
+                                                                mibps: int, gp2: str, gp3: str) -> None:
+    from bot.adapters.providers.aws.ebs_volume import gp3_settings, monthly_list_price
+
+    assert gp3_settings(size) == (iops, mibps)
+    assert (monthly_list_price("gp2", size), monthly_list_price("gp3", size)) == (Decimal(gp2), Decimal(gp3))
+    vol = provider.kinds["volume"].resource(A, "us-east-1", "vol-1", name="data", type="gp2", state="in-use",
+                                            tags={}, size_gib=size, hourly_price=Decimal(gp2) / 730)
+    option = provider.resize_option(vol)
+    assert option == ResizeOption("gp3", Decimal(gp2) - Decimal(gp3), Decimal(gp3) / Decimal(gp2))
+    assert vol.stop_savings is None and not vol.running and vol.supports("resize") and not vol.supports("stop")
+
+
+@pytest.mark.parametrize(("vtype", "size"), [("gp2", 20), ("gp2", 8), ("gp3", 500), ("io1", 500), ("gp2", 0)])
+def test_no_tier_change_is_offered_below_a_dollar_a_month_or_off_gp2(provider: AwsProvider, vtype: str,
+                                                                     size: int) -> None:
+    vol = provider.kinds["volume"].resource(A, "us-east-1", "vol-1", name="data", type=vtype, state="available",
+                                            tags={}, size_gib=size)
+    assert provider.resize_option(vol) is None

@@ -75,9 +75,11 @@ class AwsKind:
     # -- building resources --------------------------------------------------------------------------------
     def resource(self, account: str, region: str, ident: str, *, name: str, type: str, state: str,
                  tags: dict[str, str], count: int = 1, launched_at: Any = None,
-                 desired_count: int | None = None) -> Resource:
-        """A resource of this kind, with what it can do and how it is judged filled in."""
-        price = self.prices.get(type)
+                 desired_count: int | None = None, hourly_price: Decimal | None = None,
+                 size_gib: int | None = None) -> Resource:
+        """A resource of this kind, with what it can do and how it is judged filled in. `hourly_price` for kinds
+        priced by size rather than by type (storage)."""
+        price = hourly_price if hourly_price is not None else self.prices.get(type)
         return Resource(
             ResourceRef(self.settings.provider, account, region, self.name, ident), name=name, type=type,
             state=state, tags=tags, hourly_price=price, count=count, launched_at=launched_at,
@@ -85,7 +87,7 @@ class AwsKind:
             stopped=self.is_stopped(state, count if desired_count is None else desired_count),
             capabilities=self.capabilities, stop_means=self.stop_means, idle_signal=self.idle_signal,
             gpu_expected=any(m.gpu for m in self.metrics + self.detail_metrics) and is_gpu_type(type),
-            stop_savings=self.stop_savings(price, count),
+            stop_savings=self.stop_savings(price, count), size_gib=size_gib,
         )
 
     def is_stopped(self, state: str, count: int) -> bool:

@@ -3,6 +3,7 @@ billing ARNs — follows from what each kind declares."""
 
 from __future__ import annotations
 
+from bot.adapters.providers.aws.ebs_volume import EbsVolumes
 from bot.adapters.providers.aws.ec2 import Ec2Instances
 from bot.adapters.providers.aws.kind import OPERATIONS, AwsKind
 from bot.adapters.providers.aws.sagemaker_endpoint import SageMakerEndpoints
@@ -12,6 +13,7 @@ KINDS: tuple[type[AwsKind], ...] = (
     Ec2Instances,
     SageMakerNotebooks,
     SageMakerEndpoints,
+    EbsVolumes,
 )
 
 # what the provider itself needs besides its kinds: its own account's id, and the roles of other accounts

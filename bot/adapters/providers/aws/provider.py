@@ -100,13 +100,16 @@ class AwsProvider:
                                    f"{ref.account}")
 
     def resource_key(self, resource_id: str) -> str | None:
-        """A billing ResourceId (an ARN) -> the key of the resource, when it is of a kind this provider has, in
-        one of its accounts and that account's regions; else None."""
+        """A billing ResourceId (an ARN) -> the key of the resource, when it is of a kind this provider has and
+        can stop (what an anomaly's cause offers is Stop: storage is left to its own findings), in one of its
+        accounts and that account's regions; else None."""
         m = _ARN.match(resource_id or "")
         if m is None:
             return None
         service, region, account, rest = m.groups()
         for kind in self.kinds.values():
+            if "stop" not in kind.capabilities:
+                continue
             ident = kind.id_from_arn(service, rest)
             if ident is None:
                 continue

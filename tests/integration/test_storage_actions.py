@@ -1,0 +1,170 @@
+"""EBS gp2 -> gp3 end to end: moto in server mode behind the counting proxy, the real bot over signed HTTP, the
+Slack stub, and billing lines in the store naming the volume. The saving is the volume's own cost in the bill ×
+(1 − the gp3/gp2 price ratio); the volume's type is read back from moto after each click."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from bot.domain.recommendations import TIER
+from tests.billing import daily, write_focus
+from tests.conftest import TODAY
+from tests.integration.aws_world import REGION, launch
+from tests.integration.conftest import SECRET, RunningBot
+from tests.integration.test_actions import APPROVER, CONFIG, MEMBER, blocks_text, buttons, click, start_bot
+from tests.signing import actions_body, post
+
+ACCOUNT = "123456789012"
+DAILY = Decimal("1.50")  # the 500 GiB volume's cost a day in the bill
+
+
+def volume(name: str, size: int, vtype: str, tags: dict[str, str], attach_to: str | None = None) -> str:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    tag_list = [{"Key": "Name", "Value": name}] + [{"Key": k, "Value": v} for k, v in tags.items()]
+    vol = ec2.create_volume(AvailabilityZone=f"{REGION}a", Size=size, VolumeType=vtype,
+                            TagSpecifications=[{"ResourceType": "volume", "Tags": tag_list}])
+    if attach_to:
+        ec2.attach_volume(VolumeId=vol["VolumeId"], InstanceId=attach_to, Device="/dev/sdf")
+    return str(vol["VolumeId"])
+
+
+def volume_state(volume_id: str) -> dict[str, Any]:
+    (vol,) = boto3.client("ec2", region_name=REGION).describe_volumes(VolumeIds=[volume_id])["Volumes"]
+    return dict(vol)
+
+
+def key(volume_id: str) -> str:
+    return f"aws|{ACCOUNT}|{REGION}|volume|{volume_id}"
+
+
+@pytest.fixture
+def storage(aws: Any, tmp_path: Path) -> Iterator[tuple[RunningBot, dict[str, str], Any]]:
+    """team-ml's box with a 500 GiB gp2 data volume (billed $1.50 a day for the 30 days through yesterday), a
+    20 GiB gp2 volume (too small to be worth a change), a gp3 one and a protected gp2 one."""
+    box = launch("ml-box", "m5.large", {"team": "ml"})
+    ids = {"ml-data": volume("ml-data", 500, "gp2", {"team": "ml"}, attach_to=box),
+           "ml-small": volume("ml-small", 20, "gp2", {"team": "ml"}),
+           "ml-fast": volume("ml-fast", 500, "gp3", {"team": "ml"}),
+           "ml-keep": volume("ml-keep", 800, "gp2", {"team": "ml", "costbot": "protected"})}
+    end = date.fromisoformat(TODAY)
+    arn = f"arn:aws:ec2:{REGION}:{ACCOUNT}:volume/{ids['ml-data']}"
+    billing = write_focus(tmp_path / "billing" / "ebs.csv", [
+        *daily(end - timedelta(days=30), end, str(DAILY), tags={"team": "ml"}, resource=arn),
+        *daily(end - timedelta(days=30), end, "9.00", tags={"team": "ml"}, resource="i-0other")])
+    data = tmp_path / "data"
+    data.mkdir()
+    bot, server = start_bot(tmp_path, data, CONFIG)
+    bot.services.ingest.ingest([billing])
+    aws.reset()
+    try:
+        yield bot, ids, aws
+    finally:
+        server.close()
+        bot.stub.stop()
+
+
+def test_a_gp2_volume_is_offered_gp3_with_the_saving_from_its_own_billing_lines(storage) -> None:  # type: ignore[no-untyped-def]
+    bot, ids, proxy = storage
+    result = bot.services.scans.scan()
+    tiers = [r for r in result.recommendations if r.kind == TIER]
+    assert [r.name for r in tiers] == ["ml-data"]  # not the 20 GiB one, the gp3 one, the protected one or roots
+    (rec,) = tiers
+    # 30 days × $1.50 in the bill; gp2 500 GiB is $50.00 a month, gp3 with gp2's 250 MiB/s $40.00 + 125 × $0.04
+    monthly = DAILY * 30
+    ratio = (Decimal("0.08") * 500 + Decimal("0.040") * (250 - 125)) / (Decimal("0.10") * 500)
+    assert rec.monthly_savings == monthly * (1 - ratio) == Decimal("4.50")
+    assert rec.target_type == "gp3" and rec.team == "team-ml" and rec.resource_type == "gp2"
+    assert "$45.00 a month in the bill × 10%" in rec.reason
+    # volumes need no metrics: the one CloudWatch request is ml-box's CPU
+    assert proxy.counts["GetMetricData"] == 1 and proxy.counts["DescribeVolumes"] == 1
+    (post_,) = [c for c in bot.stub.api_calls("chat.postMessage") if c.args["channel"] == "C0TEAMML1"]
+    text = blocks_text(post_.args["blocks"])
+    assert "*ml-data* `gp2` → `gp3`" in text and "saves ~$5/month" in text
+    assert buttons(post_.args["blocks"]) == [("costbot_resize", key(ids["ml-data"])),
+                                             ("costbot_snooze", key(ids["ml-data"])),
+                                             ("costbot_not_mine", key(ids["ml-data"]))]  # no Stop for a volume
+    # `/cost savings` lists it with the same figure
+    waiting = bot.services.actions.savings_waiting("team-ml")
+    assert [(r.recommendation.name, r.monthly_savings) for r in waiting.rows] == [("ml-data", Decimal("4.50"))]
+
+
+def test_approver_click_changes_the_volume_online_audits_and_undo_restores_gp2(storage) -> None:  # type: ignore[no-untyped-def]
+    bot, ids, proxy = storage
+    bot.services.scans.scan()
+    proxy.reset()
+    vid = ids["ml-data"]
+    reply = click(bot, "costbot_resize", key(vid), APPROVER, "r1")
+    vol = volume_state(vid)
+    assert (vol["VolumeType"], vol["Size"], vol["Iops"], vol["Throughput"]) == ("gp3", 500, 3000, 250)
+    assert vol["Attachments"][0]["State"] == "attached"  # online: nothing detached, nothing stopped
+    assert proxy.counts["ModifyVolume"] == 1 and proxy.counts["StopInstances"] == 0
+    assert f"changed {vid} from gp2 to gp3 (3,000 IOPS, 250 MiB/s), online" in blocks_text(reply["blocks"])
+    (entry, approved) = [e for e in bot.services.actions.audit(10) if e.resource_key == key(vid)][:2]
+    assert (entry.actor, entry.action, entry.before, entry.after, entry.result) == (
+        APPROVER, "resize", "in-use gp2 x1", "in-use gp3 x1", "succeeded")
+    assert approved.result == "approved"
+    assert bot.services.actions.store.recommendation_for(key(vid)).status == "closed"  # type: ignore[union-attr]
+    req = bot.services.actions.store.latest_request(key(vid))
+    assert req is not None and bot.services.actions.undo_until(req) is not None
+    undone = click(bot, "costbot_undo", str(req.id), APPROVER, "u1")
+    assert volume_state(vid)["VolumeType"] == "gp2" and proxy.counts["ModifyVolume"] == 2
+    assert f"changed {vid} from gp3 to gp2, online" in blocks_text(undone["blocks"])
+
+
+def test_a_members_click_waits_for_an_approver(storage) -> None:  # type: ignore[no-untyped-def]
+    bot, ids, proxy = storage
+    bot.services.scans.scan()
+    proxy.reset()
+    vid = ids["ml-data"]
+    click(bot, "costbot_resize", key(vid), MEMBER, "m1")
+    assert volume_state(vid)["VolumeType"] == "gp2" and proxy.counts["ModifyVolume"] == 0
+    req = bot.services.actions.store.latest_request(key(vid))
+    assert req is not None and req.status == "requested" and req.params["to"] == "gp3"
+    click(bot, "costbot_approve", str(req.id), APPROVER, "a1")
+    assert volume_state(vid)["VolumeType"] == "gp3" and proxy.counts["ModifyVolume"] == 1
+
+
+def test_twenty_concurrent_clicks_change_the_volume_once(storage) -> None:  # type: ignore[no-untyped-def]
+    bot, ids, proxy = storage
+    bot.services.scans.scan()
+    proxy.reset()
+    vid = ids["ml-data"]
+    bodies = [actions_body("costbot_resize", key(vid), bot.stub.response_url(f"c{i}"), user_id=APPROVER)
+              for i in range(20)]
+    barrier = threading.Barrier(len(bodies))
+
+    def go(body: bytes) -> None:
+        barrier.wait()
+        assert post(bot.events_url, body, SECRET)[0] == 200
+
+    threads = [threading.Thread(target=go, args=(b,)) for b in bodies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    bot.stub.wait_for(lambda cs: len([c for c in cs if c.kind == "response"]) == 20, timeout=120)
+    assert proxy.counts["ModifyVolume"] == 1 and volume_state(vid)["VolumeType"] == "gp3"
+    done = [e for e in bot.services.actions.audit(100) if e.resource_key == key(vid) and e.result == "succeeded"]
+    assert len(done) == 1
+
+
+def test_the_volume_is_re_checked_live_before_the_change(storage) -> None:  # type: ignore[no-untyped-def]
+    bot, ids, proxy = storage
+    bot.services.scans.scan()
+    vid = ids["ml-data"]
+    boto3.client("ec2", region_name=REGION).modify_volume(VolumeId=vid, VolumeType="gp3")  # someone was first
+    proxy.reset()
+    reply = click(bot, "costbot_resize", key(vid), APPROVER, "x1")
+    assert proxy.counts["ModifyVolume"] == 0
+    assert "ml-data is gp3 now" in blocks_text(reply["blocks"]) or "already gp3" in blocks_text(reply["blocks"])
+    # a protected volume is never acted on, even from a forged button
+    forged = click(bot, "costbot_resize", key(ids["ml-keep"]), APPROVER, "x2")
+    assert "protected" in blocks_text(forged["blocks"]) and proxy.counts["ModifyVolume"] == 0
