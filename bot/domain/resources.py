@@ -77,7 +77,8 @@ class Resource:
     idle_signal: IdleSignal = UTILIZATION
     gpu_expected: bool = False  # an accelerated type whose GPU metric is looked for
     stop_savings: Decimal | None = None  # a month of what Stop saves, by the provider's estimate
-    size_gib: int | None = None  # storage: the provisioned size
+    size_gib: int | None = None  # storage: the provisioned size (volumes), what Standard holds (buckets)
+    reads_per_day: float | None = None  # storage: GET requests a day, where the cloud measures them
 
     def supports(self, action: str) -> bool:
         return action in self.capabilities

@@ -86,10 +86,15 @@ def outcome_text(req: ActionRequest, currency: str = "USD", saving: Decimal | No
     return f":clock3: the {verb} request expired unanswered"
 
 
+TIER_BUTTONS = {"INTELLIGENT_TIERING": "Add Intelligent-Tiering rule"}  # target -> label (else "Change to X")
+
+
 def _tier_button(rec: Recommendation) -> ButtonElement:
-    """A storage tier change (EBS gp2 -> gp3): online, nothing stops; the same Resize action underneath."""
+    """A storage tier change (EBS gp2 -> gp3, an S3 Intelligent-Tiering rule): online, nothing stops; the same
+    Resize action underneath."""
     return ButtonElement(
-        text=f"Change to {rec.target_type}", action_id=ACTION_RESIZE, value=rec.resource_key,
+        text=TIER_BUTTONS.get(rec.target_type or "", f"Change to {rec.target_type}"), action_id=ACTION_RESIZE,
+        value=rec.resource_key,
         confirm=ConfirmObject(title="Change the tier?", confirm="Change", deny="Cancel",
                               text=f"Change {rec.name} from {rec.resource_type} to {rec.target_type}? It is done "
                                    "online (nothing stops) and re-checked first."))

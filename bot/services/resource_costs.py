@@ -11,10 +11,19 @@ from decimal import Decimal
 
 from bot.config import CostbotConfig
 from bot.domain.money import ZERO
-from bot.domain.spec import CostSpec, Grouping
+from bot.domain.spec import KEY_SEPARATOR, NONE_KEY, CostSpec, Grouping
 from bot.ports import CostQueries
 
 WINDOW_DAYS = 30
+# the lines a tier change moves: S3 Standard storage (`USE1-TimedStorage-ByteHrs`; not the other classes'
+# `TimedStorage-SIA-ByteHrs` …) and EBS volume storage (`EBS:VolumeUsage.gp2`); requests, transfer and the rest
+# stay what they are. A line without a usage type counts (a FOCUS file may carry none).
+STORAGE_USAGE = ("timedstorage-bytehrs", "volumeusage")
+
+
+def is_storage_usage(usage_type: str) -> bool:
+    usage = usage_type.lower()
+    return usage in ("", NONE_KEY.lower()) or usage.endswith(STORAGE_USAGE[0]) or STORAGE_USAGE[1] in usage
 
 
 def billing_id(resource_id: str) -> str:
@@ -30,7 +39,7 @@ class ResourceCostService:
         self.config = config
 
     def monthly(self, ids: Collection[str]) -> dict[str, Decimal]:
-        """A 30-day month of each resource's billed cost (the configured metric), for the ids asked (a
+        """A 30-day month of each resource's billed storage cost (the configured metric), for the ids asked (a
         resource's own id: `vol-…`, a bucket name), over the 30 days through the data's last day (a store holding
         fewer days: their pace over 30). Ids the bill does not name are left out; no data at all gives {}. One
         query whatever the number of ids."""
@@ -44,9 +53,11 @@ class ResourceCostService:
             return {}
         spec = CostSpec(self.config.metric, start, end, (), self.config.grammar.team_tag_key)
         out: dict[str, Decimal] = defaultdict(lambda: ZERO)
-        for resource, amount in self.queries.groups(spec, Grouping("column", "ResourceId")):
+        grouping = Grouping("column", "ResourceId", then=Grouping("column", "x_UsageType"))
+        for group, amount in self.queries.groups(spec, grouping):
+            resource, _, usage = group.partition(KEY_SEPARATOR)
             key = billing_id(resource)
-            if key in wanted:
+            if key in wanted and is_storage_usage(usage):
                 out[key] += amount
         scale = Decimal(WINDOW_DAYS) / (end - start).days  # a store holding fewer days: their pace for 30
         return {key: amount * scale for key, amount in out.items()}

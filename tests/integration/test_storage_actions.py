@@ -15,9 +15,10 @@ import boto3
 import pytest
 
 from bot.domain.recommendations import TIER
+from bot.render.digest_blocks import digest_blocks
 from tests.billing import daily, write_focus
 from tests.conftest import TODAY
-from tests.integration.aws_world import REGION, launch
+from tests.integration.aws_world import REGION, launch, put_series
 from tests.integration.conftest import SECRET, RunningBot
 from tests.integration.test_actions import APPROVER, CONFIG, MEMBER, blocks_text, buttons, click, start_bot
 from tests.signing import actions_body, post
@@ -94,6 +95,11 @@ def test_a_gp2_volume_is_offered_gp3_with_the_saving_from_its_own_billing_lines(
     # `/cost savings` lists it with the same figure
     waiting = bot.services.actions.savings_waiting("team-ml")
     assert [(r.recommendation.name, r.monthly_savings) for r in waiting.rows] == [("ml-data", Decimal("4.50"))]
+    # and the team's digest counts it among the savings waiting
+    digest = bot.services.digests.build("team-ml")
+    assert digest.savings_waiting == Decimal("4.50")
+    shown = blocks_text([b.to_dict() for b in digest_blocks(digest)])
+    assert ":bulb: $5/month of savings waiting in open recommendations — `/cost savings` lists them" in shown
 
 
 def test_approver_click_changes_the_volume_online_audits_and_undo_restores_gp2(storage) -> None:  # type: ignore[no-untyped-def]
@@ -168,3 +174,159 @@ def test_the_volume_is_re_checked_live_before_the_change(storage) -> None:  # ty
     # a protected volume is never acted on, even from a forged button
     forged = click(bot, "costbot_resize", key(ids["ml-keep"]), APPROVER, "x2")
     assert "protected" in blocks_text(forged["blocks"]) and proxy.counts["ModifyVolume"] == 0
+
+
+# -- S3: an Intelligent-Tiering lifecycle rule --------------------------------------------------------------------
+GIB = 1024**3
+STORAGE_DAILY = Decimal("1.57")  # ml-archive's Standard storage a day in the bill (its requests are not moved)
+ABORT = {"ID": "abort-uploads", "Filter": {"Prefix": ""}, "Status": "Enabled",
+         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}}
+GLACIER = {"ID": "to-glacier", "Filter": {"Prefix": "old/"}, "Status": "Enabled",
+           "Transitions": [{"Days": 90, "StorageClass": "GLACIER"}]}
+
+
+def bucket(name: str, gib: int, tags: dict[str, str], rules: list[dict[str, Any]] | None = None,
+           reads_an_hour: float | None = None) -> str:
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]})
+    if rules:
+        s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
+    put_series("AWS/S3", "BucketSizeBytes", [{"Name": "BucketName", "Value": name},
+                                             {"Name": "StorageType", "Value": "StandardStorage"}],
+               float(gib * GIB), 48, unit="Bytes")
+    if reads_an_hour is not None:
+        put_series("AWS/S3", "GetRequests", [{"Name": "BucketName", "Value": name},
+                                             {"Name": "FilterId", "Value": "EntireBucket"}],
+                   reads_an_hour, 48, unit="Count")
+    return name
+
+
+def lifecycle(name: str) -> dict[str, Any] | None:
+    try:
+        got = boto3.client("s3", region_name=REGION).get_bucket_lifecycle_configuration(Bucket=name)
+    except boto3.client("s3", region_name=REGION).exceptions.ClientError:
+        return None
+    got.pop("ResponseMetadata", None)
+    return dict(got)
+
+
+@pytest.fixture
+def buckets(aws: Any, tmp_path: Path) -> Iterator[tuple[RunningBot, Any]]:
+    """team-ml's buckets: a 2 TiB archive read by no one and billed $1.57 a day for Standard storage, 1 TiB of
+    logs with a rule aborting incomplete uploads, a 1 TiB one read all day, a 10 GiB one, one whose rule already
+    moves data to Glacier and a protected one."""
+    bucket("ml-archive", 2048, {"team": "ml"})
+    bucket("ml-logs", 1024, {"team": "ml"}, rules=[ABORT])
+    bucket("ml-hot", 1024, {"team": "ml"}, reads_an_hour=5000)
+    bucket("ml-tiny", 10, {"team": "ml"})
+    bucket("ml-cold", 4096, {"team": "ml"}, rules=[GLACIER])
+    bucket("ml-keep", 4096, {"team": "ml", "costbot": "protected"})
+    end = date.fromisoformat(TODAY)
+    billing = write_focus(tmp_path / "billing" / "s3.csv", [
+        *daily(end - timedelta(days=30), end, str(STORAGE_DAILY), tags={"team": "ml"}, resource="ml-archive",
+               service="Amazon Simple Storage Service", usage_type="USE1-TimedStorage-ByteHrs"),
+        *daily(end - timedelta(days=30), end, "0.80", tags={"team": "ml"}, resource="ml-archive",
+               service="Amazon Simple Storage Service", usage_type="USE1-Requests-Tier1")])
+    data = tmp_path / "data"
+    data.mkdir()
+    bot, server = start_bot(tmp_path, data, CONFIG)
+    bot.services.ingest.ingest([billing])
+    aws.reset()
+    try:
+        yield bot, aws
+    finally:
+        server.close()
+        bot.stub.stop()
+
+
+def bucket_key(name: str) -> str:
+    return f"aws|{ACCOUNT}|{REGION}|bucket|{name}"
+
+
+def test_large_rarely_read_buckets_without_a_tiering_rule_are_offered_one(buckets) -> None:  # type: ignore[no-untyped-def]
+    bot, proxy = buckets
+    result = bot.services.scans.scan()
+    offered = {r.name: r for r in result.recommendations if r.kind == TIER}
+    assert set(offered) == {"ml-archive", "ml-logs"}  # not read all day, not tiny, no rule of its own, not protected
+    archive, logs = offered["ml-archive"], offered["ml-logs"]
+    # ml-archive: its Standard storage lines only (30 × $1.57), × (1 − 0.0125 / 0.023)
+    ratio = Decimal("0.0125") / Decimal("0.023")
+    assert archive.monthly_savings == STORAGE_DAILY * 30 * (1 - ratio)
+    assert f"{archive.monthly_savings:.2f}" == "21.50" and "$47.10 a month in the bill" in archive.reason
+    # ml-logs is not in the bill: the list-price difference on 1,024 GiB
+    assert logs.monthly_savings == (Decimal("0.023") - Decimal("0.0125")) * 1024
+    assert (archive.resource_type, archive.target_type) == ("STANDARD", "INTELLIGENT_TIERING")
+    # six buckets' size and reads in one CloudWatch request
+    assert proxy.counts["GetMetricData"] == 1
+    (post_,) = [c for c in bot.stub.api_calls("chat.postMessage") if c.args["channel"] == "C0TEAMML1"]
+    labels = [e["text"]["text"] for b in post_.args["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert labels.count("Add Intelligent-Tiering rule") == 2 and "Stop" not in labels
+
+
+def test_the_rule_is_added_beside_the_existing_ones_and_undo_restores_the_configuration(buckets) -> None:  # type: ignore[no-untyped-def]
+    bot, proxy = buckets
+    bot.services.scans.scan()
+    before = lifecycle("ml-logs")
+    assert before is not None and before["Rules"] == [ABORT]
+    proxy.reset()
+    reply = click(bot, "costbot_resize", bucket_key("ml-logs"), APPROVER, "s1")
+    after = lifecycle("ml-logs")
+    assert after is not None and after["Rules"] == [ABORT, {
+        "ID": "costbot-intelligent-tiering", "Filter": {"Prefix": ""}, "Status": "Enabled",
+        "Transitions": [{"Days": 0, "StorageClass": "INTELLIGENT_TIERING"}]}]
+    assert proxy.counts["PutBucketLifecycleConfiguration"] == 1
+    assert "keeping its 1 other rule" in blocks_text(reply["blocks"])
+    entry = next(e for e in bot.services.actions.audit(10) if e.result == "succeeded")
+    assert (entry.before, entry.after) == ("available STANDARD x1", "available INTELLIGENT_TIERING x1")
+    req = bot.services.actions.store.latest_request(bucket_key("ml-logs"))
+    assert req is not None
+    click(bot, "costbot_undo", str(req.id), APPROVER, "s2")
+    assert lifecycle("ml-logs") == before  # exactly as it was
+    # a bucket that had no configuration has none again after Undo
+    click(bot, "costbot_resize", bucket_key("ml-archive"), APPROVER, "s3")
+    assert lifecycle("ml-archive") is not None
+    req = bot.services.actions.store.latest_request(bucket_key("ml-archive"))
+    assert req is not None
+    click(bot, "costbot_undo", str(req.id), APPROVER, "s4")
+    assert lifecycle("ml-archive") is None and proxy.counts["DeleteBucketLifecycle"] == 1
+
+
+def test_ten_concurrent_clicks_add_the_rule_once_and_a_rule_set_meanwhile_is_kept(buckets) -> None:  # type: ignore[no-untyped-def]
+    bot, proxy = buckets
+    bot.services.scans.scan()
+    # someone adds a rule between the scan and the clicks: it is merged, never replaced
+    boto3.client("s3", region_name=REGION).put_bucket_lifecycle_configuration(
+        Bucket="ml-archive", LifecycleConfiguration={"Rules": [ABORT]})
+    proxy.reset()
+    bodies = [actions_body("costbot_resize", bucket_key("ml-archive"), bot.stub.response_url(f"b{i}"),
+                           user_id=APPROVER) for i in range(10)]
+    barrier = threading.Barrier(len(bodies))
+
+    def go(body: bytes) -> None:
+        barrier.wait()
+        assert post(bot.events_url, body, SECRET)[0] == 200
+
+    threads = [threading.Thread(target=go, args=(b,)) for b in bodies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    bot.stub.wait_for(lambda cs: len([c for c in cs if c.kind == "response"]) == 10, timeout=120)
+    assert proxy.counts["PutBucketLifecycleConfiguration"] == 1
+    rules = (lifecycle("ml-archive") or {})["Rules"]
+    assert [r["ID"] for r in rules] == ["abort-uploads", "costbot-intelligent-tiering"]
+
+
+def test_a_bucket_that_got_a_tiering_rule_meanwhile_is_refused_live(buckets) -> None:  # type: ignore[no-untyped-def]
+    bot, proxy = buckets
+    bot.services.scans.scan()
+    mine = {"ID": "team-tiering", "Filter": {"Prefix": ""}, "Status": "Enabled",
+            "Transitions": [{"Days": 30, "StorageClass": "INTELLIGENT_TIERING"}]}
+    boto3.client("s3", region_name=REGION).put_bucket_lifecycle_configuration(
+        Bucket="ml-archive", LifecycleConfiguration={"Rules": [mine]})
+    proxy.reset()
+    reply = click(bot, "costbot_resize", bucket_key("ml-archive"), APPROVER, "t1")
+    assert proxy.counts["PutBucketLifecycleConfiguration"] == 0
+    assert "already INTELLIGENT_TIERING" in blocks_text(reply["blocks"])
+    assert (lifecycle("ml-archive") or {})["Rules"] == [mine]

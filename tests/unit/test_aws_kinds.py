@@ -14,7 +14,15 @@ import pytest
 from bot.adapters.providers.aws import KINDS, Account, AwsProvider, iam_policies, permissions
 from bot.adapters.providers.aws.sizes import is_gpu_type, smaller_type
 from bot.domain.actions import ActionNotAllowed
-from bot.domain.resources import INVENTORY, INVOCATIONS, POWER_OFF, SCALE_TO_MINIMUM, UTILIZATION, ResizeOption, ResourceRef
+from bot.domain.resources import (
+    INVENTORY,
+    INVOCATIONS,
+    POWER_OFF,
+    SCALE_TO_MINIMUM,
+    UTILIZATION,
+    ResizeOption,
+    ResourceRef,
+)
 
 A, B = "123456789012", "111111111111"
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -34,8 +42,9 @@ def test_each_kind_declares_what_it_can_do_and_how_it_is_judged(provider: AwsPro
         "notebook": (["schedule", "start", "stop"], POWER_OFF, UTILIZATION),
         "endpoint": (["resize", "start", "stop"], SCALE_TO_MINIMUM, INVOCATIONS),
         "volume": (["resize"], POWER_OFF, INVENTORY),
+        "bucket": (["resize"], POWER_OFF, INVENTORY),
     }
-    assert [k.name for k in KINDS] == ["ec2", "notebook", "endpoint", "volume"]
+    assert [k.name for k in KINDS] == ["ec2", "notebook", "endpoint", "volume", "bucket"]
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.name)
@@ -183,3 +192,35 @@ def test_no_tier_change_is_offered_below_a_dollar_a_month_or_off_gp2(provider: A
     vol = provider.kinds["volume"].resource(A, "us-east-1", "vol-1", name="data", type=vtype, state="available",
                                             tags={}, size_gib=size)
     assert provider.resize_option(vol) is None
+
+
+@pytest.mark.parametrize(("gib", "reads", "offered"), [
+    (2048, None, True),  # no request metrics: judged on size
+    (2048, 204.8, True),  # 0.1 GET a day per GiB: still rarely read
+    (2048, 205.0, False),
+    (96, None, True),  # $1.008 a month
+    (95, None, False),  # under a dollar
+    (0, None, False),
+])
+def test_a_bucket_is_offered_intelligent_tiering_when_large_and_rarely_read(provider: AwsProvider, gib: int,
+                                                                            reads: float | None,
+                                                                            offered: bool) -> None:
+    bucket = provider.kinds["bucket"].resource(A, "us-east-1", "b", name="b", type="STANDARD", state="available",
+                                               tags={}, size_gib=gib, reads_per_day=reads)
+    option = provider.resize_option(bucket)
+    if not offered:
+        assert option is None
+        return
+    assert option == ResizeOption("INTELLIGENT_TIERING", (Decimal("0.023") - Decimal("0.0125")) * gib,
+                                  Decimal("0.0125") / Decimal("0.023"))
+
+
+def test_a_buckets_tier_is_what_its_enabled_rules_do_to_current_versions() -> None:
+    from bot.adapters.providers.aws.s3_bucket import tier_of
+
+    to = [{"Status": "Enabled", "Transitions": [{"Days": 0, "StorageClass": "INTELLIGENT_TIERING"}]}]
+    assert tier_of([]) == "STANDARD"
+    assert tier_of([{"Status": "Enabled", "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}}]) == "STANDARD"
+    assert tier_of(to) == "INTELLIGENT_TIERING"
+    assert tier_of([{**to[0], "Status": "Disabled"}]) == "STANDARD"
+    assert tier_of([{"Status": "Enabled", "Transitions": [{"Days": 90, "StorageClass": "GLACIER"}]}]) == "LIFECYCLE"

@@ -76,7 +76,7 @@ class AwsKind:
     def resource(self, account: str, region: str, ident: str, *, name: str, type: str, state: str,
                  tags: dict[str, str], count: int = 1, launched_at: Any = None,
                  desired_count: int | None = None, hourly_price: Decimal | None = None,
-                 size_gib: int | None = None) -> Resource:
+                 size_gib: int | None = None, reads_per_day: float | None = None) -> Resource:
         """A resource of this kind, with what it can do and how it is judged filled in. `hourly_price` for kinds
         priced by size rather than by type (storage)."""
         price = hourly_price if hourly_price is not None else self.prices.get(type)
@@ -87,7 +87,7 @@ class AwsKind:
             stopped=self.is_stopped(state, count if desired_count is None else desired_count),
             capabilities=self.capabilities, stop_means=self.stop_means, idle_signal=self.idle_signal,
             gpu_expected=any(m.gpu for m in self.metrics + self.detail_metrics) and is_gpu_type(type),
-            stop_savings=self.stop_savings(price, count), size_gib=size_gib,
+            stop_savings=self.stop_savings(price, count), size_gib=size_gib, reads_per_day=reads_per_day,
         )
 
     def is_stopped(self, state: str, count: int) -> bool:

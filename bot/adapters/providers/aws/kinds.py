@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.adapters.providers.aws.ebs_volume import EbsVolumes
 from bot.adapters.providers.aws.ec2 import Ec2Instances
 from bot.adapters.providers.aws.kind import OPERATIONS, AwsKind
+from bot.adapters.providers.aws.s3_bucket import S3Buckets
 from bot.adapters.providers.aws.sagemaker_endpoint import SageMakerEndpoints
 from bot.adapters.providers.aws.sagemaker_notebook import SageMakerNotebooks
 
@@ -14,6 +15,7 @@ KINDS: tuple[type[AwsKind], ...] = (
     SageMakerNotebooks,
     SageMakerEndpoints,
     EbsVolumes,
+    S3Buckets,
 )
 
 # what the provider itself needs besides its kinds: its own account's id, and the roles of other accounts
