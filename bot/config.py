@@ -304,6 +304,7 @@ class RulesConfig(_Strict):
     undo_hours: int = Field(default=24, ge=1)  # how long an Undo is offered
     snooze_days: int = Field(default=7, ge=1, le=365)
     scan_every_hours: int = Field(default=6, ge=1, le=168)
+    unattached_days: int = Field(default=14, ge=1, le=3650)  # an unattached volume this old: Snapshot & delete
 
 
 class AllocationRule(_Strict):

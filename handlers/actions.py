@@ -1,4 +1,5 @@
-"""Buttons on recommendations and approval requests: Stop, Resize, Snooze, Not mine, Approve, Reject, Undo.
+"""Buttons on recommendations and approval requests: Stop, Resize, Snapshot & delete, Snooze, Not mine, Approve,
+Reject, Undo.
 Each acks at once; the work runs in the background and the clicker hears back ephemerally."""
 
 from __future__ import annotations
@@ -75,6 +76,11 @@ def register(app: App, uc: UseCases, config: CostbotConfig) -> None:
                                                        click=click_key(body)))
 
     @reported
+    def delete(body: dict[str, Any], respond: Respond) -> None:
+        tell_outcome(respond, uc.actions.request(_value(body), "delete", _user(body), source=_source(body),
+                                                       click=click_key(body)))
+
+    @reported
     def snooze(body: dict[str, Any], respond: Respond) -> None:
         done = uc.actions.snooze(_value(body), _user(body))
         if done.dry_run:
@@ -118,6 +124,7 @@ def register(app: App, uc: UseCases, config: CostbotConfig) -> None:
 
     for action_id, worker in ((action_ids.ACTION_ACKNOWLEDGE, acknowledge), (action_ids.ACTION_DETAILS, details),
                               (action_ids.ACTION_STOP, stop), (action_ids.ACTION_RESIZE, resize),
+                              (action_ids.ACTION_DELETE, delete),
                               (action_ids.ACTION_SNOOZE, snooze), (action_ids.ACTION_NOT_MINE, not_mine),
                               (action_ids.ACTION_APPROVE, approve), (action_ids.ACTION_REJECT, reject),
                               (action_ids.ACTION_UNDO, undo)):

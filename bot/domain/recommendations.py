@@ -12,6 +12,7 @@ from bot.domain.resources import INVENTORY, INVOCATIONS, ResizeOption, Resource,
 IDLE = "idle"
 OVERSIZED = "oversized"
 TIER = "tier"  # storage on a dearer tier than it needs (EBS gp2 -> gp3): changed in place, online
+UNATTACHED = "unattached"  # storage nothing uses (an EBS volume attached to nothing): Snapshot & delete
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Rules:
     oversized_days: int = 7
     protect_tag: tuple[tuple[str, str], ...] = (("costbot", "protected"),)
     snooze_tag: str = "costbot:snooze-until"
+    unattached_days: int = 14
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def assess(resource: Resource, usage: Utilization, rules: Rules, today: date,
     if until is not None and until >= today:
         return Cleared(f"{name} is snoozed until {until.isoformat()}")
     if resource.idle_signal == INVENTORY:
-        return _storage(resource, resize)
+        return _storage(resource, rules, today, resize)
     if not resource.running:
         return Cleared(f"{name} is {resource.state} now")
     if resource.stopped:
@@ -119,9 +121,16 @@ def assess(resource: Resource, usage: Utilization, rules: Rules, today: date,
                    if busiest is not None else busy.reason)
 
 
-def _storage(resource: Resource, resize: ResizeOption | None) -> Finding | Cleared:
-    """Storage is judged on what it is, not on metrics: a cheaper tier the provider offers for the same size and
-    at least the same baseline performance (`resize`)."""
+def _storage(resource: Resource, rules: Rules, today: date, resize: ResizeOption | None) -> Finding | Cleared:
+    """Storage is judged on what it is, not on metrics: nothing uses it and it is older than the rule's days
+    (the provider offers `delete` only for what nothing uses), else a cheaper tier the provider offers for the
+    same size and at least the same baseline performance (`resize`)."""
+    if resource.supports("delete"):
+        created = resource.launched_at.date() if resource.launched_at is not None else None
+        age = (today - created).days if created is not None else None
+        if age is not None and age >= rules.unattached_days:
+            return Finding(UNATTACHED, f"attached to nothing, created {age} days ago; a snapshot is kept",
+                           monthly_savings=resource.delete_savings, price_ratio=resource.delete_price_ratio)
     if resize is not None and resource.supports("resize") and resize.target_type != resource.type:
         return Finding(TIER, f"{resource.type} → {resize.target_type}: same size, baseline performance at least "
                              "equal, changed online", target_type=resize.target_type,

@@ -10,8 +10,8 @@ from typing import Literal
 
 HOURS_PER_MONTH = Decimal(730)
 
-Capability = Literal["stop", "start", "resize", "schedule", "delete"]
-CAPABILITIES: tuple[Capability, ...] = ("stop", "start", "resize", "schedule", "delete")
+Capability = Literal["stop", "start", "resize", "schedule", "delete", "restore"]
+CAPABILITIES: tuple[Capability, ...] = ("stop", "start", "resize", "schedule", "delete", "restore")
 
 # What Stop does: the resource powers off (and Start brings it back), or it keeps serving on fewer instances
 # (scaled to its minimum; Start scales it back up) — so "start" on a running resource is meaningful only then.
@@ -79,6 +79,10 @@ class Resource:
     stop_savings: Decimal | None = None  # a month of what Stop saves, by the provider's estimate
     size_gib: int | None = None  # storage: the provisioned size (volumes), what Standard holds (buckets)
     reads_per_day: float | None = None  # storage: GET requests a day, where the cloud measures them
+    # delete (storage kept as a snapshot): a month of what it saves at list price, and what is still paid for
+    # the snapshot as a share of the resource's price (so a saving from the bill is cost × (1 − ratio))
+    delete_savings: Decimal | None = None
+    delete_price_ratio: Decimal | None = None
 
     def supports(self, action: str) -> bool:
         return action in self.capabilities

@@ -2,6 +2,7 @@
 
 ACTION_STOP = "costbot_stop"
 ACTION_RESIZE = "costbot_resize"
+ACTION_DELETE = "costbot_delete"  # storage nothing uses: Snapshot & delete (value: the resource key)
 ACTION_SNOOZE = "costbot_snooze"
 ACTION_NOT_MINE = "costbot_not_mine"
 ACTION_APPROVE = "costbot_approve"

@@ -31,6 +31,7 @@ from bot.domain.recommendations import (
     IDLE,
     OVERSIZED,
     TIER,
+    UNATTACHED,
     Cleared,
     Finding,
     Recommendation,
@@ -46,14 +47,19 @@ from bot.services.scans import WINDOW_SLACK_HOURS, domain_rules
 log = logging.getLogger("costbot.actions")
 
 SNOOZE_TAG = "costbot:snooze-until"
-UNDO = {"stop": "start", "resize": "resize"}
+UNDO = {"stop": "start", "resize": "resize", "delete": "restore"}
 # what each action asks of the provider: (provider, resource, request, dry run) -> what happened
 ACTS: dict[str, Callable[[ResourceProvider, ResourceRef, ActionRequest, bool], str]] = {
     "stop": lambda p, ref, req, dry: p.stop(ref, dry_run=dry),
     "start": lambda p, ref, req, dry: p.start(ref, dry_run=dry, count=int(req.params["count"])
                                               if req.params.get("count") else None),
     "resize": lambda p, ref, req, dry: p.resize(ref, req.params["to"], dry_run=dry),
+    "delete": lambda p, ref, req, dry: p.delete(ref, dry_run=dry, note=(
+        f"costbot request {req.id} ({req.params.get('basis', '')}): requested by {req.requested_by}, approved by "
+        f"{req.approved_by or req.requested_by}")),
+    "restore": lambda p, ref, req, dry: p.restore(ref, dry_run=dry),
 }
+GONE_BY_DESIGN = ("restore",)  # actions on a resource that is gone: its delete is what they undo
 BUDGET = "budget"
 ANOMALY = "anomaly"
 UNDO_BASIS = "undo"
@@ -226,12 +232,14 @@ class ActionService:
                 return f"{resource.name} is already {resource.type}"
             if resource.type != req.params.get("from"):
                 return f"{resource.name} is {resource.type} now, not {req.params.get('from')}"
-        if basis in (IDLE, OVERSIZED, TIER):
+        if basis in (IDLE, OVERSIZED, TIER, UNATTACHED):
             verdict = self._assess(resource, req.team)
             if isinstance(verdict, Cleared):
                 return verdict.reason
             if req.action == "stop" and basis == IDLE and verdict.kind != IDLE:
                 return f"{resource.name} is no longer idle ({verdict.reason})"
+            if req.action == "delete" and verdict.kind != UNATTACHED:
+                return f"{resource.name} is in use again ({resource.state})"
         elif basis == BUDGET and self.budgets is not None:
             measure, _, percent = req.params.get("basis_ref", "forecast:100").partition(":")
             try:
@@ -249,6 +257,8 @@ class ActionService:
     @staticmethod
     def _cannot(resource: Resource, action: str) -> str | None:
         """Why this action cannot apply to the resource as it is now (what it supports and its state)."""
+        if action == "delete" and not resource.supports("delete"):
+            return f"{resource.name} is {resource.state}: costbot deletes only what nothing uses"
         if action in ACTS and not resource.supports(action):
             return f"costbot cannot {action} {resource.name}"
         if action == "stop" and not resource.running:
@@ -290,6 +300,8 @@ class ActionService:
     def _request(self, ref: ResourceRef, action: ActionKind, user: str, source: str | None, undo_of: int | None,
                  params: dict[str, str], policy: str | None, basis: tuple[str, str] | None) -> ActionRequest:
         key = ref.key
+        if action in GONE_BY_DESIGN:
+            return self._request_restore(ref, action, user, undo_of)
         resource = self._live(ref)
         rules = domain_rules(self.config.rules_for(self.config.owner_team(resource.tags)))
         if is_protected(resource, rules):
@@ -335,6 +347,44 @@ class ActionService:
         self._ask_approvers(req, rec)
         self.refresh_message(rec)
         return self._get(req.id)
+
+    def _request_restore(self, ref: ResourceRef, action: ActionKind, user: str,
+                         undo_of: int | None) -> ActionRequest:
+        """The Undo of a delete: the resource is gone by design; what `delete` kept brings it back. Only as an
+        Undo, only while nothing answers to the old id, approved like any other action."""
+        if undo_of is None:
+            raise ActionNotAllowed("restoring is offered only as the Undo of a delete")
+        original = self._get(undo_of)
+        if original.resource_key != ref.key or original.action != "delete":
+            raise ActionNotAllowed("this Undo does not belong to that resource")
+        why = self._not_restorable(ref)
+        if why is not None:
+            raise ActionNotAllowed(why)
+        team = original.team
+        approved = self.config.can_approve(user, team)
+        req, created = self.store.create_request(
+            resource_key=ref.key, action=action, team=team, requested_by=user,
+            status="approved" if approved else "requested", approved_by=user if approved else None,
+            expires_at=self.clock() + timedelta(hours=self.config.rules_for(team).approval_hours),
+            params={"basis": UNDO_BASIS, "basis_ref": str(undo_of)}, undo_of=undo_of)
+        if not created:
+            return self._join(req, action, user)
+        self._audit(user, action, ref.key, None, None, "approved" if approved else "requested", request_id=req.id)
+        if approved:
+            return self.execute(req.id)
+        self._ask_approvers(req, self.store.recommendation_for(ref.key))
+        return self._get(req.id)
+
+    def _not_restorable(self, ref: ResourceRef) -> str | None:
+        """Why a restore must not run: the old id answers again, or a restore of it already succeeded (its
+        copy has a new id, so only the record tells)."""
+        done = [r for r in self.store.requests_in(["succeeded"])
+                if r.resource_key == ref.key and r.action == "restore"]
+        if done:
+            return f"{ref.id} was already restored: {done[-1].result}"
+        if self.provider(ref).describe(ref) is not None:
+            return f"{ref.id} exists; there is nothing to restore"
+        return None
 
     def _join(self, existing: ActionRequest, action: str, user: str) -> ActionRequest:
         """A click on a resource that already has an open request: an approver's click on the same action
@@ -453,9 +503,13 @@ class ActionService:
         dry_run = self.config.dry_run
         before = after = None
         try:
-            resource = self._live(ref)
-            before = f"{resource.state} {resource.type} x{resource.count}"
-            reason = self._recheck(req, resource)
+            if req.action in GONE_BY_DESIGN:  # a restore: the old id must still answer to nothing
+                before = "gone"
+                reason = self._not_restorable(ref)
+            else:
+                resource = self._live(ref)
+                before = f"{resource.state} {resource.type} x{resource.count}"
+                reason = self._recheck(req, resource)
             if reason is not None:
                 self._finish(req, "refused", result=reason)
                 self._audit(actor, req.action, req.resource_key, before, before, "refused", error=reason,
@@ -470,7 +524,8 @@ class ActionService:
                 outcome = f"dry run: {outcome}; nothing was changed"
             else:
                 live = provider.describe(ref)
-                after = f"{live.state} {live.type} x{live.count}" if live else "gone"
+                after = (f"{live.state} {live.type} x{live.count}" if live else
+                         "restored" if req.action in GONE_BY_DESIGN else "gone")
         except Exception as exc:
             message, detail = self._failure_text(exc)
             self._finish(req, "failed", error=message)
@@ -504,6 +559,8 @@ class ActionService:
             params = {"count": original.params.get("count", "1")}
             return self.request(original.resource_key, "start", user, undo_of=original.id, params=params,
                                 click=click)
+        if original.action == "delete":
+            return self.request(original.resource_key, "restore", user, undo_of=original.id, click=click)
         params = {"to": original.params["from"]}
         return self.request(original.resource_key, "resize", user, undo_of=original.id, params=params, click=click)
 
@@ -578,6 +635,10 @@ class ActionService:
                 continue
             if req.action == "stop":
                 done = live is not None and live.stopped
+            elif req.action == "delete":
+                done = live is None
+            elif req.action == "restore":  # a new volume may exist: say so rather than guess
+                done = False
             elif req.action == "start":
                 done = live is not None and live.running
             else:

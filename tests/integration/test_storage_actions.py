@@ -13,15 +13,20 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
+from bot.app import Application
+from bot.config import Settings
 from bot.domain.recommendations import TIER
 from bot.render.digest_blocks import digest_blocks
+from bot.web import make_server, run_until_closed
 from tests.billing import daily, write_focus
 from tests.conftest import TODAY
 from tests.integration.aws_world import REGION, launch, put_series
 from tests.integration.conftest import SECRET, RunningBot
-from tests.integration.test_actions import APPROVER, CONFIG, MEMBER, blocks_text, buttons, click, start_bot
+from tests.integration.test_actions import APPROVER, CONFIG, MEMBER, blocks_text, bot_env, buttons, click, start_bot
 from tests.signing import actions_body, post
+from tests.slack_stub import SlackStub
 
 ACCOUNT = "123456789012"
 DAILY = Decimal("1.50")  # the 500 GiB volume's cost a day in the bill
@@ -330,3 +335,127 @@ def test_a_bucket_that_got_a_tiering_rule_meanwhile_is_refused_live(buckets) -> 
     assert proxy.counts["PutBucketLifecycleConfiguration"] == 0
     assert "already INTELLIGENT_TIERING" in blocks_text(reply["blocks"])
     assert (lifecycle("ml-archive") or {})["Rules"] == [mine]
+
+
+# -- unattached volumes: Snapshot & delete, Undo from the snapshot ---------------------------------------------
+def start_bot_on(tmp: Path, today: date) -> tuple[RunningBot, Any]:
+    """The bot with its "today" some weeks after the volumes were made (moto dates them now)."""
+    stub = SlackStub().start()
+    stub.channels = {"team-ml": "C0TEAMML1", "team-data": "C0TEAMDAT", "team-vision": "C0TEAMVIS",
+                     "cloud-owners": "C0OWNERS1"}
+    data = tmp / "data"
+    data.mkdir(exist_ok=True)
+    env = {**bot_env(tmp, data, CONFIG, stub), "COSTBOT_TODAY": today.isoformat()}
+    application = Application(Settings(env))
+    slack = application.slack_app()
+    server = make_server(application.wsgi(slack), "127.0.0.1", 0)
+    threading.Thread(target=run_until_closed, args=(server,), daemon=True).start()
+    return RunningBot(f"http://127.0.0.1:{server.effective_port}", stub, application, slack), server
+
+
+@pytest.fixture
+def unattached(aws: Any, tmp_path: Path) -> Iterator[tuple[RunningBot, dict[str, str], Any]]:
+    """ml-old: 200 GiB gp2 attached to nothing; ml-data: attached to ml-box. The bot's day is 20 days on."""
+    box = launch("ml-box", "m5.large", {"team": "ml"})
+    ids = {"ml-old": volume("ml-old", 200, "gp2", {"team": "ml", "project": "fraud"}),
+           "ml-data": volume("ml-data", 500, "gp3", {"team": "ml"}, attach_to=box), "ml-box": box}
+    bot, server = start_bot_on(tmp_path, date.today() + timedelta(days=20))
+    aws.reset()
+    try:
+        yield bot, ids, aws
+    finally:
+        server.close()
+        bot.stub.stop()
+
+
+def snapshots_of(volume_id: str) -> list[dict[str, Any]]:
+    return list(boto3.client("ec2", region_name=REGION).describe_snapshots(
+        Filters=[{"Name": "tag:costbot:volume-id", "Values": [volume_id]}])["Snapshots"])
+
+
+def exists(volume_id: str) -> bool:
+    try:
+        volume_state(volume_id)
+    except ClientError:
+        return False
+    return True
+
+
+def test_an_unattached_volume_is_snapshotted_then_deleted_and_undo_restores_it(unattached) -> None:  # type: ignore[no-untyped-def]
+    bot, ids, proxy = unattached
+    result = bot.services.scans.scan()
+    found = {r.name: r for r in result.recommendations}
+    assert set(found) == {"ml-old"}  # the attached one is in use (and gp3)
+    old = found["ml-old"]
+    assert old.kind == "unattached" and old.reason == "attached to nothing, created 20 days ago; a snapshot is kept"
+    assert old.monthly_savings == Decimal("0.10") * 200 - Decimal("0.05") * 200  # gp2, less the snapshot kept
+    (post_,) = [c for c in bot.stub.api_calls("chat.postMessage") if c.args["channel"] == "C0TEAMML1"]
+    delete = next(e for b in post_.args["blocks"] if b["type"] == "actions" for e in b["elements"]
+                  if e["action_id"] == "costbot_delete")
+    assert delete["value"] == key(ids["ml-old"]) and delete["style"] == "danger" and delete["text"]["text"] == \
+        "Snapshot & delete"
+    proxy.reset()
+    reply = click(bot, "costbot_delete", key(ids["ml-old"]), APPROVER, "d1")
+    (snap,) = snapshots_of(ids["ml-old"])
+    tags = {t["Key"]: t["Value"] for t in snap["Tags"]}
+    assert snap["State"] == "completed" and snap["VolumeSize"] == 200
+    assert {k: tags[k] for k in ("team", "project", "costbot:volume-type", "costbot:volume-size")} == {
+        "team": "ml", "project": "fraud", "costbot:volume-type": "gp2", "costbot:volume-size": "200"}
+    assert f"approved by {APPROVER}" in tags["costbot:why"]
+    assert not exists(ids["ml-old"])
+    assert proxy.counts["CreateSnapshot"] == 1 and proxy.counts["DeleteVolume"] == 1
+    assert f"snapshot {snap['SnapshotId']} of {ids['ml-old']} taken, then {ids['ml-old']} deleted" in \
+        blocks_text(reply["blocks"])
+    entry = next(e for e in bot.services.actions.audit(10) if e.result == "succeeded")
+    assert (entry.action, entry.before, entry.after, entry.actor) == ("delete", "available gp2 x1", "gone", APPROVER)
+    # Undo: a volume from the snapshot, in the same zone, type and tags
+    req = bot.services.actions.store.latest_request(key(ids["ml-old"]))
+    assert req is not None and bot.services.actions.undo_until(req) is not None
+    undone = click(bot, "costbot_undo", str(req.id), APPROVER, "d2")
+    (restored,) = [v for v in boto3.client("ec2", region_name=REGION).describe_volumes()["Volumes"]
+                   if v.get("SnapshotId") == snap["SnapshotId"]]
+    rtags = {t["Key"]: t["Value"] for t in restored["Tags"]}
+    assert (restored["Size"], restored["VolumeType"], restored["AvailabilityZone"]) == (200, "gp2", f"{REGION}a")
+    assert rtags["team"] == "ml" and rtags["project"] == "fraud"
+    assert rtags["costbot:restored-from"] == f"{ids['ml-old']} ({snap['SnapshotId']})"
+    assert f"restored {ids['ml-old']} as {restored['VolumeId']}" in blocks_text(undone["blocks"])
+    assert proxy.counts["CreateVolume"] == 1
+    # the Undo is itself done: a second click restores nothing more
+    again = click(bot, "costbot_undo", str(req.id), APPROVER, "d3")
+    assert proxy.counts["CreateVolume"] == 1 and "was already restored" in blocks_text(again["blocks"])
+
+
+def test_twenty_concurrent_delete_clicks_snapshot_and_delete_once(unattached) -> None:  # type: ignore[no-untyped-def]
+    bot, ids, proxy = unattached
+    bot.services.scans.scan()
+    proxy.reset()
+    bodies = [actions_body("costbot_delete", key(ids["ml-old"]), bot.stub.response_url(f"k{i}"), user_id=APPROVER)
+              for i in range(20)]
+    barrier = threading.Barrier(len(bodies))
+
+    def go(body: bytes) -> None:
+        barrier.wait()
+        assert post(bot.events_url, body, SECRET)[0] == 200
+
+    threads = [threading.Thread(target=go, args=(b,)) for b in bodies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    bot.stub.wait_for(lambda cs: len([c for c in cs if c.kind == "response"]) == 20, timeout=120)
+    assert proxy.counts["CreateSnapshot"] == 1 and proxy.counts["DeleteVolume"] == 1
+    assert len(snapshots_of(ids["ml-old"])) == 1 and not exists(ids["ml-old"])
+
+
+def test_a_volume_attached_since_the_scan_is_kept(unattached) -> None:  # type: ignore[no-untyped-def]
+    bot, ids, proxy = unattached
+    bot.services.scans.scan()
+    boto3.client("ec2", region_name=REGION).attach_volume(VolumeId=ids["ml-old"], InstanceId=ids["ml-box"],
+                                                          Device="/dev/sdg")
+    proxy.reset()
+    reply = click(bot, "costbot_delete", key(ids["ml-old"]), APPROVER, "a1")
+    assert proxy.counts["CreateSnapshot"] == 0 and proxy.counts["DeleteVolume"] == 0 and exists(ids["ml-old"])
+    assert "costbot deletes only what nothing uses" in blocks_text(reply["blocks"])
+    # the attached volume is never offered, and a forged button on it is refused the same way
+    forged = click(bot, "costbot_delete", key(ids["ml-data"]), APPROVER, "a2")
+    assert "no open recommendation" in blocks_text(forged["blocks"]) and proxy.counts["CreateSnapshot"] == 0

@@ -41,7 +41,7 @@ def test_each_kind_declares_what_it_can_do_and_how_it_is_judged(provider: AwsPro
         "ec2": (["resize", "schedule", "start", "stop"], POWER_OFF, UTILIZATION),
         "notebook": (["schedule", "start", "stop"], POWER_OFF, UTILIZATION),
         "endpoint": (["resize", "start", "stop"], SCALE_TO_MINIMUM, INVOCATIONS),
-        "volume": (["resize"], POWER_OFF, INVENTORY),
+        "volume": (["delete", "resize", "restore"], POWER_OFF, INVENTORY),
         "bucket": (["resize"], POWER_OFF, INVENTORY),
     }
     assert [k.name for k in KINDS] == ["ec2", "notebook", "endpoint", "volume", "bucket"]

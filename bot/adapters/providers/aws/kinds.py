@@ -22,7 +22,7 @@ KINDS: tuple[type[AwsKind], ...] = (
 SESSION_PERMISSIONS: dict[str, tuple[str, ...]] = {"list": ("sts:GetCallerIdentity",),
                                                    "accounts": ("sts:AssumeRole",)}
 SCAN_OPERATIONS = ("list", "utilization")
-ACTION_OPERATIONS = ("stop", "start", "resize", "tag")
+ACTION_OPERATIONS = ("stop", "start", "resize", "tag", "delete", "restore")
 
 
 def permissions(kinds: tuple[type[AwsKind], ...] = KINDS) -> dict[str, tuple[str, ...]]:

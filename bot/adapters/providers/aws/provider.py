@@ -206,6 +206,12 @@ class AwsProvider:
     def tag(self, ref: ResourceRef, key: str, value: str) -> None:
         self._kind(ref).tag(ref, key, value)
 
+    def delete(self, ref: ResourceRef, dry_run: bool = False, note: str = "") -> str:
+        return self._kind(ref).delete(ref, dry_run, note)
+
+    def restore(self, ref: ResourceRef, dry_run: bool = False) -> str:
+        return self._kind(ref).restore(ref, dry_run)
+
     def resize_option(self, resource: Resource) -> ResizeOption | None:
         return self._kind(resource.ref).resize_option(resource)
 
