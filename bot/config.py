@@ -305,6 +305,7 @@ class RulesConfig(_Strict):
     snooze_days: int = Field(default=7, ge=1, le=365)
     scan_every_hours: int = Field(default=6, ge=1, le=168)
     unattached_days: int = Field(default=14, ge=1, le=3650)  # an unattached volume this old: Snapshot & delete
+    snapshot_retention_days: int = Field(default=90, ge=1, le=3650)  # a snapshot of a gone volume: Delete
 
 
 class AllocationRule(_Strict):

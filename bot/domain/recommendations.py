@@ -13,6 +13,7 @@ IDLE = "idle"
 OVERSIZED = "oversized"
 TIER = "tier"  # storage on a dearer tier than it needs (EBS gp2 -> gp3): changed in place, online
 UNATTACHED = "unattached"  # storage nothing uses (an EBS volume attached to nothing): Snapshot & delete
+ORPHANED = "orphaned"  # a copy whose original is gone, past its retention (an EBS snapshot): Delete
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Rules:
     protect_tag: tuple[tuple[str, str], ...] = (("costbot", "protected"),)
     snooze_tag: str = "costbot:snooze-until"
     unattached_days: int = 14
+    snapshot_retention_days: int = 90
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,13 @@ def _storage(resource: Resource, rules: Rules, today: date, resize: ResizeOption
     if resource.supports("delete"):
         created = resource.launched_at.date() if resource.launched_at is not None else None
         age = (today - created).days if created is not None else None
+        if resource.is_copy:
+            if age is not None and age >= rules.snapshot_retention_days:
+                kept = rules.snapshot_retention_days
+                return Finding(ORPHANED, f"its volume is gone; taken {age} days ago (kept {kept}); deleting it "
+                                         "cannot be undone",
+                               monthly_savings=resource.delete_savings, price_ratio=resource.delete_price_ratio)
+            return Cleared(f"{resource.name} is within its retention")
         if age is not None and age >= rules.unattached_days:
             return Finding(UNATTACHED, f"attached to nothing, created {age} days ago; a snapshot is kept",
                            monthly_savings=resource.delete_savings, price_ratio=resource.delete_price_ratio)

@@ -83,6 +83,7 @@ class Resource:
     # the snapshot as a share of the resource's price (so a saving from the bill is cost × (1 − ratio))
     delete_savings: Decimal | None = None
     delete_price_ratio: Decimal | None = None
+    is_copy: bool = False  # a backup of something gone (a snapshot): kept for a retention, its delete is final
 
     def supports(self, action: str) -> bool:
         return action in self.capabilities

@@ -23,7 +23,7 @@ from slack_sdk.models.blocks import (
 
 from bot.domain.actions import ActionRequest, AuditEntry
 from bot.domain.money import format_money
-from bot.domain.recommendations import IDLE, TIER, UNATTACHED, Recommendation, RecommendationView
+from bot.domain.recommendations import IDLE, ORPHANED, TIER, UNATTACHED, Recommendation, RecommendationView
 from bot.domain.resources import ResourceRef
 from bot.render.action_ids import (
     ACTION_APPROVE,
@@ -41,7 +41,7 @@ MAX_ROWS = 15  # 3 blocks a row stays within Slack's 50
 
 
 def _verb(action: str) -> str:
-    return {"stop": "stop", "start": "start", "resize": "resize", "snooze": "snooze", "delete": "snapshot & delete",
+    return {"stop": "stop", "start": "start", "resize": "resize", "snooze": "snooze", "delete": "delete",
             "restore": "restore from the snapshot"}.get(action, action)
 
 
@@ -51,7 +51,8 @@ def _when(at: datetime) -> str:
 
 def describe_recommendation(rec: Recommendation, currency: str = "USD") -> str:
     ref = ResourceRef.parse(rec.resource_key)
-    icon = {IDLE: ":zzz:", TIER: ":floppy_disk:", UNATTACHED: ":wastebasket:"}.get(rec.kind, ":arrow_down_small:")
+    icon = {IDLE: ":zzz:", TIER: ":floppy_disk:", UNATTACHED: ":wastebasket:", ORPHANED: ":wastebasket:"}.get(
+        rec.kind, ":arrow_down_small:")
     head = f"{icon} *{clip(rec.name, 80)}* `{rec.resource_type}`"
     if rec.target_type:
         head += f" → `{rec.target_type}`"
@@ -104,6 +105,16 @@ def _tier_button(rec: Recommendation) -> ButtonElement:
 
 def resource_buttons(rec: Recommendation, snooze_days: int = 7) -> ActionsBlock:
     key = rec.resource_key
+    if rec.kind == ORPHANED:
+        final = ButtonElement(
+            text="Delete snapshot", action_id=ACTION_DELETE, value=key, style="danger",
+            confirm=ConfirmObject(title="Delete this snapshot?", confirm="Delete", deny="Cancel",
+                                  text=f"Delete {rec.name}? Its volume is gone; this cannot be undone. It is "
+                                       "re-checked first."))
+        return ActionsBlock(elements=[final, ButtonElement(text=f"Snooze {snooze_days} d", action_id=ACTION_SNOOZE,
+                                                           value=key),
+                                      ButtonElement(text="Not mine", action_id=ACTION_NOT_MINE, value=key)],
+                            block_id=f"rec:{rec.id}" if rec.id is not None else None)
     if rec.kind == UNATTACHED:
         delete = ButtonElement(
             text="Snapshot & delete", action_id=ACTION_DELETE, value=key, style="danger",

@@ -29,6 +29,7 @@ from bot.domain.errors import CostbotError, ProviderError
 from bot.domain.money import ZERO
 from bot.domain.recommendations import (
     IDLE,
+    ORPHANED,
     OVERSIZED,
     TIER,
     UNATTACHED,
@@ -148,6 +149,8 @@ class ActionService:
     def undo_until(self, request: ActionRequest | None) -> datetime | None:
         if request is None or request.status != "succeeded" or request.action not in UNDO or request.undo_of:
             return None
+        if request.params.get("undo") == "none":
+            return None
         if (request.result or "").startswith("dry run"):
             return None
         hours = self.config.rules_for(request.team).undo_hours
@@ -232,13 +235,13 @@ class ActionService:
                 return f"{resource.name} is already {resource.type}"
             if resource.type != req.params.get("from"):
                 return f"{resource.name} is {resource.type} now, not {req.params.get('from')}"
-        if basis in (IDLE, OVERSIZED, TIER, UNATTACHED):
+        if basis in (IDLE, OVERSIZED, TIER, UNATTACHED, ORPHANED):
             verdict = self._assess(resource, req.team)
             if isinstance(verdict, Cleared):
                 return verdict.reason
             if req.action == "stop" and basis == IDLE and verdict.kind != IDLE:
                 return f"{resource.name} is no longer idle ({verdict.reason})"
-            if req.action == "delete" and verdict.kind != UNATTACHED:
+            if req.action == "delete" and verdict.kind not in (UNATTACHED, ORPHANED):
                 return f"{resource.name} is in use again ({resource.state})"
         elif basis == BUDGET and self.budgets is not None:
             measure, _, percent = req.params.get("basis_ref", "forecast:100").partition(":")
@@ -328,6 +331,8 @@ class ActionService:
             params = {"from": resource.type, "to": target}
         elif action == "stop":
             params = {"from_state": resource.state, "count": str(resource.count), **params}
+        elif action == "delete" and not resource.supports("restore"):
+            params = {**params, "undo": "none"}  # nothing kept to come back from: the delete is final
         params.update(basis=why, basis_ref=why_ref)
         if policy is not None:
             if {k.lower(): v.lower() for k, v in resource.tags.items()}.get("env") == "prod":

@@ -34,7 +34,8 @@ def domain_rules(cfg: RulesConfig) -> Rules:
     return Rules(gpu_idle_percent=cfg.idle_gpu_percent, cpu_idle_percent=cfg.idle_cpu_percent,
                  network_idle_bytes_per_hour=cfg.idle_network_bytes_per_hour, idle_hours=cfg.idle_hours,
                  oversized_p95_percent=cfg.oversized_p95_percent, oversized_days=cfg.oversized_days,
-                 protect_tag=tuple(cfg.protect_tag.items()), unattached_days=cfg.unattached_days)
+                 protect_tag=tuple(cfg.protect_tag.items()), unattached_days=cfg.unattached_days,
+                 snapshot_retention_days=cfg.snapshot_retention_days)
 
 
 @dataclass

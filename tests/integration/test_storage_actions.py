@@ -338,14 +338,14 @@ def test_a_bucket_that_got_a_tiering_rule_meanwhile_is_refused_live(buckets) -> 
 
 
 # -- unattached volumes: Snapshot & delete, Undo from the snapshot ---------------------------------------------
-def start_bot_on(tmp: Path, today: date) -> tuple[RunningBot, Any]:
+def start_bot_on(tmp: Path, today: date, config: dict[str, Any] = CONFIG) -> tuple[RunningBot, Any]:
     """The bot with its "today" some weeks after the volumes were made (moto dates them now)."""
     stub = SlackStub().start()
     stub.channels = {"team-ml": "C0TEAMML1", "team-data": "C0TEAMDAT", "team-vision": "C0TEAMVIS",
                      "cloud-owners": "C0OWNERS1"}
     data = tmp / "data"
     data.mkdir(exist_ok=True)
-    env = {**bot_env(tmp, data, CONFIG, stub), "COSTBOT_TODAY": today.isoformat()}
+    env = {**bot_env(tmp, data, config, stub), "COSTBOT_TODAY": today.isoformat()}
     application = Application(Settings(env))
     slack = application.slack_app()
     server = make_server(application.wsgi(slack), "127.0.0.1", 0)
@@ -459,3 +459,47 @@ def test_a_volume_attached_since_the_scan_is_kept(unattached) -> None:  # type: 
     # the attached volume is never offered, and a forged button on it is refused the same way
     forged = click(bot, "costbot_delete", key(ids["ml-data"]), APPROVER, "a2")
     assert "no open recommendation" in blocks_text(forged["blocks"]) and proxy.counts["CreateSnapshot"] == 0
+
+
+# -- snapshots whose volume is gone: Delete, with approval, final ----------------------------------------------
+@pytest.fixture
+def snapshots(aws: Any, tmp_path: Path) -> Iterator[tuple[RunningBot, dict[str, str], Any]]:
+    """An orphaned snapshot (its volume deleted) and one of a volume still there; retention 10 days, the bot's
+    day 20 days on."""
+    ec2 = boto3.client("ec2", region_name=REGION)
+    gone = volume("ml-scratch", 300, "gp2", {"team": "ml"})
+    kept = volume("ml-data", 100, "gp3", {"team": "ml"})
+    tag = [{"ResourceType": "snapshot", "Tags": [{"Key": "team", "Value": "ml"}]}]
+    ids = {"orphan": ec2.create_snapshot(VolumeId=gone, TagSpecifications=tag)["SnapshotId"],
+           "backup": ec2.create_snapshot(VolumeId=kept, TagSpecifications=tag)["SnapshotId"]}
+    ec2.delete_volume(VolumeId=gone)
+    config = {**CONFIG, "rules": {"snapshot_retention_days": 10}}
+    bot, server = start_bot_on(tmp_path, date.today() + timedelta(days=20), config)
+    aws.reset()
+    try:
+        yield bot, ids, aws
+    finally:
+        server.close()
+        bot.stub.stop()
+
+
+def test_an_orphaned_snapshot_past_its_retention_is_deleted_with_approval_and_no_undo(snapshots) -> None:  # type: ignore[no-untyped-def]
+    bot, ids, proxy = snapshots
+    result = bot.services.scans.scan()
+    (rec,) = [r for r in result.recommendations if r.kind == "orphaned"]
+    assert rec.resource_key == f"aws|{ACCOUNT}|{REGION}|snapshot|{ids['orphan']}"  # not the backup of ml-data
+    assert rec.monthly_savings == Decimal("0.05") * 300
+    assert rec.reason == "its volume is gone; taken 20 days ago (kept 10); deleting it cannot be undone"
+    proxy.reset()
+    click(bot, "costbot_delete", rec.resource_key, MEMBER, "o1")  # a member asks: it waits
+    assert proxy.counts["DeleteSnapshot"] == 0
+    req = bot.services.actions.store.latest_request(rec.resource_key)
+    assert req is not None and req.status == "requested" and req.params["undo"] == "none"
+    reply = click(bot, "costbot_approve", str(req.id), APPROVER, "o2")
+    assert proxy.counts["DeleteSnapshot"] == 1
+    assert f"deleted snapshot {ids['orphan']} (300 GiB)" in blocks_text(reply["blocks"])
+    left = {s["SnapshotId"] for s in boto3.client("ec2", region_name=REGION).describe_snapshots(
+        OwnerIds=["self"])["Snapshots"]}
+    assert ids["orphan"] not in left and ids["backup"] in left
+    done = bot.services.actions.store.latest_request(rec.resource_key)
+    assert done is not None and done.status == "succeeded" and bot.services.actions.undo_until(done) is None

@@ -42,9 +42,10 @@ def test_each_kind_declares_what_it_can_do_and_how_it_is_judged(provider: AwsPro
         "notebook": (["schedule", "start", "stop"], POWER_OFF, UTILIZATION),
         "endpoint": (["resize", "start", "stop"], SCALE_TO_MINIMUM, INVOCATIONS),
         "volume": (["delete", "resize", "restore"], POWER_OFF, INVENTORY),
+        "snapshot": (["delete"], POWER_OFF, INVENTORY),
         "bucket": (["resize"], POWER_OFF, INVENTORY),
     }
-    assert [k.name for k in KINDS] == ["ec2", "notebook", "endpoint", "volume", "bucket"]
+    assert [k.name for k in KINDS] == ["ec2", "notebook", "endpoint", "volume", "snapshot", "bucket"]
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.name)

@@ -78,7 +78,7 @@ class AwsKind:
                  desired_count: int | None = None, hourly_price: Decimal | None = None,
                  size_gib: int | None = None, reads_per_day: float | None = None,
                  capabilities: frozenset[Capability] | None = None, delete_savings: Decimal | None = None,
-                 delete_price_ratio: Decimal | None = None) -> Resource:
+                 delete_price_ratio: Decimal | None = None, is_copy: bool = False) -> Resource:
         """A resource of this kind, with what it can do and how it is judged filled in. `hourly_price` for kinds
         priced by size rather than by type (storage)."""
         price = hourly_price if hourly_price is not None else self.prices.get(type)
@@ -91,7 +91,7 @@ class AwsKind:
             idle_signal=self.idle_signal,
             gpu_expected=any(m.gpu for m in self.metrics + self.detail_metrics) and is_gpu_type(type),
             stop_savings=self.stop_savings(price, count), size_gib=size_gib, reads_per_day=reads_per_day,
-            delete_savings=delete_savings, delete_price_ratio=delete_price_ratio,
+            delete_savings=delete_savings, delete_price_ratio=delete_price_ratio, is_copy=is_copy,
         )
 
     def is_stopped(self, state: str, count: int) -> bool:

@@ -3,6 +3,7 @@ billing ARNs — follows from what each kind declares."""
 
 from __future__ import annotations
 
+from bot.adapters.providers.aws.ebs_snapshot import EbsSnapshots
 from bot.adapters.providers.aws.ebs_volume import EbsVolumes
 from bot.adapters.providers.aws.ec2 import Ec2Instances
 from bot.adapters.providers.aws.kind import OPERATIONS, AwsKind
@@ -15,6 +16,7 @@ KINDS: tuple[type[AwsKind], ...] = (
     SageMakerNotebooks,
     SageMakerEndpoints,
     EbsVolumes,
+    EbsSnapshots,
     S3Buckets,
 )
 
