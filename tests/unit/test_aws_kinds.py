@@ -225,3 +225,17 @@ def test_a_buckets_tier_is_what_its_enabled_rules_do_to_current_versions() -> No
     assert tier_of(to) == "INTELLIGENT_TIERING"
     assert tier_of([{**to[0], "Status": "Disabled"}]) == "STANDARD"
     assert tier_of([{"Status": "Enabled", "Transitions": [{"Days": 90, "StorageClass": "GLACIER"}]}]) == "LIFECYCLE"
+
+
+def test_a_provider_scans_only_the_kinds_its_config_lists() -> None:
+    from bot.config import parse_config
+    from bot.domain.errors import ConfigError
+
+    cfg = parse_config({"providers": [{"kind": "aws", "accounts": [{"id": A}], "kinds": ["ec2", "volume", "ec2"]}]})
+    provider = AwsProvider.from_config(cfg.providers[0], cfg.rules)
+    assert list(provider.kinds) == ["ec2", "volume"]
+    everything = parse_config({"providers": [{"kind": "aws", "accounts": [{"id": A}]}]})
+    assert list(AwsProvider.from_config(everything.providers[0], everything.rules).kinds) == [k.name for k in KINDS]
+    wrong = parse_config({"providers": [{"kind": "aws", "accounts": [{"id": A}], "kinds": ["ec2", "rds"]}]})
+    with pytest.raises(ConfigError, match="unknown kind\\(s\\) rds; costbot knows ec2, notebook"):
+        AwsProvider.from_config(wrong.providers[0], wrong.rules)

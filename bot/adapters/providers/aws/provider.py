@@ -25,7 +25,7 @@ from bot.adapters.providers.aws.metrics import Query, Series, fetch
 from bot.adapters.providers.aws.session import AccountSessions
 from bot.adapters.providers.prices import aws_prices
 from bot.domain.actions import ActionNotAllowed
-from bot.domain.errors import CostbotError
+from bot.domain.errors import ConfigError, CostbotError
 from bot.domain.resources import ResizeOption, Resource, ResourceRef, Utilization
 
 log = logging.getLogger("costbot.aws")
@@ -66,11 +66,19 @@ class AwsProvider:
     @classmethod
     def from_config(cls, cfg: Any, rules: Any, state: Any = None) -> AwsProvider:
         """From a `providers:` entry of kind aws and the global rules (GPU metric, endpoint minimum); the cloud
-        keeps its own state (`state` is unused)."""
+        keeps its own state (`state` is unused). `kinds` picks resource kinds from the registry by name."""
+        kinds = KINDS
+        if cfg.kinds is not None:
+            known = {k.name: k for k in KINDS}
+            unknown = [k for k in cfg.kinds if k not in known]
+            if unknown:
+                raise ConfigError(f"providers.{cfg.name}.kinds: unknown kind(s) {', '.join(unknown)}; costbot knows "
+                                  f"{', '.join(known)}")
+            kinds = tuple(known[k] for k in dict.fromkeys(cfg.kinds))
         return cls(cfg.regions, [Account(a.id, a.role_arn, tuple(a.regions or ())) for a in cfg.account_list()],
                    name=cfg.name, gpu_metric=(rules.gpu_metric.get("namespace", "CWAgent"),
                                               rules.gpu_metric.get("name", "nvidia_smi_utilization_gpu")),
-                   endpoint_min_instances=rules.endpoint_min_instances)
+                   endpoint_min_instances=rules.endpoint_min_instances, kinds=kinds)
 
     def requests(self) -> Counter[str]:
         """API requests made so far, by "service:Operation"."""

@@ -70,6 +70,10 @@ class S3Buckets(AwsKind):
     metrics = ()  # fetched with the inventory (below): a bucket's size is what it is judged on
     running_states = ()
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._regions: dict[tuple[str, str], str] = {}  # (account, bucket) -> its region
+
     def dimensions(self, resource: Resource) -> list[dict[str, str]]:
         return [{"Name": "BucketName", "Value": resource.ref.id}]
 
@@ -105,18 +109,20 @@ class S3Buckets(AwsKind):
         return got
 
     def _names(self, account: str, region: str, only: str | None = None) -> list[str]:
+        """The account's buckets in `region` (ListBuckets lists every region's): where each is comes with the
+        listing, else from GetBucketLocation once per bucket (a bucket never moves, so it is remembered)."""
         s3 = self._s3(account, region)
         listed = self.call("s3 ListBuckets", s3.list_buckets).get("Buckets", [])
         out = []
         for b in listed:
             if only is not None and b["Name"] != only:
                 continue
-            where = b.get("BucketRegion")
+            where = b.get("BucketRegion") or self._regions.get((account, b["Name"]))
             if where is None:
                 got = self._get("GetBucketLocation", s3.get_bucket_location, "NoSuchBucket", Bucket=b["Name"])
                 if got is None:
                     continue
-                where = _region_of(got.get("LocationConstraint"))
+                where = self._regions[(account, b["Name"])] = _region_of(got.get("LocationConstraint"))
             if where == region:
                 out.append(b["Name"])
         return out
