@@ -433,6 +433,13 @@ def action_resize(ctx: typer.Context, resource: ResourceName, user: ActingUser) 
     _acted(ctx, lambda uc: uc.actions.request(uc.actions.resource_named(resource), "resize", user), resource)
 
 
+@action_app.command("delete")
+def action_delete(ctx: typer.Context, resource: ResourceName, user: ActingUser) -> None:
+    """Snapshot & delete an unattached volume, or delete a snapshot whose volume is gone, as its recommendation
+    offers."""
+    _acted(ctx, lambda uc: uc.actions.request(uc.actions.resource_named(resource), "delete", user), resource)
+
+
 @action_app.command("approve")
 def action_approve(ctx: typer.Context, request: RequestNumber, user: ActingUser) -> None:
     """Approve a waiting request (the team's approvers and admins): it runs at once."""
@@ -447,7 +454,8 @@ def action_reject(ctx: typer.Context, request: RequestNumber, user: ActingUser) 
 
 @action_app.command("undo")
 def action_undo(ctx: typer.Context, request: RequestNumber, user: ActingUser) -> None:
-    """Undo a Stop (start it again) or a Resize (the old size), within `rules.undo_hours`."""
+    """Undo a Stop (start it again), a Resize (the old size or tier) or a Snapshot & delete (a volume from the
+    snapshot), within `rules.undo_hours`."""
     _acted(ctx, lambda uc: uc.actions.undo(request, user))
 
 
