@@ -90,6 +90,10 @@ def main() -> None:
         upgrade(engine)
         config = parse_config({"providers": [{"kind": "aws", "regions": ["us-east-1"]}]})
         provider = AwsProvider(["us-east-1"])
+        # moto takes longer than AWS's read timeout (60 s) to describe 5,000 volumes on a loaded 2-core machine:
+        # give the bench's clients more time (and no retries, so that every request counted is one made)
+        provider.sessions.config = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=5,
+                                          read_timeout=900)
         scanner = ScanService([provider], SqlActionStore(engine), config, None, lambda: date.today())
         proxy.reset()
         t = time.perf_counter()

@@ -42,8 +42,8 @@ class EbsSnapshots(AwsKind):
     def _volumes(self, account: str, region: str) -> set[str]:
         ec2 = self.client(account, region, "ec2")
         try:
-            return {v["VolumeId"] for page in ec2.get_paginator("describe_volumes").paginate()
-                    for v in page["Volumes"] if v["State"] != "deleted"}
+            pages = ec2.get_paginator("describe_volumes").paginate(PaginationConfig={"PageSize": 500})
+            return {v["VolumeId"] for page in pages for v in page["Volumes"] if v["State"] != "deleted"}
         except (ClientError, BotoCoreError) as exc:
             raise aws_failure("ec2 DescribeVolumes", exc) from exc
 
@@ -67,7 +67,8 @@ class EbsSnapshots(AwsKind):
 
     def _describe(self, account: str, region: str, ids: list[str] | None = None) -> list[Resource]:
         ec2 = self.client(account, region, "ec2")
-        kwargs: dict[str, Any] = {"SnapshotIds": ids} if ids else {"OwnerIds": ["self"]}
+        kwargs: dict[str, Any] = ({"SnapshotIds": ids} if ids else
+                                  {"OwnerIds": ["self"], "PaginationConfig": {"PageSize": 1000}})
         try:
             snaps = [s for page in ec2.get_paginator("describe_snapshots").paginate(**kwargs)
                      for s in page["Snapshots"] if s.get("OwnerId", account) == account]

@@ -91,7 +91,8 @@ class EbsVolumes(AwsKind):
 
     def _describe(self, account: str, region: str, ids: list[str] | None = None) -> list[Resource]:
         ec2 = self.client(account, region, "ec2")
-        kwargs: dict[str, Any] = {"VolumeIds": ids} if ids else {}
+        # without ids, pages of 500: an account's thousands of volumes never come back as one huge answer
+        kwargs: dict[str, Any] = {"VolumeIds": ids} if ids else {"PaginationConfig": {"PageSize": 500}}
         out = []
         try:
             for page in ec2.get_paginator("describe_volumes").paginate(**kwargs):
