@@ -200,3 +200,17 @@ def test_a_word_that_needs_a_channel_names_what_to_use_instead(ask: Callable[[st
     assert result.code == 2 and result.out == ""
     assert "`digest …` needs a Slack channel; in a terminal use `costbot digest SCOPE --preview DIR (or --post " \
            "--channel C…)`" in " ".join(result.err.split())
+
+
+def test_savings_as_json_adds_up_to_its_total(seeded: RunningBot, demo_store: tuple[Path, Path],
+                                              cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    monkeypatch.setenv("COSTBOT_DATA_DIR", str(demo_store[0]))
+    monkeypatch.setenv("DATABASE_URL", seeded.app.settings.get("DATABASE_URL") or "")
+    result = cli("ask", "savings", "team-ml", "--json")
+    assert result.code == 0, result.err
+    payload = json.loads(result.out)
+    assert payload["team"] == "team-ml" and payload["total"] == 4289.48
+    assert [(r["name"], r["monthly_savings"], r["kind"]) for r in payload["recommendations"]] == [
+        ("gpu-dev-02", 4140.56, "idle"), ("nb-research", 148.92, "idle")]
