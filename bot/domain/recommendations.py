@@ -14,6 +14,11 @@ OVERSIZED = "oversized"
 TIER = "tier"  # storage on a dearer tier than it needs (EBS gp2 -> gp3): changed in place, online
 UNATTACHED = "unattached"  # storage nothing uses (an EBS volume attached to nothing): Snapshot & delete
 ORPHANED = "orphaned"  # a copy whose original is gone, past its retention (an EBS snapshot): Delete
+SPOT = "spot"  # a training run on on-demand capacity: use spot next time (Remind me on the next run / Dismiss)
+SPOT_TAG = "costbot:spot"  # on a training job: `dismissed` (it and its later runs) or `remind-next-run` (it only)
+SPOT_DISMISSED, SPOT_REMIND = "dismissed", "remind-next-run"
+SPOT_CHANGE = ("use_spot_instances=True, max_wait at least max_run (time to wait for capacity), and "
+               "checkpoint_s3_uri so an interrupted run resumes")
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,10 @@ def _storage(resource: Resource, rules: Rules, today: date, resize: ResizeOption
     """Storage is judged on what it is, not on metrics: nothing uses it and it is older than the rule's days
     (the provider offers `delete` only for what nothing uses), else a cheaper tier the provider offers for the
     same size and at least the same baseline performance (`resize`)."""
+    if resource.spot_discount is not None:
+        return Finding(SPOT, f"ran on on-demand capacity; managed spot training typically saves "
+                             f"{resource.spot_discount:.0%} on {resource.type} — next run: {SPOT_CHANGE}",
+                       monthly_savings=resource.spot_savings, price_ratio=1 - resource.spot_discount)
     if resource.supports("delete"):
         created = resource.launched_at.date() if resource.launched_at is not None else None
         age = (today - created).days if created is not None else None

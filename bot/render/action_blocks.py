@@ -23,13 +23,15 @@ from slack_sdk.models.blocks import (
 
 from bot.domain.actions import ActionRequest, AuditEntry
 from bot.domain.money import format_money
-from bot.domain.recommendations import IDLE, ORPHANED, TIER, UNATTACHED, Recommendation, RecommendationView
+from bot.domain.recommendations import IDLE, ORPHANED, SPOT, TIER, UNATTACHED, Recommendation, RecommendationView
 from bot.domain.resources import ResourceRef
 from bot.render.action_ids import (
     ACTION_APPROVE,
     ACTION_DELETE,
+    ACTION_DISMISS,
     ACTION_NOT_MINE,
     ACTION_REJECT,
+    ACTION_REMIND,
     ACTION_RESIZE,
     ACTION_SNOOZE,
     ACTION_STOP,
@@ -51,8 +53,8 @@ def _when(at: datetime) -> str:
 
 def describe_recommendation(rec: Recommendation, currency: str = "USD") -> str:
     ref = ResourceRef.parse(rec.resource_key)
-    icon = {IDLE: ":zzz:", TIER: ":floppy_disk:", UNATTACHED: ":wastebasket:", ORPHANED: ":wastebasket:"}.get(
-        rec.kind, ":arrow_down_small:")
+    icon = {IDLE: ":zzz:", TIER: ":floppy_disk:", UNATTACHED: ":wastebasket:", ORPHANED: ":wastebasket:",
+            SPOT: ":chart_with_downwards_trend:"}.get(rec.kind, ":arrow_down_small:")
     head = f"{icon} *{clip(rec.name, 80)}* `{rec.resource_type}`"
     if rec.target_type:
         head += f" → `{rec.target_type}`"
@@ -105,6 +107,14 @@ def _tier_button(rec: Recommendation) -> ButtonElement:
 
 def resource_buttons(rec: Recommendation, snooze_days: int = 7) -> ActionsBlock:
     key = rec.resource_key
+    if rec.kind == SPOT:  # a past run is not changed: the advice is for the next one
+        return ActionsBlock(elements=[
+            ButtonElement(text="Remind me on the next run", action_id=ACTION_REMIND, value=key),
+            ButtonElement(text="Dismiss", action_id=ACTION_DISMISS, value=key,
+                          confirm=ConfirmObject(title="Dismiss?", confirm="Dismiss", deny="Cancel",
+                                                text=f"Stop offering spot for {rec.name} and its later runs?")),
+            ButtonElement(text="Not mine", action_id=ACTION_NOT_MINE, value=key)],
+            block_id=f"rec:{rec.id}" if rec.id is not None else None)
     if rec.kind == ORPHANED:
         final = ButtonElement(
             text="Delete snapshot", action_id=ACTION_DELETE, value=key, style="danger",

@@ -31,6 +31,10 @@ from bot.domain.recommendations import (
     IDLE,
     ORPHANED,
     OVERSIZED,
+    SPOT,
+    SPOT_DISMISSED,
+    SPOT_REMIND,
+    SPOT_TAG,
     TIER,
     UNATTACHED,
     Cleared,
@@ -603,6 +607,37 @@ class ActionService:
         self.store.close_recommendations_for(resource_key, reason=f"snoozed by <@{user}> until {until.isoformat()}")
         self.refresh_message(rec)
         return Snoozed(until, False, resource.name)
+
+    def set_aside(self, resource_key: str, user: str, how: str) -> Snoozed | None:
+        """*Remind me on the next run* / *Dismiss* on a spot recommendation (a past run cannot be changed): tag
+        the job `costbot:spot=remind-next-run` (later scans leave it; its next run is offered anew) or
+        `=dismissed` (and its later runs too), and close the recommendation. The owning team's people or an
+        admin. Returns None when done, the dry-run notice otherwise."""
+        if how not in (SPOT_REMIND, SPOT_DISMISSED):
+            raise ActionNotAllowed(f"'{how}' is not something costbot does with a spot recommendation")
+        ref = self.resolve(resource_key)
+        rec = self.store.recommendation_for(resource_key)
+        if rec is None or rec.status != "open" or rec.kind != SPOT:
+            raise ActionNotAllowed("this spot recommendation is no longer open")
+        if not self.may_act_for(user, rec.team):
+            whose = f"{rec.team}'s members and approvers" if rec.team else "admins"
+            raise ActionNotAllowed(f"only {whose} can set {rec.name} aside")
+        verb = "remind" if how == SPOT_REMIND else "dismiss"
+        if self.config.dry_run:
+            self._audit(user, verb, resource_key, None, None, "succeeded", dry_run=True)
+            return Snoozed(self.today(), True, rec.name)
+        try:
+            self.provider(ref).tag(ref, SPOT_TAG, how)
+        except CostbotError as exc:
+            message, detail = self._failure_text(exc)
+            self._audit(user, verb, resource_key, None, None, "failed", error=message, detail=detail)
+            raise
+        self._audit(user, verb, resource_key, None, f"{SPOT_TAG}={how}", "succeeded")
+        reason = (f"<@{user}> asked to be reminded on the next run" if how == SPOT_REMIND
+                  else f"dismissed by <@{user}> (and its later runs)")
+        self.store.close_recommendations_for(resource_key, reason=reason)
+        self.refresh_message(rec)
+        return None
 
     def not_mine(self, resource_key: str, user: str) -> str:
         """Take the resource off the team and offer it in the owners channel."""

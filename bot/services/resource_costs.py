@@ -38,11 +38,17 @@ class ResourceCostService:
         self.queries = queries
         self.config = config
 
-    def monthly(self, ids: Collection[str]) -> dict[str, Decimal]:
+    def spent(self, ids: Collection[str]) -> dict[str, Decimal]:
+        """What each resource cost in the last 30 days of data, every line of it, as it was (a training run's
+        compute: a run is not a pace)."""
+        return self.monthly(ids, storage_only=False, pace=False)
+
+    def monthly(self, ids: Collection[str], storage_only: bool = True, pace: bool = True) -> dict[str, Decimal]:
         """A 30-day month of each resource's billed storage cost (the configured metric), for the ids asked (a
         resource's own id: `vol-…`, a bucket name), over the 30 days through the data's last day (a store holding
         fewer days: their pace over 30). Ids the bill does not name are left out; no data at all gives {}. One
-        query whatever the number of ids."""
+        query whatever the number of ids. `storage_only=False`: every line; `pace=False`: the window's sum as it
+        is, never scaled."""
         wanted = {i.lower() for i in ids}
         through = self.queries.freshness()
         if not wanted or through is None:
@@ -57,7 +63,8 @@ class ResourceCostService:
         for group, amount in self.queries.groups(spec, grouping):
             resource, _, usage = group.partition(KEY_SEPARATOR)
             key = billing_id(resource)
-            if key in wanted and is_storage_usage(usage):
+            if key in wanted and (not storage_only or is_storage_usage(usage)):
                 out[key] += amount
-        scale = Decimal(WINDOW_DAYS) / (end - start).days  # a store holding fewer days: their pace for 30
+        # a store holding fewer days: their pace for 30
+        scale = Decimal(WINDOW_DAYS) / (end - start).days if pace else Decimal(1)
         return {key: amount * scale for key, amount in out.items()}

@@ -13,6 +13,7 @@ from decimal import Decimal
 from bot.config import CostbotConfig, RulesConfig
 from bot.domain.money import format_money
 from bot.domain.recommendations import (
+    SPOT,
     Cleared,
     Recommendation,
     RecommendationView,
@@ -114,15 +115,18 @@ class ScanService:
         estimate stays. One query for all of them."""
         if not ratios or self.costs is None:
             return found
-        billed = self.costs.monthly({ident for ident, _ in ratios.values()})
+        spot = {i for i in ratios if found[i].kind == SPOT}  # a run's compute: every line of it
+        storage = self.costs.monthly({ident for i, (ident, _) in ratios.items() if i not in spot})
+        compute = self.costs.spent({ident for i, (ident, _) in ratios.items() if i in spot})
         out = list(found)
         for i, (ident, ratio) in ratios.items():
-            cost = billed.get(ident.lower())
+            cost = (compute if i in spot else storage).get(ident.lower())
             if cost is None or cost <= 0:
                 continue
             saving = cost * (1 - ratio)
+            where = "in the bill over the last 30 days" if i in spot else "a month in the bill"
             out[i] = replace(found[i], monthly_savings=saving, reason=f"{found[i].reason}; "
-                             f"{format_money(cost, self.config.currency)} a month in the bill × {1 - ratio:.0%}")
+                             f"{format_money(cost, self.config.currency)} {where} × {1 - ratio:.0%}")
         return out
 
     def scan(self, post: bool = True, progress: Callable[[str, int, int], None] | None = None) -> ScanResult:

@@ -44,8 +44,9 @@ def test_each_kind_declares_what_it_can_do_and_how_it_is_judged(provider: AwsPro
         "volume": (["delete", "resize", "restore"], POWER_OFF, INVENTORY),
         "snapshot": (["delete"], POWER_OFF, INVENTORY),
         "bucket": (["resize"], POWER_OFF, INVENTORY),
+        "training": ([], POWER_OFF, INVENTORY),
     }
-    assert [k.name for k in KINDS] == ["ec2", "notebook", "endpoint", "volume", "snapshot", "bucket"]
+    assert [k.name for k in KINDS] == ["ec2", "notebook", "endpoint", "volume", "snapshot", "bucket", "training"]
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.name)
@@ -239,3 +240,14 @@ def test_a_provider_scans_only_the_kinds_its_config_lists() -> None:
     wrong = parse_config({"providers": [{"kind": "aws", "accounts": [{"id": A}], "kinds": ["ec2", "rds"]}]})
     with pytest.raises(ConfigError, match="unknown kind\\(s\\) rds; costbot knows ec2, notebook"):
         AwsProvider.from_config(wrong.providers[0], wrong.rules)
+
+
+
+@pytest.mark.parametrize(("itype", "discount"), [("ml.p3.2xlarge", "0.70"), ("ml.p4d.24xlarge", "0.60"),
+                                                 ("ml.g5.12xlarge", "0.70"), ("ml.x9.huge", "0.60")])
+def test_spot_discounts_are_per_family_with_a_conservative_default(itype: str, discount: str) -> None:
+    from bot.adapters.providers.aws.sagemaker_training import discount_for, run_family
+
+    assert discount_for(itype) == Decimal(discount)
+    assert run_family("bert-ft-2026-11-20") == run_family("BERT-FT-2026-11-27") == "bert-ft"
+    assert run_family("train-7") == "train" and run_family("2026") == "2026"

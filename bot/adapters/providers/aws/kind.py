@@ -78,7 +78,8 @@ class AwsKind:
                  desired_count: int | None = None, hourly_price: Decimal | None = None,
                  size_gib: int | None = None, reads_per_day: float | None = None,
                  capabilities: frozenset[Capability] | None = None, delete_savings: Decimal | None = None,
-                 delete_price_ratio: Decimal | None = None, is_copy: bool = False) -> Resource:
+                 delete_price_ratio: Decimal | None = None, is_copy: bool = False,
+                 spot_discount: Decimal | None = None, spot_savings: Decimal | None = None) -> Resource:
         """A resource of this kind, with what it can do and how it is judged filled in. `hourly_price` for kinds
         priced by size rather than by type (storage)."""
         price = hourly_price if hourly_price is not None else self.prices.get(type)
@@ -92,6 +93,7 @@ class AwsKind:
             gpu_expected=any(m.gpu for m in self.metrics + self.detail_metrics) and is_gpu_type(type),
             stop_savings=self.stop_savings(price, count), size_gib=size_gib, reads_per_day=reads_per_day,
             delete_savings=delete_savings, delete_price_ratio=delete_price_ratio, is_copy=is_copy,
+            spot_discount=spot_discount, spot_savings=spot_savings,
         )
 
     def is_stopped(self, state: str, count: int) -> bool:

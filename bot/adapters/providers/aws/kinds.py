@@ -10,6 +10,7 @@ from bot.adapters.providers.aws.kind import OPERATIONS, AwsKind
 from bot.adapters.providers.aws.s3_bucket import S3Buckets
 from bot.adapters.providers.aws.sagemaker_endpoint import SageMakerEndpoints
 from bot.adapters.providers.aws.sagemaker_notebook import SageMakerNotebooks
+from bot.adapters.providers.aws.sagemaker_training import SageMakerTrainingJobs
 
 KINDS: tuple[type[AwsKind], ...] = (
     Ec2Instances,
@@ -18,6 +19,7 @@ KINDS: tuple[type[AwsKind], ...] = (
     EbsVolumes,
     EbsSnapshots,
     S3Buckets,
+    SageMakerTrainingJobs,
 )
 
 # what the provider itself needs besides its kinds: its own account's id, and the roles of other accounts
