@@ -219,6 +219,7 @@ class Application:
         from bot.services.exports import ExportService
         from bot.services.home import HomeService
         from bot.services.ingest import IngestService
+        from bot.services.resource_costs import ResourceCostService
         from bot.services.scans import ScanService
         from bot.services.scopes import ScopeResolver
         from bot.services.sync import SyncService
@@ -237,7 +238,7 @@ class Application:
         actions = ActionService(self.providers, action_store, config, self.action_notifier, today,
                                 budgets=budgets, anomalies=anomalies)
         scans = ScanService(list(self.providers.values()), action_store, config, self.action_notifier, today,
-                            refresh=actions.refresh_messages)
+                            refresh=actions.refresh_messages, costs=ResourceCostService(queries, config))
         builder = DigestBuilder(queries, scopes, budgets, compliance, anomalies, actions, config, today)
         return UseCases(
             answers=answers, allocation=allocation, compliance=compliance,

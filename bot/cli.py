@@ -34,7 +34,7 @@ from bot import __version__
 from bot.config import CostbotConfig, Settings, load_config
 from bot.domain.answers import CostAnswer
 from bot.domain.errors import ConfigError, CostbotError, QueryError
-from bot.domain.query import Query, TagsCommand
+from bot.domain.query import Query, SavingsCommand, TagsCommand
 from bot.domain.status import OperatorStatus
 from bot.services.container import UseCases
 from bot.words import answer_in_terminal
@@ -172,14 +172,16 @@ def ask(
     chart: Annotated[Path | None, typer.Option("--chart", metavar="FILE", callback=_chart_path,
                                                help="Also write a chart to FILE: .png, .svg or .pdf.")] = None,
 ) -> None:
-    """Answer anything /cost answers in Slack: a question, or budget, anomalies, idle, tags, audit, help."""
+    """Answer anything /cost answers in Slack: a question, or budget, anomalies, idle, savings, tags, audit, help."""
     from bot.render.json_out import answer_to_json
 
     application = _application(ctx)
     uc = application.use_cases
     word, result, parsed = answer_in_terminal(uc, application.config, " ".join(text or []))
-    if (as_json or chart is not None) and not isinstance(parsed, Query | TagsCommand):
-        raise QueryError("--json and --chart go with questions (and --json with `tags`)", word=word.word)
+    if (as_json and not isinstance(parsed, Query | TagsCommand | SavingsCommand)) or (
+            chart is not None and not isinstance(parsed, Query | TagsCommand)):
+        raise QueryError("--json and --chart go with questions (and --json with `tags` and `savings`)",
+                         word=word.word)
     if as_json:
         payload = answer_to_json(result) if isinstance(parsed, Query) else result.to_json()
         sys.stdout.write(json.dumps(payload) + "\n")
@@ -431,6 +433,13 @@ def action_resize(ctx: typer.Context, resource: ResourceName, user: ActingUser) 
     _acted(ctx, lambda uc: uc.actions.request(uc.actions.resource_named(resource), "resize", user), resource)
 
 
+@action_app.command("delete")
+def action_delete(ctx: typer.Context, resource: ResourceName, user: ActingUser) -> None:
+    """Snapshot & delete an unattached volume, or delete a snapshot whose volume is gone, as its recommendation
+    offers."""
+    _acted(ctx, lambda uc: uc.actions.request(uc.actions.resource_named(resource), "delete", user), resource)
+
+
 @action_app.command("approve")
 def action_approve(ctx: typer.Context, request: RequestNumber, user: ActingUser) -> None:
     """Approve a waiting request (the team's approvers and admins): it runs at once."""
@@ -445,7 +454,8 @@ def action_reject(ctx: typer.Context, request: RequestNumber, user: ActingUser) 
 
 @action_app.command("undo")
 def action_undo(ctx: typer.Context, request: RequestNumber, user: ActingUser) -> None:
-    """Undo a Stop (start it again) or a Resize (the old size), within `rules.undo_hours`."""
+    """Undo a Stop (start it again), a Resize (the old size or tier) or a Snapshot & delete (a volume from the
+    snapshot), within `rules.undo_hours`."""
     _acted(ctx, lambda uc: uc.actions.undo(request, user))
 
 

@@ -200,6 +200,9 @@ class AwsProviderConfig(_Strict):
     regions: list[str] = Field(default_factory=lambda: ["us-east-1"], min_length=1)
     accounts: list[AwsAccountConfig] = Field(default_factory=list)
     role_arn: str | None = None
+    # the resource kinds to scan and act on (ec2, notebook, endpoint, volume, snapshot, bucket); default all.
+    # Each kind needs its own read permissions: list the ones its role may see.
+    kinds: list[str] | None = Field(default=None, min_length=1)
 
     @field_validator("regions")
     @classmethod
@@ -306,6 +309,8 @@ class RulesConfig(_Strict):
     undo_hours: int = Field(default=24, ge=1)  # how long an Undo is offered
     snooze_days: int = Field(default=7, ge=1, le=365)
     scan_every_hours: int = Field(default=6, ge=1, le=168)
+    unattached_days: int = Field(default=14, ge=1, le=3650)  # an unattached volume this old: Snapshot & delete
+    snapshot_retention_days: int = Field(default=90, ge=1, le=3650)  # a snapshot of a gone volume: Delete
 
 
 class AllocationRule(_Strict):

@@ -210,6 +210,16 @@ class ResourceProvider(Protocol):
 
     def tag(self, ref: ResourceRef, key: str, value: str) -> None: ...
 
+    def delete(self, ref: ResourceRef, dry_run: bool = False, note: str = "") -> str:
+        """Remove a resource that keeps its data elsewhere first (a volume: snapshot, wait until it is complete,
+        tag it with `note` — who and why — then delete); raise, leaving the resource, when the copy fails."""
+        ...
+
+    def restore(self, ref: ResourceRef, dry_run: bool = False) -> str:
+        """Undo a `delete`: bring the resource back from what `delete` kept (a new volume from the snapshot,
+        with the old one's tags); the restored resource may have a new id."""
+        ...
+
     def resize_option(self, resource: Resource) -> ResizeOption | None:
         """A smaller size to offer for the resource, with the provider's estimate of the saving; None when it
         cannot be resized or no smaller size is known."""

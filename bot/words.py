@@ -36,6 +36,7 @@ from bot.render import (
     commitment_blocks,
     compliance_blocks,
     digest_blocks,
+    savings_blocks,
     source_blocks,
     terminal,
 )
@@ -152,6 +153,10 @@ WORDS: dict[str, Word] = {w.word: w for w in (
     Word("help", lambda uc, cmd, caller: cmd.all, _help_slack, _help_terminal),
     Word("idle", _idle, _idle_slack,
          lambda result, config: terminal.render_recommendations(result, config.currency)),
+    Word("savings", lambda uc, cmd, _: uc.actions.savings_waiting(cmd.team),
+         lambda result, _, config: [(savings_blocks.savings_blocks(result, config.currency),
+                                     savings_blocks.savings_title(result))],
+         lambda result, config: terminal.render_savings(result, config.currency)),
     Word("audit", lambda uc, cmd, _: uc.actions.audit(cmd.limit),
          lambda entries, _, __: [(action_blocks.audit_blocks(entries), "Recent actions")],
          lambda entries, _: terminal.render_audit(entries)),

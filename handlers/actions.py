@@ -1,4 +1,5 @@
-"""Buttons on recommendations and approval requests: Stop, Resize, Snooze, Not mine, Approve, Reject, Undo.
+"""Buttons on recommendations and approval requests: Stop, Resize, Snapshot & delete, Snooze, Not mine, Approve,
+Reject, Undo.
 Each acks at once; the work runs in the background and the clicker hears back ephemerally."""
 
 from __future__ import annotations
@@ -75,6 +76,23 @@ def register(app: App, uc: UseCases, config: CostbotConfig) -> None:
                                                        click=click_key(body)))
 
     @reported
+    def delete(body: dict[str, Any], respond: Respond) -> None:
+        tell_outcome(respond, uc.actions.request(_value(body), "delete", _user(body), source=_source(body),
+                                                       click=click_key(body)))
+
+    @reported
+    def remind(body: dict[str, Any], respond: Respond) -> None:
+        done = uc.actions.set_aside(_value(body), _user(body), "remind-next-run")
+        tell(respond, ":bell: Dry run: nothing was tagged." if done else
+             ":bell: Noted: this run is set aside, and its next run on on-demand capacity is offered spot again.")
+
+    @reported
+    def dismiss(body: dict[str, Any], respond: Respond) -> None:
+        done = uc.actions.set_aside(_value(body), _user(body), "dismissed")
+        tell(respond, ":no_bell: Dry run: nothing was tagged." if done else
+             ":no_bell: Dismissed: costbot will not offer spot for this job or its later runs.")
+
+    @reported
     def snooze(body: dict[str, Any], respond: Respond) -> None:
         done = uc.actions.snooze(_value(body), _user(body))
         if done.dry_run:
@@ -118,6 +136,8 @@ def register(app: App, uc: UseCases, config: CostbotConfig) -> None:
 
     for action_id, worker in ((action_ids.ACTION_ACKNOWLEDGE, acknowledge), (action_ids.ACTION_DETAILS, details),
                               (action_ids.ACTION_STOP, stop), (action_ids.ACTION_RESIZE, resize),
+                              (action_ids.ACTION_DELETE, delete), (action_ids.ACTION_REMIND, remind),
+                              (action_ids.ACTION_DISMISS, dismiss),
                               (action_ids.ACTION_SNOOZE, snooze), (action_ids.ACTION_NOT_MINE, not_mine),
                               (action_ids.ACTION_APPROVE, approve), (action_ids.ACTION_REJECT, reject),
                               (action_ids.ACTION_UNDO, undo)):

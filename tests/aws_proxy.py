@@ -11,6 +11,11 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+S3_OPERATIONS = {("GET", "lifecycle"): "GetBucketLifecycleConfiguration",
+                 ("PUT", "lifecycle"): "PutBucketLifecycleConfiguration",
+                 ("DELETE", "lifecycle"): "DeleteBucketLifecycle", ("GET", "tagging"): "GetBucketTagging",
+                 ("PUT", "tagging"): "PutBucketTagging", ("GET", "location"): "GetBucketLocation"}
+
 
 class CountingProxy:
     def __init__(self, target_host: str, target_port: int) -> None:
@@ -29,7 +34,7 @@ class CountingProxy:
             def _forward(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                operation = proxy._record(self.headers, body, self.path)
+                operation = proxy._record(self.headers, body, self.path, self.command)
                 with proxy._lock:
                     delay = proxy.delays.get(operation, 0.0)
                     failure = proxy.failures.get(operation)
@@ -69,7 +74,7 @@ class CountingProxy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def _record(self, headers: Any, body: bytes, path: str) -> str:
+    def _record(self, headers: Any, body: bytes, path: str, method: str = "POST") -> str:
         target = headers.get("X-Amz-Target")
         operation = target.split(".")[-1] if target else None
         if operation is None and "/operation/" in path:  # smithy RPC v2 (CBOR): the operation is in the path
@@ -79,6 +84,8 @@ class CountingProxy:
                 operation = urllib.parse.parse_qs(body.decode())["Action"][0]
             except (KeyError, UnicodeDecodeError, IndexError):
                 operation = None
+        if operation is None:  # S3's REST calls: the bucket sub-resource and the method name the operation
+            operation = S3_OPERATIONS.get((method, urllib.parse.urlsplit(path).query.split("=")[0].split("&")[0]))
         if operation is None:
             operation = f"{'moto-api' if path.startswith('/moto-api') else 'other'}"
         with self._lock:

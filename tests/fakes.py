@@ -859,6 +859,12 @@ class FakeProvider:
             self.calls.append(ProviderCall("tag", ref.key, False, f"{key}={value}"))
             box.tags[key] = value
 
+    def delete(self, ref: ResourceRef, dry_run: bool = False, note: str = "") -> str:
+        raise ProviderError(f"deleting a {ref.kind} is not supported")
+
+    def restore(self, ref: ResourceRef, dry_run: bool = False) -> str:
+        raise ProviderError(f"restoring a {ref.kind} is not supported")
+
     def resize_option(self, resource: Resource) -> ResizeOption | None:
         with self._lock:
             return self.resize_options.get(resource.ref.key) if resource.supports("resize") else None

@@ -64,8 +64,8 @@ _token = st.one_of(
 )
 _quoted = st.one_of(_token, _token.map(lambda t: f'"{t}"'), _token.map(lambda t: f"'{t}'"))
 _prefix = st.sampled_from(("", "", "", "budget set team-ml", "budget", "top", "by", "digest subscribe team-ml",
-                           "digest unsubscribe", "digest now", "digest list", "audit", "idle", "anomalies", "tags",
-                           "team-ml", "help"))
+                           "digest unsubscribe", "digest now", "digest list", "audit", "idle", "savings", "anomalies",
+                           "tags", "team-ml", "help"))
 
 _answerable_scopes = st.one_of(
     st.sampled_from((*TEAMS, "project:fraud", "model:bert-large", "service:sagemaker", 'service:"Amazon S3"',
@@ -98,7 +98,7 @@ command_texts = st.one_of(
     st.builds(lambda s, a: f"budget set {s} {a}", _answerable_scopes, st.one_of(
         st.sampled_from(_NUMBERS), st.decimals(allow_nan=True, allow_infinity=True).map(str))),
     st.builds(lambda p: f"tags {p}", _answerable_periods),
-    st.builds(lambda t, c: f"{c} {t}", st.sampled_from(TEAMS), st.sampled_from(("idle", "anomalies"))),
+    st.builds(lambda t, c: f"{c} {t}", st.sampled_from(TEAMS), st.sampled_from(("idle", "savings", "anomalies"))),
     st.builds(lambda n: f"audit {n}", st.one_of(st.integers(-5, 105).map(str), st.sampled_from(_NUMBERS))),
     st.builds(lambda s, w: f"digest subscribe {s} {w}", _answerable_scopes, st.sampled_from((
         "daily", "daily 07:30", "weekly fri 16:00", "cron 0 8 * * MON-FRI", "cron * * * * *", "cron */5 * * * *",
@@ -125,8 +125,8 @@ def sample_texts(count: int, seed: int) -> list[str]:
     rng = random.Random(seed)
     dates = [d.isoformat() for d in _EDGE_DATES] + ["9999-q4", "0000-01", "10000-01", "2026-q4", "2026-11"]
     pools = (_WORDS, _WORDS, _NUMBERS, dates, TEAMS)
-    prefixes = ("", "", "", "budget set team-ml", "budget", "top", "by", "audit", "idle", "anomalies", "tags",
-                "digest subscribe project:fraud", "digest unsubscribe", "team-ml", "last-week by")
+    prefixes = ("", "", "", "budget set team-ml", "budget", "top", "by", "audit", "idle", "savings", "anomalies",
+                "tags", "digest subscribe project:fraud", "digest unsubscribe", "team-ml", "last-week by")
     out = []
     for _ in range(count):
         words = [rng.choice(rng.choice(pools)) for _ in range(rng.randint(0, 4))]

@@ -9,7 +9,7 @@ from typing import Literal, get_args
 
 from bot.domain.errors import CostbotError
 
-ActionKind = Literal["stop", "start", "resize", "snooze"]
+ActionKind = Literal["stop", "start", "resize", "snooze", "delete", "restore"]
 Status = Literal["requested", "approved", "executing", "succeeded", "failed", "refused", "rejected", "expired"]
 ACTION_KINDS: tuple[ActionKind, ...] = get_args(ActionKind)
 STATUSES: tuple[Status, ...] = get_args(Status)

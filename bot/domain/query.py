@@ -185,6 +185,13 @@ class IdleCommand:
 
 
 @dataclass(frozen=True)
+class SavingsCommand:
+    """`savings [TEAM]`: open recommendations with their monthly savings, largest first, and the total."""
+
+    team: str | None = None
+
+
+@dataclass(frozen=True)
 class AuditCommand:
     """`audit [N]`: the N most recent actions."""
 
@@ -415,7 +422,7 @@ def _scope(word: str, grammar: Grammar) -> Scope | None:
 
 
 Command = (HelpRequest | DigestCommand | IdleCommand | AuditCommand | BudgetCommand | AnomaliesCommand | TagsCommand
-           | SourcesCommand | CommitmentsCommand)
+           | SourcesCommand | CommitmentsCommand | SavingsCommand)
 
 
 def parse_query(text: str, grammar: Grammar) -> Query | Command:
@@ -521,6 +528,10 @@ def _parse_idle(tokens: list[str], grammar: Grammar) -> IdleCommand:
     return IdleCommand(_optional_team(tokens, grammar))
 
 
+def _parse_savings(tokens: list[str], grammar: Grammar) -> SavingsCommand:
+    return SavingsCommand(_optional_team(tokens, grammar))
+
+
 def _parse_anomalies(tokens: list[str], grammar: Grammar) -> AnomaliesCommand:
     period: str | None = None
     scope: list[str] = []
@@ -545,6 +556,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {s.word: s for s in (
                (("help [all]", "the most useful questions; `all`: this text"),)),
     Subcommand("idle", IdleCommand, _parse_idle, "idle team-ml", _IDLE,
                (("idle [TEAM]", "open recommendations, with Stop / Resize / Snooze buttons"),)),
+    Subcommand("savings", SavingsCommand, _parse_savings, "savings team-ml", _IDLE,
+               (("savings [TEAM]", "what the open recommendations save a month, largest first, and the total "
+                                   "(default: every team)"),)),
     Subcommand("audit", AuditCommand, lambda tokens, _: _parse_audit(tokens), "audit 20", _IDLE,
                (("audit [N]", "the N most recent actions (default 10)"),)),
     Subcommand("budget", BudgetCommand, _parse_budget, "budget team-ml", _BUDGETS,

@@ -7,10 +7,18 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from bot.domain.actions import ActionRequest
-from bot.domain.resources import INVOCATIONS, ResizeOption, Resource, Utilization
+from bot.domain.resources import INVENTORY, INVOCATIONS, ResizeOption, Resource, Utilization
 
 IDLE = "idle"
 OVERSIZED = "oversized"
+TIER = "tier"  # storage on a dearer tier than it needs (EBS gp2 -> gp3): changed in place, online
+UNATTACHED = "unattached"  # storage nothing uses (an EBS volume attached to nothing): Snapshot & delete
+ORPHANED = "orphaned"  # a copy whose original is gone, past its retention (an EBS snapshot): Delete
+SPOT = "spot"  # a training run on on-demand capacity: use spot next time (Remind me on the next run / Dismiss)
+SPOT_TAG = "costbot:spot"  # on a training job: `dismissed` (it and its later runs) or `remind-next-run` (it only)
+SPOT_DISMISSED, SPOT_REMIND = "dismissed", "remind-next-run"
+SPOT_CHANGE = ("use_spot_instances=True, max_wait at least max_run (time to wait for capacity), and "
+               "checkpoint_s3_uri so an interrupted run resumes")
 
 
 @dataclass(frozen=True)
@@ -23,14 +31,17 @@ class Rules:
     oversized_days: int = 7
     protect_tag: tuple[tuple[str, str], ...] = (("costbot", "protected"),)
     snooze_tag: str = "costbot:snooze-until"
+    unattached_days: int = 14
+    snapshot_retention_days: int = 90
 
 
 @dataclass(frozen=True)
 class Finding:
     kind: str  # idle | oversized
     reason: str
-    target_type: str | None = None  # for oversized: the size to move to
+    target_type: str | None = None  # for oversized: the size to move to; for tier: the tier
     monthly_savings: Decimal | None = None
+    price_ratio: Decimal | None = None  # tier: the target's price as a share of the current one
 
 
 def is_protected(resource: Resource, rules: Rules) -> bool:
@@ -66,15 +77,17 @@ def _busiest(usage: Utilization) -> str:
 def assess(resource: Resource, usage: Utilization, rules: Rules, today: date,
            resize: ResizeOption | None = None) -> Finding | Cleared:
     """The one judgement of a resource: a finding (idle beats oversized), or why there is none. Protected,
-    snoozed, stopped or not running resources are never flagged. How idleness is judged is the resource's own
-    (`idle_signal`); oversized needs a smaller size the provider offers (`resize`). Savings are the provider's
-    estimates."""
+    snoozed, stopped or not running resources are never flagged; storage (`INVENTORY`) is judged on its tier.
+    How idleness is judged is the resource's own (`idle_signal`); oversized needs a smaller size the provider
+    offers (`resize`). Savings are the provider's estimates."""
     name = resource.name
     if is_protected(resource, rules):
         return Cleared(f"{name} is protected now")
     until = snoozed_until(resource, rules)
     if until is not None and until >= today:
         return Cleared(f"{name} is snoozed until {until.isoformat()}")
+    if resource.idle_signal == INVENTORY:
+        return _storage(resource, rules, today, resize)
     if not resource.running:
         return Cleared(f"{name} is {resource.state} now")
     if resource.stopped:
@@ -113,6 +126,34 @@ def assess(resource: Resource, usage: Utilization, rules: Rules, today: date,
                        target_type=resize.target_type, monthly_savings=resize.monthly_savings)
     return Cleared(f"{name} is busy again (p95 {busiest:.0f}% over {rules.oversized_days} days)"
                    if busiest is not None else busy.reason)
+
+
+def _storage(resource: Resource, rules: Rules, today: date, resize: ResizeOption | None) -> Finding | Cleared:
+    """Storage is judged on what it is, not on metrics: nothing uses it and it is older than the rule's days
+    (the provider offers `delete` only for what nothing uses), else a cheaper tier the provider offers for the
+    same size and at least the same baseline performance (`resize`)."""
+    if resource.spot_discount is not None:
+        return Finding(SPOT, f"ran on on-demand capacity; managed spot training typically saves "
+                             f"{resource.spot_discount:.0%} on {resource.type} — next run: {SPOT_CHANGE}",
+                       monthly_savings=resource.spot_savings, price_ratio=1 - resource.spot_discount)
+    if resource.supports("delete"):
+        created = resource.launched_at.date() if resource.launched_at is not None else None
+        age = (today - created).days if created is not None else None
+        if resource.is_copy:
+            if age is not None and age >= rules.snapshot_retention_days:
+                kept = rules.snapshot_retention_days
+                return Finding(ORPHANED, f"its volume is gone; taken {age} days ago (kept {kept}); deleting it "
+                                         "cannot be undone",
+                               monthly_savings=resource.delete_savings, price_ratio=resource.delete_price_ratio)
+            return Cleared(f"{resource.name} is within its retention")
+        if age is not None and age >= rules.unattached_days:
+            return Finding(UNATTACHED, f"attached to nothing, created {age} days ago; a snapshot is kept",
+                           monthly_savings=resource.delete_savings, price_ratio=resource.delete_price_ratio)
+    if resize is not None and resource.supports("resize") and resize.target_type != resource.type:
+        return Finding(TIER, f"{resource.type} → {resize.target_type}: same size, baseline performance at least "
+                             "equal, changed online", target_type=resize.target_type,
+                       monthly_savings=resize.monthly_savings, price_ratio=resize.price_ratio)
+    return Cleared(f"{resource.name} is {resource.type} now")
 
 
 def evaluate(resource: Resource, usage: Utilization, rules: Rules, today: date,

@@ -10,8 +10,8 @@ from typing import Literal
 
 HOURS_PER_MONTH = Decimal(730)
 
-Capability = Literal["stop", "start", "resize", "schedule", "delete"]
-CAPABILITIES: tuple[Capability, ...] = ("stop", "start", "resize", "schedule", "delete")
+Capability = Literal["stop", "start", "resize", "schedule", "delete", "restore"]
+CAPABILITIES: tuple[Capability, ...] = ("stop", "start", "resize", "schedule", "delete", "restore")
 
 # What Stop does: the resource powers off (and Start brings it back), or it keeps serving on fewer instances
 # (scaled to its minimum; Start scales it back up) — so "start" on a running resource is meaningful only then.
@@ -19,10 +19,12 @@ StopMeans = Literal["power_off", "scale_to_minimum"]
 POWER_OFF: StopMeans = "power_off"
 SCALE_TO_MINIMUM: StopMeans = "scale_to_minimum"
 
-# How idleness is judged: CPU / GPU / network utilization, or requests served (model endpoints).
-IdleSignal = Literal["utilization", "invocations"]
+# How idleness is judged: CPU / GPU / network utilization, requests served (model endpoints), or what the
+# resource is (storage: its tier and whether anything uses it), which needs no metrics at all.
+IdleSignal = Literal["utilization", "invocations", "inventory"]
 UTILIZATION: IdleSignal = "utilization"
 INVOCATIONS: IdleSignal = "invocations"
+INVENTORY: IdleSignal = "inventory"
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ class ResizeOption:
 
     target_type: str
     monthly_savings: Decimal | None = None
+    # the target's price as a share of the current one (storage tiers): with the resource's own billing lines
+    # the saving is that cost × (1 − ratio), which beats a list-price estimate
+    price_ratio: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,17 @@ class Resource:
     idle_signal: IdleSignal = UTILIZATION
     gpu_expected: bool = False  # an accelerated type whose GPU metric is looked for
     stop_savings: Decimal | None = None  # a month of what Stop saves, by the provider's estimate
+    size_gib: int | None = None  # storage: the provisioned size (volumes), what Standard holds (buckets)
+    reads_per_day: float | None = None  # storage: GET requests a day, where the cloud measures them
+    # delete (storage kept as a snapshot): a month of what it saves at list price, and what is still paid for
+    # the snapshot as a share of the resource's price (so a saving from the bill is cost × (1 − ratio))
+    delete_savings: Decimal | None = None
+    delete_price_ratio: Decimal | None = None
+    is_copy: bool = False  # a backup of something gone (a snapshot): kept for a retention, its delete is final
+    # a run on on-demand capacity that spot would have made cheaper (training jobs): the share spot saves, and
+    # what it would have saved on this run at list price; None when it ran on spot or was set aside
+    spot_discount: Decimal | None = None
+    spot_savings: Decimal | None = None
 
     def supports(self, action: str) -> bool:
         return action in self.capabilities

@@ -23,12 +23,15 @@ from slack_sdk.models.blocks import (
 
 from bot.domain.actions import ActionRequest, AuditEntry
 from bot.domain.money import format_money
-from bot.domain.recommendations import IDLE, Recommendation, RecommendationView
+from bot.domain.recommendations import IDLE, ORPHANED, SPOT, TIER, UNATTACHED, Recommendation, RecommendationView
 from bot.domain.resources import ResourceRef
 from bot.render.action_ids import (
     ACTION_APPROVE,
+    ACTION_DELETE,
+    ACTION_DISMISS,
     ACTION_NOT_MINE,
     ACTION_REJECT,
+    ACTION_REMIND,
     ACTION_RESIZE,
     ACTION_SNOOZE,
     ACTION_STOP,
@@ -40,7 +43,8 @@ MAX_ROWS = 15  # 3 blocks a row stays within Slack's 50
 
 
 def _verb(action: str) -> str:
-    return {"stop": "stop", "start": "start", "resize": "resize", "snooze": "snooze"}.get(action, action)
+    return {"stop": "stop", "start": "start", "resize": "resize", "snooze": "snooze", "delete": "delete",
+            "restore": "restore from the snapshot"}.get(action, action)
 
 
 def _when(at: datetime) -> str:
@@ -49,7 +53,8 @@ def _when(at: datetime) -> str:
 
 def describe_recommendation(rec: Recommendation, currency: str = "USD") -> str:
     ref = ResourceRef.parse(rec.resource_key)
-    icon = ":zzz:" if rec.kind == IDLE else ":arrow_down_small:"
+    icon = {IDLE: ":zzz:", TIER: ":floppy_disk:", UNATTACHED: ":wastebasket:", ORPHANED: ":wastebasket:",
+            SPOT: ":chart_with_downwards_trend:"}.get(rec.kind, ":arrow_down_small:")
     head = f"{icon} *{clip(rec.name, 80)}* `{rec.resource_type}`"
     if rec.target_type:
         head += f" → `{rec.target_type}`"
@@ -86,8 +91,56 @@ def outcome_text(req: ActionRequest, currency: str = "USD", saving: Decimal | No
     return f":clock3: the {verb} request expired unanswered"
 
 
+TIER_BUTTONS = {"INTELLIGENT_TIERING": "Add Intelligent-Tiering rule"}  # target -> label (else "Change to X")
+
+
+def _tier_button(rec: Recommendation) -> ButtonElement:
+    """A storage tier change (EBS gp2 -> gp3, an S3 Intelligent-Tiering rule): online, nothing stops; the same
+    Resize action underneath."""
+    return ButtonElement(
+        text=TIER_BUTTONS.get(rec.target_type or "", f"Change to {rec.target_type}"), action_id=ACTION_RESIZE,
+        value=rec.resource_key,
+        confirm=ConfirmObject(title="Change the tier?", confirm="Change", deny="Cancel",
+                              text=f"Change {rec.name} from {rec.resource_type} to {rec.target_type}? It is done "
+                                   "online (nothing stops) and re-checked first."))
+
+
 def resource_buttons(rec: Recommendation, snooze_days: int = 7) -> ActionsBlock:
     key = rec.resource_key
+    if rec.kind == SPOT:  # a past run is not changed: the advice is for the next one
+        return ActionsBlock(elements=[
+            ButtonElement(text="Remind me on the next run", action_id=ACTION_REMIND, value=key),
+            ButtonElement(text="Dismiss", action_id=ACTION_DISMISS, value=key,
+                          confirm=ConfirmObject(title="Dismiss?", confirm="Dismiss", deny="Cancel",
+                                                text=f"Stop offering spot for {rec.name} and its later runs?")),
+            ButtonElement(text="Not mine", action_id=ACTION_NOT_MINE, value=key)],
+            block_id=f"rec:{rec.id}" if rec.id is not None else None)
+    if rec.kind == ORPHANED:
+        final = ButtonElement(
+            text="Delete snapshot", action_id=ACTION_DELETE, value=key, style="danger",
+            confirm=ConfirmObject(title="Delete this snapshot?", confirm="Delete", deny="Cancel",
+                                  text=f"Delete {rec.name}? Its volume is gone; this cannot be undone. It is "
+                                       "re-checked first."))
+        return ActionsBlock(elements=[final, ButtonElement(text=f"Snooze {snooze_days} d", action_id=ACTION_SNOOZE,
+                                                           value=key),
+                                      ButtonElement(text="Not mine", action_id=ACTION_NOT_MINE, value=key)],
+                            block_id=f"rec:{rec.id}" if rec.id is not None else None)
+    if rec.kind == UNATTACHED:
+        delete = ButtonElement(
+            text="Snapshot & delete", action_id=ACTION_DELETE, value=key, style="danger",
+            confirm=ConfirmObject(title="Snapshot and delete?", confirm="Snapshot & delete", deny="Cancel",
+                                  text=f"Snapshot {rec.name} ({rec.resource_type}), wait for the snapshot, then "
+                                       "delete the volume? It is re-checked first; Undo restores it from the "
+                                       "snapshot."))
+        return ActionsBlock(elements=[delete, ButtonElement(text=f"Snooze {snooze_days} d", action_id=ACTION_SNOOZE,
+                                                            value=key),
+                                      ButtonElement(text="Not mine", action_id=ACTION_NOT_MINE, value=key)],
+                            block_id=f"rec:{rec.id}" if rec.id is not None else None)
+    if rec.kind == TIER and rec.target_type:
+        tier: list[ButtonElement] = [_tier_button(rec),
+                                     ButtonElement(text=f"Snooze {snooze_days} d", action_id=ACTION_SNOOZE, value=key),
+                                     ButtonElement(text="Not mine", action_id=ACTION_NOT_MINE, value=key)]
+        return ActionsBlock(elements=tier, block_id=f"rec:{rec.id}" if rec.id is not None else None)
     buttons = [ButtonElement(
         text="Stop", action_id=ACTION_STOP, value=key, style="danger",
         confirm=ConfirmObject(title="Stop this resource?", confirm="Stop", deny="Cancel",

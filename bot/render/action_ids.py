@@ -2,6 +2,9 @@
 
 ACTION_STOP = "costbot_stop"
 ACTION_RESIZE = "costbot_resize"
+ACTION_DELETE = "costbot_delete"  # storage nothing uses: Snapshot & delete (value: the resource key)
+ACTION_REMIND = "costbot_remind_next_run"  # a spot recommendation for a past training run (value: resource key)
+ACTION_DISMISS = "costbot_dismiss"
 ACTION_SNOOZE = "costbot_snooze"
 ACTION_NOT_MINE = "costbot_not_mine"
 ACTION_APPROVE = "costbot_approve"

@@ -90,7 +90,7 @@ def digest_blocks(digest: Digest) -> list[Block]:
     if digest.savings_waiting:
         out.append(SectionBlock(text=MarkdownTextObject(
             text=f":bulb: {format_money(digest.savings_waiting, cur, whole=True)}/month of savings waiting in "
-                 "open recommendations — `/cost idle`")))
+                 "open recommendations — `/cost savings` lists them, `/cost idle` has the buttons")))
     if digest.anomalies:
         lines = [f"• {a.service} on {a.day:%a %b %d}: {format_money(a.actual, cur)} against a usual "
                  f"{format_money(a.baseline, cur)}" + (" _(acknowledged)_" if a.status == "acknowledged" else "")

@@ -23,6 +23,7 @@ from bot.domain.compliance import TagCompliance
 from bot.domain.ingest import IngestSummary, SourceHolding
 from bot.domain.money import format_money, to_cents
 from bot.domain.recommendations import RecommendationView
+from bot.domain.savings import SavingsWaiting
 from bot.domain.status import OperatorStatus
 from bot.render.action_blocks import outcome_text
 from bot.render.anomaly_blocks import anomaly_text, findings_title
@@ -30,6 +31,7 @@ from bot.render.answer_blocks import mover_text
 from bot.render.answer_notes import comparison_note, coverage_notes
 from bot.render.budget_blocks import budget_lines
 from bot.render.compliance_blocks import compliance_lines
+from bot.render.savings_blocks import savings_title, savings_total_text
 
 HEADING_WIDTH = 80  # a heading's rule in a file or a pipe, where the width is unbounded
 
@@ -184,6 +186,22 @@ def render_recommendations(teams: Sequence[tuple[str | None, Sequence[Recommenda
                           Text(f"{rec.kind}: {rec.reason}"), saving, status)
         parts.append(table if rows else Text(f"No open recommendations for {team or 'any team'}."))
     return RichGroup(*parts)
+
+
+def render_savings(result: SavingsWaiting, currency: str) -> RenderableType:
+    """`costbot ask "savings [TEAM]"`: the same rows and total as Slack's, as a table."""
+    if not result.rows:
+        return Text(f"No open recommendations for {result.team or 'any team'}.")
+    table = Table(title=savings_title(result), box=None)
+    for col in ("resource", "team", "type", "finding", "saves/month"):
+        table.add_column(col, justify="right" if col == "saves/month" else "left")
+    for row in result.rows:
+        rec = row.recommendation
+        target = f" → {rec.target_type}" if rec.target_type else ""
+        saving = "–" if row.monthly_savings is None else format_money(row.monthly_savings, currency)
+        table.add_row(Text(rec.name), Text(rec.team or "–"), Text(rec.resource_type + target),
+                      Text(f"{rec.kind}: {rec.reason}"), saving)
+    return RichGroup(table, Text(savings_total_text(result, currency)))
 
 
 def render_audit(entries: Sequence[AuditEntry], details: bool = False) -> RenderableType:

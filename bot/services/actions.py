@@ -29,7 +29,14 @@ from bot.domain.errors import CostbotError, ProviderError
 from bot.domain.money import ZERO
 from bot.domain.recommendations import (
     IDLE,
+    ORPHANED,
     OVERSIZED,
+    SPOT,
+    SPOT_DISMISSED,
+    SPOT_REMIND,
+    SPOT_TAG,
+    TIER,
+    UNATTACHED,
     Cleared,
     Finding,
     Recommendation,
@@ -38,20 +45,26 @@ from bot.domain.recommendations import (
     is_protected,
 )
 from bot.domain.resources import Resource, ResourceRef
+from bot.domain.savings import SavingsWaiting, savings_waiting
 from bot.ports import ActionNotifier, ActionStore, AnomalyGrounds, BudgetGrounds, ResourceProvider
 from bot.services.scans import WINDOW_SLACK_HOURS, domain_rules
 
 log = logging.getLogger("costbot.actions")
 
 SNOOZE_TAG = "costbot:snooze-until"
-UNDO = {"stop": "start", "resize": "resize"}
+UNDO = {"stop": "start", "resize": "resize", "delete": "restore"}
 # what each action asks of the provider: (provider, resource, request, dry run) -> what happened
 ACTS: dict[str, Callable[[ResourceProvider, ResourceRef, ActionRequest, bool], str]] = {
     "stop": lambda p, ref, req, dry: p.stop(ref, dry_run=dry),
     "start": lambda p, ref, req, dry: p.start(ref, dry_run=dry, count=int(req.params["count"])
                                               if req.params.get("count") else None),
     "resize": lambda p, ref, req, dry: p.resize(ref, req.params["to"], dry_run=dry),
+    "delete": lambda p, ref, req, dry: p.delete(ref, dry_run=dry, note=(
+        f"costbot request {req.id} ({req.params.get('basis', '')}): requested by {req.requested_by}, approved by "
+        f"{req.approved_by or req.requested_by}")),
+    "restore": lambda p, ref, req, dry: p.restore(ref, dry_run=dry),
 }
+GONE_BY_DESIGN = ("restore",)  # actions on a resource that is gone: its delete is what they undo
 BUDGET = "budget"
 ANOMALY = "anomaly"
 UNDO_BASIS = "undo"
@@ -140,6 +153,8 @@ class ActionService:
     def undo_until(self, request: ActionRequest | None) -> datetime | None:
         if request is None or request.status != "succeeded" or request.action not in UNDO or request.undo_of:
             return None
+        if request.params.get("undo") == "none":
+            return None
         if (request.result or "").startswith("dry run"):
             return None
         hours = self.config.rules_for(request.team).undo_hours
@@ -224,12 +239,14 @@ class ActionService:
                 return f"{resource.name} is already {resource.type}"
             if resource.type != req.params.get("from"):
                 return f"{resource.name} is {resource.type} now, not {req.params.get('from')}"
-        if basis in (IDLE, OVERSIZED):
+        if basis in (IDLE, OVERSIZED, TIER, UNATTACHED, ORPHANED):
             verdict = self._assess(resource, req.team)
             if isinstance(verdict, Cleared):
                 return verdict.reason
             if req.action == "stop" and basis == IDLE and verdict.kind != IDLE:
                 return f"{resource.name} is no longer idle ({verdict.reason})"
+            if req.action == "delete" and verdict.kind not in (UNATTACHED, ORPHANED):
+                return f"{resource.name} is in use again ({resource.state})"
         elif basis == BUDGET and self.budgets is not None:
             measure, _, percent = req.params.get("basis_ref", "forecast:100").partition(":")
             try:
@@ -247,6 +264,8 @@ class ActionService:
     @staticmethod
     def _cannot(resource: Resource, action: str) -> str | None:
         """Why this action cannot apply to the resource as it is now (what it supports and its state)."""
+        if action == "delete" and not resource.supports("delete"):
+            return f"{resource.name} is {resource.state}: costbot deletes only what nothing uses"
         if action in ACTS and not resource.supports(action):
             return f"costbot cannot {action} {resource.name}"
         if action == "stop" and not resource.running:
@@ -288,6 +307,8 @@ class ActionService:
     def _request(self, ref: ResourceRef, action: ActionKind, user: str, source: str | None, undo_of: int | None,
                  params: dict[str, str], policy: str | None, basis: tuple[str, str] | None) -> ActionRequest:
         key = ref.key
+        if action in GONE_BY_DESIGN:
+            return self._request_restore(ref, action, user, undo_of)
         resource = self._live(ref)
         rules = domain_rules(self.config.rules_for(self.config.owner_team(resource.tags)))
         if is_protected(resource, rules):
@@ -314,6 +335,8 @@ class ActionService:
             params = {"from": resource.type, "to": target}
         elif action == "stop":
             params = {"from_state": resource.state, "count": str(resource.count), **params}
+        elif action == "delete" and not resource.supports("restore"):
+            params = {**params, "undo": "none"}  # nothing kept to come back from: the delete is final
         params.update(basis=why, basis_ref=why_ref)
         if policy is not None:
             if {k.lower(): v.lower() for k, v in resource.tags.items()}.get("env") == "prod":
@@ -333,6 +356,44 @@ class ActionService:
         self._ask_approvers(req, rec)
         self.refresh_message(rec)
         return self._get(req.id)
+
+    def _request_restore(self, ref: ResourceRef, action: ActionKind, user: str,
+                         undo_of: int | None) -> ActionRequest:
+        """The Undo of a delete: the resource is gone by design; what `delete` kept brings it back. Only as an
+        Undo, only while nothing answers to the old id, approved like any other action."""
+        if undo_of is None:
+            raise ActionNotAllowed("restoring is offered only as the Undo of a delete")
+        original = self._get(undo_of)
+        if original.resource_key != ref.key or original.action != "delete":
+            raise ActionNotAllowed("this Undo does not belong to that resource")
+        why = self._not_restorable(ref)
+        if why is not None:
+            raise ActionNotAllowed(why)
+        team = original.team
+        approved = self.config.can_approve(user, team)
+        req, created = self.store.create_request(
+            resource_key=ref.key, action=action, team=team, requested_by=user,
+            status="approved" if approved else "requested", approved_by=user if approved else None,
+            expires_at=self.clock() + timedelta(hours=self.config.rules_for(team).approval_hours),
+            params={"basis": UNDO_BASIS, "basis_ref": str(undo_of)}, undo_of=undo_of)
+        if not created:
+            return self._join(req, action, user)
+        self._audit(user, action, ref.key, None, None, "approved" if approved else "requested", request_id=req.id)
+        if approved:
+            return self.execute(req.id)
+        self._ask_approvers(req, self.store.recommendation_for(ref.key))
+        return self._get(req.id)
+
+    def _not_restorable(self, ref: ResourceRef) -> str | None:
+        """Why a restore must not run: the old id answers again, or a restore of it already succeeded (its
+        copy has a new id, so only the record tells)."""
+        done = [r for r in self.store.requests_in(["succeeded"])
+                if r.resource_key == ref.key and r.action == "restore"]
+        if done:
+            return f"{ref.id} was already restored: {done[-1].result}"
+        if self.provider(ref).describe(ref) is not None:
+            return f"{ref.id} exists; there is nothing to restore"
+        return None
 
     def _join(self, existing: ActionRequest, action: str, user: str) -> ActionRequest:
         """A click on a resource that already has an open request: an approver's click on the same action
@@ -451,9 +512,13 @@ class ActionService:
         dry_run = self.config.dry_run
         before = after = None
         try:
-            resource = self._live(ref)
-            before = f"{resource.state} {resource.type} x{resource.count}"
-            reason = self._recheck(req, resource)
+            if req.action in GONE_BY_DESIGN:  # a restore: the old id must still answer to nothing
+                before = "gone"
+                reason = self._not_restorable(ref)
+            else:
+                resource = self._live(ref)
+                before = f"{resource.state} {resource.type} x{resource.count}"
+                reason = self._recheck(req, resource)
             if reason is not None:
                 self._finish(req, "refused", result=reason)
                 self._audit(actor, req.action, req.resource_key, before, before, "refused", error=reason,
@@ -468,7 +533,8 @@ class ActionService:
                 outcome = f"dry run: {outcome}; nothing was changed"
             else:
                 live = provider.describe(ref)
-                after = f"{live.state} {live.type} x{live.count}" if live else "gone"
+                after = (f"{live.state} {live.type} x{live.count}" if live else
+                         "restored" if req.action in GONE_BY_DESIGN else "gone")
         except Exception as exc:
             message, detail = self._failure_text(exc)
             self._finish(req, "failed", error=message)
@@ -502,6 +568,8 @@ class ActionService:
             params = {"count": original.params.get("count", "1")}
             return self.request(original.resource_key, "start", user, undo_of=original.id, params=params,
                                 click=click)
+        if original.action == "delete":
+            return self.request(original.resource_key, "restore", user, undo_of=original.id, click=click)
         params = {"to": original.params["from"]}
         return self.request(original.resource_key, "resize", user, undo_of=original.id, params=params, click=click)
 
@@ -540,6 +608,37 @@ class ActionService:
         self.refresh_message(rec)
         return Snoozed(until, False, resource.name)
 
+    def set_aside(self, resource_key: str, user: str, how: str) -> Snoozed | None:
+        """*Remind me on the next run* / *Dismiss* on a spot recommendation (a past run cannot be changed): tag
+        the job `costbot:spot=remind-next-run` (later scans leave it; its next run is offered anew) or
+        `=dismissed` (and its later runs too), and close the recommendation. The owning team's people or an
+        admin. Returns None when done, the dry-run notice otherwise."""
+        if how not in (SPOT_REMIND, SPOT_DISMISSED):
+            raise ActionNotAllowed(f"'{how}' is not something costbot does with a spot recommendation")
+        ref = self.resolve(resource_key)
+        rec = self.store.recommendation_for(resource_key)
+        if rec is None or rec.status != "open" or rec.kind != SPOT:
+            raise ActionNotAllowed("this spot recommendation is no longer open")
+        if not self.may_act_for(user, rec.team):
+            whose = f"{rec.team}'s members and approvers" if rec.team else "admins"
+            raise ActionNotAllowed(f"only {whose} can set {rec.name} aside")
+        verb = "remind" if how == SPOT_REMIND else "dismiss"
+        if self.config.dry_run:
+            self._audit(user, verb, resource_key, None, None, "succeeded", dry_run=True)
+            return Snoozed(self.today(), True, rec.name)
+        try:
+            self.provider(ref).tag(ref, SPOT_TAG, how)
+        except CostbotError as exc:
+            message, detail = self._failure_text(exc)
+            self._audit(user, verb, resource_key, None, None, "failed", error=message, detail=detail)
+            raise
+        self._audit(user, verb, resource_key, None, f"{SPOT_TAG}={how}", "succeeded")
+        reason = (f"<@{user}> asked to be reminded on the next run" if how == SPOT_REMIND
+                  else f"dismissed by <@{user}> (and its later runs)")
+        self.store.close_recommendations_for(resource_key, reason=reason)
+        self.refresh_message(rec)
+        return None
+
     def not_mine(self, resource_key: str, user: str) -> str:
         """Take the resource off the team and offer it in the owners channel."""
         owners = self.config.owners_channel
@@ -576,6 +675,10 @@ class ActionService:
                 continue
             if req.action == "stop":
                 done = live is not None and live.stopped
+            elif req.action == "delete":
+                done = live is None
+            elif req.action == "restore":  # a new volume may exist: say so rather than guess
+                done = False
             elif req.action == "start":
                 done = live is not None and live.running
             else:
@@ -619,6 +722,11 @@ class ActionService:
         """How many findings are open (for a team, or all) and the monthly savings they wait to bring."""
         recs = self.store.open_recommendations(team)
         return len(recs), sum((r.monthly_savings or ZERO for r in recs), ZERO)
+
+    def savings_waiting(self, team: str | None = None) -> SavingsWaiting:
+        """`/cost savings [TEAM]`: the open recommendations (of every kind) with their monthly savings, largest
+        first, and the total — the same figures as the digests' "savings waiting"."""
+        return savings_waiting(team, self.store.open_recommendations(team))
 
     def open_views(self, team: str | None = None) -> list[RecommendationView]:
         rows = []

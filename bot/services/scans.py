@@ -6,20 +6,23 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 
 from bot.config import CostbotConfig, RulesConfig
+from bot.domain.money import format_money
 from bot.domain.recommendations import (
+    SPOT,
     Cleared,
     Recommendation,
     RecommendationView,
     Rules,
     assess,
 )
-from bot.domain.resources import Resource, Utilization
+from bot.domain.resources import INVENTORY, Resource, Utilization
 from bot.ports import ActionNotifier, ActionStore, ResourceProvider
+from bot.services.resource_costs import ResourceCostService
 
 log = logging.getLogger("costbot.scan")
 
@@ -32,7 +35,8 @@ def domain_rules(cfg: RulesConfig) -> Rules:
     return Rules(gpu_idle_percent=cfg.idle_gpu_percent, cpu_idle_percent=cfg.idle_cpu_percent,
                  network_idle_bytes_per_hour=cfg.idle_network_bytes_per_hour, idle_hours=cfg.idle_hours,
                  oversized_p95_percent=cfg.oversized_p95_percent, oversized_days=cfg.oversized_days,
-                 protect_tag=tuple(cfg.protect_tag.items()))
+                 protect_tag=tuple(cfg.protect_tag.items()), unattached_days=cfg.unattached_days,
+                 snapshot_retention_days=cfg.snapshot_retention_days)
 
 
 @dataclass
@@ -51,8 +55,10 @@ class ScanResult:
 class ScanService:
     def __init__(self, providers: Sequence[ResourceProvider], store: ActionStore, config: CostbotConfig,
                  notifier: ActionNotifier | None, today: Callable[[], date],
-                 refresh: Callable[[list[Recommendation]], None] | None = None) -> None:
+                 refresh: Callable[[list[Recommendation]], None] | None = None,
+                 costs: ResourceCostService | None = None) -> None:
         self.providers = list(providers)
+        self.costs = costs  # each resource's own billing lines: what storage savings are scaled from
         self.store = store
         self.config = config
         self.notifier = notifier
@@ -81,22 +87,47 @@ class ScanService:
         running = [r for r in resources if r.running]
         usage = provider.utilization(running, hours=longest * 24 + WINDOW_SLACK_HOURS,
                                      recent_hours=recent + WINDOW_SLACK_HOURS, detail=worth_detail)
-        found = []
+        found: list[Recommendation] = []
+        ratios: dict[int, tuple[str, Decimal]] = {}  # finding index -> (resource id, price ratio)
         cleared: dict[str, Cleared] = {}
         for res in resources:
             team = owners[res.ref.key]
-            resize = provider.resize_option(res) if res.running and res.supports("resize") else None
+            judged = res.running or res.idle_signal == INVENTORY  # storage is judged whatever its state
+            resize = provider.resize_option(res) if judged and res.supports("resize") else None
             finding = assess(res, usage.get(res.ref.key, Utilization(hours=0)), rules[res.ref.key], self.today(),
                              resize=resize)
             if isinstance(finding, Cleared):
                 cleared[res.ref.key] = finding
                 continue
+            if finding.price_ratio is not None:
+                ratios[len(found)] = (res.ref.id, finding.price_ratio)
             found.append(Recommendation(
                 resource_key=res.ref.key, kind=finding.kind, team=team, name=res.name, resource_type=res.type,
                 reason=finding.reason, target_type=finding.target_type,
                 hourly_price=res.hourly_price, monthly_savings=finding.monthly_savings,
             ))
-        return resources, found, cleared
+        return resources, self._billed_savings(found, ratios), cleared
+
+    def _billed_savings(self, found: list[Recommendation],
+                        ratios: dict[int, tuple[str, Decimal]]) -> list[Recommendation]:
+        """Savings from the resource's own billing lines where the bill names it: a month of its cost × (1 − the
+        price ratio between what it is and what it is offered to become). Else the provider's list-price
+        estimate stays. One query for all of them."""
+        if not ratios or self.costs is None:
+            return found
+        spot = {i for i in ratios if found[i].kind == SPOT}  # a run's compute: every line of it
+        storage = self.costs.monthly({ident for i, (ident, _) in ratios.items() if i not in spot})
+        compute = self.costs.spent({ident for i, (ident, _) in ratios.items() if i in spot})
+        out = list(found)
+        for i, (ident, ratio) in ratios.items():
+            cost = (compute if i in spot else storage).get(ident.lower())
+            if cost is None or cost <= 0:
+                continue
+            saving = cost * (1 - ratio)
+            where = "in the bill over the last 30 days" if i in spot else "a month in the bill"
+            out[i] = replace(found[i], monthly_savings=saving, reason=f"{found[i].reason}; "
+                             f"{format_money(cost, self.config.currency)} {where} × {1 - ratio:.0%}")
+        return out
 
     def scan(self, post: bool = True, progress: Callable[[str, int, int], None] | None = None) -> ScanResult:
         """Scan every provider; `progress` hears (provider, done, count) as each one starts and once all are

@@ -26,9 +26,9 @@ CHANNELS = {"team-ml": "C0TEAMML1", "team-vision": "C0TEAMVIS", "team-data": "C0
             "platform": "C0PLATFRM"}
 USER = "U0ML00001"  # team-ml's approver
 #: the text asked for each word, in Slack and in the terminal alike
-TEXTS = {"help": "help all", "idle": "idle team-ml", "audit": "audit 5", "budget": "budget team-ml",
-         "anomalies": "anomalies team-vision", "tags": "tags last-month", "sources": "sources",
-         "commitments": "commitments"}
+TEXTS = {"help": "help all", "idle": "idle team-ml", "savings": "savings team-ml", "audit": "audit 5",
+         "budget": "budget team-ml", "anomalies": "anomalies team-vision", "tags": "tags last-month",
+         "sources": "sources", "commitments": "commitments"}
 ASKED_BY = {"sources": "U0ADMIN01"}  # admins only, in Slack
 KEY = "aws|123456789012|us-east-1|ec2|{}"
 
@@ -114,6 +114,17 @@ def _idle(blocks: list[dict[str, Any]], out: str, bot: RunningBot) -> None:
     assert out.index("gpu-dev-02") < out.index("nb-research")  # the same order: largest saving first
 
 
+def _savings(blocks: list[dict[str, Any]], out: str, bot: RunningBot) -> None:
+    shown, rows = flat(slack_text(blocks)), out.splitlines()
+    total = "Total $4,289.48/month from 2 open recommendations"  # the seeded 4,140.56 + 148.92
+    assert total in shown and total in flat(out)
+    for name, figure in (("gpu-dev-02", "$4,140.56"), ("nb-research", "$148.92")):
+        assert f"{name} g5.12xlarge — {figure}/month · idle: idle for 26 h (GPU ≤ 1%, CPU ≤ 2%)" in shown
+        (row,) = [r for r in rows if name in r]
+        assert row.split()[-1] == figure and "team-ml" in row and "g5.12xlarge" in row
+    assert shown.index("gpu-dev-02") < shown.index("nb-research") and out.index("gpu-dev-02") < out.index("nb-research")
+
+
 def _audit(blocks: list[dict[str, Any]], out: str, bot: RunningBot) -> None:
     lines = [flat(line) for line in slack_text(blocks).splitlines() if line.startswith("•")]
     entries = bot.services.actions.audit(5)
@@ -174,8 +185,8 @@ def _commitments(blocks: list[dict[str, Any]], out: str, bot: RunningBot) -> Non
 
 
 SAME_CONTENT: dict[str, Callable[[list[dict[str, Any]], str, RunningBot], None]] = {
-    "help": _help, "idle": _idle, "audit": _audit, "budget": _budget, "anomalies": _anomalies, "tags": _tags,
-    "sources": _sources, "commitments": _commitments}
+    "help": _help, "idle": _idle, "savings": _savings, "audit": _audit, "budget": _budget, "anomalies": _anomalies,
+    "tags": _tags, "sources": _sources, "commitments": _commitments}
 
 
 def test_every_word_that_needs_no_channel_is_covered() -> None:
@@ -196,3 +207,17 @@ def test_a_word_that_needs_a_channel_names_what_to_use_instead(ask: Callable[[st
     assert result.code == 2 and result.out == ""
     assert "`digest …` needs a Slack channel; in a terminal use `costbot digest SCOPE --preview DIR (or --post " \
            "--channel C…)`" in " ".join(result.err.split())
+
+
+def test_savings_as_json_adds_up_to_its_total(seeded: RunningBot, demo_store: tuple[Path, Path],
+                                              cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    monkeypatch.setenv("COSTBOT_DATA_DIR", str(demo_store[0]))
+    monkeypatch.setenv("DATABASE_URL", seeded.app.settings.get("DATABASE_URL") or "")
+    result = cli("ask", "savings", "team-ml", "--json")
+    assert result.code == 0, result.err
+    payload = json.loads(result.out)
+    assert payload["team"] == "team-ml" and payload["total"] == 4289.48
+    assert [(r["name"], r["monthly_savings"], r["kind"]) for r in payload["recommendations"]] == [
+        ("gpu-dev-02", 4140.56, "idle"), ("nb-research", 148.92, "idle")]

@@ -14,7 +14,15 @@ import pytest
 from bot.adapters.providers.aws import KINDS, Account, AwsProvider, iam_policies, permissions
 from bot.adapters.providers.aws.sizes import is_gpu_type, smaller_type
 from bot.domain.actions import ActionNotAllowed
-from bot.domain.resources import INVOCATIONS, POWER_OFF, SCALE_TO_MINIMUM, UTILIZATION, ResizeOption, ResourceRef
+from bot.domain.resources import (
+    INVENTORY,
+    INVOCATIONS,
+    POWER_OFF,
+    SCALE_TO_MINIMUM,
+    UTILIZATION,
+    ResizeOption,
+    ResourceRef,
+)
 
 A, B = "123456789012", "111111111111"
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -33,8 +41,12 @@ def test_each_kind_declares_what_it_can_do_and_how_it_is_judged(provider: AwsPro
         "ec2": (["resize", "schedule", "start", "stop"], POWER_OFF, UTILIZATION),
         "notebook": (["schedule", "start", "stop"], POWER_OFF, UTILIZATION),
         "endpoint": (["resize", "start", "stop"], SCALE_TO_MINIMUM, INVOCATIONS),
+        "volume": (["delete", "resize", "restore"], POWER_OFF, INVENTORY),
+        "snapshot": (["delete"], POWER_OFF, INVENTORY),
+        "bucket": (["resize"], POWER_OFF, INVENTORY),
+        "training": ([], POWER_OFF, INVENTORY),
     }
-    assert [k.name for k in KINDS] == ["ec2", "notebook", "endpoint"]
+    assert [k.name for k in KINDS] == ["ec2", "notebook", "endpoint", "volume", "snapshot", "bucket", "training"]
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.name)
@@ -130,7 +142,7 @@ def test_metrics_first_pass_then_detail_for_the_kinds_that_have_it(provider: Aws
     (f"arn:aws:sagemaker:us-east-1:{A}:endpoint/ranker-ep", f"aws-org|{A}|us-east-1|endpoint|ranker-ep"),
     (f"arn:aws:ec2:us-east-1:{B}:instance/i-0abc", None),  # account B is configured in eu-west-1 only
     ("arn:aws:ec2:us-east-1:999999999999:instance/i-0abc", None),  # not a configured account
-    (f"arn:aws:ec2:us-east-1:{A}:volume/vol-1", None),  # not a kind it has
+    (f"arn:aws:ec2:us-east-1:{A}:volume/vol-1", None),  # a kind that cannot stop: no Stop from an anomaly
     (f"arn:aws:rds:us-east-1:{A}:db/main", None),
     (f"arn:aws:sagemaker:us-east-1:{A}:endpoint-config/ranker-cfg", None),
     ("i-0abc", None),
@@ -145,7 +157,7 @@ def test_billing_arns_map_to_resource_keys_only_where_the_provider_acts(provider
 
 @pytest.mark.parametrize("ref, why", [
     (ResourceRef("aws", A, "us-east-1", "ec2", "i-1"), "'ec2' resources of 'aws' are not something"),
-    (ResourceRef("aws-org", A, "us-east-1", "volume", "v-1"), "'volume' resources of 'aws-org' are not something"),
+    (ResourceRef("aws-org", A, "us-east-1", "db", "b-1"), "'db' resources of 'aws-org' are not something"),
     (ResourceRef("aws-org", "999999999999", "us-east-1", "ec2", "i-1"), "account 999999999999 is not configured"),
     (ResourceRef("aws-org", B, "us-east-1", "ec2", "i-1"), f"region us-east-1 is not configured for costbot's "
                                                            f"actions in account {B}"),
@@ -155,3 +167,87 @@ def test_check_ref_refuses_other_providers_kinds_accounts_and_regions(provider: 
     with pytest.raises(ActionNotAllowed, match=re.escape(why)):
         provider.check_ref(ref)
     assert provider.requests() == {}  # refused before any AWS request
+
+
+@pytest.mark.parametrize(("size", "iops", "mibps", "gp2", "gp3"), [
+    (100, 3000, 128, "10.00", "8.12"),  # 300 IOPS -> gp3's 3,000; 128 MiB/s is 3 above gp3's 125
+    (500, 3000, 250, "50.00", "45.00"),  # from 334 GiB gp2 gives 250 MiB/s: 125 more at $0.040
+    (2000, 6000, 250, "200.00", "180.00"),  # 3 IOPS per GiB: 3,000 above the included at $0.005
+    (8000, 16000, 250, "800.00", "710.00"),  # gp2's IOPS stop at 16,000
+])
+def test_gp3_keeps_gp2s_baseline_and_prices_what_it_provisions(provider: AwsProvider, size: int, iops: int,
+                                                                mibps: int, gp2: str, gp3: str) -> None:
+    from bot.adapters.providers.aws.ebs_volume import gp3_settings, monthly_list_price
+
+    assert gp3_settings(size) == (iops, mibps)
+    assert (monthly_list_price("gp2", size), monthly_list_price("gp3", size)) == (Decimal(gp2), Decimal(gp3))
+    vol = provider.kinds["volume"].resource(A, "us-east-1", "vol-1", name="data", type="gp2", state="in-use",
+                                            tags={}, size_gib=size, hourly_price=Decimal(gp2) / 730)
+    option = provider.resize_option(vol)
+    assert option == ResizeOption("gp3", Decimal(gp2) - Decimal(gp3), Decimal(gp3) / Decimal(gp2))
+    assert vol.stop_savings is None and not vol.running and vol.supports("resize") and not vol.supports("stop")
+
+
+@pytest.mark.parametrize(("vtype", "size"), [("gp2", 20), ("gp2", 8), ("gp3", 500), ("io1", 500), ("gp2", 0)])
+def test_no_tier_change_is_offered_below_a_dollar_a_month_or_off_gp2(provider: AwsProvider, vtype: str,
+                                                                     size: int) -> None:
+    vol = provider.kinds["volume"].resource(A, "us-east-1", "vol-1", name="data", type=vtype, state="available",
+                                            tags={}, size_gib=size)
+    assert provider.resize_option(vol) is None
+
+
+@pytest.mark.parametrize(("gib", "reads", "offered"), [
+    (2048, None, True),  # no request metrics: judged on size
+    (2048, 204.8, True),  # 0.1 GET a day per GiB: still rarely read
+    (2048, 205.0, False),
+    (96, None, True),  # $1.008 a month
+    (95, None, False),  # under a dollar
+    (0, None, False),
+])
+def test_a_bucket_is_offered_intelligent_tiering_when_large_and_rarely_read(provider: AwsProvider, gib: int,
+                                                                            reads: float | None,
+                                                                            offered: bool) -> None:
+    bucket = provider.kinds["bucket"].resource(A, "us-east-1", "b", name="b", type="STANDARD", state="available",
+                                               tags={}, size_gib=gib, reads_per_day=reads)
+    option = provider.resize_option(bucket)
+    if not offered:
+        assert option is None
+        return
+    assert option == ResizeOption("INTELLIGENT_TIERING", (Decimal("0.023") - Decimal("0.0125")) * gib,
+                                  Decimal("0.0125") / Decimal("0.023"))
+
+
+def test_a_buckets_tier_is_what_its_enabled_rules_do_to_current_versions() -> None:
+    from bot.adapters.providers.aws.s3_bucket import tier_of
+
+    to = [{"Status": "Enabled", "Transitions": [{"Days": 0, "StorageClass": "INTELLIGENT_TIERING"}]}]
+    assert tier_of([]) == "STANDARD"
+    assert tier_of([{"Status": "Enabled", "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}}]) == "STANDARD"
+    assert tier_of(to) == "INTELLIGENT_TIERING"
+    assert tier_of([{**to[0], "Status": "Disabled"}]) == "STANDARD"
+    assert tier_of([{"Status": "Enabled", "Transitions": [{"Days": 90, "StorageClass": "GLACIER"}]}]) == "LIFECYCLE"
+
+
+def test_a_provider_scans_only_the_kinds_its_config_lists() -> None:
+    from bot.config import parse_config
+    from bot.domain.errors import ConfigError
+
+    cfg = parse_config({"providers": [{"kind": "aws", "accounts": [{"id": A}], "kinds": ["ec2", "volume", "ec2"]}]})
+    provider = AwsProvider.from_config(cfg.providers[0], cfg.rules)
+    assert list(provider.kinds) == ["ec2", "volume"]
+    everything = parse_config({"providers": [{"kind": "aws", "accounts": [{"id": A}]}]})
+    assert list(AwsProvider.from_config(everything.providers[0], everything.rules).kinds) == [k.name for k in KINDS]
+    wrong = parse_config({"providers": [{"kind": "aws", "accounts": [{"id": A}], "kinds": ["ec2", "rds"]}]})
+    with pytest.raises(ConfigError, match="unknown kind\\(s\\) rds; costbot knows ec2, notebook"):
+        AwsProvider.from_config(wrong.providers[0], wrong.rules)
+
+
+
+@pytest.mark.parametrize(("itype", "discount"), [("ml.p3.2xlarge", "0.70"), ("ml.p4d.24xlarge", "0.60"),
+                                                 ("ml.g5.12xlarge", "0.70"), ("ml.x9.huge", "0.60")])
+def test_spot_discounts_are_per_family_with_a_conservative_default(itype: str, discount: str) -> None:
+    from bot.adapters.providers.aws.sagemaker_training import discount_for, run_family
+
+    assert discount_for(itype) == Decimal(discount)
+    assert run_family("bert-ft-2026-11-20") == run_family("BERT-FT-2026-11-27") == "bert-ft"
+    assert run_family("train-7") == "train" and run_family("2026") == "2026"

@@ -282,6 +282,14 @@ class DemoProvider:
         self._change(ref, "Tag", lambda r, s: replace(s, tags={**s.tags, key: value}), False,
                      lambda r, s: f"tagged {r.name} {key}={value}")
 
+    def delete(self, ref: ResourceRef, dry_run: bool = False, note: str = "") -> str:
+        self.check_ref(ref)
+        raise ProviderError(f"deleting a {ref.kind} is not supported")
+
+    def restore(self, ref: ResourceRef, dry_run: bool = False) -> str:
+        self.check_ref(ref)
+        raise ProviderError(f"restoring a {ref.kind} is not supported")
+
     def resize_option(self, resource: Resource) -> ResizeOption | None:
         """The next smaller size the price table knows, saving the price difference (as for AWS)."""
         if not resource.supports("resize"):

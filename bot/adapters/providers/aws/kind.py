@@ -29,7 +29,7 @@ from bot.domain.resources import (
     StopMeans,
 )
 
-OPERATIONS = ("list", "utilization", "stop", "start", "resize", "tag")
+OPERATIONS = ("list", "utilization", "stop", "start", "resize", "tag", "delete", "restore")
 
 
 @dataclass(frozen=True)
@@ -75,17 +75,25 @@ class AwsKind:
     # -- building resources --------------------------------------------------------------------------------
     def resource(self, account: str, region: str, ident: str, *, name: str, type: str, state: str,
                  tags: dict[str, str], count: int = 1, launched_at: Any = None,
-                 desired_count: int | None = None) -> Resource:
-        """A resource of this kind, with what it can do and how it is judged filled in."""
-        price = self.prices.get(type)
+                 desired_count: int | None = None, hourly_price: Decimal | None = None,
+                 size_gib: int | None = None, reads_per_day: float | None = None,
+                 capabilities: frozenset[Capability] | None = None, delete_savings: Decimal | None = None,
+                 delete_price_ratio: Decimal | None = None, is_copy: bool = False,
+                 spot_discount: Decimal | None = None, spot_savings: Decimal | None = None) -> Resource:
+        """A resource of this kind, with what it can do and how it is judged filled in. `hourly_price` for kinds
+        priced by size rather than by type (storage)."""
+        price = hourly_price if hourly_price is not None else self.prices.get(type)
         return Resource(
             ResourceRef(self.settings.provider, account, region, self.name, ident), name=name, type=type,
             state=state, tags=tags, hourly_price=price, count=count, launched_at=launched_at,
             running=state in self.running_states,
             stopped=self.is_stopped(state, count if desired_count is None else desired_count),
-            capabilities=self.capabilities, stop_means=self.stop_means, idle_signal=self.idle_signal,
+            capabilities=self.capabilities if capabilities is None else capabilities, stop_means=self.stop_means,
+            idle_signal=self.idle_signal,
             gpu_expected=any(m.gpu for m in self.metrics + self.detail_metrics) and is_gpu_type(type),
-            stop_savings=self.stop_savings(price, count),
+            stop_savings=self.stop_savings(price, count), size_gib=size_gib, reads_per_day=reads_per_day,
+            delete_savings=delete_savings, delete_price_ratio=delete_price_ratio, is_copy=is_copy,
+            spot_discount=spot_discount, spot_savings=spot_savings,
         )
 
     def is_stopped(self, state: str, count: int) -> bool:
@@ -161,6 +169,12 @@ class AwsKind:
 
     def tag(self, ref: ResourceRef, key: str, value: str) -> None:
         raise self._unsupported("tagging")
+
+    def delete(self, ref: ResourceRef, dry_run: bool, note: str) -> str:
+        raise self._unsupported("deleting")
+
+    def restore(self, ref: ResourceRef, dry_run: bool) -> str:
+        raise self._unsupported("restoring")
 
     def _unsupported(self, what: str) -> ProviderError:
         return ProviderError(f"{what} a {self.name} is not supported")

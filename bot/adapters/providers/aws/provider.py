@@ -25,7 +25,7 @@ from bot.adapters.providers.aws.metrics import Query, Series, fetch
 from bot.adapters.providers.aws.session import AccountSessions
 from bot.adapters.providers.prices import aws_prices
 from bot.domain.actions import ActionNotAllowed
-from bot.domain.errors import CostbotError
+from bot.domain.errors import ConfigError, CostbotError
 from bot.domain.resources import ResizeOption, Resource, ResourceRef, Utilization
 
 log = logging.getLogger("costbot.aws")
@@ -66,11 +66,19 @@ class AwsProvider:
     @classmethod
     def from_config(cls, cfg: Any, rules: Any, state: Any = None) -> AwsProvider:
         """From a `providers:` entry of kind aws and the global rules (GPU metric, endpoint minimum); the cloud
-        keeps its own state (`state` is unused)."""
+        keeps its own state (`state` is unused). `kinds` picks resource kinds from the registry by name."""
+        kinds = KINDS
+        if cfg.kinds is not None:
+            known = {k.name: k for k in KINDS}
+            unknown = [k for k in cfg.kinds if k not in known]
+            if unknown:
+                raise ConfigError(f"providers.{cfg.name}.kinds: unknown kind(s) {', '.join(unknown)}; costbot knows "
+                                  f"{', '.join(known)}")
+            kinds = tuple(known[k] for k in dict.fromkeys(cfg.kinds))
         return cls(cfg.regions, [Account(a.id, a.role_arn, tuple(a.regions or ())) for a in cfg.account_list()],
                    name=cfg.name, gpu_metric=(rules.gpu_metric.get("namespace", "CWAgent"),
                                               rules.gpu_metric.get("name", "nvidia_smi_utilization_gpu")),
-                   endpoint_min_instances=rules.endpoint_min_instances)
+                   endpoint_min_instances=rules.endpoint_min_instances, kinds=kinds)
 
     def requests(self) -> Counter[str]:
         """API requests made so far, by "service:Operation"."""
@@ -100,13 +108,16 @@ class AwsProvider:
                                    f"{ref.account}")
 
     def resource_key(self, resource_id: str) -> str | None:
-        """A billing ResourceId (an ARN) -> the key of the resource, when it is of a kind this provider has, in
-        one of its accounts and that account's regions; else None."""
+        """A billing ResourceId (an ARN) -> the key of the resource, when it is of a kind this provider has and
+        can stop (what an anomaly's cause offers is Stop: storage is left to its own findings), in one of its
+        accounts and that account's regions; else None."""
         m = _ARN.match(resource_id or "")
         if m is None:
             return None
         service, region, account, rest = m.groups()
         for kind in self.kinds.values():
+            if "stop" not in kind.capabilities:
+                continue
             ident = kind.id_from_arn(service, rest)
             if ident is None:
                 continue
@@ -202,6 +213,12 @@ class AwsProvider:
 
     def tag(self, ref: ResourceRef, key: str, value: str) -> None:
         self._kind(ref).tag(ref, key, value)
+
+    def delete(self, ref: ResourceRef, dry_run: bool = False, note: str = "") -> str:
+        return self._kind(ref).delete(ref, dry_run, note)
+
+    def restore(self, ref: ResourceRef, dry_run: bool = False) -> str:
+        return self._kind(ref).restore(ref, dry_run)
 
     def resize_option(self, resource: Resource) -> ResizeOption | None:
         return self._kind(resource.ref).resize_option(resource)

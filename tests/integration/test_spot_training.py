@@ -1,0 +1,131 @@
+"""Spot for training: SageMaker training jobs of the last 30 days that ran on on-demand capacity, in moto server
+mode behind the counting proxy, with the real bot over signed HTTP and billing lines naming one job. The saving is
+the job's own billing lines × the family's documented spot discount; the buttons tag the job; an endpoint is
+never offered spot."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from bot.domain.recommendations import SPOT
+from tests.billing import Line, write_focus
+from tests.conftest import TODAY
+from tests.integration.aws_world import REGION
+from tests.integration.conftest import RunningBot
+from tests.integration.test_actions import APPROVER, CONFIG, MEMBER, blocks_text, click, start_bot
+
+ACCOUNT = "123456789012"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/sagemaker"
+RUN_COST = Decimal("61.20")  # bert-ft-2026-11-20: 2 × ml.p3.2xlarge for 8 h at $3.825
+
+
+def training_job(name: str, itype: str, count: int, spot: bool, tags: dict[str, str]) -> None:
+    stopping: dict[str, int] = {"MaxRuntimeInSeconds": 36000}
+    if spot:
+        stopping["MaxWaitTimeInSeconds"] = 72000
+    boto3.client("sagemaker", region_name=REGION).create_training_job(
+        TrainingJobName=name, AlgorithmSpecification={"TrainingImage": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/"
+                                                                        "train:1", "TrainingInputMode": "File"},
+        RoleArn=ROLE, OutputDataConfig={"S3OutputPath": "s3://ml-models/out"},
+        ResourceConfig={"InstanceType": itype, "InstanceCount": count, "VolumeSizeInGB": 50},
+        StoppingCondition=stopping, EnableManagedSpotTraining=spot,
+        Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+
+
+def key(name: str, kind: str = "training") -> str:
+    return f"aws|{ACCOUNT}|{REGION}|{kind}|{name}"
+
+
+def tags_of(name: str) -> dict[str, str]:
+    sm = boto3.client("sagemaker", region_name=REGION)
+    arn = sm.describe_training_job(TrainingJobName=name)["TrainingJobArn"]
+    return {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=arn)["Tags"]}
+
+
+@pytest.fixture
+def training(aws: Any, tmp_path: Path) -> Iterator[tuple[RunningBot, Any]]:
+    training_job("bert-ft-2026-11-20", "ml.p3.2xlarge", 2, False, {"team": "ml"})
+    training_job("bert-ft-2026-11-27", "ml.p3.2xlarge", 2, False, {"team": "ml"})
+    training_job("resnet-spot-1", "ml.g5.xlarge", 1, True, {"team": "ml"})
+    sm = boto3.client("sagemaker", region_name=REGION)
+    sm.create_model(ModelName="ranker", ExecutionRoleArn=ROLE,
+                    PrimaryContainer={"Image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/ranker:1"})
+    sm.create_endpoint_config(EndpointConfigName="ranker-cfg", ProductionVariants=[
+        {"VariantName": "AllTraffic", "ModelName": "ranker", "InitialInstanceCount": 2,
+         "InstanceType": "ml.g4dn.xlarge", "InitialVariantWeight": 1.0}])
+    sm.create_endpoint(EndpointName="ranker-ep", EndpointConfigName="ranker-cfg", Tags=[{"Key": "team", "Value": "ml"}])
+    day = date.fromisoformat(TODAY) - timedelta(days=8)
+    billing = write_focus(tmp_path / "billing" / "train.csv", [
+        Line(day, RUN_COST, {"team": "ml"}, "Amazon SageMaker",
+             f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/bert-ft-2026-11-20", Decimal(16),
+             "USE1-Train:ml.p3.2xlarge"),
+        Line(day, Decimal("900.00"), {"team": "ml"}, "Amazon SageMaker",
+             f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/ranker-ep", Decimal(48), "USE1-Host:ml.g4dn.xlarge")])
+    data = tmp_path / "data"
+    data.mkdir()
+    bot, server = start_bot(tmp_path, data, CONFIG)
+    bot.services.ingest.ingest([billing])
+    aws.reset()
+    try:
+        yield bot, aws
+    finally:
+        server.close()
+        bot.stub.stop()
+
+
+def spot_recs(result: Any) -> dict[str, Any]:
+    return {r.name: r for r in result.recommendations if r.kind == SPOT}
+
+
+def test_on_demand_training_runs_are_offered_spot_with_the_saving_from_their_bill(training) -> None:  # type: ignore[no-untyped-def]
+    bot, _ = training
+    result = bot.services.scans.scan()
+    offered = spot_recs(result)
+    assert set(offered) == {"bert-ft-2026-11-20", "bert-ft-2026-11-27"}  # not the spot run, never the endpoint
+    assert all(r.resource_key != key("ranker-ep", "endpoint") for r in result.recommendations if r.kind == SPOT)
+    billed = offered["bert-ft-2026-11-20"]
+    assert billed.monthly_savings == RUN_COST * Decimal("0.70") == Decimal("42.84")  # ml.p3: 70 %
+    assert billed.reason.startswith("ran on on-demand capacity; managed spot training typically saves 70% on "
+                                    "ml.p3.2xlarge — next run: use_spot_instances=True, max_wait at least max_run")
+    assert "checkpoint_s3_uri" in billed.reason and "$61.20 in the bill over the last 30 days × 70%" in billed.reason
+    assert offered["bert-ft-2026-11-27"].monthly_savings is None  # not in the bill yet, no billable time known
+    (post_,) = [c for c in bot.stub.api_calls("chat.postMessage") if c.args["channel"] == "C0TEAMML1"]
+    labels = {e["text"]["text"] for b in post_.args["blocks"] if b["type"] == "actions" for e in b["elements"]}
+    assert {"Remind me on the next run", "Dismiss"} <= labels and "Stop" not in labels
+    waiting = bot.services.actions.savings_waiting("team-ml")
+    assert [(r.recommendation.name, r.monthly_savings) for r in waiting.rows if r.recommendation.kind == SPOT] == [
+        ("bert-ft-2026-11-20", Decimal("42.84")), ("bert-ft-2026-11-27", None)]
+
+
+def test_remind_sets_this_run_aside_and_dismiss_its_later_runs_too(training) -> None:  # type: ignore[no-untyped-def]
+    bot, _ = training
+    bot.services.scans.scan()
+    reply = click(bot, "costbot_remind_next_run", key("bert-ft-2026-11-20"), MEMBER, "r1")
+    assert "next run on on-demand capacity is offered spot again" in blocks_text(reply["blocks"])
+    assert tags_of("bert-ft-2026-11-20")["costbot:spot"] == "remind-next-run"
+    assert set(spot_recs(bot.services.scans.scan())) == {"bert-ft-2026-11-27"}
+    training_job("bert-ft-2026-11-28", "ml.p3.2xlarge", 2, False, {"team": "ml"})  # the next run: offered
+    assert set(spot_recs(bot.services.scans.scan())) == {"bert-ft-2026-11-27", "bert-ft-2026-11-28"}
+    click(bot, "costbot_dismiss", key("bert-ft-2026-11-27"), APPROVER, "d1")
+    assert tags_of("bert-ft-2026-11-27")["costbot:spot"] == "dismissed"
+    training_job("bert-ft-2026-11-29", "ml.p3.2xlarge", 2, False, {"team": "ml"})
+    assert spot_recs(bot.services.scans.scan()) == {}  # the family is dismissed, later runs included
+    entries = [(e.actor, e.action, e.after) for e in bot.services.actions.audit(10) if e.action in ("remind",
+                                                                                                     "dismiss")]
+    assert entries == [(APPROVER, "dismiss", "costbot:spot=dismissed"),
+                       (MEMBER, "remind", "costbot:spot=remind-next-run")]
+
+
+def test_only_the_owning_team_sets_a_run_aside(training) -> None:  # type: ignore[no-untyped-def]
+    bot, _ = training
+    bot.services.scans.scan()
+    reply = click(bot, "costbot_dismiss", key("bert-ft-2026-11-20"), "U0OUTSIDE", "o1")
+    assert "only team-ml's members and approvers can set bert-ft-2026-11-20 aside" in blocks_text(reply["blocks"])
+    assert "costbot:spot" not in tags_of("bert-ft-2026-11-20")
