@@ -3,8 +3,9 @@
     python bench/focus_year.py OUT_DIR --rows 100000000 [--year 2026]
 
 Realistic cardinalities for a large ML organization: 200k resources, 40 accounts, 30 services, 8 regions,
-tags on team / project / model / env with 10 % of resources untagged. Each resource has one account,
-service, region, category and tag set for the whole year (as a real resource does); rows spread evenly over
+tags on team (10) / project (60) / model (40) / env (3) with 10 % of resources untagged. Each resource has one
+account, service, region, category and tag set for the whole year (as a real resource does), and they nest
+as in a real organization (a project's team owns its accounts and works in 8 services and 3 regions); rows spread evenly over
 the hours of the year, in date order within each month. Costs are exact to the cent-fraction (6 decimals).
 """
 
@@ -23,6 +24,8 @@ REGIONS = ["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "
 CATEGORIES = ["Compute", "Storage", "AI and Machine Learning", "Networking", "Databases", "Analytics"]
 TEAMS = ["ml", "vision", "search", "data", "platform", "ads", "speech", "infra", "nlp", "recsys"]
 UNTAGGED_SHARE = 10  # percent of resources without tags
+PROJECTS = 60
+MODELS = 40
 
 
 def _sql_list(items: list[str]) -> str:
@@ -85,14 +88,20 @@ def _resource_columns() -> str:
     services = [f"Service {i:02d}" for i in range(SERVICES)]
     services[:4] = ["Amazon Elastic Compute Cloud", "Amazon SageMaker", "Amazon Simple Storage Service",
                     "Amazon Elastic Block Store"]
+    # tags are hierarchical, as in a real organization: a project belongs to one team, a team works in its
+    # own accounts, services and regions, a project trains one or two models
+    project = f"(h(r * 19) % {PROJECTS})"
+    team = f"({project} % {len(TEAMS)})"
     return f"""'res-' || r AS ResourceId,
-               CAST(100000000000 + h(r * 3) % {ACCOUNTS} AS VARCHAR) AS SubAccountId,
-               {_sql_list(services)}[1 + h(r * 5) % {SERVICES}] AS ServiceName,
-               {_sql_list(REGIONS)}[1 + h(r * 7) % {len(REGIONS)}] AS RegionId,
-               {_sql_list(CATEGORIES)}[1 + h(r * 11) % {len(CATEGORIES)}] AS ServiceCategory,
+               CAST(100000000000 + {team} * {ACCOUNTS // len(TEAMS)} + h(r * 3) % {ACCOUNTS // len(TEAMS)}
+                    AS VARCHAR) AS SubAccountId,
+               {_sql_list(services)}[1 + ({team} * 3 + h(r * 5) % 8) % {SERVICES}] AS ServiceName,
+               {_sql_list(CATEGORIES)}[1 + ({team} * 3 + h(r * 5) % 8) % {SERVICES} % {len(CATEGORIES)}]
+                 AS ServiceCategory,
+               {_sql_list(REGIONS)}[1 + ({team} + h(r * 7) % 3) % {len(REGIONS)}] AS RegionId,
                CASE WHEN h(r * 13) % 100 < {UNTAGGED_SHARE} THEN MAP {{}}::MAP(VARCHAR, VARCHAR)
-                    ELSE MAP {{'team': {_sql_list(TEAMS)}[1 + h(r * 17) % {len(TEAMS)}],
-                              'project': 'p' || (h(r * 19) % 60), 'model': 'm' || (h(r * 23) % 40),
+                    ELSE MAP {{'team': {_sql_list(TEAMS)}[1 + {team}], 'project': 'p' || {project},
+                              'model': 'm' || (({project} * 2 + h(r * 23) % 2) % {MODELS}),
                               'env': ['prod', 'dev', 'test'][1 + h(r * 29) % 3]}} END AS Tags,
                (1 + h(r * 31) % 4000) AS rate"""
 
