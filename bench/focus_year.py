@@ -5,8 +5,8 @@
 Realistic cardinalities for a large ML organization: 200k resources, 40 accounts, 30 services, 8 regions,
 tags on team (10) / project (60) / model (40) / env (3) with 10 % of resources untagged. Each resource has one
 account, service, region, category and tag set for the whole year (as a real resource does), and they nest
-as in a real organization (a project's team owns its accounts and works in 8 services and 3 regions); rows spread evenly over
-the hours of the year, in date order within each month. Costs are exact to the cent-fraction (6 decimals).
+as in a real organization (a project's team owns its accounts and works in 8 services and 3 regions). Rows
+spread evenly over the hours of the year, in date order within each month; costs have 6 decimals.
 """
 
 from __future__ import annotations

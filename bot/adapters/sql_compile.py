@@ -35,6 +35,42 @@ ALLOWED_COLUMNS = {
     "x_Cluster", "x_Namespace", "x_Workload", "x_Node",
 }
 
+#: the daily rollup: line items summed per UTC day and these columns (plus the indexed tag columns, the source
+#: and billing period an ingest replaces by); it answers every question whose filters and groups it holds
+ROLLUP_TABLE = "daily_costs"
+ROLLUP_COLUMNS = ("BillingAccountId", "SubAccountId", "ProviderName", "ServiceName", "ServiceCategory", "RegionId",
+                  "ChargeCategory", "BillingCurrency")
+
+
+def rollup_serves(spec: CostSpec, grouping: Grouping | None, tag_columns: Mapping[str, str]) -> bool:
+    """Whether the daily rollup holds every column the question filters or groups on (else: line items)."""
+    def tag(key: str) -> bool:
+        return key.lower() in tag_columns
+
+    def cond(c: Condition) -> bool:
+        if isinstance(c, TagsMatch):
+            return all(tag(k) for k, _ in c.pairs)
+        if isinstance(c, ColumnIn):
+            return c.column in ROLLUP_COLUMNS
+        if isinstance(c, TagMissing):
+            return tag(c.key)
+        return all(cond(x) for x in c.conditions)
+
+    def group(g: Grouping) -> bool:
+        if g.then is not None and not group(g.then):
+            return False
+        if g.kind == "teams":
+            return all(cond(r.match) for r in g.teams) if g.teams else tag(g.target)
+        if g.kind == "rules":
+            return all(cond(c) for _, c in g.rules)
+        if g.kind == "tag":
+            return tag(g.target)
+        if g.kind == "column":
+            return g.target in ROLLUP_COLUMNS
+        return g.kind == "time"
+
+    return tag(spec.untagged_key) and all(cond(c) for c in spec.conditions) and (grouping is None or group(grouping))
+
 
 def like_pattern(glob: str) -> str:
     """A shell pattern (`ml-*`, `team-?`) as a LIKE pattern with `\\` escaping: LIKE is in every engine's SQL
@@ -150,10 +186,10 @@ class SqlBuilder:
         raise ValueError(grouping.kind)
 
 
-def tag_values_sql(key: str, tag_keys: Sequence[str], tag_columns: Mapping[str, str] | None = None
-                   ) -> tuple[str, dict[str, Any]]:
+def tag_values_sql(key: str, tag_keys: Sequence[str], tag_columns: Mapping[str, str] | None = None,
+                   table: str = "costs") -> tuple[str, dict[str, Any]]:
     """The distinct values of one tag key (any spelling) in the whole store."""
-    b = SqlBuilder(tag_keys, tag_columns)
+    b = SqlBuilder(tag_keys, tag_columns, table)
     value = b.tag(key)
     return f"SELECT DISTINCT {value} AS v FROM {b.table} WHERE {value} IS NOT NULL ORDER BY 1", b.params
 
@@ -164,10 +200,11 @@ RESOURCE_NAMES_SQL = ("SELECT ResourceId, coalesce(max(NULLIF(ResourceName, ''))
 
 
 def totals_sql(
-    spec: CostSpec, previous: tuple[date, date], tag_keys: Sequence[str], tag_columns: Mapping[str, str] | None = None
+    spec: CostSpec, previous: tuple[date, date], tag_keys: Sequence[str], tag_columns: Mapping[str, str] | None = None,
+    table: str = "costs",
 ) -> tuple[str, dict[str, Any]]:
-    """Current, previous and untagged totals in one scan."""
-    b = SqlBuilder(tag_keys, tag_columns)
+    """Current, previous and untagged totals in one scan (of `table`: line items, or the rollup that serves it)."""
+    b = SqlBuilder(tag_keys, tag_columns, table)
     metric = quote_ident(spec.metric)
     cur_start, cur_end = b.param(spec.start), b.param(spec.end)
     untagged = b.tag(spec.untagged_key)
@@ -186,9 +223,10 @@ def totals_sql(
 
 
 def groups_sql(
-    spec: CostSpec, grouping: Grouping, tag_keys: Sequence[str], tag_columns: Mapping[str, str] | None = None
+    spec: CostSpec, grouping: Grouping, tag_keys: Sequence[str], tag_columns: Mapping[str, str] | None = None,
+    table: str = "costs",
 ) -> tuple[str, dict[str, Any]]:
-    b = SqlBuilder(tag_keys, tag_columns)
+    b = SqlBuilder(tag_keys, tag_columns, table)
     key = b.group_key(grouping)
     metric = quote_ident(spec.metric)
     where = b.where(spec, spec.start, spec.end)
@@ -198,9 +236,10 @@ def groups_sql(
 
 
 def daily_sql(
-    spec: CostSpec, grouping: Grouping, tag_keys: Sequence[str], tag_columns: Mapping[str, str] | None = None
+    spec: CostSpec, grouping: Grouping, tag_keys: Sequence[str], tag_columns: Mapping[str, str] | None = None,
+    table: str = "costs",
 ) -> tuple[str, dict[str, Any]]:
-    b = SqlBuilder(tag_keys, tag_columns)
+    b = SqlBuilder(tag_keys, tag_columns, table)
     key = b.group_key(grouping)
     metric = quote_ident(spec.metric)
     where = b.where(spec, spec.start, spec.end)
