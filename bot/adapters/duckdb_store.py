@@ -101,6 +101,7 @@ class DuckDBCostStore:
         self._tag_keys: tuple[str, ...] | None = None
         self._tag_columns: dict[str, str] | None = None
         self._generation: str | None = None
+        self._names: tuple[str | None, dict[str, str]] | None = None  # resource names as of an ingest
 
     # -- connections -------------------------------------------------------------------------------
     def _root(self) -> duckdb.DuckDBPyConnection:
@@ -201,6 +202,7 @@ class DuckDBCostStore:
             summary = self._ingest(con, files, source, progress, list(replace), set(replace_sources), pairs)
         self._tag_keys = None
         self._tag_columns = None
+        self._names = None
         return summary
 
     def _ingest(
@@ -458,6 +460,7 @@ class DuckDBCostStore:
                 con.execute("DELETE FROM costs WHERE x_Source = ? AND coalesce(BillingAccountId, '') = ? "
                             "AND x_BillingPeriod = ?", [source, account, month])
                 duckdb_rollup.drop_period(con, source, account, month)
+        self._names = None
         return 0
 
     # -- usage metrics for allocation --------------------------------------------------------------------
@@ -585,9 +588,9 @@ class DuckDBCostStore:
         current, untagged, prev = self._fetch(sql, params)[0]
         return Totals(current=Decimal(current), previous=Decimal(prev), untagged=Decimal(untagged))
 
-    def groups(self, spec: CostSpec, grouping: Grouping) -> list[tuple[str, Decimal]]:
+    def groups(self, spec: CostSpec, grouping: Grouping, top: int | None = None) -> list[tuple[str, Decimal]]:
         sql, params = sql_compile.groups_sql(spec, grouping, self.tag_keys(), self.tag_columns(),
-                                             self._table(spec, grouping))
+                                             self._table(spec, grouping), top)
         return [(str(k), Decimal(c)) for k, c in self._fetch(sql, params)]
 
     def daily(self, spec: CostSpec, grouping: Grouping) -> list[DailyRow]:
@@ -619,7 +622,13 @@ class DuckDBCostStore:
         return [str(r[0]) for r in self._fetch(sql, params)]
 
     def resource_names(self) -> dict[str, str]:
-        return {str(i): str(n) for i, n in self._fetch(sql_compile.RESOURCE_NAMES_SQL, {})}
+        """Every resource's name; kept until the next ingest (200k resources take a scan of every line item)."""
+        generation = self.last_ingest()
+        cached = self._names
+        if cached is None or cached[0] != generation:
+            cached = (generation, {str(i): str(n) for i, n in self._fetch(sql_compile.RESOURCE_NAMES_SQL, {})})
+            self._names = cached
+        return dict(cached[1])
 
     def row_count(self) -> int:
         return int(self._fetch("SELECT count(*) FROM costs", {})[0][0])

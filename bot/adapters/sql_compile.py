@@ -15,6 +15,7 @@ from bot.adapters.sources.columns import quote_ident, quote_literal
 from bot.domain.spec import (
     DIRECT,
     NONE_KEY,
+    OTHER,
     UNTAGGED,
     AllOf,
     AnyOf,
@@ -224,14 +225,20 @@ def totals_sql(
 
 def groups_sql(
     spec: CostSpec, grouping: Grouping, tag_keys: Sequence[str], tag_columns: Mapping[str, str] | None = None,
-    table: str = "costs",
+    table: str = "costs", top: int | None = None,
 ) -> tuple[str, dict[str, Any]]:
+    """Groups largest first; with `top`, the `top` largest and then the rest summed as one OTHER row (if any)."""
     b = SqlBuilder(tag_keys, tag_columns, table)
     key = b.group_key(grouping)
     metric = quote_ident(spec.metric)
     where = b.where(spec, spec.start, spec.end)
-    sql = (f"SELECT {key} AS k, sum({metric}) AS cost FROM {b.table} WHERE {where} "
-           f"GROUP BY 1 ORDER BY cost DESC, k")
+    grouped = f"SELECT {key} AS k, sum({metric}) AS cost FROM {b.table} WHERE {where} GROUP BY 1"
+    if top is None:
+        return f"{grouped} ORDER BY cost DESC, k", b.params
+    n = b.param(int(top))
+    sql = (f"WITH g AS ({grouped}), r AS (SELECT k, cost, row_number() OVER (ORDER BY cost DESC, k) AS n FROM g) "
+           f"SELECT k, cost FROM (SELECT k, cost, n FROM r WHERE n <= {n} UNION ALL "
+           f"SELECT {quote_literal(OTHER)}, sum(cost), {n} + 1 FROM r WHERE n > {n} GROUP BY 1) ORDER BY n")
     return sql, b.params
 
 
