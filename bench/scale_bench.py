@@ -56,7 +56,7 @@ def files_in(data: Path) -> list[Path]:
     return sorted(data.glob("*.parquet"))
 
 
-def ceiling(data: Path, work: Path) -> dict[str, object]:
+def ceiling(data: Path, work: Path, months: int) -> dict[str, object]:
     import duckdb
 
     path = work / "ceiling.duckdb"
@@ -64,7 +64,7 @@ def ceiling(data: Path, work: Path) -> dict[str, object]:
     con = duckdb.connect(str(path))
     t = time.perf_counter()
     rows = 0
-    for i, f in enumerate(files_in(data)):
+    for i, f in enumerate(files_in(data)[:months]):
         verb = "CREATE TABLE c AS" if i == 0 else "INSERT INTO c"
         con.execute(f"{verb} SELECT * FROM read_parquet('{f}')")
         rows = con.execute("SELECT count(*) FROM c").fetchone()[0]  # type: ignore[index]
@@ -158,10 +158,12 @@ def main() -> None:
     parser.add_argument("work", type=Path)
     parser.add_argument("--phase", choices=["ceiling", "ingest", "query"])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--ceiling-months", type=int, default=12, help="months the bare ceiling loads (rate only)")
     parser.add_argument("--skip-ingest", action="store_true", help="query the store WORK already holds")
     args = parser.parse_args()
     if args.phase:
-        result = {"ceiling": lambda: ceiling(args.data, args.work), "ingest": lambda: ingest(args.data, args.work),
+        result = {"ceiling": lambda: ceiling(args.data, args.work, args.ceiling_months),
+                  "ingest": lambda: ingest(args.data, args.work),
                   "query": lambda: query(args.work, args.runs)}[args.phase]()
         print(json.dumps(result))
         return
@@ -170,13 +172,14 @@ def main() -> None:
     print(f"{len(files_in(args.data))} Parquet files, {size / 1e6:.0f} MB; {os.cpu_count()} cores; "
           f"load {os.getloadavg()[0]:.2f}")
     if not args.skip_ingest:
-        c = run_phase(str(args.data), str(args.work), "--phase", "ceiling")
+        c = run_phase(str(args.data), str(args.work), "--phase", "ceiling", "--ceiling-months",
+                      str(args.ceiling_months))
         i = run_phase(str(args.data), str(args.work), "--phase", "ingest")
         rows = int(i["rows"])  # type: ignore[call-overload]
-        c_rate = rows / float(c["seconds"]) / 1e6  # type: ignore[arg-type]
+        c_rate = int(c["rows"]) / float(c["seconds"]) / 1e6  # type: ignore[arg-type, call-overload]
         i_rate = rows / float(i["seconds"]) / 1e6  # type: ignore[arg-type]
         months = [float(m) for m in i["months"]]  # type: ignore[attr-defined]
-        print(f"ceiling (bare CREATE TABLE AS, month by month): {rows:,} rows in {c['seconds']:.1f} s = "
+        print(f"ceiling (bare CREATE TABLE AS, month by month): {c['rows']:,} rows in {c['seconds']:.1f} s = "
               f"{c_rate:.2f} M rows/s, peak RSS {c['peak_mb']:.0f} MB, {c['size_mb']:.0f} MB on disk")
         print(f"costbot ingest (month by month, whole command): {i['seconds']:.1f} s = {i_rate:.2f} M rows/s "
               f"({i_rate / c_rate:.2f}x the ceiling), months {min(months):.1f}-{max(months):.1f} s, "
