@@ -602,23 +602,29 @@ class DuckDBCostStore:
         sql, params = sql_compile.quantities_sql(spec, grouping, self.tag_keys(), self.tag_columns())
         return [(str(k), Decimal(str(h))) for k, h in self._fetch(sql, params)]
 
+    def _days(self) -> str:
+        """Where the days with billing data are read: the rollup holds one row per day and combination."""
+        return sql_compile.ROLLUP_TABLE if self._use_rollups else "costs"
+
     def freshness(self) -> date | None:
-        row = self._fetch("SELECT max(ChargePeriodStart) FROM costs", {})[0]
+        row = self._fetch(f"SELECT max(ChargePeriodStart) FROM {self._days()}", {})[0]
         return row[0].date() if row[0] else None
 
     def first_day(self) -> date | None:
-        row = self._fetch("SELECT min(ChargePeriodStart) FROM costs", {})[0]
+        row = self._fetch(f"SELECT min(ChargePeriodStart) FROM {self._days()}", {})[0]
         return row[0].date() if row[0] else None
 
     def distinct_values(self, column: str) -> list[str]:
         if column not in sql_compile.ALLOWED_COLUMNS:
             raise ValueError(column)
-        rows = self._fetch(f"SELECT DISTINCT {quote_ident(column)} FROM costs WHERE {quote_ident(column)} "
+        table = self._days() if column in sql_compile.ROLLUP_COLUMNS else "costs"
+        rows = self._fetch(f"SELECT DISTINCT {quote_ident(column)} FROM {table} WHERE {quote_ident(column)} "
                            "IS NOT NULL ORDER BY 1", {})
         return [str(r[0]) for r in rows]
 
     def tag_values(self, key: str) -> list[str]:
-        sql, params = sql_compile.tag_values_sql(key, self.tag_keys(), self.tag_columns())
+        table = self._days() if key.lower() in self.tag_columns() else "costs"
+        sql, params = sql_compile.tag_values_sql(key, self.tag_keys(), self.tag_columns(), table)
         return [str(r[0]) for r in self._fetch(sql, params)]
 
     def resource_names(self) -> dict[str, str]:
