@@ -253,3 +253,36 @@ def test_a_new_tag_column_rebuilds_the_rollup(store_path: Path, config: CostbotC
     con.close()
     assert owner is not None and owner[0] in columns
     assert rollup_sums(copy) == rollup_sums(store_path)
+
+
+@pytest.mark.parametrize("text", QUESTIONS)
+def test_athena_push_down_returns_the_same_figures(text: str, store_path: Path, rows: list[Row],
+                                                   config: CostbotConfig) -> None:
+    """Each question as Athena receives it (Trino over the export's FOCUS view), read back into DuckDB over the
+    same line items: the figures plain Python gives. Athena has no rollup: it scans the line items."""
+    import sqlglot
+
+    from bot.adapters import sql_compile
+    from bot.adapters.athena_store import source_view, to_athena
+
+    service = service_for(store_path, config, rollups=True)
+    answer = ask(service, text)
+    query, period = answer.query, answer.period
+    spec = service.scopes.spec(query, period.start, period.end)
+    grouping = service.scopes.grouping(query)
+    if grouping is None:
+        sql, params = sql_compile.totals_sql(spec, (period.previous_start, period.previous_end), ())
+    else:
+        sql, params = sql_compile.groups_sql(spec, grouping, ())
+    trino = to_athena(sql, params, source_view("main", "costs"))
+    back = sqlglot.transpile(trino, read="trino", write="duckdb")[0]
+    con = service.queries.cursor()  # type: ignore[attr-defined]
+    try:
+        got = con.execute(back).fetchall()
+    finally:
+        con.close()
+    expected = plain(rows, query, answer)
+    if grouping is None:
+        assert tuple(Decimal(v) for v in got[0]) == (expected["total"], expected["untagged"], expected["previous"])
+    else:
+        assert {str(k): Decimal(c) for k, c in got} == dict(expected["groups"])
