@@ -1,10 +1,10 @@
 """When one machine stops being the right home for the billing data: `costbot status` says so.
 
-The embedded store answers a year of hourly resource-level billing (10^8 line items) in tens of milliseconds
-from its daily rollup and ingests a month in well under a minute per 10^7 rows (bench/RESULTS.md). Past about
-ten times that — a billion line items held, or more than five million new ones a day — ingest time, disk and
-memory grow past what one modest machine serves well, and a query engine over the bucket (Athena) keeps the
-data in place instead.
+The embedded store holds a year of hourly resource-level billing (10^8 line items, about 3 GB) and answers
+it at a median of about a tenth of a second from its daily rollup, on 2 shared cores (bench/RESULTS.md). Past
+about ten times that — a billion line items held, or more than five million new ones a day — ingest time,
+disk and memory grow past what one modest machine serves well, and a query engine over the bucket (Athena)
+keeps the data in place instead.
 """
 
 from __future__ import annotations
