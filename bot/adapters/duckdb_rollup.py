@@ -15,10 +15,10 @@ from collections.abc import Sequence
 import duckdb
 
 from bot.adapters.sources.columns import COST_COLUMNS, COST_TYPE, quote_ident
-from bot.adapters.sql_compile import ROLLUP_COLUMNS, ROLLUP_TABLE
+from bot.adapters.sql_compile import ROLLUP_COLUMNS, ROLLUP_MAPS, ROLLUP_TABLE
 
-VERSION = "2"
-_KEEP = (*ROLLUP_COLUMNS, "x_Source", "x_BillingPeriod")
+VERSION = "3"
+_KEEP = (*ROLLUP_COLUMNS, *ROLLUP_MAPS, "x_Source", "x_BillingPeriod")
 
 
 def layout(tag_columns: Sequence[str]) -> str:

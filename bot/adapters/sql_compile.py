@@ -40,7 +40,10 @@ ALLOWED_COLUMNS = {
 #: and billing period an ingest replaces by); it answers every question whose filters and groups it holds
 ROLLUP_TABLE = "daily_costs"
 ROLLUP_COLUMNS = ("BillingAccountId", "SubAccountId", "ProviderName", "ServiceName", "ServiceCategory", "RegionId",
-                  "ChargeCategory", "BillingCurrency")
+                  "ChargeCategory", "BillingCurrency", "x_Cluster", "x_Namespace")
+#: also kept whole in the rollup: a shared cluster's split charges carry the tags they are allocated to (NULL on
+#: every other line item), which teams' claims (`TeamRule.first`) read
+ROLLUP_MAPS = ("AllocatedTags",)
 
 
 def rollup_serves(spec: CostSpec, grouping: Grouping | None, tag_columns: Mapping[str, str]) -> bool:
@@ -49,19 +52,26 @@ def rollup_serves(spec: CostSpec, grouping: Grouping | None, tag_columns: Mappin
         return key.lower() in tag_columns
 
     def cond(c: Condition) -> bool:
-        if isinstance(c, TagsMatch):
-            return all(tag(k) for k, _ in c.pairs)
-        if isinstance(c, ColumnIn):
+        if isinstance(c, TagsMatch):  # indexed tag columns; a split charge's allocated tags are kept whole
+            return c.column in ROLLUP_MAPS or all(tag(k) for k, _ in c.pairs)
+        if isinstance(c, ColumnIn | ColumnGlob):
             return c.column in ROLLUP_COLUMNS
         if isinstance(c, TagMissing):
             return tag(c.key)
-        return all(cond(x) for x in c.conditions)
+        if isinstance(c, AllOf | AnyOf):
+            return all(cond(x) for x in c.conditions)
+        if isinstance(c, TeamIs):
+            return teams(c.rules)
+        return False  # a condition this function does not know: the line items answer it
+
+    def teams(rules: Sequence[TeamRule]) -> bool:
+        return all(cond(r.match) and (r.first is None or cond(r.first)) for r in rules)
 
     def group(g: Grouping) -> bool:
         if g.then is not None and not group(g.then):
             return False
         if g.kind == "teams":
-            return all(cond(r.match) for r in g.teams) if g.teams else tag(g.target)
+            return teams(g.teams) if g.teams else tag(g.target)
         if g.kind == "rules":
             return all(cond(c) for _, c in g.rules)
         if g.kind == "tag":
