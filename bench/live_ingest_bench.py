@@ -143,13 +143,16 @@ def main() -> None:
             watch = CpuWatch([os.getpid(), serve.pid])
             idle = ask_all(url, stub, "idle", rounds=args.rounds)
             idle_cpu = watch.report()
+            print(f"idle (before the ingest): {len(idle)} answers  p50 {pct(idle, .5) * 1000:.1f} ms  "
+                  f"p95 {pct(idle, .95) * 1000:.1f} ms  max {max(idle) * 1000:.1f} ms   [{idle_cpu}]", flush=True)
             stub.reset()
             watch = CpuWatch([os.getpid(), serve.pid])
             done = threading.Event()
             started = time.perf_counter()
             started_wall = time.time()
             timeline: list[tuple[float, float, str]] = []
-            ingest = subprocess.Popen([sys.executable, "-m", "bot", "ingest", str(bulk), "--source", "bulk"],
+            ingest = subprocess.Popen([sys.executable, "-m", "bot", "ingest", str(bulk), "--source", "bulk",
+                                       "--replace-source", "base"],  # the same billing account and months
                                       env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             waiter = threading.Thread(target=lambda: (ingest.wait(), done.set()), daemon=True)
             waiter.start()

@@ -340,6 +340,7 @@ class Application:
 
         from bot.adapters.state.actions_repository import SqlActionStore
         from bot.adapters.state.repository import SqlLeaseStore, SqlSubscriptionStore
+        from bot.domain.capacity import warehouse_advice
         from bot.domain.status import OperatorStatus, PlannedRun, RecentError, SourceStatus, WaitingApproval
         from bot.jobs import LEASE_NAME, planned_runs
 
@@ -364,8 +365,10 @@ class Application:
         errors += [RecentError(s.last_sync or now, f"source {s.name}",
                                f"no successful sync in {2 * self.config.sync_every_hours} h")
                    for s in sources if s.configured and (s.last_sync is None or now - s.last_sync > overdue)]
+        rows, data_through = self.queries.row_count(), self.queries.freshness()
+        advice = warehouse_advice(rows, self.queries.first_day(), data_through) if store is not None else ()
         return OperatorStatus(
-            version=__version__, store=where, rows=self.queries.row_count(), data_through=self.queries.freshness(),
+            version=__version__, store=where, rows=rows, data_through=data_through, advice=advice,
             sources=sources, leader=leader[0] if leader else None, leader_until=leader[1] if leader else None,
             runs=tuple(PlannedRun(job, what, at) for job, what, at in runs),
             approvals=tuple(WaitingApproval(r.id, r.action, r.resource_key, r.team, r.requested_by, r.expires_at)

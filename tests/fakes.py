@@ -221,7 +221,7 @@ class FakeCostQueries:
                       previous=sum((i.metric(spec.metric) for i in before), ZERO),
                       untagged=sum((i.metric(spec.metric) for i in now if i.tag(spec.untagged_key) is None), ZERO))
 
-    def groups(self, spec: CostSpec, grouping: Grouping) -> list[tuple[str, Decimal]]:
+    def groups(self, spec: CostSpec, grouping: Grouping, top: int | None = None) -> list[tuple[str, Decimal]]:
         sums: dict[str, Decimal] = {}
         for item in self._matching(spec, spec.start, spec.end):
             k = self.key(item, grouping)

@@ -240,7 +240,8 @@ class AthenaCostStore:
         current, untagged, prev = self._query(sql, params)[0]
         return Totals(self._money(current), self._money(prev), self._money(untagged))
 
-    def groups(self, spec: CostSpec, grouping: Grouping) -> list[tuple[str, Decimal]]:
+    def groups(self, spec: CostSpec, grouping: Grouping, top: int | None = None) -> list[tuple[str, Decimal]]:
+        """Every group (`top` is not pushed down to Athena: the caller's `top_groups` applies it)."""
         sql, params = sql_compile.groups_sql(spec, grouping, ())
         return [(str(k), self._money(c)) for k, c in self._query(sql, params)]
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import duckdb
 
-from bot.adapters import sql_compile
+from bot.adapters import duckdb_rollup, sql_compile
 from bot.adapters.sources.columns import (
     COST_TYPE,
     FOCUS_COLUMNS,
@@ -86,9 +86,11 @@ class DuckDBCostStore:
     """CostStore on an embedded DuckDB file (or `:memory:`)."""
 
     def __init__(self, path: Path | str, read_only: bool = False, threads: int | None = None,
-                 index_keys: Iterable[str] = ()) -> None:
-        """`index_keys`: tag keys to materialize as columns (see `index_tags`) when the store is first used."""
+                 index_keys: Iterable[str] = (), rollups: bool = True) -> None:
+        """`index_keys`: tag keys to materialize as columns (see `index_tags`) when the store is first used.
+        `rollups=False` answers every question from the line items (the rollup is still kept; benchmarks)."""
         self.path = str(path)
+        self._use_rollups = rollups
         self._threads = threads
         self._pending_index: tuple[str, ...] = tuple(index_keys)
         if self.path != ":memory:":
@@ -99,6 +101,7 @@ class DuckDBCostStore:
         self._tag_keys: tuple[str, ...] | None = None
         self._tag_columns: dict[str, str] | None = None
         self._generation: str | None = None
+        self._names: tuple[str | None, dict[str, str]] | None = None  # resource names as of an ingest
 
     # -- connections -------------------------------------------------------------------------------
     def _root(self) -> duckdb.DuckDBPyConnection:
@@ -123,8 +126,31 @@ class DuckDBCostStore:
                     con.execute(_SOURCE_FILES)
                     con.execute(_USAGE)
                     con.execute(_COMMITMENTS)
+                    self._upgrade_rollup(con)
+                elif not self._rollup_readable(con):
+                    self._use_rollups = False
                 self._con = con
             return self._con
+
+    def _upgrade_rollup(self, con: duckdb.DuckDBPyConnection) -> None:
+        """A new store, or one written before the rollup (or with other tag columns): build it, in place."""
+        columns = list(self._index(con).values())
+        if duckdb_rollup.current(con, columns):
+            return
+        con.execute("BEGIN TRANSACTION")
+        try:
+            duckdb_rollup.rebuild(con, columns)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def _rollup_readable(self, con: duckdb.DuckDBPyConnection) -> bool:
+        """Opened read-only: a store written before the rollup is answered from its line items."""
+        try:
+            return duckdb_rollup.current(con, list(self._index(con).values()))
+        except duckdb.Error:
+            return False
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         cur = self._root().cursor()
@@ -176,6 +202,7 @@ class DuckDBCostStore:
             summary = self._ingest(con, files, source, progress, list(replace), set(replace_sources), pairs)
         self._tag_keys = None
         self._tag_columns = None
+        self._names = None
         return summary
 
     def _ingest(
@@ -221,6 +248,7 @@ class DuckDBCostStore:
                 "DELETE FROM costs WHERE (x_Source, coalesce(BillingAccountId, ''), x_BillingPeriod) "
                 "IN (SELECT src, account, period FROM replace_keys)"
             )
+            duckdb_rollup.drop_replaced(con)
         now = datetime.now(UTC).replace(tzinfo=None)
         spellings = self._spellings(con)
         indexed = {col: spellings.get(k, [k]) for k, col in self._index(con).items()}
@@ -233,6 +261,7 @@ class DuckDBCostStore:
                 left_out = int(found[0]) - inserted if found else 0
                 if left_out:
                     notes.append(f"{raw.path.name}: {left_out:,} {mapping.left_out_note}")
+        duckdb_rollup.add_ingested(con, list(indexed), now)
         con.execute(
             "INSERT OR REPLACE INTO store_meta VALUES ('generation', ?)", [now.isoformat()]
         )
@@ -430,6 +459,8 @@ class DuckDBCostStore:
             for account, month in periods:
                 con.execute("DELETE FROM costs WHERE x_Source = ? AND coalesce(BillingAccountId, '') = ? "
                             "AND x_BillingPeriod = ?", [source, account, month])
+                duckdb_rollup.drop_period(con, source, account, month)
+        self._names = None
         return 0
 
     # -- usage metrics for allocation --------------------------------------------------------------------
@@ -514,6 +545,8 @@ class DuckDBCostStore:
                 con.execute("INSERT INTO tag_index VALUES (?, ?)", [key, column])
                 index[key] = column
                 added.append(key)
+            if added:
+                duckdb_rollup.rebuild(con, list(index.values()))
         self._tag_columns = None
         return added
 
@@ -543,44 +576,65 @@ class DuckDBCostStore:
         finally:
             con.close()
 
+    def _table(self, spec: CostSpec, grouping: Grouping | None) -> str:
+        """The daily rollup when it holds what the question asks about, else the line items."""
+        if self._use_rollups and sql_compile.rollup_serves(spec, grouping, self.tag_columns()):
+            return sql_compile.ROLLUP_TABLE
+        return "costs"
+
     def totals(self, spec: CostSpec, previous: tuple[date, date]) -> Totals:
-        sql, params = sql_compile.totals_sql(spec, previous, self.tag_keys(), self.tag_columns())
+        sql, params = sql_compile.totals_sql(spec, previous, self.tag_keys(), self.tag_columns(),
+                                             self._table(spec, None))
         current, untagged, prev = self._fetch(sql, params)[0]
         return Totals(current=Decimal(current), previous=Decimal(prev), untagged=Decimal(untagged))
 
-    def groups(self, spec: CostSpec, grouping: Grouping) -> list[tuple[str, Decimal]]:
-        sql, params = sql_compile.groups_sql(spec, grouping, self.tag_keys(), self.tag_columns())
+    def groups(self, spec: CostSpec, grouping: Grouping, top: int | None = None) -> list[tuple[str, Decimal]]:
+        sql, params = sql_compile.groups_sql(spec, grouping, self.tag_keys(), self.tag_columns(),
+                                             self._table(spec, grouping), top)
         return [(str(k), Decimal(c)) for k, c in self._fetch(sql, params)]
 
     def daily(self, spec: CostSpec, grouping: Grouping) -> list[DailyRow]:
-        sql, params = sql_compile.daily_sql(spec, grouping, self.tag_keys(), self.tag_columns())
+        sql, params = sql_compile.daily_sql(spec, grouping, self.tag_keys(), self.tag_columns(),
+                                            self._table(spec, grouping))
         return [DailyRow(d, str(k), Decimal(c)) for d, k, c in self._fetch(sql, params)]
 
     def quantities(self, spec: CostSpec, grouping: Grouping) -> list[tuple[str, Decimal]]:
         sql, params = sql_compile.quantities_sql(spec, grouping, self.tag_keys(), self.tag_columns())
         return [(str(k), Decimal(str(h))) for k, h in self._fetch(sql, params)]
 
+    def _days(self) -> str:
+        """Where the days with billing data are read: the rollup holds one row per day and combination."""
+        return sql_compile.ROLLUP_TABLE if self._use_rollups else "costs"
+
     def freshness(self) -> date | None:
-        row = self._fetch("SELECT max(ChargePeriodStart) FROM costs", {})[0]
+        row = self._fetch(f"SELECT max(ChargePeriodStart) FROM {self._days()}", {})[0]
         return row[0].date() if row[0] else None
 
     def first_day(self) -> date | None:
-        row = self._fetch("SELECT min(ChargePeriodStart) FROM costs", {})[0]
+        row = self._fetch(f"SELECT min(ChargePeriodStart) FROM {self._days()}", {})[0]
         return row[0].date() if row[0] else None
 
     def distinct_values(self, column: str) -> list[str]:
         if column not in sql_compile.ALLOWED_COLUMNS:
             raise ValueError(column)
-        rows = self._fetch(f"SELECT DISTINCT {quote_ident(column)} FROM costs WHERE {quote_ident(column)} "
+        table = self._days() if column in sql_compile.ROLLUP_COLUMNS else "costs"
+        rows = self._fetch(f"SELECT DISTINCT {quote_ident(column)} FROM {table} WHERE {quote_ident(column)} "
                            "IS NOT NULL ORDER BY 1", {})
         return [str(r[0]) for r in rows]
 
     def tag_values(self, key: str) -> list[str]:
-        sql, params = sql_compile.tag_values_sql(key, self.tag_keys(), self.tag_columns())
+        table = self._days() if key.lower() in self.tag_columns() else "costs"
+        sql, params = sql_compile.tag_values_sql(key, self.tag_keys(), self.tag_columns(), table)
         return [str(r[0]) for r in self._fetch(sql, params)]
 
     def resource_names(self) -> dict[str, str]:
-        return {str(i): str(n) for i, n in self._fetch(sql_compile.RESOURCE_NAMES_SQL, {})}
+        """Every resource's name; kept until the next ingest (200k resources take a scan of every line item)."""
+        generation = self.last_ingest()
+        cached = self._names
+        if cached is None or cached[0] != generation:
+            cached = (generation, {str(i): str(n) for i, n in self._fetch(sql_compile.RESOURCE_NAMES_SQL, {})})
+            self._names = cached
+        return dict(cached[1])
 
     def row_count(self) -> int:
         return int(self._fetch("SELECT count(*) FROM costs", {})[0][0])

@@ -129,8 +129,8 @@ class SharedCostStore:
         result: Totals = self._call("totals", spec, previous)
         return result
 
-    def groups(self, spec: CostSpec, grouping: Grouping) -> list[tuple[str, Decimal]]:
-        result: list[tuple[str, Decimal]] = self._call("groups", spec, grouping)
+    def groups(self, spec: CostSpec, grouping: Grouping, top: int | None = None) -> list[tuple[str, Decimal]]:
+        result: list[tuple[str, Decimal]] = self._call("groups", spec, grouping, top)
         return result
 
     def daily(self, spec: CostSpec, grouping: Grouping) -> list[DailyRow]:

@@ -15,6 +15,7 @@ from bot.adapters.sources.columns import quote_ident, quote_literal
 from bot.domain.spec import (
     DIRECT,
     NONE_KEY,
+    OTHER,
     UNTAGGED,
     AllOf,
     AnyOf,
@@ -34,6 +35,52 @@ ALLOWED_COLUMNS = {
     "ProviderName", "ChargeCategory", "ResourceType", "x_UsageType", "ResourceName",
     "x_Cluster", "x_Namespace", "x_Workload", "x_Node",
 }
+
+#: the daily rollup: line items summed per UTC day and these columns (plus the indexed tag columns, the source
+#: and billing period an ingest replaces by); it answers every question whose filters and groups it holds
+ROLLUP_TABLE = "daily_costs"
+ROLLUP_COLUMNS = ("BillingAccountId", "SubAccountId", "ProviderName", "ServiceName", "ServiceCategory", "RegionId",
+                  "ChargeCategory", "BillingCurrency", "x_Cluster", "x_Namespace")
+#: also kept whole in the rollup: a shared cluster's split charges carry the tags they are allocated to (NULL on
+#: every other line item), which teams' claims (`TeamRule.first`) read
+ROLLUP_MAPS = ("AllocatedTags",)
+
+
+def rollup_serves(spec: CostSpec, grouping: Grouping | None, tag_columns: Mapping[str, str]) -> bool:
+    """Whether the daily rollup holds every column the question filters or groups on (else: line items)."""
+    def tag(key: str) -> bool:
+        return key.lower() in tag_columns
+
+    def cond(c: Condition) -> bool:
+        if isinstance(c, TagsMatch):  # indexed tag columns; a split charge's allocated tags are kept whole
+            return c.column in ROLLUP_MAPS or all(tag(k) for k, _ in c.pairs)
+        if isinstance(c, ColumnIn | ColumnGlob):
+            return c.column in ROLLUP_COLUMNS
+        if isinstance(c, TagMissing):
+            return tag(c.key)
+        if isinstance(c, AllOf | AnyOf):
+            return all(cond(x) for x in c.conditions)
+        if isinstance(c, TeamIs):
+            return teams(c.rules)
+        return False  # a condition this function does not know: the line items answer it
+
+    def teams(rules: Sequence[TeamRule]) -> bool:
+        return all(cond(r.match) and (r.first is None or cond(r.first)) for r in rules)
+
+    def group(g: Grouping) -> bool:
+        if g.then is not None and not group(g.then):
+            return False
+        if g.kind == "teams":
+            return teams(g.teams) if g.teams else tag(g.target)
+        if g.kind == "rules":
+            return all(cond(c) for _, c in g.rules)
+        if g.kind == "tag":
+            return tag(g.target)
+        if g.kind == "column":
+            return g.target in ROLLUP_COLUMNS
+        return g.kind == "time"
+
+    return tag(spec.untagged_key) and all(cond(c) for c in spec.conditions) and (grouping is None or group(grouping))
 
 
 def like_pattern(glob: str) -> str:
@@ -150,10 +197,10 @@ class SqlBuilder:
         raise ValueError(grouping.kind)
 
 
-def tag_values_sql(key: str, tag_keys: Sequence[str], tag_columns: Mapping[str, str] | None = None
-                   ) -> tuple[str, dict[str, Any]]:
+def tag_values_sql(key: str, tag_keys: Sequence[str], tag_columns: Mapping[str, str] | None = None,
+                   table: str = "costs") -> tuple[str, dict[str, Any]]:
     """The distinct values of one tag key (any spelling) in the whole store."""
-    b = SqlBuilder(tag_keys, tag_columns)
+    b = SqlBuilder(tag_keys, tag_columns, table)
     value = b.tag(key)
     return f"SELECT DISTINCT {value} AS v FROM {b.table} WHERE {value} IS NOT NULL ORDER BY 1", b.params
 
@@ -164,10 +211,11 @@ RESOURCE_NAMES_SQL = ("SELECT ResourceId, coalesce(max(NULLIF(ResourceName, ''))
 
 
 def totals_sql(
-    spec: CostSpec, previous: tuple[date, date], tag_keys: Sequence[str], tag_columns: Mapping[str, str] | None = None
+    spec: CostSpec, previous: tuple[date, date], tag_keys: Sequence[str], tag_columns: Mapping[str, str] | None = None,
+    table: str = "costs",
 ) -> tuple[str, dict[str, Any]]:
-    """Current, previous and untagged totals in one scan."""
-    b = SqlBuilder(tag_keys, tag_columns)
+    """Current, previous and untagged totals in one scan (of `table`: line items, or the rollup that serves it)."""
+    b = SqlBuilder(tag_keys, tag_columns, table)
     metric = quote_ident(spec.metric)
     cur_start, cur_end = b.param(spec.start), b.param(spec.end)
     untagged = b.tag(spec.untagged_key)
@@ -186,21 +234,29 @@ def totals_sql(
 
 
 def groups_sql(
-    spec: CostSpec, grouping: Grouping, tag_keys: Sequence[str], tag_columns: Mapping[str, str] | None = None
+    spec: CostSpec, grouping: Grouping, tag_keys: Sequence[str], tag_columns: Mapping[str, str] | None = None,
+    table: str = "costs", top: int | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    b = SqlBuilder(tag_keys, tag_columns)
+    """Groups largest first; with `top`, the `top` largest and then the rest summed as one OTHER row (if any)."""
+    b = SqlBuilder(tag_keys, tag_columns, table)
     key = b.group_key(grouping)
     metric = quote_ident(spec.metric)
     where = b.where(spec, spec.start, spec.end)
-    sql = (f"SELECT {key} AS k, sum({metric}) AS cost FROM {b.table} WHERE {where} "
-           f"GROUP BY 1 ORDER BY cost DESC, k")
+    grouped = f"SELECT {key} AS k, sum({metric}) AS cost FROM {b.table} WHERE {where} GROUP BY 1"
+    if top is None:
+        return f"{grouped} ORDER BY cost DESC, k", b.params
+    n = b.param(int(top))
+    sql = (f"WITH g AS ({grouped}), r AS (SELECT k, cost, row_number() OVER (ORDER BY cost DESC, k) AS n FROM g) "
+           f"SELECT k, cost FROM (SELECT k, cost, n FROM r WHERE n <= {n} UNION ALL "
+           f"SELECT {quote_literal(OTHER)}, sum(cost), {n} + 1 FROM r WHERE n > {n} GROUP BY 1) ORDER BY n")
     return sql, b.params
 
 
 def daily_sql(
-    spec: CostSpec, grouping: Grouping, tag_keys: Sequence[str], tag_columns: Mapping[str, str] | None = None
+    spec: CostSpec, grouping: Grouping, tag_keys: Sequence[str], tag_columns: Mapping[str, str] | None = None,
+    table: str = "costs",
 ) -> tuple[str, dict[str, Any]]:
-    b = SqlBuilder(tag_keys, tag_columns)
+    b = SqlBuilder(tag_keys, tag_columns, table)
     key = b.group_key(grouping)
     metric = quote_ident(spec.metric)
     where = b.where(spec, spec.start, spec.end)

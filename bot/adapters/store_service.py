@@ -316,8 +316,8 @@ class StoreClient:
         result: Totals = self._call("totals", spec=spec, previous=previous)
         return result
 
-    def groups(self, spec: CostSpec, grouping: Grouping) -> list[tuple[str, Decimal]]:
-        return [(str(k), v) for k, v in self._call("groups", spec=spec, grouping=grouping)]
+    def groups(self, spec: CostSpec, grouping: Grouping, top: int | None = None) -> list[tuple[str, Decimal]]:
+        return [(str(k), v) for k, v in self._call("groups", spec=spec, grouping=grouping, top=top)]
 
     def daily(self, spec: CostSpec, grouping: Grouping) -> list[DailyRow]:
         return list(self._call("daily", spec=spec, grouping=grouping))

@@ -53,6 +53,7 @@ class OperatorStatus:
     runs: tuple[PlannedRun, ...]
     approvals: tuple[WaitingApproval, ...]
     errors: tuple[RecentError, ...]
+    advice: tuple[str, ...] = ()  # the store has outgrown one machine: what to do (bot/domain/capacity.py)
 
     def to_json(self) -> dict[str, Any]:
         def when(value: datetime | date | None) -> str | None:
@@ -67,4 +68,5 @@ class OperatorStatus:
             "approvals": [{"id": a.request_id, "action": a.action, "resource": a.resource_key, "team": a.team,
                            "requested_by": a.requested_by, "expires_at": when(a.expires_at)} for a in self.approvals],
             "errors": [{"at": when(e.at), "what": e.what, "error": e.error} for e in self.errors],
+            "advice": list(self.advice),
         }

@@ -286,6 +286,8 @@ def render_status(status: OperatorStatus) -> RenderableType:
     overview.add_row("scheduler", Text(f"{status.leader} (lease until {when(status.leader_until)})"
                                        if status.leader else "no active scheduler"))
     parts: list[RenderableType] = [overview]
+    if status.advice:
+        parts.append(Text("Beyond one machine: " + "; ".join(status.advice) + ".", style="bold yellow"))
     sources = Table(title="Sources")
     for col in ("source", "rows", "last change", "last sync", "in costbot.yml"):
         sources.add_column(col)

@@ -72,7 +72,7 @@ class AnswerService:
         groups: tuple[Group, ...] = ()
         grouping = self.scopes.grouping(query)
         if grouping is not None:
-            rows = self.queries.groups(spec, grouping)  # largest first
+            rows = self.queries.groups(spec, grouping, query.top)  # largest first
             groups = self._named(top_groups([Group(k, c) for k, c in rows], query.top), query)
         answer = CostAnswer(
             query=query,

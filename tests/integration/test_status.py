@@ -49,6 +49,7 @@ def test_status_reports_store_sources_scheduler_approvals_and_errors(
     assert report["version"] == "0.1.0"
     assert report["store"] == "opened by this command (no costbot service holds it)"
     assert report["rows"] == 3717 and report["data_through"] == "2026-11-27"
+    assert report["advice"] == []  # one machine serves this store well: no warehouse recommended
     assert [(s["name"], s["rows"], s["configured"]) for s in report["sources"]] == [("demo", 3717, False),
                                                                                      ("lake", 0, True)]
     assert report["scheduler"]["leader"] == "web-1-4242-abcdef"
