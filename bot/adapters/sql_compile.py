@@ -44,6 +44,8 @@ ROLLUP_COLUMNS = ("BillingAccountId", "SubAccountId", "ProviderName", "ServiceNa
 #: also kept whole in the rollup: a shared cluster's split charges carry the tags they are allocated to (NULL on
 #: every other line item), which teams' claims (`TeamRule.first`) read
 ROLLUP_MAPS = ("AllocatedTags",)
+#: a line item no team can claim as a shared cluster's split charge (see `team_case`)
+NO_CLAIM = "(AllocatedTags IS NULL AND x_Namespace IS NULL)"
 
 
 def rollup_serves(spec: CostSpec, grouping: Grouping | None, tag_columns: Mapping[str, str]) -> bool:
@@ -134,10 +136,32 @@ class SqlBuilder:
         return refs[0] if len(refs) == 1 else f"coalesce({', '.join(refs)})"
 
     def team_case(self, rules: Sequence[TeamRule]) -> str:
-        """The line item's team: shared-cluster claims (`first`) of every team before any team's tags."""
+        """The line item's team: shared-cluster claims (`first`) of every team before any team's tags. A line item
+        that is no split charge (no allocated tags, no namespace: nearly all of a bill) cannot meet a claim, so it
+        only goes through the tags."""
+        by_tags = " ".join(f"WHEN {self.condition(r.match)} THEN {self.param(r.name)}" for r in rules)
         firsts = [f"WHEN {self.condition(r.first)} THEN {self.param(r.name)}" for r in rules if r.first is not None]
-        cases = " ".join([*firsts, *(f"WHEN {self.condition(r.match)} THEN {self.param(r.name)}" for r in rules)])
-        return f"CASE {cases} ELSE {quote_literal(UNTAGGED)} END"
+        if not firsts:
+            return f"CASE {by_tags} ELSE {quote_literal(UNTAGGED)} END"
+        return (f"CASE WHEN {NO_CLAIM} THEN (CASE {by_tags} ELSE {quote_literal(UNTAGGED)} END) "
+                f"ELSE (CASE {' '.join(firsts)} {by_tags} ELSE {quote_literal(UNTAGGED)} END) END")
+
+    def team_is(self, cond: TeamIs) -> str:
+        """`TeamIs` as a filter. Where teams are told apart by one tag key with distinct values (team: ml, team:
+        vision, …) at most one team's tags match a line item, so outside shared-cluster claims the team's own tag
+        comparison decides, which the engine evaluates far faster than the whole CASE."""
+        own = [r for r in cond.rules if r.name == cond.name]
+        keys = {k.lower() for r in cond.rules for k, _ in r.match.pairs}
+        values = [v.lower() for r in cond.rules for _, v in r.match.pairs]
+        exclusive = (all(len(r.match.pairs) == 1 and r.match.column == "Tags" for r in cond.rules)
+                     and len(keys) == 1 and len(values) == len(set(values)) and len(own) == 1)
+        whole = f"({self.team_case(cond.rules)}) = {self.param(cond.name)}"
+        if not exclusive:
+            return whole
+        mine = self.condition(own[0].match)
+        if not any(r.first is not None for r in cond.rules):
+            return f"coalesce({mine}, FALSE)"
+        return f"(CASE WHEN {NO_CLAIM} THEN coalesce({mine}, FALSE) ELSE {whole} END)"
 
     def condition(self, cond: Condition) -> str:
         if isinstance(cond, TagsMatch):
@@ -145,7 +169,7 @@ class SqlBuilder:
             parts = [f"lower({value(k)}) = lower({self.param(v)})" for k, v in cond.pairs]
             return "(" + " AND ".join(parts) + ")"
         if isinstance(cond, TeamIs):
-            return f"({self.team_case(cond.rules)}) = {self.param(cond.name)}"
+            return self.team_is(cond)
         if isinstance(cond, ColumnIn):
             if cond.column not in ALLOWED_COLUMNS:
                 raise ValueError(f"column {cond.column} cannot be filtered")
