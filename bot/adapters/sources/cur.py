@@ -68,6 +68,18 @@ def is_cur(raw: RawFile) -> bool:
     return index.get("line_item_unblended_cost") is not None
 
 
+def _resource_tag_entries(index: ColumnIndex) -> str | None:
+    """CUR 2.0's `resource_tags` as a list of map entries, whether the file holds a map or JSON text (None without
+    the column)."""
+    tags_col = index.get("resource_tags")
+    if tags_col is None:
+        return None
+    if tags_col.type.upper().startswith("MAP"):
+        return f"map_entries(CAST({tags_col.ref} AS MAP(VARCHAR, VARCHAR)))"
+    return (f"map_entries(CASE WHEN json_valid({text_expr(tags_col.ref)}) THEN "
+            f"json_transform({text_expr(tags_col.ref)}, '\"MAP(VARCHAR, VARCHAR)\"') END)")
+
+
 def _tags_expr(raw: RawFile, index: ColumnIndex) -> str:
     entries: list[str] = []
     for col in raw.columns:
@@ -77,13 +89,8 @@ def _tags_expr(raw: RawFile, index: ColumnIndex) -> str:
     parts = []
     if entries:
         parts.append(f"map_from_entries(list_filter([{', '.join(entries)}], lambda e: e.value IS NOT NULL))")
-    tags_col = index.get("resource_tags")
-    if tags_col is not None:
-        if tags_col.type.upper().startswith("MAP"):
-            source = f"map_entries(CAST({tags_col.ref} AS MAP(VARCHAR, VARCHAR)))"
-        else:
-            source = (f"map_entries(CASE WHEN json_valid({text_expr(tags_col.ref)}) THEN "
-                      f"json_transform({text_expr(tags_col.ref)}, '\"MAP(VARCHAR, VARCHAR)\"') END)")
+    source = _resource_tag_entries(index)
+    if source is not None:
         parts.append(
             f"map_from_entries(list_transform(list_filter(coalesce({source}, []), "
             f"lambda e: starts_with(e.key, 'user_') AND coalesce(e.value, '') <> ''), "
@@ -107,13 +114,8 @@ def _eks_tags_expr(raw: RawFile, index: ColumnIndex) -> str:
     parts = []
     if entries:
         parts.append(f"map_from_entries(list_filter([{', '.join(entries)}], lambda e: e.value IS NOT NULL))")
-    tags_col = index.get("resource_tags")
-    if tags_col is not None:
-        if tags_col.type.upper().startswith("MAP"):
-            source = f"map_entries(CAST({tags_col.ref} AS MAP(VARCHAR, VARCHAR)))"
-        else:
-            source = (f"map_entries(CASE WHEN json_valid({text_expr(tags_col.ref)}) THEN "
-                      f"json_transform({text_expr(tags_col.ref)}, '\"MAP(VARCHAR, VARCHAR)\"') END)")
+    source = _resource_tag_entries(index)
+    if source is not None:
         parts.append(f"map_from_entries(list_filter(coalesce({source}, []), "
                      f"lambda e: (starts_with(e.key, 'aws_eks_') OR starts_with(e.key, 'aws_ecs_')) "
                      f"AND coalesce(e.value, '') <> ''))")
