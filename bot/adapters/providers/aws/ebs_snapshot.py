@@ -103,11 +103,7 @@ class EbsSnapshots(AwsKind):
             raise ProviderError(f"the volume of {ref.id} exists again; the snapshot was kept")
         ec2 = self.client(ref.account, ref.region, "ec2")
         if dry_run:
-            try:
-                ec2.delete_snapshot(SnapshotId=ref.id, DryRun=True)
-            except ClientError as exc:
-                if error_code(exc) != "DryRunOperation":
-                    raise aws_failure("ec2 DeleteSnapshot (dry run)", exc) from exc
+            self.dry_call("ec2 DeleteSnapshot", ec2.delete_snapshot, SnapshotId=ref.id)
             return f"would delete snapshot {ref.id} ({current.size_gib} GiB)"
         self.call("ec2 DeleteSnapshot", ec2.delete_snapshot, SnapshotId=ref.id)
         return f"deleted snapshot {ref.id} ({current.size_gib} GiB)"

@@ -142,11 +142,7 @@ class EbsVolumes(AwsKind):
             detail = f" ({iops:,} IOPS, {mibps} MiB/s)"
         ec2 = self.client(ref.account, ref.region, "ec2")
         if dry_run:
-            try:
-                ec2.modify_volume(DryRun=True, **kwargs)
-            except ClientError as exc:
-                if error_code(exc) != "DryRunOperation":
-                    raise aws_failure("ec2 ModifyVolume (dry run)", exc) from exc
+            self.dry_call("ec2 ModifyVolume", ec2.modify_volume, **kwargs)
             return f"would change {ref.id} from {current.type} to {new_type}{detail}, online"
         self.call("ec2 ModifyVolume", ec2.modify_volume, **kwargs)
         return f"changed {ref.id} from {current.type} to {new_type}{detail}, online"
@@ -191,11 +187,7 @@ class EbsVolumes(AwsKind):
             raise ProviderError(f"{ref.id} is attached now; it was kept")
         ec2 = self.client(ref.account, ref.region, "ec2")
         if dry_run:
-            try:
-                ec2.create_snapshot(VolumeId=ref.id, DryRun=True)
-            except ClientError as exc:
-                if error_code(exc) != "DryRunOperation":
-                    raise aws_failure("ec2 CreateSnapshot (dry run)", exc) from exc
+            self.dry_call("ec2 CreateSnapshot", ec2.create_snapshot, VolumeId=ref.id)
             return f"would snapshot {ref.id} ({vol['Size']} GiB), then delete it"
         own = [t for t in vol.get("Tags", []) if not t["Key"].startswith(("aws:", "costbot:"))]
         kept = [{"Key": VOLUME_ID_TAG, "Value": ref.id},
@@ -233,11 +225,7 @@ class EbsVolumes(AwsKind):
         own = [{"Key": k, "Value": v} for k, v in tags.items() if not k.startswith(("aws:", "costbot:"))]
         own.append({"Key": "costbot:restored-from", "Value": f"{ref.id} ({snap['SnapshotId']})"})
         if dry_run:
-            try:
-                ec2.create_volume(DryRun=True, **kwargs)
-            except ClientError as exc:
-                if error_code(exc) != "DryRunOperation":
-                    raise aws_failure("ec2 CreateVolume (dry run)", exc) from exc
+            self.dry_call("ec2 CreateVolume", ec2.create_volume, **kwargs)
             return f"would create a volume from {snap['SnapshotId']} in {kwargs['AvailabilityZone']}"
         vol = self.call("ec2 CreateVolume", ec2.create_volume, TagSpecifications=[
             {"ResourceType": "volume", "Tags": own}], **kwargs)

@@ -71,21 +71,12 @@ class Ec2Instances(AwsKind):
         return found[0] if found else None
 
     # -- actions ---------------------------------------------------------------------------------------------
-    def _dry(self, what: str, fn: Any, **kwargs: Any) -> None:
-        """EC2's own DryRun: permission and request checked, nothing changed."""
-        try:
-            fn(DryRun=True, **kwargs)
-        except ClientError as exc:
-            if error_code(exc) == "DryRunOperation":
-                return
-            raise aws_failure(f"{what} (dry run)", exc) from exc
-
     def _power(self, ref: ResourceRef, on: bool, dry_run: bool) -> str:
         ec2 = self.client(ref.account, ref.region, "ec2")
         call = ec2.start_instances if on else ec2.stop_instances
         what = f"ec2 {'Start' if on else 'Stop'}Instances"
         if dry_run:
-            self._dry(what, call, InstanceIds=[ref.id])
+            self.dry_call(what, call, InstanceIds=[ref.id])
             return f"would {'start' if on else 'stop'} {ref.id}"
         self.call(what, call, InstanceIds=[ref.id])
         return f"{'started' if on else 'stopped'} {ref.id}"
@@ -114,7 +105,7 @@ class Ec2Instances(AwsKind):
         was_running = current.state in ("running", "pending")
         if dry_run:
             if was_running:
-                self._dry("ec2 StopInstances", ec2.stop_instances, InstanceIds=[ref.id])
+                self.dry_call("ec2 StopInstances", ec2.stop_instances, InstanceIds=[ref.id])
             return (f"would {'stop, ' if was_running else ''}change {ref.id} from {current.type} to {new_type}"
                     f"{' and start it again' if was_running else ''}")
         if was_running:

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from bot.adapters.providers.aws.errors import call
+from botocore.exceptions import ClientError
+
+from bot.adapters.providers.aws.errors import aws_failure, call, error_code
 from bot.adapters.providers.aws.session import AccountSessions
 from bot.adapters.providers.aws.sizes import is_gpu_type, smaller_type
 from bot.domain.errors import ProviderError
@@ -151,6 +153,15 @@ class AwsKind:
 
     def call(self, what: str, fn: Any, **kwargs: Any) -> Any:
         return call(what, fn, **kwargs)
+
+    def dry_call(self, what: str, fn: Any, **kwargs: Any) -> None:
+        """EC2's own DryRun: permission and request checked, nothing changed."""
+        try:
+            fn(DryRun=True, **kwargs)
+        except ClientError as exc:
+            if error_code(exc) == "DryRunOperation":
+                return
+            raise aws_failure(f"{what} (dry run)", exc) from exc
 
     def list(self, account: str, region: str) -> list[Resource]:
         raise NotImplementedError
