@@ -77,6 +77,21 @@ def storage(aws: Any, tmp_path: Path) -> Iterator[tuple[RunningBot, dict[str, st
         bot.stub.stop()
 
 
+
+def click_all_at_once(url: str, bodies: list[bytes]) -> None:
+    """Each signed click on its own thread, all released together; each gets its 200."""
+    barrier = threading.Barrier(len(bodies))
+
+    def go(body: bytes) -> None:
+        barrier.wait()
+        assert post(url, body, SECRET)[0] == 200
+
+    threads = [threading.Thread(target=go, args=(b,)) for b in bodies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
 def test_a_gp2_volume_is_offered_gp3_with_the_saving_from_its_own_billing_lines(storage) -> None:  # type: ignore[no-untyped-def]
     bot, ids, proxy = storage
     result = bot.services.scans.scan()
@@ -150,17 +165,7 @@ def test_twenty_concurrent_clicks_change_the_volume_once(storage) -> None:  # ty
     vid = ids["ml-data"]
     bodies = [actions_body("costbot_resize", key(vid), bot.stub.response_url(f"c{i}"), user_id=APPROVER)
               for i in range(20)]
-    barrier = threading.Barrier(len(bodies))
-
-    def go(body: bytes) -> None:
-        barrier.wait()
-        assert post(bot.events_url, body, SECRET)[0] == 200
-
-    threads = [threading.Thread(target=go, args=(b,)) for b in bodies]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    click_all_at_once(bot.events_url, bodies)
     bot.stub.wait_for(lambda cs: len([c for c in cs if c.kind == "response"]) == 20, timeout=120)
     assert proxy.counts["ModifyVolume"] == 1 and volume_state(vid)["VolumeType"] == "gp3"
     done = [e for e in bot.services.actions.audit(100) if e.resource_key == key(vid) and e.result == "succeeded"]
@@ -306,17 +311,7 @@ def test_ten_concurrent_clicks_add_the_rule_once_and_a_rule_set_meanwhile_is_kep
     proxy.reset()
     bodies = [actions_body("costbot_resize", bucket_key("ml-archive"), bot.stub.response_url(f"b{i}"),
                            user_id=APPROVER) for i in range(10)]
-    barrier = threading.Barrier(len(bodies))
-
-    def go(body: bytes) -> None:
-        barrier.wait()
-        assert post(bot.events_url, body, SECRET)[0] == 200
-
-    threads = [threading.Thread(target=go, args=(b,)) for b in bodies]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    click_all_at_once(bot.events_url, bodies)
     bot.stub.wait_for(lambda cs: len([c for c in cs if c.kind == "response"]) == 10, timeout=120)
     assert proxy.counts["PutBucketLifecycleConfiguration"] == 1
     rules = (lifecycle("ml-archive") or {})["Rules"]
@@ -431,17 +426,7 @@ def test_twenty_concurrent_delete_clicks_snapshot_and_delete_once(unattached) ->
     proxy.reset()
     bodies = [actions_body("costbot_delete", key(ids["ml-old"]), bot.stub.response_url(f"k{i}"), user_id=APPROVER)
               for i in range(20)]
-    barrier = threading.Barrier(len(bodies))
-
-    def go(body: bytes) -> None:
-        barrier.wait()
-        assert post(bot.events_url, body, SECRET)[0] == 200
-
-    threads = [threading.Thread(target=go, args=(b,)) for b in bodies]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    click_all_at_once(bot.events_url, bodies)
     bot.stub.wait_for(lambda cs: len([c for c in cs if c.kind == "response"]) == 20, timeout=120)
     assert proxy.counts["CreateSnapshot"] == 1 and proxy.counts["DeleteVolume"] == 1
     assert len(snapshots_of(ids["ml-old"])) == 1 and not exists(ids["ml-old"])
