@@ -311,6 +311,8 @@ class RulesConfig(_Strict):
     scan_every_hours: int = Field(default=6, ge=1, le=168)
     unattached_days: int = Field(default=14, ge=1, le=3650)  # an unattached volume this old: Snapshot & delete
     snapshot_retention_days: int = Field(default=90, ge=1, le=3650)  # a snapshot of a gone volume: Delete
+    # an EC2 instance with any of these tags does batch training: on on-demand capacity, it is offered spot
+    training_tags: dict[str, str] = Field(default_factory=lambda: {"workload": "training"})
 
 
 class AllocationRule(_Strict):

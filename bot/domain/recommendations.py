@@ -15,10 +15,8 @@ TIER = "tier"  # storage on a dearer tier than it needs (EBS gp2 -> gp3): change
 UNATTACHED = "unattached"  # storage nothing uses (an EBS volume attached to nothing): Snapshot & delete
 ORPHANED = "orphaned"  # a copy whose original is gone, past its retention (an EBS snapshot): Delete
 SPOT = "spot"  # a training run on on-demand capacity: use spot next time (Remind me on the next run / Dismiss)
-SPOT_TAG = "costbot:spot"  # on a training job: `dismissed` (it and its later runs) or `remind-next-run` (it only)
+SPOT_TAG = "costbot:spot"  # on a training run: `dismissed` (it and its later runs) or `remind-next-run` (it only)
 SPOT_DISMISSED, SPOT_REMIND = "dismissed", "remind-next-run"
-SPOT_CHANGE = ("use_spot_instances=True, max_wait at least max_run (time to wait for capacity), and "
-               "checkpoint_s3_uri so an interrupted run resumes")
 
 
 @dataclass(frozen=True)
@@ -76,7 +74,8 @@ def _busiest(usage: Utilization) -> str:
 
 def assess(resource: Resource, usage: Utilization, rules: Rules, today: date,
            resize: ResizeOption | None = None) -> Finding | Cleared:
-    """The one judgement of a resource: a finding (idle beats oversized), or why there is none. Protected,
+    """The one judgement of a resource: a finding (idle beats spot for training, which beats
+    oversized), or why there is none. Protected,
     snoozed, stopped or not running resources are never flagged; storage (`INVENTORY`) is judged on its tier.
     How idleness is judged is the resource's own (`idle_signal`); oversized needs a smaller size the provider
     offers (`resize`). Savings are the provider's estimates."""
@@ -114,6 +113,9 @@ def assess(resource: Resource, usage: Utilization, rules: Rules, today: date,
         if usage.network_max is not None:
             parts.append(f"network ≤ {usage.network_max / 1e6:.1f} MB/h")
         return Finding(IDLE, f"idle for {usage.hours} h ({', '.join(parts)})", monthly_savings=resource.stop_savings)
+    spot = _spot(resource)  # busy training on on-demand capacity: spot for its next run, before any resize
+    if spot is not None:
+        return spot
     busy = Cleared(f"{name} is busy again{_busiest(usage)}")
     if resize is None or not resource.supports("resize"):
         return busy
@@ -128,14 +130,23 @@ def assess(resource: Resource, usage: Utilization, rules: Rules, today: date,
                    if busiest is not None else busy.reason)
 
 
+def _spot(resource: Resource) -> Finding | None:
+    """A training run on on-demand capacity that spot would have made cheaper: advice for its next run (the
+    provider's words), with what spot would have saved; the scan replaces the saving with the run's billed cost."""
+    if resource.spot_discount is None:
+        return None
+    return Finding(SPOT, resource.spot_reason or f"runs on on-demand capacity; spot typically saves "
+                                                 f"{resource.spot_discount:.0%} on {resource.type}",
+                   monthly_savings=resource.spot_savings, price_ratio=1 - resource.spot_discount)
+
+
 def _storage(resource: Resource, rules: Rules, today: date, resize: ResizeOption | None) -> Finding | Cleared:
     """Storage is judged on what it is, not on metrics: nothing uses it and it is older than the rule's days
     (the provider offers `delete` only for what nothing uses), else a cheaper tier the provider offers for the
     same size and at least the same baseline performance (`resize`)."""
-    if resource.spot_discount is not None:
-        return Finding(SPOT, f"ran on on-demand capacity; managed spot training typically saves "
-                             f"{resource.spot_discount:.0%} on {resource.type} — next run: {SPOT_CHANGE}",
-                       monthly_savings=resource.spot_savings, price_ratio=1 - resource.spot_discount)
+    spot = _spot(resource)
+    if spot is not None:
+        return spot
     if resource.supports("delete"):
         created = resource.launched_at.date() if resource.launched_at is not None else None
         age = (today - created).days if created is not None else None

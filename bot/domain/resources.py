@@ -84,10 +84,12 @@ class Resource:
     delete_savings: Decimal | None = None
     delete_price_ratio: Decimal | None = None
     is_copy: bool = False  # a backup of something gone (a snapshot): kept for a retention, its delete is final
-    # a run on on-demand capacity that spot would have made cheaper (training jobs): the share spot saves, and
-    # what it would have saved on this run at list price; None when it ran on spot or was set aside
+    # a training run on on-demand capacity that spot would have made cheaper (SageMaker training jobs, EC2
+    # instances doing batch training): the share spot saves, what it would have saved at list price, and the
+    # advice in the provider's own words (what to change on the next run); None when it runs on spot or was set aside
     spot_discount: Decimal | None = None
     spot_savings: Decimal | None = None
+    spot_reason: str | None = None
 
     def supports(self, action: str) -> bool:
         return action in self.capabilities

@@ -129,3 +129,101 @@ def test_only_the_owning_team_sets_a_run_aside(training) -> None:  # type: ignor
     reply = click(bot, "costbot_dismiss", key("bert-ft-2026-11-20"), "U0OUTSIDE", "o1")
     assert "only team-ml's members and approvers can set bert-ft-2026-11-20 aside" in blocks_text(reply["blocks"])
     assert "costbot:spot" not in tags_of("bert-ft-2026-11-20")
+
+
+# --- EC2 instances doing batch training ---------------------------------------------------------------------------
+TRAIN_BILLED = Decimal("1468.80")  # train-llm-2026-11-20: p3.8xlarge for 120 h at $12.24
+
+
+@pytest.fixture
+def gpu_training(aws: Any, tmp_path: Path) -> Iterator[tuple[RunningBot, dict[str, str]]]:
+    from tests.integration.aws_world import instance_metrics, launch
+
+    ids = {"train-llm-2026-11-20": launch("train-llm-2026-11-20", "p3.8xlarge", {"team": "ml", "workload": "training"}),
+           "train-llm-2026-11-27": launch("train-llm-2026-11-27", "g5.xlarge", {"team": "ml", "Workload": "Training"}),
+           "train-idle": launch("train-idle", "g5.xlarge", {"team": "ml", "workload": "training"}),
+           "dev-box": launch("dev-box", "g5.xlarge", {"team": "ml"}),
+           "serving": launch("serving", "g5.xlarge", {"team": "ml", "workload": "inference"})}
+    spot = boto3.client("ec2", region_name=REGION).run_instances(
+        ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="p3.2xlarge",
+        InstanceMarketOptions={"MarketType": "spot"},
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [
+            {"Key": "Name", "Value": "train-on-spot"}, {"Key": "team", "Value": "ml"},
+            {"Key": "workload", "Value": "training"}]}])
+    ids["train-on-spot"] = spot["Instances"][0]["InstanceId"]
+    for name, ident in ids.items():
+        idle = name == "train-idle"
+        instance_metrics(ident, cpu=1.0 if idle else 85.0, gpu=0.0 if idle else 97.0,
+                         net=1_000 if idle else 90_000_000, hours=8 * 24)
+    day = date.fromisoformat(TODAY) - timedelta(days=5)
+    billing = write_focus(tmp_path / "billing" / "ec2.csv", [
+        Line(day, TRAIN_BILLED, {"team": "ml", "workload": "training"}, "Amazon Elastic Compute Cloud",
+             f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/{ids['train-llm-2026-11-20']}", Decimal(120),
+             "BoxUsage:p3.8xlarge")])
+    data = tmp_path / "data"
+    data.mkdir()
+    bot, server = start_bot(tmp_path, data, CONFIG)
+    bot.services.ingest.ingest([billing])
+    aws.reset()
+    try:
+        yield bot, ids
+    finally:
+        server.close()
+        bot.stub.stop()
+
+
+def test_ec2_training_on_demand_is_offered_spot_for_its_next_launch(gpu_training) -> None:  # type: ignore[no-untyped-def]
+    bot, ids = gpu_training
+    result = bot.services.scans.scan()
+    offered = spot_recs(result)
+    # the tagged on-demand ones (tags compared without case); not the spot one, not the idle one (Stop saves more),
+    # not the untagged or inference boxes
+    assert set(offered) == {"train-llm-2026-11-20", "train-llm-2026-11-27"}
+    assert {r.name: r.kind for r in result.recommendations if r.name == "train-idle"} == {"train-idle": "idle"}
+    billed = offered["train-llm-2026-11-20"]
+    assert billed.resource_key == f"aws|{ACCOUNT}|{REGION}|ec2|{ids['train-llm-2026-11-20']}"
+    assert billed.monthly_savings == TRAIN_BILLED * Decimal("0.70") == Decimal("1028.16")  # p3: 70 %
+    assert billed.reason.startswith("batch training on on-demand capacity; Spot typically saves 70% on p3.8xlarge — "
+                                    "next launch: launch it on Spot capacity (RunInstances InstanceMarketOptions")
+    assert "checkpoint to S3" in billed.reason and "$1,468.80 in the bill over the last 30 days × 70%" in billed.reason
+    listed = offered["train-llm-2026-11-27"]  # not in the bill: a month of its list price × 70 %
+    assert listed.monthly_savings == Decimal("1.006") * 730 * Decimal("0.70")
+    posts = [c for c in bot.stub.api_calls("chat.postMessage") if c.args["channel"] == "C0TEAMML1"]
+    labels = {e["text"]["text"] for p in posts for b in p.args["blocks"] if b["type"] == "actions"
+              for e in b["elements"] if "train-llm" in str(b)}
+    assert {"Remind me on the next run", "Dismiss"} <= labels and "Stop" not in labels and not any(
+        label.startswith("Resize") for label in labels)
+
+
+def test_dismissing_an_ec2_training_box_tags_it_and_covers_its_later_launches(gpu_training) -> None:  # type: ignore[no-untyped-def]
+    from tests.integration.aws_world import instance_metrics, launch, state_of, tags_of
+
+    bot, ids = gpu_training
+    bot.services.scans.scan()
+    first = f"aws|{ACCOUNT}|{REGION}|ec2|{ids['train-llm-2026-11-20']}"
+    click(bot, "costbot_dismiss", first, APPROVER, "e1")
+    assert tags_of(ids["train-llm-2026-11-20"])["costbot:spot"] == "dismissed"
+    assert state_of(ids["train-llm-2026-11-20"]) == ("running", "p3.8xlarge")  # advice only: nothing changed
+    for name in ("train-llm-2026-12-01", "finetune-7"):  # a later launch of the same run family, another family
+        ident = launch(name, "p3.8xlarge", {"team": "ml", "workload": "training"})
+        instance_metrics(ident, cpu=85.0, gpu=97.0, net=90_000_000, hours=8 * 24)
+    assert set(spot_recs(bot.services.scans.scan())) == {"finetune-7"}  # train-llm-2026-11-27 and -12-01 too
+    assert [(e.actor, e.action, e.after) for e in bot.services.actions.audit(5) if e.action == "dismiss"] == [
+        (APPROVER, "dismiss", "costbot:spot=dismissed")]
+
+
+def test_the_training_tags_are_configurable(aws: Any, tmp_path: Path) -> None:
+    from tests.integration.aws_world import instance_metrics, launch
+
+    batch = launch("nightly-batch", "g5.xlarge", {"team": "ml", "job-type": "batch"})
+    tagged_default = launch("train-x", "g5.xlarge", {"team": "ml", "workload": "training"})
+    for ident in (batch, tagged_default):
+        instance_metrics(ident, cpu=85.0, gpu=97.0, net=90_000_000, hours=8 * 24)
+    data = tmp_path / "data"
+    data.mkdir()
+    bot, server = start_bot(tmp_path, data, {**CONFIG, "rules": {"training_tags": {"job-type": "batch"}}})
+    try:
+        assert set(spot_recs(bot.services.scans.scan())) == {"nightly-batch"}
+    finally:
+        server.close()
+        bot.stub.stop()

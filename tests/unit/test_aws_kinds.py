@@ -244,9 +244,11 @@ def test_a_provider_scans_only_the_kinds_its_config_lists() -> None:
 
 
 @pytest.mark.parametrize(("itype", "discount"), [("ml.p3.2xlarge", "0.70"), ("ml.p4d.24xlarge", "0.60"),
-                                                 ("ml.g5.12xlarge", "0.70"), ("ml.x9.huge", "0.60")])
+                                                 ("ml.g5.12xlarge", "0.70"), ("ml.x9.huge", "0.60"),
+                                                 ("p3.8xlarge", "0.70"), ("g5.xlarge", "0.70"), ("p5.48xlarge", "0.50"),
+                                                 ("x9.huge", "0.60")])
 def test_spot_discounts_are_per_family_with_a_conservative_default(itype: str, discount: str) -> None:
-    from bot.adapters.providers.aws.sagemaker_training import discount_for, run_family
+    from bot.adapters.providers.aws.spot import discount_for, run_family
 
     assert discount_for(itype) == Decimal(discount)
     assert run_family("bert-ft-2026-11-20") == run_family("BERT-FT-2026-11-27") == "bert-ft"

@@ -55,6 +55,23 @@ def test_oversized_uses_p95_over_the_days_and_names_the_smaller_size() -> None:
     assert evaluate(fixed, busy_ish, RULES, TODAY, resize=smaller) is None
 
 
+def test_a_training_box_is_stopped_when_idle_else_offered_spot_before_any_resize() -> None:
+    from bot.domain.recommendations import SPOT
+
+    trains = res("m5.4xlarge", price="0.768", spot_discount=Decimal("0.70"), spot_savings=Decimal("392.45"),
+                 spot_reason="batch training on on-demand capacity; next launch: spot")
+    idle = Utilization(hours=24, cpu_max=3, gpu_max=1, network_max=1e5, days=7, cpu_p95=3, gpu_p95=1)
+    busy_ish = Utilization(hours=24, cpu_max=40, gpu_max=35, network_max=1e8, days=7, cpu_p95=20, gpu_p95=25)
+    smaller = ResizeOption("m5.2xlarge", Decimal("0.384") * 730)
+    stopped = evaluate(trains, idle, RULES, TODAY, resize=smaller)
+    assert stopped is not None and stopped.kind == IDLE  # Stop saves all of it
+    spot = evaluate(trains, busy_ish, RULES, TODAY, resize=smaller)
+    assert spot is not None and spot.kind == SPOT and spot.monthly_savings == Decimal("392.45")
+    assert spot.reason == "batch training on on-demand capacity; next launch: spot" and spot.price_ratio == Decimal(
+        "0.30")
+    assert evaluate(trains, Utilization(hours=23, cpu_max=40), RULES, TODAY) is None  # too few metrics to judge
+
+
 def test_resources_judged_on_invocations_are_idle_without_any() -> None:
     ep = res("ml.g5.xlarge", state="InService", kind="anything", idle_signal=INVOCATIONS,
              stop_means=SCALE_TO_MINIMUM, stop_savings=Decimal("1.41") * 730)

@@ -1,21 +1,29 @@
 """EC2 instances (GPU families included). Stop is StopInstances; resize is stop -> change type -> start again if it
 was running (a running instance is never modified). Judged on CPU, then network and GPU for the near-idle ones.
-Every action honours `dry_run` with EC2's own DryRun."""
+Every action honours `dry_run` with EC2's own DryRun.
+
+An instance doing batch training (any of `rules.training_tags`, default `workload=training`) on on-demand capacity
+is offered spot for its next launch (advice, no action: a running instance cannot change its market), unless it is
+idle (Stop saves more) or people set it aside (`spot.py`)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.adapters.providers.aws.errors import aws_failure, error_code
-from bot.adapters.providers.aws.kind import GPU_METRIC, AwsKind, Metric
+from bot.adapters.providers.aws.kind import GPU_METRIC, HOURS_PER_MONTH, AwsKind, Metric
+from bot.adapters.providers.aws.spot import discount_for, dismissed_families, run_family, set_aside
 from bot.domain.errors import ProviderError
 from bot.domain.resources import Resource, ResourceRef
 
 STATES = ["pending", "running", "stopping", "stopped"]
+SPOT_CHANGE = ("launch it on Spot capacity (RunInstances InstanceMarketOptions MarketType=spot, or a Spot-backed "
+               "Auto Scaling group or EC2 Fleet) and checkpoint to S3 so an interrupted run resumes")
 
 
 class Ec2Instances(AwsKind):
@@ -39,11 +47,23 @@ class Ec2Instances(AwsKind):
     def dimensions(self, resource: Resource) -> list[dict[str, str]]:
         return [{"Name": "InstanceId", "Value": resource.ref.id}]
 
+    def trains(self, tags: Mapping[str, str]) -> bool:
+        """Batch training by the configured tags (keys and values compared without case)."""
+        lowered = {k.lower(): v.lower() for k, v in tags.items()}
+        return any(lowered.get(k.lower()) == v.lower() for k, v in self.settings.training_tags)
+
     def _resource(self, account: str, region: str, inst: dict[str, Any]) -> Resource:
         tags = {t["Key"]: t["Value"] for t in inst.get("Tags", [])}
-        return self.resource(account, region, inst["InstanceId"], name=tags.get("Name", inst["InstanceId"]),
-                             type=inst["InstanceType"], state=inst["State"]["Name"], tags=tags,
-                             launched_at=inst.get("LaunchTime"))
+        itype = inst["InstanceType"]
+        on_demand = inst.get("InstanceLifecycle") not in ("spot", "scheduled", "capacity-block")
+        discount = (discount_for(itype) if on_demand and self.trains(tags) and set_aside(tags) is None else None)
+        price = self.prices.get(itype)
+        return self.resource(
+            account, region, inst["InstanceId"], name=tags.get("Name", inst["InstanceId"]), type=itype,
+            state=inst["State"]["Name"], tags=tags, launched_at=inst.get("LaunchTime"), spot_discount=discount,
+            spot_savings=price * HOURS_PER_MONTH * discount if price is not None and discount is not None else None,
+            spot_reason=(f"batch training on on-demand capacity; Spot typically saves {discount:.0%} on {itype} — "
+                         f"next launch: {SPOT_CHANGE}") if discount is not None else None)
 
     def _describe(self, account: str, region: str, ids: list[str] | None = None) -> list[Resource]:
         ec2 = self.client(account, region, "ec2")
@@ -64,7 +84,12 @@ class Ec2Instances(AwsKind):
         return out
 
     def list(self, account: str, region: str) -> list[Resource]:
-        return self._describe(account, region)
+        """Every instance; a dismissed training instance's later ones (the same name without its trailing dates
+        and numbers) are not offered spot either, while the dismissed one still exists."""
+        found = self._describe(account, region)
+        dismissed = dismissed_families((r.name, r.tags) for r in found if self.trains(r.tags))
+        return [replace(r, spot_discount=None, spot_savings=None, spot_reason=None)
+                if r.spot_discount is not None and run_family(r.name) in dismissed else r for r in found]
 
     def describe(self, ref: ResourceRef) -> Resource | None:
         found = self._describe(ref.account, ref.region, [ref.id])

@@ -55,6 +55,8 @@ class KindSettings:
     gpu_metric: tuple[str, str] = ("CWAgent", "nvidia_smi_utilization_gpu")
     endpoint_min_instances: int = 1
     wait_seconds: float = 600
+    # tags that mark an instance as batch training (any one of them): offered spot for its next run
+    training_tags: tuple[tuple[str, str], ...] = (("workload", "training"),)
 
 
 class AwsKind:
@@ -81,7 +83,8 @@ class AwsKind:
                  size_gib: int | None = None, reads_per_day: float | None = None,
                  capabilities: frozenset[Capability] | None = None, delete_savings: Decimal | None = None,
                  delete_price_ratio: Decimal | None = None, is_copy: bool = False,
-                 spot_discount: Decimal | None = None, spot_savings: Decimal | None = None) -> Resource:
+                 spot_discount: Decimal | None = None, spot_savings: Decimal | None = None,
+                 spot_reason: str | None = None) -> Resource:
         """A resource of this kind, with what it can do and how it is judged filled in. `hourly_price` for kinds
         priced by size rather than by type (storage)."""
         price = hourly_price if hourly_price is not None else self.prices.get(type)
@@ -95,7 +98,7 @@ class AwsKind:
             gpu_expected=any(m.gpu for m in self.metrics + self.detail_metrics) and is_gpu_type(type),
             stop_savings=self.stop_savings(price, count), size_gib=size_gib, reads_per_day=reads_per_day,
             delete_savings=delete_savings, delete_price_ratio=delete_price_ratio, is_copy=is_copy,
-            spot_discount=spot_discount, spot_savings=spot_savings,
+            spot_discount=spot_discount, spot_savings=spot_savings, spot_reason=spot_reason,
         )
 
     def is_stopped(self, state: str, count: int) -> bool:

@@ -53,13 +53,15 @@ class AwsProvider:
                  name: str = "aws", session_factory: Callable[[], Any] = boto3.session.Session,
                  gpu_metric: tuple[str, str] = ("CWAgent", "nvidia_smi_utilization_gpu"),
                  endpoint_min_instances: int = 1, wait_seconds: float = 600,
+                 training_tags: Mapping[str, str] | None = None,
                  kinds: Sequence[type[AwsKind]] = KINDS, clock: Callable[[], datetime] | None = None) -> None:
         self.name = name
         self.regions = list(regions)
         self.accounts = [a if isinstance(a, Account) else
                          Account(str(a["id"]), a.get("role_arn"), tuple(a.get("regions") or ())) for a in accounts]
         self.sessions = AccountSessions({a.id: a.role_arn for a in self.accounts}, session_factory, clock)
-        settings = KindSettings(name, gpu_metric, endpoint_min_instances, wait_seconds)
+        trains = tuple(training_tags.items()) if training_tags is not None else KindSettings.training_tags
+        settings = KindSettings(name, gpu_metric, endpoint_min_instances, wait_seconds, trains)
         prices = aws_prices()
         self.kinds: dict[str, AwsKind] = {k.name: k(self.sessions, settings, prices) for k in kinds}
 
@@ -78,7 +80,7 @@ class AwsProvider:
         return cls(cfg.regions, [Account(a.id, a.role_arn, tuple(a.regions or ())) for a in cfg.account_list()],
                    name=cfg.name, gpu_metric=(rules.gpu_metric.get("namespace", "CWAgent"),
                                               rules.gpu_metric.get("name", "nvidia_smi_utilization_gpu")),
-                   endpoint_min_instances=rules.endpoint_min_instances, kinds=kinds)
+                   endpoint_min_instances=rules.endpoint_min_instances, training_tags=rules.training_tags, kinds=kinds)
 
     def requests(self) -> Counter[str]:
         """API requests made so far, by "service:Operation"."""
