@@ -1,0 +1,492 @@
+"""Off-hours schedules: tell each team what will stop, stop it at the off time through the action path (exactly
+once per resource, re-checked live, audited, dry_run honoured, protected and env=prod never), keep what people
+chose to keep and what is busy, and start in the morning exactly what the schedule stopped.
+
+Each heads-up, stop and start is claimed once per schedule, day and team in the schedule store (a unique key),
+and each resource's record for the night moves on by conditional updates, so two schedulers racing, a scheduler
+catching up and concurrent clicks all come to one outcome per resource and night.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from bot.config import CostbotConfig
+from bot.domain.actions import ActionNotAllowed, ActionRequest
+from bot.domain.errors import CostbotError
+from bot.domain.recommendations import is_protected
+from bot.domain.resources import Resource, ResourceRef
+from bot.domain.schedules import (
+    ACTOR_PREFIX,
+    AWAKE,
+    BUSY,
+    DRY_RUN,
+    FAILED,
+    HEADS_UP,
+    KEPT,
+    LEFT,
+    PLANNED,
+    REFUSED,
+    SCHEDULE_TAG,
+    SKIP,
+    SKIPPED,
+    START,
+    STARTED,
+    STARTING,
+    STOP,
+    STOPPED,
+    STOPPING,
+    Event,
+    HeadsUp,
+    NightReport,
+    NightResource,
+    OffHours,
+    PlanRow,
+    Saved,
+    ScheduleEvent,
+    SchedulePlan,
+    Step,
+    due,
+    next_event,
+    saved,
+    week_of,
+)
+from bot.ports import ResourceProvider, ScheduleNotifier, ScheduleStore
+from bot.services.actions import ActionService
+from bot.services.resource_costs import ResourceCostService, billing_id
+from bot.services.scans import domain_rules
+
+log = logging.getLogger("costbot.schedules")
+
+SCHEDULE_BASIS = "schedule"  # an action request's grounds: `schedule` with `NAME@DAY`
+BUSY_HOURS = 2  # "busy at the off time": the idle rule's CPU / GPU maxima over the last two hourly points
+DONE = "*"  # the team of an event's "all teams done" mark: later runs skip it without listing resources
+GRACE = timedelta(hours=2)  # a scheduler that was down catches up on events this recent
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _clock(text: str) -> time:
+    hour, minute = text.split(":")
+    return time(int(hour), int(minute))
+
+
+@dataclass(frozen=True)
+class Member:
+    """A resource following a schedule, and why it does."""
+
+    schedule: str
+    resource: Resource
+    team: str | None
+    follows: str  # tag | team
+
+
+class ScheduleService:
+    def __init__(self, providers: Sequence[ResourceProvider], store: ScheduleStore, actions: ActionService,
+                 config: CostbotConfig, notifier: ScheduleNotifier | None,
+                 costs: ResourceCostService | None = None, clock: Callable[[], datetime] = _now,
+                 grace: timedelta = GRACE) -> None:
+        self.providers = {p.name: p for p in providers}
+        self.store = store
+        self.actions = actions  # stop and start go through the action path; clicks are audited there
+        self.config = config
+        self.notifier = notifier
+        self.costs = costs  # each resource's own billing lines: what an hour of it costs
+        self.clock = clock
+        self.grace = grace
+
+    # -- what follows which schedule ------------------------------------------------------------------------
+    def hours(self, name: str) -> OffHours:
+        cfg = self.config.schedules[name]
+        return OffHours(name, _clock(cfg.on), _clock(cfg.off), self.config.schedule_zone(name),
+                        weekends_off=cfg.weekends == "off", holidays=frozenset(cfg.holidays),
+                        heads_up=timedelta(minutes=cfg.heads_up_minutes))
+
+    def members(self) -> dict[str, list[Member]]:
+        """Schedule name -> the resources following it (their own tag first, else their team's selector)."""
+        out: dict[str, list[Member]] = {name: [] for name in self.config.schedules}
+        for provider in self.providers.values():
+            for res in provider.list_resources():
+                if not res.supports("schedule"):
+                    continue
+                name = self.config.schedule_for(res.tags, res.ref.kind)
+                if name is None:
+                    continue
+                own = any(k.lower() == SCHEDULE_TAG for k in res.tags)
+                out[name].append(Member(name, res, self.config.owner_team(res.tags), "tag" if own else "team"))
+        for found in out.values():
+            found.sort(key=lambda m: (m.team or "", m.resource.name, m.resource.ref.key))
+        return out
+
+    def _excluded(self, member: Member) -> str | None:
+        """Why the schedule will not stop this resource tonight, or None."""
+        res = member.resource
+        rules = domain_rules(self.config.rules_for(member.team))
+        if is_protected(res, rules):
+            return "protected: never touched"
+        if {k.lower(): v.lower() for k, v in res.tags.items()}.get("env") == "prod":
+            return "env=prod: a schedule never stops it"
+        if not res.running:
+            return f"{res.state} now"
+        return None
+
+    # -- the plan -----------------------------------------------------------------------------------------
+    def plan(self, now: datetime | None = None) -> list[SchedulePlan]:
+        """Per schedule: its resources, what the next stop would stop, what the next start would bring back, when,
+        and what it saved over the last 7 days."""
+        now = now or self.clock()
+        members = self.members()
+        out = []
+        for name, cfg in self.config.schedules.items():
+            hours = self.hours(name)
+            rows = tuple(PlanRow(name, m.team, m.resource.name, m.resource.ref.key, m.resource.state, m.follows,
+                                 self._excluded(m)) for m in members[name])
+            stop, start = next_event(hours, now, STOP), next_event(hours, now, START)
+            out.append(SchedulePlan(
+                name, hours.zone, cfg.on, cfg.off, cfg.weekends, tuple(sorted(cfg.holidays)),
+                stop.at if stop else None, start.at if start else None, rows,
+                tuple(self.store.nights(name, states=[STOPPED])), self.saved(name, now - timedelta(days=7), now)))
+        return out
+
+    def saved(self, name: str, since: datetime, until: datetime) -> Saved:
+        """Hours the schedule kept resources off in [since, until) × each one's hourly cost."""
+        return saved(name, [r for r in self.store.stopped_between(since, until) if r.schedule == name], since, until)
+
+    def saved_all(self, since: datetime, until: datetime, team: str | None = None) -> Decimal:
+        """Everything the schedules saved in [since, until) (one team's resources, or all)."""
+        records = [r for r in self.store.stopped_between(since, until) if team is None or r.team == team]
+        return sum((saved(n, [r for r in records if r.schedule == n], since, until).amount
+                    for n in self.config.schedules), Decimal(0))
+
+    # -- a run --------------------------------------------------------------------------------------------
+    def run(self, at: datetime | None = None, apply: bool = True) -> list[Step]:
+        """Everything due at `at` (now): heads-ups, stops and starts. `apply=False` changes nothing and claims
+        nothing: it says what would be posted, stopped and started."""
+        at = at or self.clock()
+        pending: list[Event] = []
+        for name in self.config.schedules:
+            for event in due(self.hours(name), at, self.grace):
+                if apply and self.store.event(name, event.kind, event.day.isoformat(), DONE) is not None:
+                    continue  # done already: no need to list resources again
+                pending.append(event)
+        if not pending:
+            return []
+        members = self.members() if any(e.kind != START for e in pending) else {}
+        steps: list[Step] = []
+        for event in pending:
+            if event.kind == HEADS_UP:
+                steps += self._heads_up(event, members[event.schedule], apply)
+            elif event.kind == STOP:
+                steps += self._stop(event, members[event.schedule], apply, at)
+            else:
+                steps += self._start(event, apply, at)
+            if apply:
+                self.store.claim_event(event.schedule, event.kind, event.day.isoformat(), DONE, "costbot")
+        return steps
+
+    @staticmethod
+    def _by_team(members: Sequence[Member]) -> dict[str | None, list[Member]]:
+        teams: dict[str | None, list[Member]] = defaultdict(list)
+        for m in members:
+            teams[m.team].append(m)
+        return teams
+
+    def _night(self, member: Member, day: date, state: str = PLANNED) -> NightResource:
+        return NightResource(member.schedule, day, member.resource.ref.key, member.team, member.resource.name, state)
+
+    def _team_rows(self, schedule: str, day: date, team: str | None) -> list[NightResource]:
+        return [r for r in self.store.nights(schedule, day) if r.team == team]
+
+    def _skipped_by(self, schedule: str, day: date, team: str | None) -> str | None:
+        skip = self.store.event(schedule, SKIP, week_of(day), team)
+        return skip.actor if skip is not None else None
+
+    def _heads_up(self, event: Event, members: Sequence[Member], apply: bool) -> list[Step]:
+        steps = []
+        day = event.day
+        for team, found in self._by_team(members).items():
+            stopping = [m for m in found if self._excluded(m) is None]
+            channel = self.config.channel_for(team)
+            skipped = self._skipped_by(event.schedule, day, team)
+            if not stopping or skipped is not None:
+                continue
+            names = ", ".join(m.resource.name for m in stopping)
+            if not apply:
+                steps.append(Step(event.schedule, HEADS_UP, day, team, channel or "(no channel)",
+                                  f"would post: {len(stopping)} to stop ({names})"))
+                continue
+            if not self.store.claim_event(event.schedule, HEADS_UP, day.isoformat(), team, "costbot"):
+                continue
+            self.store.add_nights([self._night(m, day) for m in stopping])
+            claimed = self.store.event(event.schedule, HEADS_UP, day.isoformat(), team)
+            posted = "no channel: not posted"
+            if channel and self.notifier is not None and claimed is not None:
+                try:
+                    ch, ts = self.notifier.post_heads_up(channel, self._heads_up_view(claimed))
+                    self.store.set_event_message(event.schedule, HEADS_UP, day.isoformat(), team, ch, ts)
+                    posted = f"posted: {len(stopping)} to stop ({names})"
+                except CostbotError as exc:
+                    posted = f"not posted ({exc})"
+                    log.warning("could not post the %s heads-up for %s: %s", event.schedule, team, exc)
+            steps.append(Step(event.schedule, HEADS_UP, day, team, channel or "(no channel)", posted))
+        return steps
+
+    def _heads_up_view(self, claimed: ScheduleEvent) -> HeadsUp:
+        day = date.fromisoformat(claimed.day)
+        hours = self.hours(claimed.schedule)
+        return HeadsUp(claimed.schedule, day, claimed.team, hours.at(day, hours.off), hours.zone,
+                       tuple(self._team_rows(claimed.schedule, day, claimed.team)),
+                       self._skipped_by(claimed.schedule, day, claimed.team), claimed.id)
+
+    def _busy(self, members: Sequence[Member], at: datetime) -> dict[str, str]:
+        """Resources above the idle rule's CPU or GPU threshold at the off time (its own CloudWatch metrics, in one
+        batch per provider): resource key -> what was measured."""
+        out: dict[str, str] = {}
+        by_provider: dict[str, list[Member]] = defaultdict(list)
+        for m in members:
+            by_provider[m.resource.ref.provider].append(m)
+        for name, found in by_provider.items():
+            usage = self.providers[name].utilization([m.resource for m in found], hours=BUSY_HOURS,
+                                                     recent_hours=BUSY_HOURS, end=at, detail=lambda r, u: True)
+            for m in found:
+                u = usage.get(m.resource.ref.key)
+                if u is None:
+                    continue
+                rules = self.config.rules_for(m.team)
+                shown = []
+                if u.gpu_max is not None and u.gpu_max >= rules.idle_gpu_percent:
+                    shown.append(f"GPU {u.gpu_max:.0f}%")
+                if u.cpu_max is not None and u.cpu_max >= rules.idle_cpu_percent:
+                    shown.append(f"CPU {u.cpu_max:.0f}%")
+                if shown:
+                    out[m.resource.ref.key] = (f"busy at the off time ({', '.join(shown)}; idle is below GPU "
+                                               f"{rules.idle_gpu_percent:g}% and CPU {rules.idle_cpu_percent:g}%)")
+        return out
+
+    def _hourly(self, members: Sequence[Member]) -> dict[str, tuple[Decimal, str]]:
+        """Resource key -> (what an hour of it costs, where that comes from): the bill, else the price table."""
+        billed = self.costs.hourly({m.resource.ref.id for m in members}) if self.costs is not None else {}
+        out = {}
+        for m in members:
+            rate = billed.get(billing_id(m.resource.ref.id))
+            if rate is not None:
+                out[m.resource.ref.key] = (rate, "bill")
+            elif m.resource.hourly_price is not None:
+                out[m.resource.ref.key] = (m.resource.hourly_price * m.resource.count, "price table")
+        return out
+
+    def _stop(self, event: Event, members: Sequence[Member], apply: bool, at: datetime) -> list[Step]:
+        steps: list[Step] = []
+        day = event.day
+        for team, found in self._by_team(members).items():
+            stopping = [m for m in found if self._excluded(m) is None]
+            if not stopping:
+                continue
+            skipped = self._skipped_by(event.schedule, day, team)
+            if not apply:
+                steps += self._would_stop(event, team, stopping, skipped, at)
+                continue
+            if not self.store.claim_event(event.schedule, STOP, day.isoformat(), team, "costbot"):
+                continue
+            self.store.add_nights([self._night(m, day) for m in stopping])  # what the heads-up missed
+            if skipped is not None:
+                for m in stopping:
+                    self.store.move_night(event.schedule, day, m.resource.ref.key, [PLANNED], SKIPPED, by=skipped,
+                                          reason=f"the week skipped by <@{skipped}>")
+            rows = {r.resource_key: r for r in self._team_rows(event.schedule, day, team)}
+            planned = [m for m in stopping if rows.get(m.resource.ref.key) is not None
+                       and rows[m.resource.ref.key].state == PLANNED]
+            busy = self._busy(planned, at) if planned else {}
+            costs = self._hourly(planned) if planned else {}
+            for m in planned:
+                key = m.resource.ref.key
+                if key in busy:
+                    self.store.move_night(event.schedule, day, key, [PLANNED], BUSY, reason=busy[key])
+                    continue
+                if self.store.move_night(event.schedule, day, key, [PLANNED], STOPPING):
+                    self._stop_one(m, event, at, costs.get(key))
+            rows_now = self._team_rows(event.schedule, day, team)
+            steps += [Step(event.schedule, STOP, day, team, r.name, r.state + (f": {r.reason}" if r.reason else ""))
+                      for r in rows_now]
+            channel = self.config.channel_for(team)
+            if channel and self.notifier is not None and rows_now and skipped is None:  # a skipped week: quiet
+                report = NightReport(event.schedule, day, team, tuple(rows_now), dry_run=self.config.dry_run)
+                try:
+                    self.notifier.post_night_report(channel, report)
+                except CostbotError as exc:
+                    log.warning("could not post the %s stop report for %s: %s", event.schedule, team, exc)
+        return steps
+
+    def _would_stop(self, event: Event, team: str | None, stopping: Sequence[Member], skipped: str | None,
+                    at: datetime) -> list[Step]:
+        rows = {r.resource_key: r for r in self._team_rows(event.schedule, event.day, team)}
+        if skipped is not None:
+            return [Step(event.schedule, STOP, event.day, team, m.resource.name,
+                         f"would keep running: the week skipped by <@{skipped}>") for m in stopping]
+        planned = [m for m in stopping if rows.get(m.resource.ref.key) is None
+                   or rows[m.resource.ref.key].state == PLANNED]
+        busy = self._busy(planned, at) if planned else {}
+        steps = []
+        for m in stopping:
+            key = m.resource.ref.key
+            row = rows.get(key)
+            if row is not None and row.state != PLANNED:
+                outcome = f"{row.state}" + (f" by <@{row.by}>" if row.by else "")
+            elif key in busy:
+                outcome = f"would keep running: {busy[key]}"
+            else:
+                outcome = f"would stop ({m.resource.state} now)"
+            steps.append(Step(event.schedule, STOP, event.day, team, m.resource.name, outcome))
+        return steps
+
+    def _basis(self, event: Event) -> tuple[str, str]:
+        return SCHEDULE_BASIS, f"{event.schedule}@{event.day.isoformat()}"
+
+    def _act(self, key: str, action: str, event: Event) -> ActionRequest:
+        actor = f"{ACTOR_PREFIX}{event.schedule}"
+        return self.actions.request(key, action, actor, policy=actor, basis=self._basis(event))
+
+    def _stop_one(self, member: Member, event: Event, at: datetime, cost: tuple[Decimal, str] | None) -> None:
+        key, day = member.resource.ref.key, event.day
+        rate, source = cost if cost is not None else (None, None)
+        try:
+            req = self._act(key, "stop", event)
+        except ActionNotAllowed as exc:
+            self.store.move_night(event.schedule, day, key, [STOPPING], REFUSED, reason=str(exc))
+            return
+        except CostbotError as exc:
+            self.store.move_night(event.schedule, day, key, [STOPPING], FAILED, reason=str(exc))
+            return
+        if req.action != "stop" or req.params.get("basis_ref") != self._basis(event)[1]:
+            self.store.move_night(event.schedule, day, key, [STOPPING], REFUSED, request_id=req.id,
+                                  reason=f"another action is under way ({req.action}, {req.status})")
+        elif req.status != "succeeded":
+            self.store.move_night(event.schedule, day, key, [STOPPING], FAILED if req.status == "failed" else REFUSED,
+                                  request_id=req.id, reason=req.error or req.result or req.status)
+        elif (req.result or "").startswith("dry run"):
+            self.store.move_night(event.schedule, day, key, [STOPPING], DRY_RUN, request_id=req.id,
+                                  reason=req.result)
+        else:
+            self.store.move_night(event.schedule, day, key, [STOPPING], STOPPED, request_id=req.id, stopped_at=at,
+                                  hourly_cost=rate, cost_source=source)
+
+    def _describe(self, key: str) -> Resource | None:
+        ref = ResourceRef.parse(key)
+        provider = self.providers.get(ref.provider)
+        return provider.describe(ref) if provider is not None else None
+
+    def _start(self, event: Event, apply: bool, at: datetime) -> list[Step]:
+        """Start what the schedule stopped on earlier nights: never what a person stopped (it has no record), nor
+        what someone acted on since (its latest action request is not the schedule's stop)."""
+        rows = [r for r in self.store.nights(event.schedule, states=[STOPPED]) if r.night < event.day]
+        steps = []
+        if apply and rows and not self.store.claim_event(event.schedule, START, event.day.isoformat(), None,
+                                                         "costbot"):
+            return []
+        for row in rows:
+            why = self._not_startable(row)
+            if not apply:
+                outcome = f"would leave it: {why}" if why else "would start"
+                steps.append(Step(event.schedule, START, event.day, row.team, row.name, outcome))
+                continue
+            if not self.store.move_night(row.schedule, row.night, row.resource_key, [STOPPED], STARTING):
+                continue
+            if why is not None:
+                self.store.move_night(row.schedule, row.night, row.resource_key, [STARTING], LEFT, reason=why,
+                                      started_at=at)
+                steps.append(Step(event.schedule, START, event.day, row.team, row.name, f"{LEFT}: {why}"))
+                continue
+            try:
+                req = self._act(row.resource_key, "start", event)
+            except CostbotError as exc:
+                self.store.move_night(row.schedule, row.night, row.resource_key, [STARTING], FAILED, reason=str(exc))
+                steps.append(Step(event.schedule, START, event.day, row.team, row.name, f"{FAILED}: {exc}"))
+                continue
+            if req.status == "succeeded" and req.action == "start":
+                self.store.move_night(row.schedule, row.night, row.resource_key, [STARTING], STARTED, started_at=at)
+                steps.append(Step(event.schedule, START, event.day, row.team, row.name, STARTED))
+            else:
+                reason = req.error or req.result or f"{req.action} {req.status}"
+                self.store.move_night(row.schedule, row.night, row.resource_key, [STARTING], FAILED, reason=reason)
+                steps.append(Step(event.schedule, START, event.day, row.team, row.name, f"{FAILED}: {reason}"))
+        return steps
+
+    def _not_startable(self, row: NightResource) -> str | None:
+        live = self._describe(row.resource_key)
+        if live is None:
+            return "it no longer exists"
+        latest = self.actions.latest_request(row.resource_key)
+        if latest is not None and latest.id != row.request_id:
+            return f"someone acted on it since ({latest.action} by {latest.requested_by}, {latest.status})"
+        if live.running:
+            return f"already {live.state}"
+        if not live.stopped:
+            return f"{live.state} now"
+        return None
+
+    # -- the heads-up's buttons ---------------------------------------------------------------------------
+    def _heads_up_event(self, event_id: int) -> ScheduleEvent:
+        claimed = self.store.event_by_id(event_id)
+        if claimed is None or claimed.event != HEADS_UP or claimed.schedule not in self.config.schedules:
+            raise ActionNotAllowed("this heads-up is no longer known to costbot")
+        return claimed
+
+    def _authorize(self, user: str, claimed: ScheduleEvent, what: str) -> None:
+        """The owning team's members and approvers, and admins (as for Snooze); before the stop time only."""
+        if not self.actions.may_act_for(user, claimed.team):
+            whose = f"{claimed.team}'s members and approvers" if claimed.team else "admins"
+            raise ActionNotAllowed(f"only {whose} can {what}")
+        day = date.fromisoformat(claimed.day)
+        hours = self.hours(claimed.schedule)
+        if self.clock() >= hours.at(day, hours.off):
+            raise ActionNotAllowed(f"the {claimed.schedule} stop of {claimed.day} has already happened")
+
+    def keep(self, event_id: int, user: str, resource_key: str | None = None) -> HeadsUp:
+        """*Keep running tonight*: one resource of the heads-up (`resource_key`), or all of them."""
+        claimed = self._heads_up_event(event_id)
+        day = date.fromisoformat(claimed.day)
+        rows = self._team_rows(claimed.schedule, day, claimed.team)
+        if resource_key is not None and resource_key not in {r.resource_key for r in rows}:
+            raise ActionNotAllowed("this resource is not in this heads-up")
+        self._authorize(user, claimed, "keep these resources running tonight")
+        for row in rows:
+            if resource_key is not None and row.resource_key != resource_key:
+                continue
+            if self.store.move_night(claimed.schedule, day, row.resource_key, [PLANNED], KEPT, by=user,
+                                     reason=f"kept running tonight by <@{user}>"):
+                self.actions.record(user, "keep", row.resource_key, PLANNED,
+                                    f"{claimed.schedule} {claimed.day}: kept running tonight")
+        return self._refresh(claimed)
+
+    def skip_week(self, event_id: int, user: str) -> HeadsUp:
+        """*Skip this week*: the team's resources on this schedule are not stopped again until Monday."""
+        claimed = self._heads_up_event(event_id)
+        day = date.fromisoformat(claimed.day)
+        self._authorize(user, claimed, "skip this week's stops")
+        if self.store.claim_event(claimed.schedule, SKIP, week_of(day), claimed.team, user):
+            for row in self._team_rows(claimed.schedule, day, claimed.team):
+                if self.store.move_night(claimed.schedule, day, row.resource_key, [PLANNED], SKIPPED, by=user,
+                                         reason=f"the week skipped by <@{user}>"):
+                    self.actions.record(user, "skip-week", row.resource_key, PLANNED,
+                                        f"{claimed.schedule} {week_of(day)}: skipped")
+        return self._refresh(claimed)
+
+    def _refresh(self, claimed: ScheduleEvent) -> HeadsUp:
+        view = self._heads_up_view(claimed)
+        if self.notifier is not None and claimed.channel and claimed.message_ts:
+            try:
+                self.notifier.update_heads_up(claimed.channel, claimed.message_ts, view)
+            except CostbotError as exc:
+                log.warning("could not update the heads-up %s: %s", claimed.id, exc)
+        return view
+
+    def awake(self, schedule: str, day: date) -> list[NightResource]:
+        """The night's records still running after its stop (kept, skipped, busy)."""
+        return [r for r in self.store.nights(schedule, day) if r.state in AWAKE]
