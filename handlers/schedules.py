@@ -10,7 +10,6 @@ from slack_bolt import App, Respond
 
 from bot.config import CostbotConfig
 from bot.domain.actions import ActionNotAllowed
-from bot.domain.schedules import KEPT, SKIPPED, HeadsUp
 from bot.render import action_ids
 from bot.render.common import notice_blocks
 from bot.services.container import UseCases
@@ -40,11 +39,10 @@ def _block_heads_up(body: dict[str, Any]) -> int:
     return _heads_up_id(rest.partition(":")[0])
 
 
-def _kept(view: HeadsUp, user: str, key: str | None = None) -> str:
-    mine = [r for r in view.rows if r.state == KEPT and r.by == user and (key is None or r.resource_key == key)]
-    if not mine:
-        return "Nothing changed: the heads-up shows who kept what."
-    return f":crescent_moon: Keeping {', '.join(r.name for r in mine)} running tonight (audited)."
+def _kept(changed: tuple[str, ...]) -> str:
+    if not changed:
+        return "Nothing changed: someone was first, and the heads-up shows who kept what."
+    return f":crescent_moon: Keeping {', '.join(changed)} running tonight (audited)."
 
 
 def register(app: App, uc: UseCases, config: CostbotConfig) -> None:
@@ -55,20 +53,19 @@ def register(app: App, uc: UseCases, config: CostbotConfig) -> None:
     @reported
     def keep(body: dict[str, Any], respond: Respond) -> None:
         key = str(_action(body).get("value") or "")
-        view = uc.schedules.keep(_block_heads_up(body), _user(body), resource_key=key)
-        tell(respond, _kept(view, _user(body), key))
+        tell(respond, _kept(uc.schedules.keep(_block_heads_up(body), _user(body), resource_key=key).changed))
 
     @reported
     def keep_all(body: dict[str, Any], respond: Respond) -> None:
-        view = uc.schedules.keep(_heads_up_id(str(_action(body).get("value") or "")), _user(body))
-        tell(respond, _kept(view, _user(body)))
+        heads_up = _heads_up_id(str(_action(body).get("value") or ""))
+        tell(respond, _kept(uc.schedules.keep(heads_up, _user(body)).changed))
 
     @reported
     def skip(body: dict[str, Any], respond: Respond) -> None:
-        view = uc.schedules.skip_week(_heads_up_id(str(_action(body).get("value") or "")), _user(body))
-        skipped = [r.name for r in view.rows if r.state == SKIPPED]
+        chosen = uc.schedules.skip_week(_heads_up_id(str(_action(body).get("value") or "")), _user(body))
+        view = chosen.view
         tell(respond, f":fast_forward: <@{view.skipped_by}> skipped this week's {view.schedule} stops"
-                      + (f" ({', '.join(skipped)} keep running)" if skipped else "") + ".")
+                      + (f" ({', '.join(chosen.changed)} keep running)" if chosen.changed else "") + ".")
 
     for action_id, worker in ((action_ids.ACTION_SCHEDULE_KEEP, keep), (action_ids.ACTION_SCHEDULE_KEEP_ALL, keep_all),
                               (action_ids.ACTION_SCHEDULE_SKIP, skip)):

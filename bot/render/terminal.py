@@ -333,7 +333,8 @@ def render_schedule_plans(plans: Sequence[SchedulePlan], currency: str) -> Rende
         zone = ZoneInfo(p.zone)
         days = "every day" if p.weekends == "on" else "Monday to Friday"
         holidays = f", not on {', '.join(d.isoformat() for d in p.holidays)}" if p.holidays else ""
-        parts.append(heading(f"{p.name}: on {p.on}, off {p.off} ({p.zone}), {days}{holidays}"))
+        parts.append(heading(p.name))
+        parts.append(Text(f"on {p.on}, off {p.off} ({p.zone}), {days}{holidays}"))
         when = [f"next stop {p.next_stop.astimezone(zone):%a %Y-%m-%d %H:%M %Z}" if p.next_stop else "no next stop",
                 f"next start {p.next_start.astimezone(zone):%a %Y-%m-%d %H:%M %Z}" if p.next_start else
                 "no next start"]

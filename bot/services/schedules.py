@@ -79,6 +79,14 @@ def _clock(text: str) -> time:
 
 
 @dataclass(frozen=True)
+class Chosen:
+    """A heads-up after a click, and the resources this click changed (none: someone else was first)."""
+
+    view: HeadsUp
+    changed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Member:
     """A resource following a schedule, and why it does."""
 
@@ -285,32 +293,30 @@ class ScheduleService:
     def _stop(self, event: Event, members: Sequence[Member], apply: bool, at: datetime) -> list[Step]:
         steps: list[Step] = []
         day = event.day
-        for team, found in self._by_team(members).items():
+        by_team = self._by_team(members)
+        if apply:  # a team whose heads-up listed resources that all stopped or went since still gets its report
+            for listed in self.store.nights(event.schedule, day):
+                by_team.setdefault(listed.team, [])
+        for team, found in by_team.items():
             stopping = [m for m in found if self._excluded(m) is None]
-            if not stopping:
-                continue
             skipped = self._skipped_by(event.schedule, day, team)
             if not apply:
-                steps += self._would_stop(event, team, stopping, skipped, at)
+                steps += self._would_stop(event, team, stopping, skipped, at) if stopping else []
                 continue
             if not self.store.claim_event(event.schedule, STOP, day.isoformat(), team, "costbot"):
                 continue
             self.store.add_nights([self._night(m, day) for m in stopping])  # what the heads-up missed
-            if skipped is not None:
-                for m in stopping:
-                    self.store.move_night(event.schedule, day, m.resource.ref.key, [PLANNED], SKIPPED, by=skipped,
-                                          reason=f"the week skipped by <@{skipped}>")
+            self._settle_unlisted(event, team, found, stopping, skipped)
             rows = {r.resource_key: r for r in self._team_rows(event.schedule, day, team)}
-            planned = [m for m in stopping if rows.get(m.resource.ref.key) is not None
-                       and rows[m.resource.ref.key].state == PLANNED]
+            planned = [m for m in stopping
+                       if (row := rows.get(m.resource.ref.key)) is not None and row.state == PLANNED]
             busy = self._busy(planned, at) if planned else {}
             costs = self._hourly(planned) if planned else {}
             for m in planned:
                 key = m.resource.ref.key
                 if key in busy:
                     self.store.move_night(event.schedule, day, key, [PLANNED], BUSY, reason=busy[key])
-                    continue
-                if self.store.move_night(event.schedule, day, key, [PLANNED], STOPPING):
+                elif self.store.move_night(event.schedule, day, key, [PLANNED], STOPPING):
                     self._stop_one(m, event, at, costs.get(key))
             rows_now = self._team_rows(event.schedule, day, team)
             steps += [Step(event.schedule, STOP, day, team, r.name, r.state + (f": {r.reason}" if r.reason else ""))
@@ -323,6 +329,29 @@ class ScheduleService:
                 except CostbotError as exc:
                     log.warning("could not post the %s stop report for %s: %s", event.schedule, team, exc)
         return steps
+
+    def _settle_unlisted(self, event: Event, team: str | None, found: Sequence[Member], stopping: Sequence[Member],
+                         skipped: str | None) -> None:
+        """Before the stop: a skipped week keeps everything running; a resource the heads-up listed that is no
+        longer to stop (a person stopped it, it became protected, it is gone) is left as it is."""
+        day = event.day
+        members = {m.resource.ref.key: m for m in found}
+        stopping_keys = {m.resource.ref.key for m in stopping}
+        for row in self._team_rows(event.schedule, day, team):
+            if row.state != PLANNED:
+                continue
+            if skipped is not None:
+                self.store.move_night(event.schedule, day, row.resource_key, [PLANNED], SKIPPED, by=skipped,
+                                      reason=f"the week skipped by <@{skipped}>")
+            elif row.resource_key not in stopping_keys:
+                member = members.get(row.resource_key)
+                if member is None:
+                    why = "it no longer follows the schedule"
+                elif not member.resource.running:
+                    why = f"{member.resource.state} by someone else before the off time: the schedule leaves it"
+                else:
+                    why = self._excluded(member) or "not to stop"
+                self.store.move_night(event.schedule, day, row.resource_key, [PLANNED], LEFT, reason=why)
 
     def _would_stop(self, event: Event, team: str | None, stopping: Sequence[Member], skipped: str | None,
                     at: datetime) -> list[Step]:
@@ -448,7 +477,7 @@ class ScheduleService:
         if self.clock() >= hours.at(day, hours.off):
             raise ActionNotAllowed(f"the {claimed.schedule} stop of {claimed.day} has already happened")
 
-    def keep(self, event_id: int, user: str, resource_key: str | None = None) -> HeadsUp:
+    def keep(self, event_id: int, user: str, resource_key: str | None = None) -> Chosen:
         """*Keep running tonight*: one resource of the heads-up (`resource_key`), or all of them."""
         claimed = self._heads_up_event(event_id)
         day = date.fromisoformat(claimed.day)
@@ -456,6 +485,7 @@ class ScheduleService:
         if resource_key is not None and resource_key not in {r.resource_key for r in rows}:
             raise ActionNotAllowed("this resource is not in this heads-up")
         self._authorize(user, claimed, "keep these resources running tonight")
+        changed = []
         for row in rows:
             if resource_key is not None and row.resource_key != resource_key:
                 continue
@@ -463,20 +493,24 @@ class ScheduleService:
                                      reason=f"kept running tonight by <@{user}>"):
                 self.actions.record(user, "keep", row.resource_key, PLANNED,
                                     f"{claimed.schedule} {claimed.day}: kept running tonight")
-        return self._refresh(claimed)
+                changed.append(row.name)
+        return Chosen(self._refresh(claimed) if changed else self._heads_up_view(claimed), tuple(changed))
 
-    def skip_week(self, event_id: int, user: str) -> HeadsUp:
+    def skip_week(self, event_id: int, user: str) -> Chosen:
         """*Skip this week*: the team's resources on this schedule are not stopped again until Monday."""
         claimed = self._heads_up_event(event_id)
         day = date.fromisoformat(claimed.day)
         self._authorize(user, claimed, "skip this week's stops")
-        if self.store.claim_event(claimed.schedule, SKIP, week_of(day), claimed.team, user):
-            for row in self._team_rows(claimed.schedule, day, claimed.team):
-                if self.store.move_night(claimed.schedule, day, row.resource_key, [PLANNED], SKIPPED, by=user,
-                                         reason=f"the week skipped by <@{user}>"):
-                    self.actions.record(user, "skip-week", row.resource_key, PLANNED,
-                                        f"{claimed.schedule} {week_of(day)}: skipped")
-        return self._refresh(claimed)
+        if not self.store.claim_event(claimed.schedule, SKIP, week_of(day), claimed.team, user):
+            return Chosen(self._heads_up_view(claimed), ())
+        changed = []
+        for row in self._team_rows(claimed.schedule, day, claimed.team):
+            if self.store.move_night(claimed.schedule, day, row.resource_key, [PLANNED], SKIPPED, by=user,
+                                     reason=f"the week skipped by <@{user}>"):
+                self.actions.record(user, "skip-week", row.resource_key, PLANNED,
+                                    f"{claimed.schedule} {week_of(day)}: skipped")
+                changed.append(row.name)
+        return Chosen(self._refresh(claimed), tuple(changed))
 
     def _refresh(self, claimed: ScheduleEvent) -> HeadsUp:
         view = self._heads_up_view(claimed)

@@ -213,11 +213,12 @@ def test_heads_up_then_stop_keeps_kept_and_busy_and_the_start_restores_only_what
     with pytest.raises(ActionNotAllowed, match="only team-ml's members and approvers"):
         svc.keep(view.event_id, "U0STRANGER", keys["dev-b"])
     kept = svc.keep(view.event_id, "U0MEMBER1", keys["dev-b"])
-    assert {r.name: r.state for r in kept.rows} == {"busy": PLANNED, "dev-a": PLANNED, "dev-b": KEPT}
-    svc.keep(view.event_id, "U0ADMIN01", keys["dev-b"])  # a second click changes nothing
+    assert {r.name: r.state for r in kept.view.rows} == {"busy": PLANNED, "dev-a": PLANNED, "dev-b": KEPT}
+    assert kept.changed == ("dev-b",)
+    assert svc.keep(view.event_id, "U0ADMIN01", keys["dev-b"]).changed == ()  # a second click changes nothing
     keeps = [e for e in world.action_store.audit(50) if e.action == "keep"]
     assert [(e.actor, e.resource_key) for e in keeps] == [("U0MEMBER1", keys["dev-b"])]
-    assert len(world.schedule_notifier.updates) == 2
+    assert len(world.schedule_notifier.updates) == 1
     # 20:00: dev-a stops; busy is kept and reported; dev-b was kept; the protected and the stopped are untouched
     steps = svc.run(utc(2026, 12, 1, 19, 0))
     assert {s.what: s.outcome.split(":")[0] for s in steps} == {"busy": BUSY, "dev-a": STOPPED, "dev-b": KEPT}
@@ -246,7 +247,9 @@ def test_skip_this_week_and_the_dry_run_changes_nothing(world) -> None:  # type:
     svc.run(utc(2026, 12, 1, 18, 30))
     ((_, view),) = world.schedule_notifier.heads_ups
     skipped = svc.skip_week(view.event_id, "U0ML00001")
-    assert skipped.skipped_by == "U0ML00001" and {r.state for r in skipped.rows} == {SKIPPED}
+    assert skipped.view.skipped_by == "U0ML00001" and {r.state for r in skipped.view.rows} == {SKIPPED}
+    assert skipped.changed == ("busy", "dev-a", "dev-b")
+    assert svc.skip_week(view.event_id, "U0ADMIN01").changed == ()
     svc.run(utc(2026, 12, 1, 19, 0))
     assert world.provider.acted() == []
     # Wednesday of the same week: no heads-up, no stop and no report for the team
