@@ -253,7 +253,8 @@ class Application:
                             refresh=actions.refresh_messages, costs=resource_costs)
         schedules = ScheduleService(list(self.providers.values()), SqlScheduleStore(self.state), actions, config,
                                     self.schedule_notifier, costs=resource_costs)
-        builder = DigestBuilder(queries, scopes, budgets, compliance, anomalies, actions, config, today)
+        builder = DigestBuilder(queries, scopes, budgets, compliance, anomalies, actions, config, today,
+                                schedule_savings=schedules.saved_all)
         return UseCases(
             answers=answers, allocation=allocation, compliance=compliance,
             ingest=IngestService(store, store, config.source_complements(), [s.label for s in config.sources],

@@ -1278,11 +1278,13 @@ def build_world(config: CostbotConfig | Mapping[str, Any], items: Iterable[LineI
     actions = ActionService({provider.name: provider}, action_store, cfg, action_notifier, on_day, clock=clock,
                             budgets=budgets, anomalies=anomalies, lease=lease)
     scans = ScanService([provider], action_store, cfg, action_notifier, on_day, refresh=actions.refresh_messages)
-    builder = DigestBuilder(queries, scopes, budgets, compliance, anomalies, actions, cfg, on_day)
+    schedule_store, schedule_notifier = FakeScheduleStore(), FakeScheduleNotifier(channel_ids)
+    schedules = ScheduleService([provider], schedule_store, actions, cfg, schedule_notifier, clock=clock)
+    builder = DigestBuilder(queries, scopes, budgets, compliance, anomalies, actions, cfg, on_day,
+                            schedule_savings=schedules.saved_all)
     approvals, estimate_notifier, tracker = FakePlanApprovalStore(clock), FakeEstimateNotifier(channel_ids), \
         FakeExperimentTracker()
     prices = BundledPrices()
-    schedule_store, schedule_notifier = FakeScheduleStore(), FakeScheduleNotifier(channel_ids)
     use_cases = UseCases(
         answers=answers, allocation=allocation, compliance=compliance, ingest=IngestService(None, None),
         sync=SyncService([], None, on_day), budgets=budgets, anomalies=anomalies,
@@ -1292,7 +1294,7 @@ def build_world(config: CostbotConfig | Mapping[str, Any], items: Iterable[LineI
         estimates=EstimateService(TerraformPlanReader(), prices, budgets, cfg, approvals, estimate_notifier, on_day,
                                   now=clock),
         experiments=ExperimentService(queries, cfg, lambda: tracker, prices.gpus, on_day),
-        schedules=ScheduleService([provider], schedule_store, actions, cfg, schedule_notifier, clock=clock),
+        schedules=schedules,
     )
     return FakeWorld(cfg, today, clock, queries, provider, action_store, subscriptions, insights, action_notifier,
                      insight_notifier, publisher, use_cases, approvals, estimate_notifier, tracker, schedule_store,

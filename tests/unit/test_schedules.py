@@ -268,3 +268,26 @@ def test_a_click_after_the_stop_is_refused(world) -> None:  # type: ignore[no-un
     world.clock.now = utc(2026, 12, 1, 19, 1)
     with pytest.raises(ActionNotAllowed, match="has already happened"):
         svc.keep(view.event_id, "U0MEMBER1")
+
+
+def test_the_weekly_digest_reports_what_the_schedules_saved_that_week() -> None:
+    from bot.render.digest_blocks import digest_blocks
+
+    w = build_world(parse_config(yaml.safe_load(CONFIG_YAML)), channel_ids=CHANNELS, today=date(2026, 12, 8),
+                    clock=FakeClock(utc(2026, 12, 1, 12)))
+    caps = ("stop", "start", "schedule")
+    w.provider.add("i-a", name="dev-a", tags={"team": "ml", "env": "dev"}, capabilities=caps, usage=IDLE,
+                   hourly_price=Decimal("1.006"))
+    svc = w.use_cases.schedules
+    for moment in (utc(2026, 12, 1, 18, 30), utc(2026, 12, 1, 19), utc(2026, 12, 2, 7)):
+        svc.run(moment)
+    # Tuesday 19:00 UTC to Wednesday 07:00 UTC: 12 hours off at the price table's $1.006 an hour (no bill here)
+    assert svc.saved_all(utc(2026, 11, 29, 23), utc(2026, 12, 6, 23), "team-ml") == Decimal("12.072")
+    assert svc.saved_all(utc(2026, 11, 29, 23), utc(2026, 12, 6, 23), "team-data") == Decimal(0)
+    digest = w.use_cases.digests.build("team-ml", cadence="weekly")
+    assert digest.week_start == date(2026, 11, 30) and digest.schedule_savings == Decimal("12.072")
+    text = "\n".join(str(b.to_dict()) for b in digest_blocks(digest))
+    assert ":crescent_moon: Off-hours schedules saved $12.07 that week (hours off × each resource's hourly " \
+           "cost)" in text
+    assert w.use_cases.digests.build("team-data", cadence="weekly").schedule_savings is None
+    assert w.use_cases.digests.build("team-ml").schedule_savings is None  # daily digests: not a week
