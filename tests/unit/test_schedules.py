@@ -291,3 +291,41 @@ def test_the_weekly_digest_reports_what_the_schedules_saved_that_week() -> None:
            "cost)" in text
     assert w.use_cases.digests.build("team-data", cadence="weekly").schedule_savings is None
     assert w.use_cases.digests.build("team-ml").schedule_savings is None  # daily digests: not a week
+
+
+def test_with_dry_run_nothing_stops_and_nothing_starts(world) -> None:  # type: ignore[no-untyped-def]
+    cfg = world.config.model_copy(update={"dry_run": True})
+    w = build_world(cfg, channel_ids=CHANNELS, provider=world.provider, clock=world.clock)
+    svc = w.use_cases.schedules
+    svc.run(utc(2026, 12, 1, 18, 30))
+    steps = svc.run(utc(2026, 12, 1, 19))
+    assert {s.what: s.outcome.split(":")[0] for s in steps} == {"busy": BUSY, "dev-a": "dry-run", "dev-b": "dry-run"}
+    assert world.provider.acted() == [] and w.schedule_notifier.reports[0][1].dry_run
+    assert svc.run(utc(2026, 12, 2, 7)) == []  # nothing was stopped, so nothing is started
+    assert world.provider.acted() == []
+
+
+def test_the_scheduler_runs_the_schedules_job_under_the_lease(world) -> None:  # type: ignore[no-untyped-def]
+    from bot.jobs import CostbotScheduler, planned_runs, system_jobs
+    from tests.fakes import FakeLeaseStore
+
+    assert [j for j, _, _ in system_jobs(world.config, has_sources=False)] == ["insights", "upkeep"]  # no providers
+    cfg = parse_config({**yaml.safe_load(CONFIG_YAML), "providers": [{"kind": "demo"}]})
+    jobs = {job_id: trigger for job_id, _, trigger in system_jobs(cfg, has_sources=False)}
+    assert "schedules" in jobs and str(jobs["schedules"]) == "interval[0:05:00]"
+    runs = {j: at for j, _, at in planned_runs(cfg, [], False, utc(2026, 12, 1, 18, 31))}
+    assert runs["schedules"] == utc(2026, 12, 1, 18, 35)
+    scheduler = CostbotScheduler(world.use_cases, FakeLeaseStore(), world.config)
+    try:
+        assert scheduler.tick()
+        assert "schedules" not in {j.id for j in scheduler.jobs()}  # the fixture's config has no providers
+    finally:
+        scheduler.stop(timeout=5)
+    scheduler = CostbotScheduler(world.use_cases, FakeLeaseStore(), cfg)
+    try:
+        assert scheduler.tick() and "schedules" in {j.id for j in scheduler.jobs()}
+        world.clock.now = utc(2026, 12, 1, 18, 30)
+        scheduler.run_schedules()  # what the job runs: the heads-up due now
+        assert len(world.schedule_notifier.heads_ups) == 1
+    finally:
+        scheduler.stop(timeout=5)
