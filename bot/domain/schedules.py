@@ -101,6 +101,13 @@ def due(hours: OffHours, now: datetime, grace: timedelta) -> list[Event]:
     return out
 
 
+def within_hours(hours: OffHours, moment: datetime) -> bool:
+    """Whether resources should be running at `moment`: a working day, between `on` and `off`."""
+    local = hours.local(moment)
+    return hours.working(local.date()) and hours.at(local.date(), hours.on) <= moment < hours.at(local.date(),
+                                                                                                  hours.off)
+
+
 def next_event(hours: OffHours, now: datetime, kind: EventKind, horizon_days: int = 400) -> Event | None:
     """The first event of `kind` after `now` (None when holidays and weekends leave no working day)."""
     start = now

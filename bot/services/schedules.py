@@ -55,6 +55,7 @@ from bot.domain.schedules import (
     next_event,
     saved,
     week_of,
+    within_hours,
 )
 from bot.ports import ResourceProvider, ScheduleNotifier, ScheduleStore
 from bot.services.actions import ActionService
@@ -179,15 +180,24 @@ class ScheduleService:
         nothing: it says what would be posted, stopped and started."""
         at = at or self.clock()
         pending: list[Event] = []
+        late: list[Event] = []
         for name in self.config.schedules:
-            for event in due(self.hours(name), at, self.grace):
+            hours = self.hours(name)
+            found = due(hours, at, self.grace)
+            for event in found:
                 if apply and self.store.event(name, event.kind, event.day.isoformat(), DONE) is not None:
                     continue  # done already: no need to list resources again
                 pending.append(event)
-        if not pending:
-            return []
-        members = self.members() if any(e.kind != START for e in pending) else {}
+            if not any(e.kind == START for e in found) and within_hours(hours, at):
+                today = hours.local(at).date()
+                if any(r.night < today for r in self.store.nights(name, states=[STOPPED])):
+                    late.append(Event(name, START, today, hours.at(today, hours.on)))
         steps: list[Step] = []
+        for event in late:  # the morning start was missed (no scheduler then): start now, whatever the grace
+            steps += self._start(event, apply, at, claim=False)
+        if not pending:
+            return steps
+        members = self.members() if any(e.kind != START for e in pending) else {}
         for event in pending:
             if event.kind == HEADS_UP:
                 steps += self._heads_up(event, members[event.schedule], apply)
@@ -411,13 +421,14 @@ class ScheduleService:
         provider = self.providers.get(ref.provider)
         return provider.describe(ref) if provider is not None else None
 
-    def _start(self, event: Event, apply: bool, at: datetime) -> list[Step]:
+    def _start(self, event: Event, apply: bool, at: datetime, claim: bool = True) -> list[Step]:
         """Start what the schedule stopped on earlier nights: never what a person stopped (it has no record), nor
-        what someone acted on since (its latest action request is not the schedule's stop)."""
+        what someone acted on since (its latest action request is not the schedule's stop). Each record moves
+        stopped -> starting once, so a late start racing the scheduler's start acts once per resource."""
         rows = [r for r in self.store.nights(event.schedule, states=[STOPPED]) if r.night < event.day]
         steps = []
-        if apply and rows and not self.store.claim_event(event.schedule, START, event.day.isoformat(), None,
-                                                         "costbot"):
+        if apply and rows and claim and not self.store.claim_event(event.schedule, START, event.day.isoformat(),
+                                                                   None, "costbot"):
             return []
         for row in rows:
             why = self._not_startable(row)

@@ -329,3 +329,21 @@ def test_the_scheduler_runs_the_schedules_job_under_the_lease(world) -> None:  #
         assert len(world.schedule_notifier.heads_ups) == 1
     finally:
         scheduler.stop(timeout=5)
+
+
+def test_a_missed_morning_start_happens_as_soon_as_a_scheduler_runs_in_working_hours(world) -> None:  # type: ignore[no-untyped-def]
+    svc, keys, provider = world.use_cases.schedules, world.keys, world.provider
+    svc.run(utc(2026, 12, 1, 18, 30))
+    svc.run(utc(2026, 12, 1, 19))
+    assert provider.state_of(keys["dev-a"])[0] == "stopped"  # type: ignore[index]
+    # no scheduler from 07:00 to 12:00 UTC: the start is five hours late, past the two-hour catch-up
+    assert due(svc.hours("office-hours"), utc(2026, 12, 2, 12), timedelta(hours=2)) == []
+    steps = svc.run(utc(2026, 12, 2, 12))
+    assert [(s.event, s.what, s.outcome) for s in steps if s.event == START] == [
+        (START, "dev-a", STARTED), (START, "dev-b", STARTED)]
+    assert provider.state_of(keys["dev-a"])[0] == "running"  # type: ignore[index]
+    assert svc.run(utc(2026, 12, 2, 12, 5)) == []
+    # outside working hours nothing starts late: a stop at 20:00, then a run at 23:00 leaves them off
+    svc.run(utc(2026, 12, 2, 18, 30))
+    svc.run(utc(2026, 12, 2, 19))
+    assert svc.run(utc(2026, 12, 2, 22)) == [] and provider.state_of(keys["dev-a"])[0] == "stopped"  # type: ignore[index]
