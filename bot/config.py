@@ -57,7 +57,7 @@ class DigestConfig(_Strict):
 
 
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-_SCHEDULE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_SCHEDULE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$")  # `schedule:NAME` is the audit's actor
 
 
 def _known_zone(v: str) -> str:
@@ -501,7 +501,8 @@ class CostbotConfig(_Strict):
     def _schedule_names(cls, v: dict[str, ScheduleConfig]) -> dict[str, ScheduleConfig]:
         for name in v:
             if not _SCHEDULE_NAME.match(name) or name.lower() in ("none", "off"):
-                raise ValueError(f"schedule name '{name}' must be letters, digits, '-', '_' or '.' (not none/off)")
+                raise ValueError(f"schedule name '{name}' must be letters, digits, '-', '_' or '.' (at most 48; not "
+                                 "none or off)")
         return v
 
     @model_validator(mode="after")

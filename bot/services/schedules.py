@@ -271,8 +271,10 @@ class ScheduleService:
         for m in members:
             by_provider[m.resource.ref.provider].append(m)
         for name, found in by_provider.items():
+            # the detail pass only for accelerated types: it carries their GPU metric (CPU came in the first pass)
             usage = self.providers[name].utilization([m.resource for m in found], hours=BUSY_HOURS,
-                                                     recent_hours=BUSY_HOURS, end=at, detail=lambda r, u: True)
+                                                     recent_hours=BUSY_HOURS, end=at,
+                                                     detail=lambda r, u: r.gpu_expected)
             for m in found:
                 u = usage.get(m.resource.ref.key)
                 if u is None:

@@ -152,6 +152,8 @@ def test_yaml_on_off_words_are_read_back() -> None:
     ('schedules:\n  x: {on: "08:00", off: "20:00", weekends: sometimes}', "schedules.x.weekends: Input should be"),
     ('schedules:\n  x: {on: "08:00", off: "20:00"}\nteams:\n  ml: {tags: {team: ml}, schedule: nights}',
      "teams.ml.schedule: unknown schedule 'nights' (known: x)"),
+    ('schedules:\n  none: {on: "08:00", off: "20:00"}', "schedules: Value error, schedule name 'none' must be"),
+    ('schedules:\n  ' + "x" * 49 + ': {on: "08:00", off: "20:00"}', "(at most 48; not none or off)"),
     ('teams:\n  ml: {tags: {team: ml}, schedule: nights}',
      "teams.ml.schedule: unknown schedule 'nights' (known: none are defined under `schedules:`)"),
 ])
