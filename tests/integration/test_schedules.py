@@ -309,3 +309,30 @@ def test_two_schedulers_racing_on_postgresql_post_and_stop_once(aws: Any, tmp_pa
         bot.stub.stop()
         other.close()
         bot.app.close()
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_migration_0008_goes_up_and_down_on_both_databases(database: str, tmp_path: Path,
+                                                           request: pytest.FixtureRequest) -> None:
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+    from sqlalchemy import inspect
+
+    from bot.adapters.state.database import MIGRATIONS, make_engine, upgrade
+
+    url = f"sqlite:///{tmp_path / 'state.db'}" if database == "sqlite" else request.getfixturevalue("pg_url")
+    engine = make_engine(url)
+    upgrade(engine)
+    assert {"schedule_events", "schedule_nights"} <= set(inspect(engine).get_table_names())
+    uniques = {u["name"] for t in ("schedule_events", "schedule_nights")
+               for u in inspect(engine).get_unique_constraints(t)}
+    assert uniques == {"uq_schedule_event", "uq_schedule_night"}
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0007")
+    assert not {"schedule_events", "schedule_nights"} & set(inspect(engine).get_table_names())
+    upgrade(engine)
+    assert {"schedule_events", "schedule_nights"} <= set(inspect(engine).get_table_names())
+    engine.dispose()
