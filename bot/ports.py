@@ -20,7 +20,7 @@ from bot.domain.experiments import TrackedRun
 from bot.domain.figures import DailyRow, Totals
 from bot.domain.ingest import IngestSummary, SourceBatch, SourceHolding
 from bot.domain.recommendations import Recommendation, RecommendationView
-from bot.domain.resources import ResizeOption, Resource, ResourceRef, Utilization
+from bot.domain.resources import Capability, ResizeOption, Resource, ResourceRef, Utilization
 from bot.domain.schedules import HeadsUp, NightReport, NightResource, ScheduleEvent
 from bot.domain.spec import CostSpec, Grouping
 from bot.domain.subscriptions import Subscription
@@ -194,7 +194,10 @@ class ResourceProvider(Protocol):
         """API requests made so far, by operation."""
         ...
 
-    def list_resources(self) -> list[Resource]: ...
+    def list_resources(self, capability: Capability | None = None) -> list[Resource]:
+        """Every resource; with `capability`, only those of the kinds that declare it (a schedule lists what it
+        can stop and start, without asking for volumes, buckets or training jobs)."""
+        ...
 
     def check_ref(self, ref: ResourceRef) -> None:
         """Raise ActionNotAllowed unless the reference is one this provider may act on: a kind it knows, in an

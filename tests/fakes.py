@@ -788,10 +788,11 @@ class FakeProvider:
             stop_savings=box.hourly_price * HOURS_PER_MONTH if box.hourly_price is not None else None,
         )
 
-    def list_resources(self) -> list[Resource]:
+    def list_resources(self, capability: Capability | None = None) -> list[Resource]:
         self._count("list")
         with self._lock:
-            return [self._resource(b) for b in self._boxes.values()]
+            return [self._resource(b) for b in self._boxes.values()
+                    if capability is None or capability in b.capabilities]
 
     def check_ref(self, ref: ResourceRef) -> None:
         if ref.provider != self.name or ref.kind not in self.kinds:

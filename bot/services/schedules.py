@@ -122,7 +122,7 @@ class ScheduleService:
         """Schedule name -> the resources following it (their own tag first, else their team's selector)."""
         out: dict[str, list[Member]] = {name: [] for name in self.config.schedules}
         for provider in self.providers.values():
-            for res in provider.list_resources():
+            for res in provider.list_resources("schedule"):
                 if not res.supports("schedule"):
                     continue
                 name = self.config.schedule_for(res.tags, res.ref.kind)

@@ -207,6 +207,10 @@ def test_heads_up_keep_busy_stop_and_the_morning_start(sched) -> None:  # type: 
         assert state_of(ids[running])[0] == "running", running
     assert proxy.counts["StopInstances"] == 1 and proxy.counts["StopNotebookInstance"] == 1
     assert proxy.counts["GetMetricData"] == 2  # one batch for CPU, one for the GPU (the busy check)
+    # only the kinds that can follow a schedule are listed: no volumes, snapshots, buckets, jobs or endpoints
+    assert proxy.counts["DescribeInstances"] > 0 and proxy.counts["ListNotebookInstances"] == 1
+    for never in ("DescribeVolumes", "DescribeSnapshots", "ListBuckets", "ListTrainingJobs", "ListEndpoints"):
+        assert proxy.counts[never] == 0, never
     report = bot.stub.api_calls("chat.postMessage")[-1].args
     assert report["channel"] == "C0TEAMML1"
     assert blocks_text(report["blocks"]).splitlines() == [
