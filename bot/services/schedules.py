@@ -433,40 +433,57 @@ class ScheduleService:
                                                                    None, "costbot"):
             return []
         for row in rows:
-            why = self._not_startable(row)
             if not apply:
+                why = self._not_startable(row)
                 outcome = f"would leave it: {why}" if why else "would start"
                 steps.append(Step(event.schedule, START, event.day, row.team, row.name, outcome))
                 continue
             if not self.store.move_night(row.schedule, row.night, row.resource_key, [STOPPED], STARTING):
                 continue
-            if why is not None:
-                self.store.move_night(row.schedule, row.night, row.resource_key, [STARTING], LEFT, reason=why,
-                                      started_at=at)
-                steps.append(Step(event.schedule, START, event.day, row.team, row.name, f"{LEFT}: {why}"))
-                continue
-            try:
-                req = self._act(row.resource_key, "start", event)
-            except CostbotError as exc:
-                self.store.move_night(row.schedule, row.night, row.resource_key, [STARTING], FAILED, reason=str(exc))
-                steps.append(Step(event.schedule, START, event.day, row.team, row.name, f"{FAILED}: {exc}"))
-                continue
-            if req.status == "succeeded" and req.action == "start":
-                self.store.move_night(row.schedule, row.night, row.resource_key, [STARTING], STARTED, started_at=at)
-                steps.append(Step(event.schedule, START, event.day, row.team, row.name, STARTED))
-            else:
-                reason = req.error or req.result or f"{req.action} {req.status}"
-                self.store.move_night(row.schedule, row.night, row.resource_key, [STARTING], FAILED, reason=reason)
-                steps.append(Step(event.schedule, START, event.day, row.team, row.name, f"{FAILED}: {reason}"))
+            state, reason = self._start_one(row, event, at)
+            steps.append(Step(event.schedule, START, event.day, row.team, row.name,
+                              state + (f": {reason}" if reason else "")))
         return steps
 
-    def _not_startable(self, row: NightResource) -> str | None:
-        live = self._describe(row.resource_key)
-        if live is None:
-            return "it no longer exists"
+    def _start_one(self, row: NightResource, event: Event, at: datetime) -> tuple[str, str | None]:
+        """Start one resource the schedule stopped (its record claimed): the action path re-checks it live, and
+        one that runs again or is gone is left as it is."""
+        why = self._acted_since(row)
+        state, reason = LEFT, why
+        if why is None:
+            try:
+                req = self._act(row.resource_key, "start", event)
+            except ActionNotAllowed as exc:  # already running, gone, protected now
+                reason = str(exc)
+            except CostbotError as exc:
+                state, reason = FAILED, str(exc)
+            else:
+                if req.status == "succeeded" and req.action == "start":
+                    state = STARTED
+                else:
+                    state, reason = FAILED, req.error or req.result or f"{req.action} {req.status}"
+        if state == FAILED:
+            self.store.move_night(row.schedule, row.night, row.resource_key, [STARTING], FAILED, reason=reason)
+        else:
+            self.store.move_night(row.schedule, row.night, row.resource_key, [STARTING], state, reason=reason,
+                                  started_at=at)
+        return state, reason
+
+    def _acted_since(self, row: NightResource) -> str | None:
+        """Someone acted on the resource after the schedule stopped it: its latest action is not the stop."""
         latest = self.actions.latest_request(row.resource_key)
         if latest is not None and latest.id != row.request_id:
             return f"someone acted on it since ({latest.action} by {latest.requested_by}, {latest.status})"
+        return None
+
+    def _not_startable(self, row: NightResource) -> str | None:
+        """Why a dry run would leave the resource off (read only)."""
+        live = self._describe(row.resource_key)
+        if live is None:
+            return "it no longer exists"
+        why = self._acted_since(row)
+        if why is not None:
+            return why
         if live.running:
             return f"already {live.state}"
         if not live.stopped:

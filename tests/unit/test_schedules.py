@@ -349,3 +349,24 @@ def test_a_missed_morning_start_happens_as_soon_as_a_scheduler_runs_in_working_h
     svc.run(utc(2026, 12, 2, 18, 30))
     svc.run(utc(2026, 12, 2, 19))
     assert svc.run(utc(2026, 12, 2, 22)) == [] and provider.state_of(keys["dev-a"])[0] == "stopped"  # type: ignore[index]
+
+
+def test_the_morning_leaves_what_someone_started_or_acted_on_since(world) -> None:  # type: ignore[no-untyped-def]
+    svc, keys, provider = world.use_cases.schedules, world.keys, world.provider
+    svc.run(utc(2026, 12, 1, 18, 30))
+    svc.run(utc(2026, 12, 1, 19))
+    provider.set_state(keys["dev-a"], "running")  # started by hand in the night (outside costbot)
+    stop_req = world.action_store.latest_request(keys["dev-b"])
+    undo = world.use_cases.actions.request(keys["dev-b"], "start", "U0ML00001", undo_of=stop_req.id)
+    assert undo.status == "succeeded"  # started through costbot by an approver in the night...
+    provider.set_state(keys["dev-b"], "stopped")  # ...and stopped again by hand
+    provider.calls.clear()
+    dry = svc.run(utc(2026, 12, 2, 7), apply=False)
+    assert {s.what: s.outcome for s in dry} == {
+        "dev-a": "would leave it: already running",
+        "dev-b": "would leave it: someone acted on it since (start by U0ML00001, succeeded)"}
+    steps = svc.run(utc(2026, 12, 2, 7))
+    assert {s.what: s.outcome for s in steps} == {
+        "dev-a": "left: dev-a is already running",
+        "dev-b": "left: someone acted on it since (start by U0ML00001, succeeded)"}
+    assert provider.acted() == [] and provider.state_of(keys["dev-b"])[0] == "stopped"  # type: ignore[index]
