@@ -31,7 +31,6 @@ DRY_RUN = "dry-run"  # costbot runs with dry_run: nothing was stopped, so nothin
 STARTING = "starting"
 STARTED = "started"
 LEFT = "left"  # not started in the morning: someone started or stopped it since (never start what a person stopped)
-AWAKE = (PLANNED, KEPT, SKIPPED, BUSY)  # still running at the end of the night's stop
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ from bot.domain.recommendations import is_protected
 from bot.domain.resources import Resource, ResourceRef
 from bot.domain.schedules import (
     ACTOR_PREFIX,
-    AWAKE,
     BUSY,
     DRY_RUN,
     FAILED,
@@ -550,7 +549,3 @@ class ScheduleService:
             except CostbotError as exc:
                 log.warning("could not update the heads-up %s: %s", claimed.id, exc)
         return view
-
-    def awake(self, schedule: str, day: date) -> list[NightResource]:
-        """The night's records still running after its stop (kept, skipped, busy)."""
-        return [r for r in self.store.nights(schedule, day) if r.state in AWAKE]
