@@ -302,33 +302,36 @@ class ScheduleService:
         return out
 
     def _stop(self, event: Event, members: Sequence[Member], apply: bool, at: datetime) -> list[Step]:
-        steps: list[Step] = []
+        """Per team: claim the night's stop, settle what the heads-up listed, then — one CloudWatch batch and one
+        billing query for every team together — keep the busy ones and stop the rest; report to each team."""
         day = event.day
         by_team = self._by_team(members)
-        if apply:  # a team whose heads-up listed resources that all stopped or went since still gets its report
-            for listed in self.store.nights(event.schedule, day):
-                by_team.setdefault(listed.team, [])
+        if not apply:
+            return self._would_stop(event, by_team, at)
+        for listed in self.store.nights(event.schedule, day):  # a team whose listed resources all went still
+            by_team.setdefault(listed.team, [])                 # gets its report
+        claimed: dict[str | None, str | None] = {}  # team -> who skipped its week
+        planned: list[Member] = []
         for team, found in by_team.items():
             stopping = [m for m in found if self._excluded(m) is None]
-            skipped = self._skipped_by(event.schedule, day, team)
-            if not apply:
-                steps += self._would_stop(event, team, stopping, skipped, at) if stopping else []
-                continue
             if not self.store.claim_event(event.schedule, STOP, day.isoformat(), team, "costbot"):
                 continue
+            claimed[team] = skipped = self._skipped_by(event.schedule, day, team)
             self.store.add_nights([self._night(m, day) for m in stopping])  # what the heads-up missed
             self._settle_unlisted(event, team, found, stopping, skipped)
             rows = {r.resource_key: r for r in self._team_rows(event.schedule, day, team)}
-            planned = [m for m in stopping
-                       if (row := rows.get(m.resource.ref.key)) is not None and row.state == PLANNED]
-            busy = self._busy(planned, at) if planned else {}
-            costs = self._hourly(planned) if planned else {}
-            for m in planned:
-                key = m.resource.ref.key
-                if key in busy:
-                    self.store.move_night(event.schedule, day, key, [PLANNED], BUSY, reason=busy[key])
-                elif self.store.move_night(event.schedule, day, key, [PLANNED], STOPPING):
-                    self._stop_one(m, event, at, costs.get(key))
+            planned += [m for m in stopping if (row := rows.get(m.resource.ref.key)) is not None
+                        and row.state == PLANNED]
+        busy = self._busy(planned, at) if planned else {}
+        costs = self._hourly(planned) if planned else {}
+        for m in planned:
+            key = m.resource.ref.key
+            if key in busy:
+                self.store.move_night(event.schedule, day, key, [PLANNED], BUSY, reason=busy[key])
+            elif self.store.move_night(event.schedule, day, key, [PLANNED], STOPPING):
+                self._stop_one(m, event, at, costs.get(key))
+        steps: list[Step] = []
+        for team, skipped in claimed.items():
             rows_now = self._team_rows(event.schedule, day, team)
             steps += [Step(event.schedule, STOP, day, team, r.name, r.state + (f": {r.reason}" if r.reason else ""))
                       for r in rows_now]
@@ -364,26 +367,31 @@ class ScheduleService:
                     why = self._excluded(member) or "not to stop"
                 self.store.move_night(event.schedule, day, row.resource_key, [PLANNED], LEFT, reason=why)
 
-    def _would_stop(self, event: Event, team: str | None, stopping: Sequence[Member], skipped: str | None,
-                    at: datetime) -> list[Step]:
-        rows = {r.resource_key: r for r in self._team_rows(event.schedule, event.day, team)}
-        if skipped is not None:
-            return [Step(event.schedule, STOP, event.day, team, m.resource.name,
-                         f"would keep running: the week skipped by <@{skipped}>") for m in stopping]
-        planned = [m for m in stopping if rows.get(m.resource.ref.key) is None
-                   or rows[m.resource.ref.key].state == PLANNED]
-        busy = self._busy(planned, at) if planned else {}
+    def _would_stop(self, event: Event, by_team: dict[str | None, list[Member]], at: datetime) -> list[Step]:
+        """What the stop would do, changing nothing (the busy check reads CloudWatch, in one batch)."""
+        day = event.day
+        plans = []
+        for team, found in by_team.items():
+            stopping = [m for m in found if self._excluded(m) is None]
+            rows = {r.resource_key: r for r in self._team_rows(event.schedule, day, team)}
+            plans.append((team, stopping, rows, self._skipped_by(event.schedule, day, team)))
+        candidates = [m for _, stopping, rows, skipped in plans if skipped is None for m in stopping
+                      if rows.get(m.resource.ref.key) is None or rows[m.resource.ref.key].state == PLANNED]
+        busy = self._busy(candidates, at) if candidates else {}
         steps = []
-        for m in stopping:
-            key = m.resource.ref.key
-            row = rows.get(key)
-            if row is not None and row.state != PLANNED:
-                outcome = f"{row.state}" + (f" by <@{row.by}>" if row.by else "")
-            elif key in busy:
-                outcome = f"would keep running: {busy[key]}"
-            else:
-                outcome = f"would stop ({m.resource.state} now)"
-            steps.append(Step(event.schedule, STOP, event.day, team, m.resource.name, outcome))
+        for team, stopping, rows, skipped in plans:
+            for m in stopping:
+                key = m.resource.ref.key
+                row = rows.get(key)
+                if skipped is not None:
+                    outcome = f"would keep running: the week skipped by <@{skipped}>"
+                elif row is not None and row.state != PLANNED:
+                    outcome = f"{row.state}" + (f" by <@{row.by}>" if row.by else "")
+                elif key in busy:
+                    outcome = f"would keep running: {busy[key]}"
+                else:
+                    outcome = f"would stop ({m.resource.state} now)"
+                steps.append(Step(event.schedule, STOP, day, team, m.resource.name, outcome))
         return steps
 
     def _basis(self, event: Event) -> tuple[str, str]:

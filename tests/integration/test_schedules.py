@@ -45,6 +45,7 @@ HEADS_UP_AT, STOP_AT, START_AT = "2026-12-01T19:30", "2026-12-01T20:00", "2026-1
 STOP_UTC = datetime(2026, 12, 1, 19, tzinfo=UTC)
 HOURLY = Decimal("0.90")  # gpu-dev-01's hour in the bill: $21.60 for 24 hours a day (the price table says $1.006)
 NOTEBOOK_PRICE = Decimal("0.20")  # ml.t3.xlarge in the bundled price table (no billing lines name the notebook)
+M5_LARGE = Decimal("0.096")  # m5.large in the bundled price table
 
 
 def at(text: str) -> datetime:
@@ -79,8 +80,9 @@ def key(ident: str, kind: str = "ec2") -> str:
 
 def estate() -> dict[str, str]:
     """team-ml's dev boxes and notebook (following office-hours through the team's selector), a busy one, a
-    protected one, an env=prod one tagged onto the schedule, one stopped by a person before the evening, one of
-    another team; with idle metrics at the off time except for the busy one."""
+    protected one, an env=prod one tagged onto the schedule, one stopped by a person before the evening; team-data's
+    `etl` (its team has no schedule) and `etl-dev` (following office-hours by its own tag); with idle metrics at
+    the off time except for the busy one."""
     ids = {
         "gpu-dev-01": launch("gpu-dev-01", "g5.xlarge", {"team": "ml", "env": "dev"}),
         "gpu-dev-02": launch("gpu-dev-02", "g5.xlarge", {"team": "ml", "env": "dev"}),
@@ -91,10 +93,11 @@ def estate() -> dict[str, str]:
                                                              "costbot:schedule": "office-hours"}),
         "off-box": launch("off-box", "g5.xlarge", {"team": "ml", "env": "dev"}),
         "etl": launch("etl", "m5.large", {"team": "data", "env": "dev"}),
+        "etl-dev": launch("etl-dev", "m5.large", {"team": "data", "costbot:schedule": "office-hours"}),
     }
     boto3.client("ec2", region_name=REGION).stop_instances(InstanceIds=[ids["off-box"]])
-    for name in ("gpu-dev-01", "gpu-dev-03", "dev-cpu", "keep-me"):
-        metric_at(ids[name], STOP_UTC, cpu=3.0, gpu=1.0 if name != "dev-cpu" else None)
+    for name in ("gpu-dev-01", "gpu-dev-03", "dev-cpu", "keep-me", "etl-dev"):
+        metric_at(ids[name], STOP_UTC, cpu=3.0, gpu=1.0 if name not in ("dev-cpu", "etl-dev") else None)
     metric_at(ids["gpu-dev-02"], STOP_UTC, cpu=35.0, gpu=91.0)  # a training run at the off time
     sm = boto3.client("sagemaker", region_name=REGION)
     sm.create_notebook_instance(NotebookInstanceName="nb-dev", InstanceType="ml.t3.xlarge",
@@ -145,7 +148,11 @@ def test_heads_up_keep_busy_stop_and_the_morning_start(sched) -> None:  # type: 
     # 19:30: one heads-up in team-ml's channel listing what will stop, with its buttons
     steps = run(bot, HEADS_UP_AT)
     assert [(s.event, s.team, s.outcome) for s in steps] == [
+        ("heads-up", "team-data", "posted: 1 to stop (etl-dev)"),
         ("heads-up", "team-ml", "posted: 5 to stop (dev-cpu, gpu-dev-01, gpu-dev-02, gpu-dev-03, nb-dev)")]
+    (data_msg,) = [c.args for c in bot.stub.api_calls("chat.postMessage") if c.args["channel"] == "C0TEAMDAT"]
+    assert data_msg["text"] == ":crescent_moon: *office-hours* stops 1 of team-data's resources at 20:00 " \
+                               "(Europe/Berlin) on Tue 01 Dec"
     msg = heads_up_post(bot)
     blocks = msg.args["blocks"]
     assert msg.args["text"] == ":crescent_moon: *office-hours* stops 5 of team-ml's resources at 20:00 " \
@@ -199,13 +206,14 @@ def test_heads_up_keep_busy_stop_and_the_morning_start(sched) -> None:  # type: 
     steps = run(bot, STOP_AT)
     assert {s.what: s.outcome for s in steps} == {
         "dev-cpu": f"{LEFT}: stopped by someone else before the off time: the schedule leaves it",
-        "gpu-dev-01": STOPPED, "nb-dev": STOPPED,
+        "gpu-dev-01": STOPPED, "nb-dev": STOPPED, "etl-dev": STOPPED,
         "gpu-dev-02": f"{BUSY}: busy at the off time (GPU 91%, CPU 35%; idle is below GPU 5% and CPU 10%)",
         "gpu-dev-03": f"{KEPT}: kept running tonight by <@{keeps[0].actor}>"}
     assert state_of(ids["gpu-dev-01"])[0] == "stopped" and notebook_state("nb-dev") in ("Stopping", "Stopped")
     for running in ("gpu-dev-02", "gpu-dev-03", "keep-me", "train-prod", "etl"):
         assert state_of(ids[running])[0] == "running", running
-    assert proxy.counts["StopInstances"] == 1 and proxy.counts["StopNotebookInstance"] == 1
+    assert state_of(ids["etl-dev"])[0] == "stopped"
+    assert proxy.counts["StopInstances"] == 2 and proxy.counts["StopNotebookInstance"] == 1
     assert proxy.counts["GetMetricData"] == 2  # one batch for CPU, one for the GPU (the busy check)
     # only the kinds that can follow a schedule are listed: no volumes, snapshots, buckets, jobs or endpoints
     assert proxy.counts["DescribeInstances"] > 0 and proxy.counts["ListNotebookInstances"] == 1
@@ -222,23 +230,28 @@ def test_heads_up_keep_busy_stop_and_the_morning_start(sched) -> None:  # type: 
         "The morning start brings these back (only these)."]
     stops = [e for e in bot.services.actions.audit(100) if e.action == "stop" and e.result == "succeeded"]
     assert sorted((e.actor, e.resource_key) for e in stops) == sorted([
-        ("schedule:office-hours", key(ids["gpu-dev-01"])), ("schedule:office-hours", key("nb-dev", "notebook"))])
+        ("schedule:office-hours", key(ids["gpu-dev-01"])), ("schedule:office-hours", key("nb-dev", "notebook")),
+        ("schedule:office-hours", key(ids["etl-dev"]))])
     assert run(bot, "2026-12-01T20:05") == []  # once
     # the notebook has finished stopping by morning (moto keeps it Stopping otherwise)
     # 08:00: exactly what the schedule stopped starts again; dev-cpu and off-box (people's) stay stopped
     proxy.reset()
     steps = run(bot, START_AT)
-    assert sorted((s.what, s.outcome) for s in steps) == [("gpu-dev-01", STARTED), ("nb-dev", STARTED)]
+    assert sorted((s.what, s.outcome) for s in steps) == [("etl-dev", STARTED), ("gpu-dev-01", STARTED),
+                                                          ("nb-dev", STARTED)]
     assert state_of(ids["gpu-dev-01"])[0] == "running" and notebook_state("nb-dev") in ("Pending", "InService")
     assert state_of(ids["dev-cpu"])[0] == "stopped" and state_of(ids["off-box"])[0] == "stopped"
-    assert proxy.counts["StartInstances"] == 1 and proxy.counts["StartNotebookInstance"] == 1
+    assert proxy.counts["StartInstances"] == 2 and proxy.counts["StartNotebookInstance"] == 1
     starts = [e for e in bot.services.actions.audit(100) if e.action == "start" and e.result == "succeeded"]
-    assert sorted(e.resource_key for e in starts) == sorted([key(ids["gpu-dev-01"]), key("nb-dev", "notebook")])
+    assert sorted(e.resource_key for e in starts) == sorted([key(ids["gpu-dev-01"]), key("nb-dev", "notebook"),
+                                                             key(ids["etl-dev"])])
     assert {e.actor for e in starts} == {"schedule:office-hours"}
-    # savings: 12 hours off; gpu-dev-01 at its billed $0.90 an hour, the notebook at the table's $0.20
+    # savings: 12 hours off each; gpu-dev-01 at its billed $0.90 an hour, the others at the price table's
     (plan,) = bot.services.schedules.plan(at("2026-12-02T09:00"))
-    assert plan.saved.hours == Decimal(24)
-    assert plan.saved.amount == 12 * HOURLY + 12 * NOTEBOOK_PRICE == Decimal("13.20")
+    assert plan.saved.hours == Decimal(36)
+    assert plan.saved.amount == 12 * HOURLY + 12 * NOTEBOOK_PRICE + 12 * M5_LARGE == Decimal("14.352")
+    assert bot.services.schedules.saved_all(at("2026-11-30T00:00"), at("2026-12-07T00:00"), "team-data") == \
+        12 * M5_LARGE
     nights = {r.name: r for r in bot.services.schedules.store.nights("office-hours")}
     assert (nights["gpu-dev-01"].cost_source, nights["nb-dev"].cost_source) == ("bill", "price table")
 
@@ -261,6 +274,7 @@ def test_the_cli_shows_the_plan_and_a_dry_run_changes_nothing(sched, tmp_path: P
     assert {s["what"]: s["outcome"] for s in report["steps"]} == {
         "dev-cpu": "would stop (running now)", "gpu-dev-01": "would stop (running now)",
         "gpu-dev-03": "would stop (running now)", "nb-dev": "would stop (InService now)",
+        "etl-dev": "would stop (running now)",
         "gpu-dev-02": "would keep running: busy at the off time (GPU 91%, CPU 35%; idle is below GPU 5% and CPU 10%)"}
     assert proxy.counts["StopInstances"] == 0 and proxy.counts["StopNotebookInstance"] == 0
     for name in ("gpu-dev-01", "gpu-dev-02", "gpu-dev-03", "dev-cpu"):
@@ -270,7 +284,7 @@ def test_the_cli_shows_the_plan_and_a_dry_run_changes_nothing(sched, tmp_path: P
     assert (plan["next_stop"], plan["next_start"]) == ("2026-12-01T20:00:00+01:00", "2026-12-02T08:00:00+01:00")
     assert {r["name"]: (r["stops"], r["note"]) for r in plan["resources"]} == {
         "dev-cpu": (True, None), "gpu-dev-01": (True, None), "gpu-dev-02": (True, None), "gpu-dev-03": (True, None),
-        "nb-dev": (True, None), "keep-me": (False, "protected: never touched"),
+        "nb-dev": (True, None), "etl-dev": (True, None), "keep-me": (False, "protected: never touched"),
         "train-prod": (False, "env=prod: a schedule never stops it"), "off-box": (False, "stopped now")}
     assert main(["schedules"]) == 0
     shown = capsys.readouterr().out
@@ -300,14 +314,15 @@ def test_two_schedulers_racing_on_postgresql_post_and_stop_once(aws: Any, tmp_pa
                 t.join()
         posts = [c for c in bot.stub.api_calls("chat.postMessage") if c.args["channel"] == "C0TEAMML1"]
         assert len(posts) == 2  # one heads-up, one report
-        assert aws.counts["StopInstances"] == 3 and aws.counts["StopNotebookInstance"] == 1  # dev-cpu, 01, 03
-        assert aws.counts["StartInstances"] == 3 and aws.counts["StartNotebookInstance"] == 1
+        # dev-cpu, gpu-dev-01, gpu-dev-03, etl-dev and the notebook
+        assert aws.counts["StopInstances"] == 4 and aws.counts["StopNotebookInstance"] == 1
+        assert aws.counts["StartInstances"] == 4 and aws.counts["StartNotebookInstance"] == 1
         assert state_of(ids["gpu-dev-02"])[0] == "running"  # busy
         assert state_of(ids["off-box"])[0] == "stopped"  # a person's
         nights = bot.services.schedules.store.nights("office-hours")
         assert sorted((r.name, r.state) for r in nights) == [
-            ("dev-cpu", STARTED), ("gpu-dev-01", STARTED), ("gpu-dev-02", BUSY), ("gpu-dev-03", STARTED),
-            ("nb-dev", STARTED)]
+            ("dev-cpu", STARTED), ("etl-dev", STARTED), ("gpu-dev-01", STARTED), ("gpu-dev-02", BUSY),
+            ("gpu-dev-03", STARTED), ("nb-dev", STARTED)]
     finally:
         server.close()
         bot.stub.stop()
