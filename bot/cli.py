@@ -778,6 +778,12 @@ def _moment(text: str | None, zone: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(zone))
 
 
+def _need_schedules(config: CostbotConfig) -> None:
+    if not config.schedules:
+        raise ConfigError("no schedules configured: add `schedules: {office-hours: {on: \"08:00\", off: \"20:00\"}}` "
+                          "and `teams.<team>.schedule` or a `costbot:schedule` tag on resources")
+
+
 @schedules_app.callback(invoke_without_command=True)
 def schedules(
     ctx: typer.Context,
@@ -792,9 +798,7 @@ def schedules(
     from bot.render.terminal import render_schedule_plans
 
     application = _application(ctx)
-    if not application.config.schedules:
-        raise ConfigError("no schedules configured: add `schedules: {office-hours: {on: \"08:00\", off: \"20:00\"}}` "
-                          "and `teams.<team>.schedule` or a `costbot:schedule` tag on resources")
+    _need_schedules(application.config)
     plans = application.use_cases.schedules.plan(_moment(at, application.config.timezone))
     currency = application.config.currency
     if as_json:
@@ -827,6 +831,7 @@ def schedules_run(
     from bot.render.terminal import render_schedule_steps
 
     application = _application(ctx)
+    _need_schedules(application.config)
     moment = _moment(at, application.config.timezone) or datetime.now(UTC)
     steps = application.use_cases.schedules.run(moment, apply=apply)
     if as_json:

@@ -370,3 +370,20 @@ def test_the_morning_leaves_what_someone_started_or_acted_on_since(world) -> Non
         "dev-a": "left: dev-a is already running",
         "dev-b": "left: someone acted on it since (start by U0ML00001, succeeded)"}
     assert provider.acted() == [] and provider.state_of(keys["dev-b"])[0] == "stopped"  # type: ignore[index]
+
+
+def test_the_cli_names_what_is_wrong(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    missing = cli("schedules", "run", "--at", "2026-12-01T20:00")
+    assert missing.code == 1 and "no schedules configured" in missing.err
+    (tmp_path / "costbot.yml").write_text(
+        'timezone: Europe/Berlin\nproviders: [{kind: demo}]\nschedules:\n  office-hours: {"on": "08:00", "off": '
+        '"20:00"}\nteams:\n  team-ml: {tags: {team: ml}, channel: "#team-ml", schedule: {name: office-hours, '
+        'tags: {env: dev}}}\n')
+    bad = cli("schedules", "run", "--at", "yesterday")
+    assert bad.code == 1 and "--at must be a date and time such as 2026-12-01T19:30, got 'yesterday'" in bad.err
+    dry = cli("schedules", "run", "--at", "2026-12-01T19:30", "--json")
+    assert dry.code == 0 and dry.json() == {"at": "2026-12-01T19:30:00+01:00", "applied": False, "steps": [
+        {"schedule": "office-hours", "event": "heads-up", "day": "2026-12-01", "team": "team-ml", "what": "#team-ml",
+         "outcome": "would post: 2 to stop (gpu-dev-02, nb-ml-research)"}]}
+    nothing = cli("schedules", "run", "--at", "2026-12-01T12:00")
+    assert nothing.code == 0 and "Nothing is due." in nothing.out
