@@ -434,6 +434,8 @@ class ScheduleService:
         """Start what the schedule stopped on earlier nights: never what a person stopped (it has no record), nor
         what someone acted on since (its latest action request is not the schedule's stop). Each record moves
         stopped -> starting once, so a late start racing the scheduler's start acts once per resource."""
+        if apply:
+            self._settle_interrupted(event)
         rows = [r for r in self.store.nights(event.schedule, states=[STOPPED]) if r.night < event.day]
         steps = []
         if apply and rows and claim and not self.store.claim_event(event.schedule, START, event.day.isoformat(),
@@ -451,6 +453,25 @@ class ScheduleService:
             steps.append(Step(event.schedule, START, event.day, row.team, row.name,
                               state + (f": {reason}" if reason else "")))
         return steps
+
+    def _settle_interrupted(self, event: Event) -> None:
+        """Records a process left at `stopping` (it stopped between claiming a resource and recording the stop):
+        the action request tells what happened — the schedule's own stop of that night succeeded, so the morning
+        starts it; else nothing was stopped."""
+        for row in self.store.nights(event.schedule, states=[STOPPING]):
+            if row.night >= event.day:
+                continue
+            latest = self.actions.latest_request(row.resource_key)
+            ours = latest is not None and latest.action == "stop" and \
+                latest.params.get("basis_ref") == f"{row.schedule}@{row.night.isoformat()}"
+            if ours and latest is not None and latest.status == "succeeded" and \
+                    not (latest.result or "").startswith("dry run"):
+                self.store.move_night(row.schedule, row.night, row.resource_key, [STOPPING], STOPPED,
+                                      request_id=latest.id, stopped_at=latest.updated_at or latest.created_at,
+                                      reason="recorded after its process stopped")
+            elif latest is None or not ours or latest.status in ("failed", "refused", "rejected", "expired"):
+                self.store.move_night(row.schedule, row.night, row.resource_key, [STOPPING], FAILED,
+                                      reason="its process stopped before the stop took effect")
 
     def _start_one(self, row: NightResource, event: Event, at: datetime) -> tuple[str, str | None]:
         """Start one resource the schedule stopped (its record claimed): the action path re-checks it live, and

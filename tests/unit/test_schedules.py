@@ -387,3 +387,22 @@ def test_the_cli_names_what_is_wrong(cli, tmp_path) -> None:  # type: ignore[no-
          "outcome": "would post: 2 to stop (gpu-dev-02, nb-ml-research)"}]}
     nothing = cli("schedules", "run", "--at", "2026-12-01T12:00")
     assert nothing.code == 0 and "Nothing is due." in nothing.out
+
+
+def test_a_stop_whose_process_died_before_recording_it_is_still_started_in_the_morning(world) -> None:  # type: ignore[no-untyped-def]
+    svc, keys, provider, store = world.use_cases.schedules, world.keys, world.provider, world.schedule_store
+    svc.run(utc(2026, 12, 1, 18, 30))
+    night = date(2026, 12, 1)
+    # the stopping process claims the team's stop and dev-a's record, stops it, and dies before recording it;
+    # dev-b's record was claimed but its stop never requested
+    assert store.claim_event("office-hours", STOP, "2026-12-01", "team-ml", "costbot")
+    assert store.move_night("office-hours", night, keys["dev-a"], [PLANNED], "stopping")
+    assert store.move_night("office-hours", night, keys["dev-b"], [PLANNED], "stopping")
+    world.use_cases.actions.request(keys["dev-a"], "stop", "schedule:office-hours", policy="schedule:office-hours",
+                                    basis=("schedule", "office-hours@2026-12-01"))
+    assert provider.state_of(keys["dev-a"])[0] == "stopped"  # type: ignore[index]
+    assert svc.run(utc(2026, 12, 1, 19)) == []  # the stop is claimed: nothing again
+    steps = svc.run(utc(2026, 12, 2, 7))
+    assert [(s.what, s.outcome) for s in steps] == [("dev-a", STARTED)]
+    assert provider.state_of(keys["dev-a"])[0] == "running"  # type: ignore[index]
+    assert {r.name: r.state for r in store.nights("office-hours")}["dev-b"] == "failed"
