@@ -234,7 +234,8 @@ class ScheduleService:
             skipped = self._skipped_by(event.schedule, day, team)
             if not stopping or skipped is not None:
                 continue
-            names = ", ".join(m.resource.name for m in stopping)
+            names = ", ".join(m.resource.name for m in stopping[:10]) + (
+                f" and {len(stopping) - 10} more" if len(stopping) > 10 else "")
             if not apply:
                 steps.append(Step(event.schedule, HEADS_UP, day, team, channel or "(no channel)",
                                   f"would post: {len(stopping)} to stop ({names})"))
