@@ -343,6 +343,9 @@ class ScheduleService:
                     self.notifier.post_night_report(channel, report)
                 except CostbotError as exc:
                     log.warning("could not post the %s stop report for %s: %s", event.schedule, team, exc)
+            heads_up = self.store.event(event.schedule, HEADS_UP, day.isoformat(), team)
+            if heads_up is not None:
+                self._refresh(heads_up)  # its buttons go: each row shows what became of it
         return steps
 
     def _settle_unlisted(self, event: Event, team: str | None, found: Sequence[Member], stopping: Sequence[Member],

@@ -228,6 +228,9 @@ def test_heads_up_keep_busy_stop_and_the_morning_start(sched) -> None:  # type: 
         "• *gpu-dev-02* — busy: busy at the off time (GPU 91%, CPU 35%; idle is below GPU 5% and CPU 10%)",
         f"• *gpu-dev-03* — kept: kept running tonight by <@{keeps[0].actor}>",
         "The morning start brings these back (only these)."]
+    final = [c.args for c in bot.stub.api_calls("chat.update") if c.args["ts"] == event.message_ts][-1]
+    assert buttons(final["blocks"]) == [] and not [b for b in final["blocks"] if b.get("accessory")]
+    assert "*gpu-dev-01* — stopped" in blocks_text(final["blocks"]).splitlines()
     stops = [e for e in bot.services.actions.audit(100) if e.action == "stop" and e.result == "succeeded"]
     assert sorted((e.actor, e.resource_key) for e in stops) == sorted([
         ("schedule:office-hours", key(ids["gpu-dev-01"])), ("schedule:office-hours", key("nb-dev", "notebook")),

@@ -225,6 +225,8 @@ def test_heads_up_then_stop_keeps_kept_and_busy_and_the_start_restores_only_what
     steps = svc.run(utc(2026, 12, 1, 19, 0))
     assert {s.what: s.outcome.split(":")[0] for s in steps} == {"busy": BUSY, "dev-a": STOPPED, "dev-b": KEPT}
     assert [(c.op, c.key) for c in provider.acted()] == [("stop", keys["dev-a"])]
+    (*_, (_, _, final)) = world.schedule_notifier.updates  # the heads-up after the stop: no buttons left
+    assert final.planned == () and {r.name: r.state for r in final.rows}["dev-a"] == STOPPED
     ((_, report),) = world.schedule_notifier.reports
     assert [r.name for r in report.stopped] == ["dev-a"] and [r.name for r in report.running] == ["busy", "dev-b"]
     assert "GPU 88%, CPU 40%" in (next(r for r in report.running if r.name == "busy").reason or "")
