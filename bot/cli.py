@@ -800,6 +800,7 @@ def schedules(
     application = _application(ctx)
     _need_schedules(application.config)
     plans = application.use_cases.schedules.plan(_moment(at, application.config.timezone))
+    mistagged = application.use_cases.schedules.mistagged()
     currency = application.config.currency
     if as_json:
         sys.stdout.write(json.dumps({"currency": currency, "schedules": [{
@@ -813,9 +814,13 @@ def schedules(
                              "stopped_at": r.stopped_at.isoformat() if r.stopped_at else None} for r in p.stopped],
             "saved_last_7_days": {"hours": float(round(p.saved.hours, 2)), "amount": float(to_cents(p.saved.amount)),
                                   "resources": p.saved.resources},
-        } for p in plans]}) + "\n")
+        } for p in plans], "unknown_schedule_tags": [{"resource": key, "name": name, "schedule": value}
+                                                   for name, key, value in mistagged]}) + "\n")
         return
     out.print(render_schedule_plans(plans, currency))
+    for name, _, value in mistagged:
+        err.print(f"warning: {name} is tagged costbot:schedule={value}, which is no configured schedule: it follows "
+                  "none", markup=False)
 
 
 @schedules_app.command("run")

@@ -133,6 +133,18 @@ class ScheduleService:
             found.sort(key=lambda m: (m.team or "", m.resource.name, m.resource.ref.key))
         return out
 
+    def mistagged(self) -> list[tuple[str, str, str]]:
+        """(resource name, key, its `costbot:schedule` value) of resources whose tag names no configured schedule
+        (they follow none): what `costbot schedules` warns about."""
+        out = []
+        for provider in self.providers.values():
+            for res in provider.list_resources("schedule"):
+                own = next((v.strip() for k, v in res.tags.items() if k.lower() == SCHEDULE_TAG), None)
+                if own is not None and own.lower() not in ("none", "off") and \
+                        self.config.schedule_for(res.tags, res.ref.kind) is None:
+                    out.append((res.name, res.ref.key, own))
+        return sorted(out)
+
     def _excluded(self, member: Member) -> str | None:
         """Why the schedule will not stop this resource tonight, or None."""
         res = member.resource

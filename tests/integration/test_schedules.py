@@ -94,6 +94,7 @@ def estate() -> dict[str, str]:
         "off-box": launch("off-box", "g5.xlarge", {"team": "ml", "env": "dev"}),
         "etl": launch("etl", "m5.large", {"team": "data", "env": "dev"}),
         "etl-dev": launch("etl-dev", "m5.large", {"team": "data", "costbot:schedule": "office-hours"}),
+        "typo-box": launch("typo-box", "m5.large", {"team": "data", "costbot:schedule": "ofice-hours"}),
     }
     boto3.client("ec2", region_name=REGION).stop_instances(InstanceIds=[ids["off-box"]])
     for name in ("gpu-dev-01", "gpu-dev-03", "dev-cpu", "keep-me", "etl-dev"):
@@ -289,8 +290,14 @@ def test_the_cli_shows_the_plan_and_a_dry_run_changes_nothing(sched, tmp_path: P
         "dev-cpu": (True, None), "gpu-dev-01": (True, None), "gpu-dev-02": (True, None), "gpu-dev-03": (True, None),
         "nb-dev": (True, None), "etl-dev": (True, None), "keep-me": (False, "protected: never touched"),
         "train-prod": (False, "env=prod: a schedule never stops it"), "off-box": (False, "stopped now")}
+    assert main(["schedules", "--json"]) == 0
+    unknown = json.loads(capsys.readouterr().out)["unknown_schedule_tags"]
+    assert unknown == [{"resource": key(ids["typo-box"]), "name": "typo-box", "schedule": "ofice-hours"}]
     assert main(["schedules"]) == 0
-    shown = capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "warning: typo-box is tagged costbot:schedule=ofice-hours, which is no configured schedule: it follows " \
+           "none" in captured.err
+    shown = captured.out
     assert "on 08:00, off 20:00 (Europe/Berlin), Monday to Friday, not on 2026-12-24\n" in shown
 
 
