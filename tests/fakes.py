@@ -1197,9 +1197,12 @@ class FakeScheduleNotifier:
         self.heads_ups: list[tuple[str, HeadsUp]] = []
         self.updates: list[tuple[str, str, HeadsUp]] = []
         self.reports: list[tuple[str, NightReport]] = []
+        self.fail: CostbotError | None = None  # raised by post_heads_up (Slack unreachable)
         self._ts = itertools.count(1)
 
     def post_heads_up(self, channel: str, heads_up: HeadsUp) -> tuple[str, str]:
+        if self.fail is not None:
+            raise self.fail
         channel_id = self.channel_ids.get(channel, channel)
         self.heads_ups.append((channel_id, heads_up))
         return channel_id, f"{next(self._ts)}.000"

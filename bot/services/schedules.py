@@ -66,6 +66,7 @@ log = logging.getLogger("costbot.schedules")
 SCHEDULE_BASIS = "schedule"  # an action request's grounds: `schedule` with `NAME@DAY`
 BUSY_HOURS = 2  # "busy at the off time": the idle rule's CPU / GPU maxima over the last two hourly points
 DONE = "*"  # the team of an event's "all teams done" mark: later runs skip it without listing resources
+UNPOSTED, RETRY = "heads-up-failed", "heads-up-retry"  # a heads-up Slack could not take; each attempt again
 GRACE = timedelta(hours=2)  # a scheduler that was down catches up on events this recent
 
 
@@ -210,13 +211,15 @@ class ScheduleService:
             return steps
         members = self.members() if any(e.kind != START for e in pending) else {}
         for event in pending:
+            settled = True
             if event.kind == HEADS_UP:
-                steps += self._heads_up(event, members[event.schedule], apply)
+                done, settled = self._heads_up(event, members[event.schedule], apply, at)
+                steps += done
             elif event.kind == STOP:
                 steps += self._stop(event, members[event.schedule], apply, at)
             else:
                 steps += self._start(event, apply, at)
-            if apply:
+            if apply and settled:
                 self.store.claim_event(event.schedule, event.kind, event.day.isoformat(), DONE, "costbot")
         return steps
 
@@ -237,8 +240,13 @@ class ScheduleService:
         skip = self.store.event(schedule, SKIP, week_of(day), team)
         return skip.actor if skip is not None else None
 
-    def _heads_up(self, event: Event, members: Sequence[Member], apply: bool) -> list[Step]:
+    def _heads_up(self, event: Event, members: Sequence[Member], apply: bool,
+                  at: datetime) -> tuple[list[Step], bool]:
+        """One heads-up per team. Returns the steps, and whether every team's heads-up is settled (posted, or with
+        nowhere to post): one Slack could not take is posted again by a later run before the stop, at most once
+        per run's minute whatever the number of schedulers."""
         steps = []
+        settled = True
         day = event.day
         for team, found in self._by_team(members).items():
             stopping = [m for m in found if self._excluded(m) is None]
@@ -248,25 +256,47 @@ class ScheduleService:
                 continue
             names = ", ".join(m.resource.name for m in stopping[:10]) + (
                 f" and {len(stopping) - 10} more" if len(stopping) > 10 else "")
+            where = channel or "(no channel)"
             if not apply:
-                steps.append(Step(event.schedule, HEADS_UP, day, team, channel or "(no channel)",
+                steps.append(Step(event.schedule, HEADS_UP, day, team, where,
                                   f"would post: {len(stopping)} to stop ({names})"))
                 continue
-            if not self.store.claim_event(event.schedule, HEADS_UP, day.isoformat(), team, "costbot"):
+            if self.store.claim_event(event.schedule, HEADS_UP, day.isoformat(), team, "costbot"):
+                self.store.add_nights([self._night(m, day) for m in stopping])
+                again = False
+            else:
+                # posted again only once a post has failed (never while the first is in flight), one run a minute
+                claimed = self.store.event(event.schedule, HEADS_UP, day.isoformat(), team)
+                failed = self.store.event(event.schedule, UNPOSTED, day.isoformat(), team)
+                if claimed is None or claimed.message_ts or failed is None or not channel or self.notifier is None \
+                        or not self.store.claim_event(event.schedule, RETRY, f"{day.isoformat()}@{at:%H%M}", team,
+                                                      "costbot"):
+                    continue
+                again = True
+            if not channel or self.notifier is None:
+                steps.append(Step(event.schedule, HEADS_UP, day, team, where, "no channel: not posted"))
                 continue
-            self.store.add_nights([self._night(m, day) for m in stopping])
-            claimed = self.store.event(event.schedule, HEADS_UP, day.isoformat(), team)
-            posted = "no channel: not posted"
-            if channel and self.notifier is not None and claimed is not None:
-                try:
-                    ch, ts = self.notifier.post_heads_up(channel, self._heads_up_view(claimed))
-                    self.store.set_event_message(event.schedule, HEADS_UP, day.isoformat(), team, ch, ts)
-                    posted = f"posted: {len(stopping)} to stop ({names})"
-                except CostbotError as exc:
-                    posted = f"not posted ({exc})"
-                    log.warning("could not post the %s heads-up for %s: %s", event.schedule, team, exc)
-            steps.append(Step(event.schedule, HEADS_UP, day, team, channel or "(no channel)", posted))
-        return steps
+            outcome = self._post_heads_up(event, team, channel)
+            settled = settled and outcome is None
+            posted = f"posted{' again' if again else ''}: {len(stopping)} to stop ({names})"
+            steps.append(Step(event.schedule, HEADS_UP, day, team, where, posted if outcome is None else outcome))
+        return steps, settled
+
+    def _post_heads_up(self, event: Event, team: str | None, channel: str) -> str | None:
+        """Post the claimed heads-up; None when posted, else why not (kept for a later run to post)."""
+        assert self.notifier is not None
+        day = event.day.isoformat()
+        claimed = self.store.event(event.schedule, HEADS_UP, day, team)
+        if claimed is None:
+            return "not posted (its record is gone)"
+        try:
+            ch, ts = self.notifier.post_heads_up(channel, self._heads_up_view(claimed))
+        except CostbotError as exc:
+            log.warning("could not post the %s heads-up for %s (posted again later): %s", event.schedule, team, exc)
+            self.store.claim_event(event.schedule, UNPOSTED, day, team, "costbot")
+            return f"not posted ({exc}); posted again at the next run"
+        self.store.set_event_message(event.schedule, HEADS_UP, day, team, ch, ts)
+        return None
 
     def _heads_up_view(self, claimed: ScheduleEvent) -> HeadsUp:
         day = date.fromisoformat(claimed.day)

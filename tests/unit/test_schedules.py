@@ -408,3 +408,20 @@ def test_a_stop_whose_process_died_before_recording_it_is_still_started_in_the_m
     assert [(s.what, s.outcome) for s in steps] == [("dev-a", STARTED)]
     assert provider.state_of(keys["dev-a"])[0] == "running"  # type: ignore[index]
     assert {r.name: r.state for r in store.nights("office-hours")}["dev-b"] == "failed"
+
+
+def test_a_heads_up_slack_could_not_take_is_posted_at_the_next_run_once(world) -> None:  # type: ignore[no-untyped-def]
+    from bot.domain.errors import NotifyError
+
+    svc, notifier = world.use_cases.schedules, world.schedule_notifier
+    notifier.fail = NotifyError("Slack could not be reached (URLError)")
+    (step,) = svc.run(utc(2026, 12, 1, 18, 30))
+    assert step.outcome == "not posted (Slack could not be reached (URLError)); posted again at the next run"
+    notifier.fail = None
+    (step,) = svc.run(utc(2026, 12, 1, 18, 35))
+    assert step.outcome == "posted again: 3 to stop (busy, dev-a, dev-b)"
+    assert svc.run(utc(2026, 12, 1, 18, 35)) == [] and svc.run(utc(2026, 12, 1, 18, 40)) == []
+    ((channel, view),) = notifier.heads_ups
+    assert channel == "C0TEAMML1" and len(view.planned) == 3
+    event = world.schedule_store.event("office-hours", HEADS_UP, "2026-12-01", "team-ml")
+    assert event is not None and event.message_ts == "1.000"
