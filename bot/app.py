@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         InsightNotifier,
         PriceSource,
         ResourceProvider,
+        ScheduleNotifier,
     )
 
 log = logging.getLogger("costbot")
@@ -151,6 +152,14 @@ class Application:
         return SlackInsightNotifier(self.slack_client, self.publisher.channel_id, self.config.currency)
 
     @cached_property
+    def schedule_notifier(self) -> ScheduleNotifier | None:
+        from bot.adapters.slack_schedules import SlackScheduleNotifier
+
+        if self.publisher is None:
+            return None
+        return SlackScheduleNotifier(self.slack_client, self.publisher.channel_id)
+
+    @cached_property
     def estimate_notifier(self) -> EstimateNotifier | None:
         from bot.adapters.slack_estimates import SlackEstimateNotifier
 
@@ -205,6 +214,7 @@ class Application:
         from bot.adapters.state.approvals_repository import SqlPlanApprovalStore
         from bot.adapters.state.insights_repository import SqlInsightStore
         from bot.adapters.state.repository import SqlSubscriptionStore
+        from bot.adapters.state.schedules_repository import SqlScheduleStore
         from bot.adapters.terraform import TerraformPlanReader
         from bot.services.actions import ActionService
         from bot.services.allocation import AllocationService
@@ -221,6 +231,7 @@ class Application:
         from bot.services.ingest import IngestService
         from bot.services.resource_costs import ResourceCostService
         from bot.services.scans import ScanService
+        from bot.services.schedules import ScheduleService
         from bot.services.scopes import ScopeResolver
         from bot.services.sync import SyncService
 
@@ -237,9 +248,13 @@ class Application:
         action_store = SqlActionStore(self.state)
         actions = ActionService(self.providers, action_store, config, self.action_notifier, today,
                                 budgets=budgets, anomalies=anomalies)
+        resource_costs = ResourceCostService(queries, config)
         scans = ScanService(list(self.providers.values()), action_store, config, self.action_notifier, today,
-                            refresh=actions.refresh_messages, costs=ResourceCostService(queries, config))
-        builder = DigestBuilder(queries, scopes, budgets, compliance, anomalies, actions, config, today)
+                            refresh=actions.refresh_messages, costs=resource_costs)
+        schedules = ScheduleService(list(self.providers.values()), SqlScheduleStore(self.state), actions, config,
+                                    self.schedule_notifier, costs=resource_costs)
+        builder = DigestBuilder(queries, scopes, budgets, compliance, anomalies, actions, config, today,
+                                schedule_savings=schedules.saved_all)
         return UseCases(
             answers=answers, allocation=allocation, compliance=compliance,
             ingest=IngestService(store, store, config.source_complements(), [s.label for s in config.sources],
@@ -254,6 +269,7 @@ class Application:
                                       SqlPlanApprovalStore(self.state), self.estimate_notifier, today),
             experiments=ExperimentService(queries, config, self.experiment_tracker, self.prices.gpus, today),
             exports=ExportService(answers, allocation, config),
+            schedules=schedules,
         )
 
     # -- entry points ------------------------------------------------------------------------------------
@@ -261,7 +277,7 @@ class Application:
         """The Bolt app with every listener registered. Request signatures are always verified in HTTP mode."""
         from slack_bolt import App
 
-        from handlers import actions, answers, commands, errors, estimates, home
+        from handlers import actions, answers, commands, errors, estimates, home, schedules
 
         signing_secret = self.settings.get("SLACK_SIGNING_SECRET")
         if not signing_secret and not socket_mode:
@@ -286,7 +302,7 @@ class Application:
             return next()
 
         errors.register(app)
-        for listeners in (commands, answers, actions, estimates, home):
+        for listeners in (commands, answers, actions, estimates, home, schedules):
             listeners.register(app, self.use_cases, self.config)
         return app
 

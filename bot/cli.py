@@ -9,9 +9,11 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Protocol
+from zoneinfo import ZoneInfo
 
 import typer
 import typer.main
@@ -757,6 +759,92 @@ def guard(
         except FileNotFoundError:
             err.print(f"costbot guard: no such command: {words[0]}", markup=False, highlight=False)
             raise typer.Exit(127) from None
+
+
+schedules_app = typer.Typer(help="Off-hours schedules: the plan, and a run at a given moment.")
+app.add_typer(schedules_app, name="schedules")
+
+
+def _moment(text: str | None, zone: str) -> datetime | None:
+    """`--at`: ISO date and time; without an offset, in the config's time zone."""
+    from zoneinfo import ZoneInfo
+
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--at must be a date and time such as 2026-12-01T19:30, got '{text}'") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(zone))
+
+
+def _need_schedules(config: CostbotConfig) -> None:
+    if not config.schedules:
+        raise ConfigError("no schedules configured: add `schedules: {office-hours: {on: \"08:00\", off: \"20:00\"}}` "
+                          "and `teams.<team>.schedule` or a `costbot:schedule` tag on resources")
+
+
+@schedules_app.callback(invoke_without_command=True)
+def schedules(
+    ctx: typer.Context,
+    at: Annotated[str | None, typer.Option("--at", help="Show the plan as of this moment (default: now).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """The plan of each schedule: its resources, what the next stop and start would do, when (in the schedule's
+    time zone), and what it saved over the last 7 days."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from bot.domain.money import to_cents
+    from bot.render.terminal import render_schedule_plans
+
+    application = _application(ctx)
+    _need_schedules(application.config)
+    plans = application.use_cases.schedules.plan(_moment(at, application.config.timezone))
+    mistagged = application.use_cases.schedules.mistagged()
+    currency = application.config.currency
+    if as_json:
+        sys.stdout.write(json.dumps({"currency": currency, "schedules": [{
+            "name": p.name, "timezone": p.zone, "on": p.on, "off": p.off, "weekends": p.weekends,
+            "holidays": [d.isoformat() for d in p.holidays],
+            "next_stop": p.next_stop.astimezone(ZoneInfo(p.zone)).isoformat() if p.next_stop else None,
+            "next_start": p.next_start.astimezone(ZoneInfo(p.zone)).isoformat() if p.next_start else None,
+            "resources": [{"resource": r.resource_key, "name": r.name, "team": r.team, "state": r.state,
+                           "follows": r.follows, "stops": r.note is None, "note": r.note} for r in p.rows],
+            "would_start": [{"resource": r.resource_key, "name": r.name, "team": r.team,
+                             "stopped_at": r.stopped_at.isoformat() if r.stopped_at else None} for r in p.stopped],
+            "saved_last_7_days": {"hours": float(round(p.saved.hours, 2)), "amount": float(to_cents(p.saved.amount)),
+                                  "resources": p.saved.resources},
+        } for p in plans], "unknown_schedule_tags": [{"resource": key, "name": name, "schedule": value}
+                                                   for name, key, value in mistagged]}) + "\n")
+        return
+    out.print(render_schedule_plans(plans, currency))
+    for name, _, value in mistagged:
+        err.print(f"warning: {name} is tagged costbot:schedule={value}, which is no configured schedule: it follows "
+                  "none", markup=False)
+
+
+@schedules_app.command("run")
+def schedules_run(
+    ctx: typer.Context,
+    at: Annotated[str | None, typer.Option("--at", help="Evaluate at this moment, e.g. 2026-12-01T19:30 (the "
+                                                        "config's time zone unless it has an offset).")] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="Post, stop and start for real (default: a dry run that "
+                                                        "changes nothing).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Evaluate the schedules at a moment: the heads-ups, stops and starts due then (dry run unless --apply)."""
+    from bot.render.terminal import render_schedule_steps
+
+    application = _application(ctx)
+    _need_schedules(application.config)
+    moment = _moment(at, application.config.timezone) or datetime.now(UTC)
+    steps = application.use_cases.schedules.run(moment, apply=apply)
+    if as_json:
+        sys.stdout.write(json.dumps({"at": moment.isoformat(), "applied": apply, "steps": [
+            {"schedule": s.schedule, "event": s.event, "day": s.day.isoformat(), "team": s.team, "what": s.what,
+             "outcome": s.outcome} for s in steps]}) + "\n")
+        return
+    out.print(render_schedule_steps(steps, moment, apply))
 
 
 mlflow_app = typer.Typer(help="MLflow: the cost of each training run.", no_args_is_help=True)

@@ -56,6 +56,75 @@ class DigestConfig(_Strict):
         return v
 
 
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_SCHEDULE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$")  # `schedule:NAME` is the audit's actor
+
+
+def _known_zone(v: str) -> str:
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone '{v}' (expected an IANA name such as Europe/Berlin)") from None
+    return v
+
+
+class ScheduleConfig(_Strict):
+    """Off-hours: resources following the schedule run from `on` to `off` on working days, in `timezone`; they
+    are stopped at `off` (a heads-up `heads_up_minutes` before) and started again at the next working day's `on`."""
+
+    on: str = Field(description="HH:MM, when resources start on a working day")
+    off: str = Field(description="HH:MM, when they stop")
+    timezone: str | None = None  # default: the config's timezone
+    weekends: Literal["on", "off"] = "off"  # off: Saturday and Sunday are not working days
+    holidays: list[date] = Field(default_factory=list)  # days that are not working days
+    heads_up_minutes: int = Field(default=30, ge=5, le=240)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_words(cls, data: Any) -> Any:
+        """YAML 1.1 reads the keys `on` / `off` and the value `off` as booleans: take them back."""
+        if not isinstance(data, dict):
+            return data
+        out = {({True: "on", False: "off"}.get(k, k) if isinstance(k, bool) else k): v for k, v in data.items()}
+        if isinstance(out.get("weekends"), bool):
+            out["weekends"] = "on" if out["weekends"] else "off"
+        return out
+
+    @field_validator("on", "off", mode="before")
+    @classmethod
+    def _clock(cls, v: Any) -> Any:
+        if isinstance(v, int):
+            raise ValueError('write times in quotes, e.g. "20:00" (unquoted, YAML reads 20:00 as a number)')
+        if not isinstance(v, str) or not _CLOCK.match(v):
+            raise ValueError(f"'{v}' is not a time of day as HH:MM (00:00 to 23:59)")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        return _known_zone(v) if v is not None else None
+
+    @model_validator(mode="after")
+    def _on_before_off(self) -> ScheduleConfig:
+        if self.on >= self.off:
+            raise ValueError(f"on ({self.on}) must come before off ({self.off}) in the day")
+        return self
+
+
+class TeamScheduleConfig(_Strict):
+    """Which of a team's resources follow a schedule: those with all of `tags` (besides the team's own), of the
+    `kinds` listed (default: every kind that can be stopped and started on a schedule)."""
+
+    name: str
+    tags: dict[str, str] = Field(default_factory=dict)
+    kinds: list[str] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _just_a_name(cls, data: Any) -> Any:
+        return {"name": data} if isinstance(data, str) else data
+
+
 class TeamConfig(_Strict):
     tags: dict[str, str] = Field(min_length=1)
     # shared clusters: Kubernetes namespaces (shell patterns, e.g. ml-*) whose allocated cost is this team's too
@@ -66,6 +135,7 @@ class TeamConfig(_Strict):
     budget: BudgetConfig | None = None
     digest: DigestConfig | None = None
     rules: RulesConfig | None = None  # overrides the global rules for this team's resources
+    schedule: TeamScheduleConfig | None = None  # off-hours: which of its resources follow which schedule
 
 
 class _Source(_Strict):
@@ -409,6 +479,7 @@ class CostbotConfig(_Strict):
     enforcement: list[EnforcementRule] = Field(default_factory=list)
     estimate: EstimateConfig = Field(default_factory=EstimateConfig)
     experiments: ExperimentsConfig = Field(default_factory=ExperimentsConfig)
+    schedules: dict[str, ScheduleConfig] = Field(default_factory=dict)  # off-hours schedules by name
     dry_run: bool = False
 
     @field_validator("sources")
@@ -425,11 +496,24 @@ class CostbotConfig(_Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone '{v}' (expected an IANA name such as Europe/Berlin)") from None
+        return _known_zone(v)
+
+    @field_validator("schedules")
+    @classmethod
+    def _schedule_names(cls, v: dict[str, ScheduleConfig]) -> dict[str, ScheduleConfig]:
+        for name in v:
+            if not _SCHEDULE_NAME.match(name) or name.lower() in ("none", "off"):
+                raise ValueError(f"schedule name '{name}' must be letters, digits, '-', '_' or '.' (at most 48; not "
+                                 "none or off)")
         return v
+
+    @model_validator(mode="after")
+    def _team_schedules_exist(self) -> CostbotConfig:
+        for team, cfg in self.teams.items():
+            if cfg.schedule is not None and cfg.schedule.name not in self.schedules:
+                known = ", ".join(self.schedules) or "none are defined under `schedules:`"
+                raise ValueError(f"teams.{team}.schedule: unknown schedule '{cfg.schedule.name}' (known: {known})")
+        return self
 
     @field_validator("currency")
     @classmethod
@@ -515,6 +599,27 @@ class CostbotConfig(_Strict):
         for team in self.teams:
             keys |= set(self.team_tags(team))
         return keys
+
+    def schedule_for(self, tags: dict[str, str], kind: str) -> str | None:
+        """The schedule a resource follows: its own `costbot:schedule` tag (`none` opts out; an unknown name
+        follows none), else its owning team's schedule when the resource matches its tags and kinds."""
+        own = next((v.strip() for k, v in tags.items() if k.lower() == "costbot:schedule"), None)
+        if own is not None:
+            if own.lower() in ("none", "off"):
+                return None
+            return next((name for name in self.schedules if name.lower() == own.lower()), None)
+        team = self.owner_team(tags)
+        chosen = self.teams[team].schedule if team is not None else None
+        if chosen is None:
+            return None
+        lowered = {k.lower(): v.lower() for k, v in tags.items()}
+        wanted = {self.grammar.tag_key_for(k).lower(): v.lower() for k, v in chosen.tags.items()}
+        if any(lowered.get(k) != v for k, v in wanted.items()):
+            return None
+        return chosen.name if chosen.kinds is None or kind in chosen.kinds else None
+
+    def schedule_zone(self, name: str) -> str:
+        return self.schedules[name].timezone or self.timezone
 
     def team_tags(self, team: str) -> dict[str, str]:
         """A team's matching tags with dimension names mapped to real tag keys."""

@@ -44,6 +44,7 @@ JOB_PREFIX = "digest-"
 #: interval jobs run at fixed times (multiples of their interval from this instant, UTC), whoever leads: a new
 #: leader keeps the rhythm, and `costbot status` can say when each runs next without asking the leader
 ANCHOR = datetime(2026, 1, 1, tzinfo=UTC)
+SCHEDULE_MINUTES = 5  # how often off-hours schedules are evaluated (each event happens once, whoever runs it)
 
 
 def system_jobs(config: CostbotConfig, has_sources: bool) -> list[tuple[str, str, IntervalTrigger]]:
@@ -55,6 +56,9 @@ def system_jobs(config: CostbotConfig, has_sources: bool) -> list[tuple[str, str
     if config.providers:
         jobs.append(("scan", "scan for idle and oversized resources",
                      IntervalTrigger(hours=config.rules.scan_every_hours, start_date=ANCHOR + timedelta(minutes=15))))
+    if config.providers and config.schedules:
+        jobs.append(("schedules", "off-hours schedules: heads-ups, stops and starts",
+                     IntervalTrigger(minutes=SCHEDULE_MINUTES, start_date=ANCHOR)))
     if has_sources:
         jobs.append(("sync", "sync billing sources", IntervalTrigger(hours=config.sync_every_hours, start_date=ANCHOR)))
     return jobs
@@ -145,6 +149,11 @@ class CostbotScheduler:
             if self.config.enforcement:
                 self.use_cases.enforcement.enforce()
 
+    def run_schedules(self) -> None:
+        """Off-hours schedules: whatever heads-up, stop or start is due (each once per schedule, day and team)."""
+        with telemetry.job_run("schedules"):
+            self.use_cases.schedules.run()
+
     def run_upkeep(self) -> None:
         """Expire unanswered action requests, settle abandoned ones, tell approvers Slack missed."""
         with telemetry.job_run("upkeep"):
@@ -171,7 +180,7 @@ class CostbotScheduler:
 
     def _system_jobs(self) -> None:
         methods: dict[str, Any] = {"insights": self.run_insights, "upkeep": self.run_upkeep, "scan": self.run_scan,
-                                   "sync": self.run_sync}
+                                   "sync": self.run_sync, "schedules": self.run_schedules}
         for job_id, name, trigger in system_jobs(self.config, bool(self.use_cases.sync.sources)):
             if self.scheduler.get_job(job_id) is None:
                 self.scheduler.add_job(methods[job_id], trigger, id=job_id, name=name, replace_existing=True)

@@ -20,7 +20,8 @@ from bot.domain.experiments import TrackedRun
 from bot.domain.figures import DailyRow, Totals
 from bot.domain.ingest import IngestSummary, SourceBatch, SourceHolding
 from bot.domain.recommendations import Recommendation, RecommendationView
-from bot.domain.resources import ResizeOption, Resource, ResourceRef, Utilization
+from bot.domain.resources import Capability, ResizeOption, Resource, ResourceRef, Utilization
+from bot.domain.schedules import HeadsUp, NightReport, NightResource, ScheduleEvent
 from bot.domain.spec import CostSpec, Grouping
 from bot.domain.subscriptions import Subscription
 
@@ -193,7 +194,10 @@ class ResourceProvider(Protocol):
         """API requests made so far, by operation."""
         ...
 
-    def list_resources(self) -> list[Resource]: ...
+    def list_resources(self, capability: Capability | None = None) -> list[Resource]:
+        """Every resource; with `capability`, only those of the kinds that declare it (a schedule lists what it
+        can stop and start, without asking for volumes, buckets or training jobs)."""
+        ...
 
     def check_ref(self, ref: ResourceRef) -> None:
         """Raise ActionNotAllowed unless the reference is one this provider may act on: a kind it knows, in an
@@ -312,6 +316,54 @@ class ActionNotifier(Protocol):
                               approvers: Sequence[str]) -> tuple[str, str]: ...
 
     def update_approval_request(self, request: ActionRequest, recommendation: Recommendation | None) -> None: ...
+
+
+class ScheduleStore(Protocol):
+    """Off-hours schedules: the events that happened and what became of each resource on each night.
+
+    Implementers must make `claim_event` an insert under a unique (schedule, event, day, team) key, true for
+    exactly one caller, so each heads-up, stop, start and skip happens once across schedulers and clicks; keep one
+    record per (schedule, night, resource) (`add_nights` leaves an existing one as it is); make `move_night` a
+    conditional write (only from `from_states`), true for the one caller that moved it.
+    """
+
+    def claim_event(self, schedule: str, event: str, day: str, team: str | None, actor: str) -> bool: ...
+
+    def event(self, schedule: str, event: str, day: str, team: str | None) -> ScheduleEvent | None:
+        """A claimed event (who claimed it, the message it posted), or None."""
+        ...
+
+    def event_by_id(self, event_id: int) -> ScheduleEvent | None: ...
+
+    def set_event_message(self, schedule: str, event: str, day: str, team: str | None, channel: str,
+                          ts: str) -> None: ...
+
+    def add_nights(self, records: Sequence[NightResource]) -> int: ...
+
+    def nights(self, schedule: str | None = None, night: date | None = None,
+               states: Sequence[str] | None = None) -> list[NightResource]: ...
+
+    def move_night(self, schedule: str, night: date, resource_key: str, from_states: Sequence[str], to: str,
+                   **fields: Any) -> bool:
+        """`fields`: reason, by, request_id, stopped_at, started_at, hourly_cost, cost_source."""
+        ...
+
+    def stopped_between(self, since: datetime, until: datetime) -> list[NightResource]:
+        """Records of resources a schedule stopped whose time off overlaps [since, until)."""
+        ...
+
+
+class ScheduleNotifier(Protocol):
+    """Tells a team what its schedule will stop and what it did (Slack: the heads-up with its buttons, updated in
+    place after each click; a report at the stop)."""
+
+    def post_heads_up(self, channel: str, heads_up: HeadsUp) -> tuple[str, str]:
+        """Returns (channel id, message ts)."""
+        ...
+
+    def update_heads_up(self, channel: str, ts: str, heads_up: HeadsUp) -> None: ...
+
+    def post_night_report(self, channel: str, report: NightReport) -> None: ...
 
 
 class BudgetGrounds(Protocol):

@@ -49,6 +49,7 @@ from bot.domain.resources import (
     ResourceRef,
     Utilization,
 )
+from bot.domain.schedules import HeadsUp, NightReport, NightResource, ScheduleEvent
 from bot.domain.spec import (
     DIRECT,
     KEY_SEPARATOR,
@@ -787,10 +788,11 @@ class FakeProvider:
             stop_savings=box.hourly_price * HOURS_PER_MONTH if box.hourly_price is not None else None,
         )
 
-    def list_resources(self) -> list[Resource]:
+    def list_resources(self, capability: Capability | None = None) -> list[Resource]:
         self._count("list")
         with self._lock:
-            return [self._resource(b) for b in self._boxes.values()]
+            return [self._resource(b) for b in self._boxes.values()
+                    if capability is None or capability in b.capabilities]
 
     def check_ref(self, ref: ResourceRef) -> None:
         if ref.provider != self.name or ref.kind not in self.kinds:
@@ -1113,6 +1115,105 @@ class FakeExperimentTracker:
 TODAY = date(2026, 11, 28)
 
 
+class FakeScheduleStore:
+    """ScheduleStore in memory: an event claimed once per (schedule, event, day, team), one record per (schedule,
+    night, resource), moved on only from the expected states; money kept to six decimals as the column does."""
+
+    FIELDS = ("reason", "by", "request_id", "stopped_at", "started_at", "hourly_cost", "cost_source")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._events: dict[tuple[str, str, str, str], ScheduleEvent] = {}
+        self._nights: dict[tuple[str, date, str], NightResource] = {}
+
+    def claim_event(self, schedule: str, event: str, day: str, team: str | None, actor: str) -> bool:
+        key = (schedule, event, day, team or "")
+        with self._lock:
+            if key in self._events:
+                return False
+            self._events[key] = ScheduleEvent(next(self._ids), schedule, event, day, team or None, actor)
+            return True
+
+    def event(self, schedule: str, event: str, day: str, team: str | None) -> ScheduleEvent | None:
+        with self._lock:
+            return self._events.get((schedule, event, day, team or ""))
+
+    def event_by_id(self, event_id: int) -> ScheduleEvent | None:
+        with self._lock:
+            return next((e for e in self._events.values() if e.id == event_id), None)
+
+    def set_event_message(self, schedule: str, event: str, day: str, team: str | None, channel: str,
+                          ts: str) -> None:
+        key = (schedule, event, day, team or "")
+        with self._lock:
+            if key in self._events:
+                self._events[key] = replace(self._events[key], channel=channel, message_ts=ts)
+
+    def add_nights(self, records: Sequence[NightResource]) -> int:
+        added = 0
+        with self._lock:
+            for r in records:
+                key = (r.schedule, r.night, r.resource_key)
+                if key not in self._nights:
+                    self._nights[key] = replace(r, hourly_cost=_numeric(r.hourly_cost, MICROS))
+                    added += 1
+        return added
+
+    def nights(self, schedule: str | None = None, night: date | None = None,
+               states: Sequence[str] | None = None) -> list[NightResource]:
+        with self._lock:
+            found = [r for r in self._nights.values() if (schedule is None or r.schedule == schedule)
+                     and (night is None or r.night == night) and (states is None or r.state in states)]
+        return sorted(found, key=lambda r: (r.night, r.name))
+
+    def move_night(self, schedule: str, night: date, resource_key: str, from_states: Sequence[str], to: str,
+                   **fields: Any) -> bool:
+        unknown = set(fields) - set(self.FIELDS)
+        if unknown:
+            raise ValueError(f"not a field of a schedule night: {', '.join(sorted(unknown))}")
+        if "hourly_cost" in fields:
+            fields["hourly_cost"] = _numeric(fields["hourly_cost"], MICROS)
+        key = (schedule, night, resource_key)
+        with self._lock:
+            current = self._nights.get(key)
+            if current is None or current.state not in from_states:
+                return False
+            self._nights[key] = replace(current, state=to, **fields)
+            return True
+
+    def stopped_between(self, since: datetime, until: datetime) -> list[NightResource]:
+        with self._lock:
+            found = [r for r in self._nights.values() if r.stopped_at is not None and r.stopped_at < until
+                     and (r.started_at is None or r.started_at > since)]
+        return sorted(found, key=lambda r: (r.night, r.name))
+
+
+class FakeScheduleNotifier:
+    """ScheduleNotifier that records the heads-ups, their updates and the stop reports."""
+
+    def __init__(self, channel_ids: Mapping[str, str] | None = None) -> None:
+        self.channel_ids = dict(channel_ids or {})
+        self.heads_ups: list[tuple[str, HeadsUp]] = []
+        self.updates: list[tuple[str, str, HeadsUp]] = []
+        self.reports: list[tuple[str, NightReport]] = []
+        self.fail: CostbotError | None = None  # raised by post_heads_up (Slack unreachable)
+        self._ts = itertools.count(1)
+
+    def post_heads_up(self, channel: str, heads_up: HeadsUp) -> tuple[str, str]:
+        if self.fail is not None:
+            raise self.fail
+        channel_id = self.channel_ids.get(channel, channel)
+        self.heads_ups.append((channel_id, heads_up))
+        return channel_id, f"{next(self._ts)}.000"
+
+    def update_heads_up(self, channel: str, ts: str, heads_up: HeadsUp) -> None:
+        self.updates.append((channel, ts, heads_up))
+
+    def post_night_report(self, channel: str, report: NightReport) -> None:
+        self.reports.append((self.channel_ids.get(channel, channel), report))
+
+
 @dataclass
 class FakeWorld:
     """Real services on fakes: the use cases wired as the composition root wires them (bot/app.py), with
@@ -1133,6 +1234,8 @@ class FakeWorld:
     approvals: FakePlanApprovalStore = field(default_factory=FakePlanApprovalStore)
     estimate_notifier: FakeEstimateNotifier = field(default_factory=FakeEstimateNotifier)
     tracker: FakeExperimentTracker = field(default_factory=FakeExperimentTracker)
+    schedule_store: FakeScheduleStore = field(default_factory=FakeScheduleStore)
+    schedule_notifier: FakeScheduleNotifier = field(default_factory=FakeScheduleNotifier)
 
 
 def build_world(config: CostbotConfig | Mapping[str, Any], items: Iterable[LineItem] = (), *,
@@ -1154,6 +1257,7 @@ def build_world(config: CostbotConfig | Mapping[str, Any], items: Iterable[LineI
     from bot.services.home import HomeService
     from bot.services.ingest import IngestService
     from bot.services.scans import ScanService
+    from bot.services.schedules import ScheduleService
     from bot.services.scopes import ScopeResolver
     from bot.services.sync import SyncService
 
@@ -1178,7 +1282,10 @@ def build_world(config: CostbotConfig | Mapping[str, Any], items: Iterable[LineI
     actions = ActionService({provider.name: provider}, action_store, cfg, action_notifier, on_day, clock=clock,
                             budgets=budgets, anomalies=anomalies, lease=lease)
     scans = ScanService([provider], action_store, cfg, action_notifier, on_day, refresh=actions.refresh_messages)
-    builder = DigestBuilder(queries, scopes, budgets, compliance, anomalies, actions, cfg, on_day)
+    schedule_store, schedule_notifier = FakeScheduleStore(), FakeScheduleNotifier(channel_ids)
+    schedules = ScheduleService([provider], schedule_store, actions, cfg, schedule_notifier, clock=clock)
+    builder = DigestBuilder(queries, scopes, budgets, compliance, anomalies, actions, cfg, on_day,
+                            schedule_savings=schedules.saved_all)
     approvals, estimate_notifier, tracker = FakePlanApprovalStore(clock), FakeEstimateNotifier(channel_ids), \
         FakeExperimentTracker()
     prices = BundledPrices()
@@ -1191,9 +1298,11 @@ def build_world(config: CostbotConfig | Mapping[str, Any], items: Iterable[LineI
         estimates=EstimateService(TerraformPlanReader(), prices, budgets, cfg, approvals, estimate_notifier, on_day,
                                   now=clock),
         experiments=ExperimentService(queries, cfg, lambda: tracker, prices.gpus, on_day),
+        schedules=schedules,
     )
     return FakeWorld(cfg, today, clock, queries, provider, action_store, subscriptions, insights, action_notifier,
-                     insight_notifier, publisher, use_cases, approvals, estimate_notifier, tracker)
+                     insight_notifier, publisher, use_cases, approvals, estimate_notifier, tracker, schedule_store,
+                     schedule_notifier)
 
 
 if TYPE_CHECKING:  # each fake implements its port, checked by mypy
@@ -1209,6 +1318,8 @@ if TYPE_CHECKING:  # each fake implements its port, checked by mypy
         LeaseStore,
         PlanApprovalStore,
         ResourceProvider,
+        ScheduleNotifier,
+        ScheduleStore,
         SubscriptionStore,
     )
 
@@ -1246,4 +1357,10 @@ if TYPE_CHECKING:  # each fake implements its port, checked by mypy
         return fake
 
     def _experiment_tracker(fake: FakeExperimentTracker) -> ExperimentTracker:
+        return fake
+
+    def _schedule_store(fake: FakeScheduleStore) -> ScheduleStore:
+        return fake
+
+    def _schedule_notifier(fake: FakeScheduleNotifier) -> ScheduleNotifier:
         return fake

@@ -59,6 +59,7 @@ class Digest:
     experiments: tuple[Change, ...] = ()  # the most expensive experiments of the week (the experiment tag)
     # sections that appear when there is something to say
     savings_waiting: Decimal | None = None  # open recommendations' monthly savings (team and org digests)
+    schedule_savings: Decimal | None = None  # weekly: what off-hours schedules saved over the week (team and org)
     anomalies: tuple[Anomaly, ...] = ()  # the last week's anomalies (team and org digests)
     compliance: TagCompliance | None = field(default=None, compare=False)  # weekly digests
     chart: DigestChart | None = field(default=None, compare=False)

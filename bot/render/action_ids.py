@@ -20,3 +20,6 @@ ACTION_ACKNOWLEDGE = "costbot_acknowledge"
 ACTION_DETAILS = "costbot_details"
 ACTION_PLAN_APPROVE = "costbot_plan_approve"  # a change's cost check: Approve (value: the approval id)
 ACTION_PLAN_REJECT = "costbot_plan_reject"
+ACTION_SCHEDULE_KEEP = "costbot_schedule_keep"  # a heads-up: Keep running tonight (value: the resource key)
+ACTION_SCHEDULE_KEEP_ALL = "costbot_schedule_keep_all"  # value: the heads-up's id
+ACTION_SCHEDULE_SKIP = "costbot_schedule_skip"  # Skip this week (value: the heads-up's id)

@@ -91,6 +91,10 @@ def digest_blocks(digest: Digest) -> list[Block]:
         out.append(SectionBlock(text=MarkdownTextObject(
             text=f":bulb: {format_money(digest.savings_waiting, cur, whole=True)}/month of savings waiting in "
                  "open recommendations — `/cost savings` lists them, `/cost idle` has the buttons")))
+    if digest.schedule_savings:
+        out.append(SectionBlock(text=MarkdownTextObject(
+            text=f":crescent_moon: Off-hours schedules saved {format_money(digest.schedule_savings, cur)} that week "
+                 "(hours off × each resource's hourly cost) — `costbot schedules` shows the plan")))
     if digest.anomalies:
         lines = [f"• {a.service} on {a.day:%a %b %d}: {format_money(a.actual, cur)} against a usual "
                  f"{format_money(a.baseline, cur)}" + (" _(acknowledged)_" if a.status == "acknowledged" else "")

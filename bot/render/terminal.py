@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.console import Group as RichGroup
@@ -24,6 +25,7 @@ from bot.domain.ingest import IngestSummary, SourceHolding
 from bot.domain.money import format_money, to_cents
 from bot.domain.recommendations import RecommendationView
 from bot.domain.savings import SavingsWaiting
+from bot.domain.schedules import SchedulePlan, Step
 from bot.domain.status import OperatorStatus
 from bot.render.action_blocks import outcome_text
 from bot.render.anomaly_blocks import anomaly_text, findings_title
@@ -321,3 +323,45 @@ def render_status(status: OperatorStatus) -> RenderableType:
     else:
         parts.append(Text("No recent errors."))
     return RichGroup(*parts)
+
+
+def render_schedule_plans(plans: Sequence[SchedulePlan], currency: str) -> RenderableType:
+    """`costbot schedules`: per schedule its hours, when it next stops and starts (its own time zone), each
+    resource and whether the stop takes it, what the start brings back, and the last 7 days' savings."""
+    parts: list[RenderableType] = []
+    for p in plans:
+        zone = ZoneInfo(p.zone)
+        days = "every day" if p.weekends == "on" else "Monday to Friday"
+        holidays = f", not on {', '.join(d.isoformat() for d in p.holidays)}" if p.holidays else ""
+        parts.append(heading(p.name))
+        parts.append(Text(f"on {p.on}, off {p.off} ({p.zone}), {days}{holidays}"))
+        when = [f"next stop {p.next_stop.astimezone(zone):%a %Y-%m-%d %H:%M %Z}" if p.next_stop else "no next stop",
+                f"next start {p.next_start.astimezone(zone):%a %Y-%m-%d %H:%M %Z}" if p.next_start else
+                "no next start"]
+        parts.append(Text(" · ".join(when)))
+        table = Table(show_edge=False)
+        for col in ("resource", "team", "state", "follows", "at the next stop"):
+            table.add_column(col)
+        for r in p.rows:
+            table.add_row(Text(r.name), Text(r.team or "–"), Text(r.state), Text(r.follows),
+                          Text("stops" if r.note is None else f"stays: {r.note}"))
+        parts.append(table if p.rows else Text("No resources follow it."))
+        if p.stopped:
+            parts.append(Text("The next start brings back: " + ", ".join(r.name for r in p.stopped)))
+        parts.append(Text(f"Saved over the last 7 days: {format_money(p.saved.amount, currency)} "
+                          f"({p.saved.hours:.1f} resource-hours off, {p.saved.resources} resource(s))"))
+    return RichGroup(*parts)
+
+
+def render_schedule_steps(steps: Sequence[Step], at: datetime, applied: bool) -> RenderableType:
+    """`costbot schedules run`: what was (or would be) posted, stopped and started."""
+    title = f"Schedules at {at.isoformat()}" + ("" if applied else " (dry run: nothing changed)")
+    if not steps:
+        return RichGroup(heading(title), Text("Nothing is due."))
+    table = Table(show_edge=False)
+    for col in ("schedule", "event", "night/day", "team", "what", "outcome"):
+        table.add_column(col)
+    for s in steps:
+        table.add_row(Text(s.schedule), Text(s.event), Text(s.day.isoformat()), Text(s.team or "–"), Text(s.what),
+                      Text(s.outcome))
+    return RichGroup(heading(title), table)

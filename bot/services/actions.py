@@ -709,6 +709,15 @@ class ActionService:
     def audit(self, limit: int = 20) -> list[AuditEntry]:
         return self.store.audit(limit)
 
+    def record(self, actor: str, action: str, resource_key: str, before: str | None, after: str | None,
+               result: str = "succeeded", dry_run: bool = False) -> None:
+        """Audit what another use case decided about a resource (a schedule's *Keep running tonight* click)."""
+        self._audit(actor, action, resource_key, before, after, result, dry_run=dry_run)
+
+    def latest_request(self, resource_key: str) -> ActionRequest | None:
+        """The resource's most recent action request (whoever made it)."""
+        return self.store.latest_request(resource_key)
+
     def offer(self, team: str | None, recs: list[Recommendation]) -> list[Recommendation]:
         """Keep these findings open and post them to the team (one message, with their buttons)."""
         stored = [self.store.upsert_recommendation(r) for r in recs]

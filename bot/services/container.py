@@ -20,6 +20,7 @@ from bot.services.exports import ExportService
 from bot.services.home import HomeService
 from bot.services.ingest import IngestService
 from bot.services.scans import ScanService
+from bot.services.schedules import ScheduleService
 from bot.services.sync import SyncService
 
 
@@ -40,3 +41,4 @@ class UseCases:
     estimates: EstimateService  # cost checks of a change (costbot estimate) and of a training run (guard)
     experiments: ExperimentService  # cost per training run, written back to MLflow
     exports: ExportService  # the showback export for finance
+    schedules: ScheduleService  # off-hours schedules: heads-up, stop, morning start, savings

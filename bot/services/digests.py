@@ -7,8 +7,9 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from bot.config import CostbotConfig, unreadable_cron
 from bot.domain.actions import ActionNotAllowed
@@ -44,8 +45,10 @@ class DigestBuilder:
 
     def __init__(self, queries: CostQueries, scopes: ScopeResolver, budgets: BudgetService,
                  compliance: ComplianceService, anomalies: AnomalyService, actions: ActionService,
-                 config: CostbotConfig, today: Callable[[], date]) -> None:
+                 config: CostbotConfig, today: Callable[[], date],
+                 schedule_savings: Callable[[datetime, datetime, str | None], Decimal] | None = None) -> None:
         self.queries = queries
+        self.schedule_savings = schedule_savings  # what off-hours schedules saved over a period (a team's, or all)
         self.scopes = scopes
         self.budgets = budgets
         self.compliance = compliance
@@ -102,8 +105,19 @@ class DigestBuilder:
             chart=chart, data_through=through,
         )
         if cadence == "weekly":
-            return self._weekly(digest, query, today)
+            weekly = self._weekly(digest, query, today)
+            return self._schedule_week(weekly, team) if whole_team else weekly
         return digest
+
+    def _schedule_week(self, digest: Digest, team: str | None) -> Digest:
+        """The week's off-hours savings (hours off × each resource's hourly cost), Monday to Monday in the config's
+        time zone."""
+        if self.schedule_savings is None or not self.config.schedules or digest.week_start is None:
+            return digest
+        zone = ZoneInfo(self.config.timezone)
+        since = datetime.combine(digest.week_start, time(), tzinfo=zone)
+        amount = self.schedule_savings(since, since + timedelta(days=7), team)
+        return replace(digest, schedule_savings=amount if amount > 0 else None)
 
     def _shared_clusters(self, query: Query, first: date, today: date) -> tuple[tuple[str, Decimal], ...]:
         """The scope's month to date on shared Kubernetes clusters, by cluster: the part of its spend the bill split

@@ -43,6 +43,33 @@ class ResourceCostService:
         compute: a run is not a pace)."""
         return self.monthly(ids, storage_only=False, pace=False)
 
+    def hourly(self, ids: Collection[str]) -> dict[str, Decimal]:
+        """What an hour of each resource costs in the bill: its cost over the last 30 days of data ÷ the hours it
+        ran in them (its lines measured in hours). Ids whose lines carry no hours are left out. Two queries."""
+        wanted = {i.lower() for i in ids}
+        spec = self._window()
+        if not wanted or spec is None:
+            return {}
+        grouping = Grouping("column", "ResourceId")
+        cost: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        hours: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        for group, amount in self.queries.groups(spec, grouping):
+            if billing_id(group) in wanted:
+                cost[billing_id(group)] += amount
+        for group, amount in self.queries.quantities(spec, grouping):
+            if billing_id(group) in wanted:
+                hours[billing_id(group)] += amount
+        return {key: cost[key] / h for key, h in hours.items() if h > 0 and key in cost}
+
+    def _window(self) -> CostSpec | None:
+        """The last 30 days of data (fewer when the store holds fewer)."""
+        through = self.queries.freshness()
+        if through is None:
+            return None
+        end = through + timedelta(days=1)
+        start = max(end - timedelta(days=WINDOW_DAYS), self.queries.first_day() or end)
+        return CostSpec(self.config.metric, start, end, (), self.config.grammar.team_tag_key) if start < end else None
+
     def monthly(self, ids: Collection[str], storage_only: bool = True, pace: bool = True) -> dict[str, Decimal]:
         """A 30-day month of each resource's billed storage cost (the configured metric), for the ids asked (a
         resource's own id: `vol-…`, a bucket name), over the 30 days through the data's last day (a store holding

@@ -21,8 +21,9 @@ from bot.adapters.state.repository import SqlLeaseStore, SqlSubscriptionStore
 from bot.domain.actions import ActionNotAllowed
 from bot.domain.anomalies import Anomaly, Cause
 from bot.domain.recommendations import Recommendation
+from bot.domain.schedules import NightResource
 from bot.domain.subscriptions import Subscription
-from bot.ports import ActionStore, InsightStore, LeaseStore, SubscriptionStore
+from bot.ports import ActionStore, InsightStore, LeaseStore, ScheduleStore, SubscriptionStore
 from tests.fakes import FakeActionStore, FakeInsightStore, FakeLeaseStore, FakeSubscriptionStore
 
 KEY = "fake|111122223333|us-east-1|vm|i-1"
@@ -409,3 +410,61 @@ def test_plan_approval_expiry(backend) -> None:  # type: ignore[no-untyped-def]
     rejected, _ = store.request(_plan_approval(plan="c" * 64, days=-1))
     store.request(_plan_approval(plan="c" * 64))
     assert store.approval(rejected.id).status == "requested"
+
+
+# -- off-hours schedules ---------------------------------------------------------------------------------------------
+def _schedules(backend: Any) -> ScheduleStore:
+    from bot.adapters.state.schedules_repository import SqlScheduleStore
+    from tests.fakes import FakeScheduleStore
+
+    store: ScheduleStore = backend(FakeScheduleStore, SqlScheduleStore)
+    return store
+
+
+def test_a_schedule_event_is_claimed_once_per_schedule_day_and_team(backend: Any) -> None:
+    store = _schedules(backend)
+    won = _together(20, lambda i: store.claim_event("office-hours", "stop", "2026-12-01", "team-ml", f"s{i}"))
+    assert won.count(True) == 1
+    assert store.claim_event("office-hours", "stop", "2026-12-01", None, "s")  # another team (none)
+    assert not store.claim_event("office-hours", "stop", "2026-12-01", None, "s")
+    assert store.claim_event("office-hours", "stop", "2026-12-02", "team-ml", "s")  # another day
+    assert store.claim_event("late", "stop", "2026-12-01", "team-ml", "s")  # another schedule
+    event = store.event("office-hours", "stop", "2026-12-01", "team-ml")
+    assert event is not None and event.actor == f"s{won.index(True)}" and event.team == "team-ml"
+    store.set_event_message("office-hours", "stop", "2026-12-01", "team-ml", "C1", "123.4")
+    again = store.event_by_id(event.id)
+    assert again is not None and (again.channel, again.message_ts, again.day) == ("C1", "123.4", "2026-12-01")
+    unowned = store.event("office-hours", "stop", "2026-12-01", None)
+    assert unowned is not None and unowned.team is None
+    assert store.event("office-hours", "heads-up", "2026-12-01", "team-ml") is None
+    assert store.event_by_id(10_000) is None
+
+
+def test_a_resource_has_one_record_a_night_moved_on_by_one_caller(backend: Any) -> None:
+    store = _schedules(backend)
+    night = date(2026, 12, 1)
+    first = NightResource("office-hours", night, KEY, "team-ml", "gpu-dev", "planned")
+    assert store.add_nights([first, replace(first, resource_key=KEY + "2", name="nb")]) == 2
+    assert store.add_nights([replace(first, state="kept")]) == 0  # kept as it was
+    assert [r.state for r in store.nights("office-hours", night)] == ["planned", "planned"]
+    moved = _together(20, lambda i: store.move_night("office-hours", night, KEY, ["planned"], "kept", by=f"U{i}",
+                                                     reason="kept running tonight"))
+    assert moved.count(True) == 1
+    (kept,) = store.nights("office-hours", states=["kept"])
+    assert kept.by == f"U{moved.index(True)}" and kept.reason == "kept running tonight"
+    stop_at = datetime(2026, 12, 1, 19, tzinfo=UTC)
+    assert store.move_night("office-hours", night, KEY + "2", ["planned"], "stopping")
+    assert not store.move_night("office-hours", night, KEY + "2", ["planned"], "stopping")
+    assert store.move_night("office-hours", night, KEY + "2", ["stopping"], "stopped", request_id=7,
+                            stopped_at=stop_at, hourly_cost=Decimal("1.0061234"), cost_source="bill")
+    (stopped,) = store.stopped_between(stop_at - timedelta(days=7), stop_at + timedelta(hours=1))
+    assert (stopped.name, stopped.request_id, stopped.stopped_at, stopped.hourly_cost, stopped.cost_source) == (
+        "nb", 7, stop_at, Decimal("1.006123"), "bill")
+    assert store.stopped_between(stop_at - timedelta(days=7), stop_at) == []  # stopped at the period's end
+    started = stop_at + timedelta(hours=12)
+    assert store.move_night("office-hours", night, KEY + "2", ["stopped"], "started", started_at=started)
+    assert store.stopped_between(started, started + timedelta(days=1)) == []  # started before the period
+    assert [r.name for r in store.stopped_between(started - timedelta(hours=1), started)] == ["nb"]
+    assert store.nights("late") == [] and store.nights(night=date(2026, 12, 2)) == []
+    with pytest.raises(ValueError, match="not a field of a schedule night: colour"):
+        store.move_night("office-hours", night, KEY, ["kept"], "planned", colour="red")

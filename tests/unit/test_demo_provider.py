@@ -152,3 +152,11 @@ def test_demo_provider_config() -> None:
         parse_config({"providers": [{"kind": "demo", "region": "us-east-1"}]})
     with pytest.raises(Exception, match="both named 'demo'"):
         parse_config({"providers": [{"kind": "demo"}, {"kind": "demo"}]})
+
+
+def test_listing_by_capability_leaves_out_the_kinds_without_it() -> None:
+    provider = DemoProvider()
+    every = provider.list_resources()
+    scheduled = provider.list_resources("schedule")
+    assert scheduled and {r.ref.kind for r in scheduled} == {"ec2", "notebook"}
+    assert [r.ref.key for r in scheduled] == [r.ref.key for r in every if r.ref.kind in ("ec2", "notebook")]

@@ -189,10 +189,11 @@ class DemoProvider:
         saved = self.store.states(self.name)
         return {rid: saved.get(rid, m.initial) for rid, m in self.members.items()}
 
-    def list_resources(self) -> list[Resource]:
+    def list_resources(self, capability: Capability | None = None) -> list[Resource]:
         self._count("ListResources")
         states = self._states()
-        return [self._resource(m, states[rid]) for rid, m in self.members.items()]
+        return [self._resource(m, states[rid]) for rid, m in self.members.items()
+                if capability is None or capability in KINDS[m.ref.kind].capabilities]
 
     def describe(self, ref: ResourceRef) -> Resource | None:
         """Live state of one resource; None for one the demo organization does not have."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, DateTime, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -223,3 +223,47 @@ class InsightCheckRow(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     through: Mapped[date] = mapped_column(Date, nullable=False)
     checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class ScheduleEventRow(Base):
+    """One heads-up, stop or start of a schedule for one team and day (or a team's *Skip this week*, keyed by its
+    ISO week): the guard that makes each happen once, and the message it posted."""
+
+    __tablename__ = "schedule_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    schedule: Mapped[str] = mapped_column(String(64), nullable=False)
+    event: Mapped[str] = mapped_column(String(16), nullable=False)  # heads-up | stop | start | skip
+    day: Mapped[str] = mapped_column(String(16), nullable=False)  # the local day (ISO), or the ISO week for a skip
+    team: Mapped[str] = mapped_column(String(64), nullable=False)  # "" for resources no team owns
+    actor: Mapped[str] = mapped_column(String(64), nullable=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    channel: Mapped[str | None] = mapped_column(String(64))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (UniqueConstraint("schedule", "event", "day", "team", name="uq_schedule_event"),)
+
+
+class ScheduleNightRow(Base):
+    """What became of one resource on one night of a schedule: planned, kept, busy, stopped, started…"""
+
+    __tablename__ = "schedule_nights"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    schedule: Mapped[str] = mapped_column(String(64), nullable=False)
+    night: Mapped[date] = mapped_column(Date, nullable=False)
+    resource_key: Mapped[str] = mapped_column(String(400), nullable=False)
+    team: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(256), nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    by_user: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[int | None] = mapped_column(Integer)
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    hourly_cost: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
+    cost_source: Mapped[str | None] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+    __table_args__ = (UniqueConstraint("schedule", "night", "resource_key", name="uq_schedule_night"),
+                      Index("ix_schedule_nights_state", "schedule", "state"))

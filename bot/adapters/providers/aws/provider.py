@@ -26,7 +26,7 @@ from bot.adapters.providers.aws.session import AccountSessions
 from bot.adapters.providers.prices import aws_prices
 from bot.domain.actions import ActionNotAllowed
 from bot.domain.errors import ConfigError, CostbotError
-from bot.domain.resources import ResizeOption, Resource, ResourceRef, Utilization
+from bot.domain.resources import Capability, ResizeOption, Resource, ResourceRef, Utilization
 
 log = logging.getLogger("costbot.aws")
 
@@ -139,10 +139,12 @@ class AwsProvider:
                 from None
 
     # -- inventory -------------------------------------------------------------------------------------------
-    def list_resources(self) -> list[Resource]:
+    def list_resources(self, capability: Capability | None = None) -> list[Resource]:
+        """Every kind's resources in every account and region; with `capability`, only the kinds declaring it."""
+        kinds = [k for k in self.kinds.values() if capability is None or capability in k.capabilities]
         out: list[Resource] = []
-        for account, region in self.targets():
-            for kind in self.kinds.values():
+        for account, region in self.targets() if kinds else []:
+            for kind in kinds:
                 out += kind.list(account, region)
         return out
 
