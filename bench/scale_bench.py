@@ -2,7 +2,7 @@
 then 30 questions; every figure against a baseline measured in the same run.
 
     python bench/focus_year.py DATA --rows 100000000
-    python bench/scale_bench.py DATA WORK [--runs 5] [--memory-limit 1GB] [--variant default:order --variant 1GB]
+    python bench/scale_bench.py DATA WORK [--runs 5] [--memory-limit 1GB] [--variant default] [--query-limit 256MB]
 
 Phases run in their own processes so each peak RSS is its own:
   ceiling  DuckDB's bare `CREATE TABLE AS SELECT * FROM read_parquet(month)` over the same files (ingest ceiling)
@@ -11,10 +11,10 @@ Phases run in their own processes so each peak RSS is its own:
   query    the 30 questions through AnswerService with the daily rollup, and again from the line items only
            (the rollup lever); every answer of one equals the other's; RSS at rest after the questions
 
-`--variant LIMIT[:order]` (repeatable) ingests the year once more per variant, before the measured ingest: with
-DuckDB's memory limit LIMIT (`default`: DuckDB's own, 80 % of RAM) and, with `:order`, the line items kept in
-their files' row order — the memory levers measured against their baseline in the same run. Each variant's
-store answers the 30 questions once (RSS at rest, answers compared with the measured store's).
+`--variant LIMIT` (repeatable) ingests the year once more per variant, before the measured ingest, with DuckDB's
+memory limit LIMIT (`default`: DuckDB's own, 80 % of RAM): the memory lever against its baseline in the same run.
+Each variant's store answers the 30 questions once (RSS at rest, answers compared with the measured store's).
+`--query-limit LIMIT` (repeatable) answers the questions on the measured store again with that memory limit.
 """
 
 from __future__ import annotations
@@ -128,12 +128,10 @@ def _limit(text: str) -> str | None:
     return None if text == "default" else text
 
 
-def ingest(data: Path, work: Path, name: str, memory_limit: str, keep_order: bool) -> dict[str, object]:
+def ingest(data: Path, work: Path, name: str, memory_limit: str) -> dict[str, object]:
     config = _config()
-    from bot.adapters import duckdb_store
     from bot.adapters.duckdb_store import DuckDBCostStore
 
-    duckdb_store.KEEP_FILE_ORDER = keep_order
     path = work / name
     path.unlink(missing_ok=True)
     store = DuckDBCostStore(path, index_keys=config.indexed_tag_keys(), memory_limit=_limit(memory_limit))
@@ -208,6 +206,12 @@ def _ingest_line(label: str, i: dict[str, object], c_rate: float) -> str:
             f"{', '.join(f'{p:.0f}' for p in peaks)}), spilled at most {i['spilled_mb']:.0f} MB")
 
 
+def _answers_line(v: dict[str, object]) -> str:
+    times = [s for x in v["rollup"].values() for s in x]  # type: ignore[attr-defined]
+    return (f"answers with the rollup p50 {pct(times, 0.5) * 1000:.0f} ms, p95 {pct(times, 0.95) * 1000:.0f} ms "
+            f"({len(times)}), RSS at rest {v['rest_mb']:.0f} MB")
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -227,15 +231,16 @@ def main() -> None:
     parser.add_argument("--ceiling-months", type=int, default=12, help="months the bare ceiling loads (rate only)")
     parser.add_argument("--skip-ingest", action="store_true", help="query the store WORK already holds")
     parser.add_argument("--memory-limit", default="1GB", help="DuckDB's memory limit (default: DuckDB's own)")
-    parser.add_argument("--variant", action="append", default=[], metavar="LIMIT[:order]",
-                        help="also ingest with this memory limit (and the files' row order kept), first")
+    parser.add_argument("--variant", action="append", default=[], metavar="LIMIT",
+                        help="also ingest with this memory limit, first")
+    parser.add_argument("--query-limit", action="append", default=[], metavar="LIMIT",
+                        help="also answer the questions on the measured store with this memory limit, last")
     parser.add_argument("--store", default="costs.duckdb", help=argparse.SUPPRESS)
-    parser.add_argument("--keep-order", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--no-items", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
         result = {"ceiling": lambda: ceiling(args.data, args.work, args.ceiling_months),
-                  "ingest": lambda: ingest(args.data, args.work, args.store, args.memory_limit, args.keep_order),
+                  "ingest": lambda: ingest(args.data, args.work, args.store, args.memory_limit),
                   "query": lambda: query(args.work, args.runs, args.store, args.memory_limit,
                                          not args.no_items)}[args.phase]()
         print(json.dumps(result))
@@ -252,10 +257,9 @@ def main() -> None:
               f"{c_rate:.2f} M rows/s, peak RSS {c['peak_mb']:.0f} MB, {c['size_mb']:.0f} MB on disk", flush=True)
         variants = []
         for n, variant in enumerate(args.variant):
-            limit, _, order = variant.partition(":")
             name = f"variant-{n}.duckdb"
             v = run_phase(str(args.data), str(args.work), "--phase", "ingest", "--store", name,
-                          "--memory-limit", limit, *(["--keep-order"] if order else []))
+                          "--memory-limit", variant)
             print(_ingest_line(f"variant {variant}", v, c_rate), flush=True)
             variants.append((variant, name))
         i = run_phase(str(args.data), str(args.work), "--phase", "ingest", "--memory-limit", args.memory_limit)
@@ -268,11 +272,17 @@ def main() -> None:
     if not args.skip_ingest:
         for variant, name in variants:
             v = run_phase(str(args.data), str(args.work), "--phase", "query", "--runs", "1", "--no-items",
-                          "--store", name, "--memory-limit", variant.partition(":")[0])
+                          "--store", name, "--memory-limit", variant)
             same = sum(v["digests"][t] == q["digests"][t] for t in QUESTIONS)  # type: ignore[index]
-            print(f"variant {variant}: RSS at rest after the questions {v['rest_mb']:.0f} MB; answers equal to "
-                  f"the measured store's: {same}/{len(QUESTIONS)}", flush=True)
+            print(f"variant {variant}: {_answers_line(v)}; answers equal to the measured store's: "
+                  f"{same}/{len(QUESTIONS)}", flush=True)
             (args.work / name).unlink()
+    for limit in args.query_limit:
+        v = run_phase(str(args.data), str(args.work), "--phase", "query", "--runs", str(args.runs), "--no-items",
+                      "--memory-limit", limit)
+        same = sum(v["digests"][t] == q["digests"][t] for t in QUESTIONS)  # type: ignore[index]
+        print(f"the measured store queried with memory_limit {limit}: {_answers_line(v)}; answers equal: "
+              f"{same}/{len(QUESTIONS)}", flush=True)
     rolled = [s for v in q["rollup"].values() for s in v]  # type: ignore[attr-defined]
     items = [s for v in q["items"].values() for s in v]  # type: ignore[attr-defined]
     print(f"answers with the rollup:  p50 {pct(rolled, 0.5) * 1000:.0f} ms, p95 {pct(rolled, 0.95) * 1000:.0f} ms, "

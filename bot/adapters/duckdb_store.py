@@ -39,7 +39,6 @@ from bot.domain.ingest import IngestSummary, SourceHolding, overlap_message
 from bot.domain.spec import CostSpec, Grouping
 
 ProgressCallback = Callable[[Path, int, int], None]  # file, index, count
-KEEP_FILE_ORDER = False  # insert line items in their files' exact order (benchmarks compare both)
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS costs ("
@@ -282,9 +281,6 @@ class DuckDBCostStore:
         spellings = self._spellings(con)
         indexed = {col: spellings.get(k, [k]) for k, col in self._index(con).items()}
         rows = 0
-        # the line items need not keep their files' exact row order (a month's rows stay together; every reader
-        # orders what it shows), and keeping it makes DuckDB buffer a whole file's rows; the rollup keeps it
-        con.execute(f"SET SESSION preserve_insertion_order = {str(KEEP_FILE_ORDER).lower()}")
         for raw, mapping, label in staged:
             inserted = self._insert(con, raw, mapping, label, now, indexed)
             rows += inserted
@@ -293,7 +289,6 @@ class DuckDBCostStore:
                 left_out = int(found[0]) - inserted if found else 0
                 if left_out:
                     notes.append(f"{raw.path.name}: {left_out:,} {mapping.left_out_note}")
-        con.execute("SET SESSION preserve_insertion_order = true")  # the rollup is written in date order
         duckdb_rollup.add_ingested(con, list(indexed), now)
         con.execute(
             "INSERT OR REPLACE INTO store_meta VALUES ('generation', ?)", [now.isoformat()]
