@@ -156,5 +156,5 @@ def test_store_memory_limit_is_a_size_or_a_share_of_memory() -> None:
         with pytest.raises(ConfigError) as exc:
             parse_config({"store": {"memory_limit": value}}, "costbot.yml")
         assert str(exc.value) == f"costbot.yml is not valid:\n  store.memory_limit: Value error, {why}"
-    with pytest.raises(ConfigError, match="store.threads"):
+    with pytest.raises(ConfigError, match=r"store\.threads"):
         parse_config({"store": {"threads": 0}}, "costbot.yml")
