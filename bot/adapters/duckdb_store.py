@@ -240,6 +240,7 @@ class DuckDBCostStore:
     ) -> IngestSummary:
         staged: list[tuple[RawFile, Mapping, str]] = []
         keys: set[tuple[str, str, date]] = set()
+        found_keys: set[str] = set()
         notes: list[str] = []
         for i, path in enumerate(files):
             raw = open_file(con, path, f"raw_{i}")
@@ -254,6 +255,14 @@ class DuckDBCostStore:
             mapping = fmt.mapping(raw)
             label = source or mapping.kind
             self._validate(con, raw, mapping)
+            try:
+                tag_keys = frozenset(str(k) for (k,) in con.execute(
+                    f"SELECT DISTINCT unnest(map_keys({mapping.tags_over_raw()})) FROM {raw.relation}").fetchall())
+            except duckdb.Error as exc:
+                raise describe_duckdb_error(exc, raw.path) from None
+            if fmt.keyed is not None:
+                mapping = fmt.keyed(raw, tag_keys)
+            found_keys |= tag_keys
             for account, period in con.execute(
                 f"SELECT DISTINCT coalesce({mapping.exprs['BillingAccountId']}, ''), "
                 f"CAST(date_trunc('month', coalesce({mapping.exprs['BillingPeriodStart']}, "
@@ -266,9 +275,8 @@ class DuckDBCostStore:
         keys |= self._overlaps(con, keys, replace_sources, complements)
         if source is not None:
             keys |= {(source, account, period) for account, period in replace}
-        for raw, mapping, _label in staged:
-            con.execute(f"INSERT OR IGNORE INTO tag_keys SELECT DISTINCT unnest(map_keys({mapping.tags_over_raw()})) "
-                        f"FROM {raw.relation}")
+        if found_keys:
+            con.executemany("INSERT OR IGNORE INTO tag_keys VALUES (?)", [(k,) for k in sorted(found_keys)])
         if keys:
             con.execute("CREATE TEMP TABLE replace_keys (src VARCHAR, account VARCHAR, period DATE)")
             con.executemany("INSERT INTO replace_keys VALUES (?, ?, ?)", sorted(keys))
