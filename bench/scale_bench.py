@@ -2,19 +2,25 @@
 then 30 questions; every figure against a baseline measured in the same run.
 
     python bench/focus_year.py DATA --rows 100000000
-    python bench/scale_bench.py DATA WORK [--runs 5]
+    python bench/scale_bench.py DATA WORK [--runs 5] [--memory-limit 1GB] [--variant default] [--query-limit 256MB]
 
 Phases run in their own processes so each peak RSS is its own:
   ceiling  DuckDB's bare `CREATE TABLE AS SELECT * FROM read_parquet(month)` over the same files (ingest ceiling)
   ingest   `DuckDBCostStore.ingest_files` month by month (validation, replacement, tag columns, rollup: the
-           whole command's work), peak RSS
+           whole command's work), peak RSS of each month and of the whole, the most the store spilled to disk
   query    the 30 questions through AnswerService with the daily rollup, and again from the line items only
            (the rollup lever); every answer of one equals the other's; RSS at rest after the questions
+
+`--variant LIMIT` (repeatable) ingests the year once more per variant, before the measured ingest, with DuckDB's
+memory limit LIMIT (`default`: DuckDB's own, 80 % of RAM): the memory lever against its baseline in the same run.
+Each variant's store answers the 30 questions once (RSS at rest, answers compared with the measured store's).
+`--query-limit LIMIT` (repeatable) answers the questions on the measured store again with that memory limit.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import resource
@@ -43,6 +49,42 @@ QUESTIONS = [
 
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak() -> None:
+    """Linux: VmHWM (the peak RSS) starts again from the current RSS."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
+def hwm_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class SpillWatch:
+    """The most the store's temporary folder (where DuckDB spills beyond its memory limit) held, polled."""
+
+    def __init__(self, folder: Path) -> None:
+        import threading
+
+        self.folder, self.most, self._stop = folder, 0, threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(0.2):
+            try:
+                size = sum(f.stat().st_size for f in self.folder.iterdir())
+            except OSError:
+                continue
+            self.most = max(self.most, size)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.most / 1e6
 
 
 def rss_now_mb() -> float:
@@ -82,29 +124,39 @@ def _config():  # type: ignore[no-untyped-def]
     return parse_config({"teams": {f"team-{t}": {"tags": {"team": t}} for t in TEAMS}})
 
 
-def ingest(data: Path, work: Path) -> dict[str, object]:
+def _limit(text: str) -> str | None:
+    return None if text == "default" else text
+
+
+def ingest(data: Path, work: Path, name: str, memory_limit: str) -> dict[str, object]:
     config = _config()
     from bot.adapters.duckdb_store import DuckDBCostStore
 
-    path = work / "costs.duckdb"
+    path = work / name
     path.unlink(missing_ok=True)
-    store = DuckDBCostStore(path, index_keys=config.indexed_tag_keys())
+    store = DuckDBCostStore(path, index_keys=config.indexed_tag_keys(), memory_limit=_limit(memory_limit))
     store.cursor().close()  # the composition root's first use: tag columns made
-    months = []
+    spill = SpillWatch(Path(f"{path}.tmp"))
+    months, month_peaks = [], []
     t = time.perf_counter()
     rows = 0
     for f in files_in(data):
+        reset_peak()
         m = time.perf_counter()
         rows += store.ingest_files([f]).rows
         months.append(time.perf_counter() - m)
+        month_peaks.append(hwm_mb())
     seconds = time.perf_counter() - t
     rolled = store._fetch("SELECT count(*) FROM daily_costs", {})[0][0]
+    setting = store._fetch("SELECT current_setting('memory_limit')", {})[0][0]
     store.close()
-    return {"rows": rows, "seconds": seconds, "months": months, "peak_mb": peak_mb(),
+    return {"rows": rows, "seconds": seconds, "months": months, "month_peaks_mb": month_peaks,
+            "peak_mb": peak_mb(), "spilled_mb": spill.stop(), "memory_limit": setting,
             "size_mb": path.stat().st_size / 1e6, "rollup_rows": rolled}
 
 
-def query(work: Path, runs: int) -> dict[str, object]:
+def query(work: Path, runs: int, name: str = "costs.duckdb", memory_limit: str = "default",
+          items: bool = True) -> dict[str, object]:
     config = _config()
     from bot.adapters.duckdb_store import DuckDBCostStore
     from bot.domain.query import Query
@@ -113,13 +165,13 @@ def query(work: Path, runs: int) -> dict[str, object]:
     from bot.services.scopes import ScopeResolver
 
     def service(rollups: bool) -> AnswerService:
-        store = DuckDBCostStore(work / "costs.duckdb", read_only=True, rollups=rollups)
+        store = DuckDBCostStore(work / name, read_only=True, rollups=rollups, memory_limit=_limit(memory_limit))
         scopes = ScopeResolver(store, config)
         return AnswerService(store, scopes, AllocationService(store, scopes, config, store), config, lambda: TODAY)
 
     out: dict[str, object] = {}
     answers: dict[bool, dict[str, object]] = {}
-    for rollups in (True, False):
+    for rollups in (True, False) if items else (True,):
         svc = service(rollups)
         samples: dict[str, list[float]] = {}
         answers[rollups] = {}
@@ -137,9 +189,27 @@ def query(work: Path, runs: int) -> dict[str, object]:
         if rollups:
             out["rest_mb"] = rss_now_mb()
         svc.queries.close()  # type: ignore[attr-defined]
-    out["equal"] = [t for t in QUESTIONS if answers[True][t] == answers[False][t]]
+    if items:
+        out["equal"] = [t for t in QUESTIONS if answers[True][t] == answers[False][t]]
+    out["digests"] = {t: hashlib.sha256(repr(answers[True][t]).encode()).hexdigest() for t in QUESTIONS}
     out["peak_mb"] = peak_mb()
     return out
+
+
+def _ingest_line(label: str, i: dict[str, object], c_rate: float) -> str:
+    rate = int(i["rows"]) / float(i["seconds"]) / 1e6  # type: ignore[arg-type, call-overload]
+    months = [float(m) for m in i["months"]]  # type: ignore[attr-defined]
+    peaks = [float(m) for m in i["month_peaks_mb"]]  # type: ignore[attr-defined]
+    return (f"costbot ingest, {label} (memory_limit {i['memory_limit']}; month by month, whole command): "
+            f"{i['seconds']:.1f} s = {rate:.2f} M rows/s ({rate / c_rate:.2f}x the ceiling), months "
+            f"{min(months):.1f}-{max(months):.1f} s, peak RSS {i['peak_mb']:.0f} MB (months: "
+            f"{', '.join(f'{p:.0f}' for p in peaks)}), spilled at most {i['spilled_mb']:.0f} MB")
+
+
+def _answers_line(v: dict[str, object]) -> str:
+    times = [s for x in v["rollup"].values() for s in x]  # type: ignore[attr-defined]
+    return (f"answers with the rollup p50 {pct(times, 0.5) * 1000:.0f} ms, p95 {pct(times, 0.95) * 1000:.0f} ms "
+            f"({len(times)}), RSS at rest {v['rest_mb']:.0f} MB")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -160,11 +230,19 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--ceiling-months", type=int, default=12, help="months the bare ceiling loads (rate only)")
     parser.add_argument("--skip-ingest", action="store_true", help="query the store WORK already holds")
+    parser.add_argument("--memory-limit", default="1GB", help="DuckDB's memory limit (default: DuckDB's own)")
+    parser.add_argument("--variant", action="append", default=[], metavar="LIMIT",
+                        help="also ingest with this memory limit, first")
+    parser.add_argument("--query-limit", action="append", default=[], metavar="LIMIT",
+                        help="also answer the questions on the measured store with this memory limit, last")
+    parser.add_argument("--store", default="costs.duckdb", help=argparse.SUPPRESS)
+    parser.add_argument("--no-items", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
         result = {"ceiling": lambda: ceiling(args.data, args.work, args.ceiling_months),
-                  "ingest": lambda: ingest(args.data, args.work),
-                  "query": lambda: query(args.work, args.runs)}[args.phase]()
+                  "ingest": lambda: ingest(args.data, args.work, args.store, args.memory_limit),
+                  "query": lambda: query(args.work, args.runs, args.store, args.memory_limit,
+                                         not args.no_items)}[args.phase]()
         print(json.dumps(result))
         return
     args.work.mkdir(parents=True, exist_ok=True)
@@ -174,19 +252,37 @@ def main() -> None:
     if not args.skip_ingest:
         c = run_phase(str(args.data), str(args.work), "--phase", "ceiling", "--ceiling-months",
                       str(args.ceiling_months))
-        i = run_phase(str(args.data), str(args.work), "--phase", "ingest")
-        rows = int(i["rows"])  # type: ignore[call-overload]
         c_rate = int(c["rows"]) / float(c["seconds"]) / 1e6  # type: ignore[arg-type, call-overload]
-        i_rate = rows / float(i["seconds"]) / 1e6  # type: ignore[arg-type]
-        months = [float(m) for m in i["months"]]  # type: ignore[attr-defined]
         print(f"ceiling (bare CREATE TABLE AS, month by month): {c['rows']:,} rows in {c['seconds']:.1f} s = "
-              f"{c_rate:.2f} M rows/s, peak RSS {c['peak_mb']:.0f} MB, {c['size_mb']:.0f} MB on disk")
-        print(f"costbot ingest (month by month, whole command): {i['seconds']:.1f} s = {i_rate:.2f} M rows/s "
-              f"({i_rate / c_rate:.2f}x the ceiling), months {min(months):.1f}-{max(months):.1f} s, "
-              f"peak RSS {i['peak_mb']:.0f} MB")
+              f"{c_rate:.2f} M rows/s, peak RSS {c['peak_mb']:.0f} MB, {c['size_mb']:.0f} MB on disk", flush=True)
+        variants = []
+        for n, variant in enumerate(args.variant):
+            name = f"variant-{n}.duckdb"
+            v = run_phase(str(args.data), str(args.work), "--phase", "ingest", "--store", name,
+                          "--memory-limit", variant)
+            print(_ingest_line(f"variant {variant}", v, c_rate), flush=True)
+            variants.append((variant, name))
+        i = run_phase(str(args.data), str(args.work), "--phase", "ingest", "--memory-limit", args.memory_limit)
+        rows = int(i["rows"])  # type: ignore[call-overload]
+        print(_ingest_line(f"measured {args.memory_limit}", i, c_rate), flush=True)
         print(f"store: {i['size_mb']:.0f} MB ({float(i['size_mb']) / rows * 1e8 / 1e3:.1f} GB per 100M rows), "  # type: ignore[arg-type]
               f"rollup {int(i['rollup_rows']):,} rows ({rows / int(i['rollup_rows']):.1f}x fewer)")  # type: ignore[call-overload]
-    q = run_phase(str(args.data), str(args.work), "--phase", "query", "--runs", str(args.runs))
+    q = run_phase(str(args.data), str(args.work), "--phase", "query", "--runs", str(args.runs),
+                  "--memory-limit", args.memory_limit)
+    if not args.skip_ingest:
+        for variant, name in variants:
+            v = run_phase(str(args.data), str(args.work), "--phase", "query", "--runs", "1", "--no-items",
+                          "--store", name, "--memory-limit", variant)
+            same = sum(v["digests"][t] == q["digests"][t] for t in QUESTIONS)  # type: ignore[index]
+            print(f"variant {variant}: {_answers_line(v)}; answers equal to the measured store's: "
+                  f"{same}/{len(QUESTIONS)}", flush=True)
+            (args.work / name).unlink()
+    for limit in args.query_limit:
+        v = run_phase(str(args.data), str(args.work), "--phase", "query", "--runs", str(args.runs), "--no-items",
+                      "--memory-limit", limit)
+        same = sum(v["digests"][t] == q["digests"][t] for t in QUESTIONS)  # type: ignore[index]
+        print(f"the measured store queried with memory_limit {limit}: {_answers_line(v)}; answers equal: "
+              f"{same}/{len(QUESTIONS)}", flush=True)
     rolled = [s for v in q["rollup"].values() for s in v]  # type: ignore[attr-defined]
     items = [s for v in q["items"].values() for s in v]  # type: ignore[attr-defined]
     print(f"answers with the rollup:  p50 {pct(rolled, 0.5) * 1000:.0f} ms, p95 {pct(rolled, 0.95) * 1000:.0f} ms, "

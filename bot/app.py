@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot import __version__
-from bot.config import CostbotConfig, Settings
+from bot.config import CostbotConfig, Settings, memory_limit_problem
 from bot.domain.errors import ConfigError, CostbotError
 from bot.services.container import UseCases
 
@@ -60,8 +60,9 @@ class Application:
 
     def __init__(self, settings: Settings | None = None, config: CostbotConfig | None = None,
                  duckdb_threads: int | None = None) -> None:
-        """`duckdb_threads` caps each query's threads (COSTBOT_DUCKDB_THREADS overrides): a server answering
-        many questions at once does better with one thread per query than with every query on all cores."""
+        """`duckdb_threads` caps each query's threads (COSTBOT_DUCKDB_THREADS overrides, else `store.threads`): a
+        server answering many questions at once does better with one thread per query than with every query on
+        all cores. The store's memory is `store.memory_limit` unless COSTBOT_DUCKDB_MEMORY says otherwise."""
         self.settings = settings or Settings()
         self.config = config or self.settings.config
         configured = self.settings.get("COSTBOT_DUCKDB_THREADS")
@@ -69,7 +70,11 @@ class Application:
             if not configured.isdigit() or int(configured) < 1:
                 raise ConfigError(f"COSTBOT_DUCKDB_THREADS must be a positive number, got '{configured}'")
             duckdb_threads = int(configured)
-        self.duckdb_threads = duckdb_threads
+        self.duckdb_threads = duckdb_threads or self.config.store.threads
+        memory = self.settings.get("COSTBOT_DUCKDB_MEMORY")
+        if memory is not None and (problem := memory_limit_problem(memory)) is not None:
+            raise ConfigError(f"COSTBOT_DUCKDB_MEMORY: {problem}")
+        self.duckdb_memory = memory.strip() if memory is not None else self.config.store.memory_limit
 
     def today(self) -> date:
         return self.settings.today(self.config.timezone)
@@ -94,6 +99,7 @@ class Application:
 
         def open_store() -> DuckDBCostStore:
             return DuckDBCostStore(store_path(self.settings), threads=self.duckdb_threads,
+                                   memory_limit=self.duckdb_memory,
                                    index_keys=self.config.indexed_tag_keys())
 
         return SharedCostStore(open_store, socket_path(self.settings.data_dir))

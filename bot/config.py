@@ -458,6 +458,43 @@ class ExperimentsConfig(_Strict):
     mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
 
 
+_MEMORY = re.compile(r"^\d+(\.\d+)?\s*(%|B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
+MEMORY_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 2**10, "mib": 2**20,
+                "gib": 2**30, "tib": 2**40}
+MIN_MEMORY_BYTES = 128 * 10**6  # below this an ingest of one month's export spills nearly everything
+
+
+def memory_limit_problem(value: str) -> str | None:
+    """Why `value` is no memory limit DuckDB reads (a size such as 1GB or 512MiB, or a share of RAM such as 25%)
+    big enough to work in, or None."""
+    m = _MEMORY.match(value.strip())
+    if m is None:
+        return f"'{value}' is not a memory size such as 1GB, 512MB or 25%"
+    amount, unit = float(value.strip()[: m.start(2)]), m.group(2).lower()
+    if unit == "%":
+        return None if 0 < amount <= 100 else f"'{value}' is not a share of memory between 0 and 100 %"
+    if amount * MEMORY_UNITS[unit] < MIN_MEMORY_BYTES:
+        return f"'{value}' is too little memory for the store (at least 128MB)"
+    return None
+
+
+class StoreConfig(_Strict):
+    """The embedded DuckDB store's share of the machine. DuckDB's own default buffer pool is 80 % of RAM, so an
+    ingest of a year's export would take gigabytes and keep them cached; with a limit, work beyond it spills to
+    the data folder (`costs.duckdb.tmp`) instead."""
+
+    memory_limit: str = "1GB"  # COSTBOT_DUCKDB_MEMORY overrides
+    threads: int | None = Field(default=None, ge=1)  # per query; COSTBOT_DUCKDB_THREADS overrides
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory(cls, v: str) -> str:
+        problem = memory_limit_problem(v)
+        if problem is not None:
+            raise ValueError(problem)
+        return v.strip()
+
+
 class CostbotConfig(_Strict):
     """The whole of costbot.yml."""
 
@@ -480,6 +517,7 @@ class CostbotConfig(_Strict):
     estimate: EstimateConfig = Field(default_factory=EstimateConfig)
     experiments: ExperimentsConfig = Field(default_factory=ExperimentsConfig)
     schedules: dict[str, ScheduleConfig] = Field(default_factory=dict)  # off-hours schedules by name
+    store: StoreConfig = Field(default_factory=StoreConfig)
     dry_run: bool = False
 
     @field_validator("sources")

@@ -25,6 +25,7 @@ from bot.adapters.sources.columns import (
     FOCUS_COLUMNS,
     number_expr,
     quote_ident,
+    quote_literal,
     text_expr,
     timestamp_expr,
 )
@@ -69,6 +70,12 @@ _APPLIED = ("SELECT json_extract_string(e, '$.ContractCommitmentId') AS id, "
 _TAG_INDEX = "CREATE TABLE IF NOT EXISTS tag_index (k VARCHAR PRIMARY KEY, col VARCHAR NOT NULL)"
 
 
+# writes to each store file in this process, counted: what is read once per change (the data's first and last
+# day, a column's values, resource names) is kept until the count moves. Only this process can write a file it
+# holds open (DuckDB locks the file), and every write goes through a DuckDBCostStore method that counts it.
+_CHANGES: dict[str, int] = defaultdict(int)
+
+
 def _tag_value_expr(tags: str, spellings: Sequence[str], params: dict[str, Any]) -> str:
     """The tag's value (empty as NULL) under any of its spellings; the keys are bound parameters, added to
     `params`, never text in the SQL (tag keys come from the billing data and may hold any character)."""
@@ -86,12 +93,15 @@ class DuckDBCostStore:
     """CostStore on an embedded DuckDB file (or `:memory:`)."""
 
     def __init__(self, path: Path | str, read_only: bool = False, threads: int | None = None,
-                 index_keys: Iterable[str] = (), rollups: bool = True) -> None:
+                 index_keys: Iterable[str] = (), rollups: bool = True, memory_limit: str | None = None) -> None:
         """`index_keys`: tag keys to materialize as columns (see `index_tags`) when the store is first used.
-        `rollups=False` answers every question from the line items (the rollup is still kept; benchmarks)."""
+        `rollups=False` answers every question from the line items (the rollup is still kept; benchmarks).
+        `memory_limit` bounds DuckDB's buffer pool (`1GB`; None: DuckDB's default, 80 % of RAM): work beyond it
+        spills to `<path>.tmp` beside the store, and cached pages beyond it are evicted."""
         self.path = str(path)
         self._use_rollups = rollups
         self._threads = threads
+        self._memory_limit = memory_limit
         self._pending_index: tuple[str, ...] = tuple(index_keys)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -101,7 +111,8 @@ class DuckDBCostStore:
         self._tag_keys: tuple[str, ...] | None = None
         self._tag_columns: dict[str, str] | None = None
         self._generation: str | None = None
-        self._names: tuple[str | None, dict[str, str]] | None = None  # resource names as of an ingest
+        self._key = str(Path(self.path).resolve()) if self.path != ":memory:" else f":memory:{id(self)}"
+        self._kept: dict[str, tuple[int, Any]] = {}  # what was read, with the change count it was read at
 
     # -- connections -------------------------------------------------------------------------------
     def _root(self) -> duckdb.DuckDBPyConnection:
@@ -116,6 +127,8 @@ class DuckDBCostStore:
                 con.execute("SET TimeZone = 'UTC'")
                 if self._threads:
                     con.execute(f"SET threads = {int(self._threads)}")
+                if self._memory_limit:
+                    con.execute(f"SET memory_limit = {quote_literal(self._memory_limit)}")
                 if not self._read_only:
                     con.execute(_SCHEMA)
                     for column, ctype in FOCUS_COLUMNS.items():  # a store made before a column was added
@@ -181,6 +194,7 @@ class DuckDBCostStore:
             if self._con is not None:
                 self._con.close()
                 self._con = None
+            self._kept = {}  # closed, the file may be written by another process before it is opened again
 
     # -- ingest --------------------------------------------------------------------------------------
     def ingest_files(
@@ -198,12 +212,26 @@ class DuckDBCostStore:
         if not files:
             raise IngestError("no billing files found (.csv, .csv.gz, .parquet)", ", ".join(map(str, paths)))
         pairs = {frozenset(p) for p in complements}
-        with self._transaction() as con:
-            summary = self._ingest(con, files, source, progress, list(replace), set(replace_sources), pairs)
+        try:
+            with self._transaction() as con:
+                summary = self._ingest(con, files, source, progress, list(replace), set(replace_sources), pairs)
+        finally:
+            self._changed()
         self._tag_keys = None
         self._tag_columns = None
-        self._names = None
         return summary
+
+    def _changed(self) -> None:
+        """The line items (may) have changed: what was read from them is read again."""
+        _CHANGES[self._key] += 1
+
+    def _once_per_change(self, name: str, read: Callable[[], Any]) -> Any:
+        count = _CHANGES[self._key]
+        kept = self._kept.get(name)
+        if kept is None or kept[0] != count:
+            kept = (count, read())
+            self._kept[name] = kept
+        return kept[1]
 
     def _ingest(
         self, con: duckdb.DuckDBPyConnection, files: list[Path], source: str | None,
@@ -212,6 +240,7 @@ class DuckDBCostStore:
     ) -> IngestSummary:
         staged: list[tuple[RawFile, Mapping, str]] = []
         keys: set[tuple[str, str, date]] = set()
+        found_keys: set[str] = set()
         notes: list[str] = []
         for i, path in enumerate(files):
             raw = open_file(con, path, f"raw_{i}")
@@ -226,6 +255,14 @@ class DuckDBCostStore:
             mapping = fmt.mapping(raw)
             label = source or mapping.kind
             self._validate(con, raw, mapping)
+            try:
+                tag_keys = frozenset(str(k) for (k,) in con.execute(
+                    f"SELECT DISTINCT unnest(map_keys({mapping.tags_over_raw()})) FROM {raw.relation}").fetchall())
+            except duckdb.Error as exc:
+                raise describe_duckdb_error(exc, raw.path) from None
+            if fmt.keyed is not None:
+                mapping = fmt.keyed(raw, tag_keys)
+            found_keys |= tag_keys
             for account, period in con.execute(
                 f"SELECT DISTINCT coalesce({mapping.exprs['BillingAccountId']}, ''), "
                 f"CAST(date_trunc('month', coalesce({mapping.exprs['BillingPeriodStart']}, "
@@ -238,9 +275,8 @@ class DuckDBCostStore:
         keys |= self._overlaps(con, keys, replace_sources, complements)
         if source is not None:
             keys |= {(source, account, period) for account, period in replace}
-        for raw, mapping, _label in staged:
-            con.execute(f"INSERT OR IGNORE INTO tag_keys SELECT DISTINCT unnest(map_keys({mapping.tags_over_raw()})) "
-                        f"FROM {raw.relation}")
+        if found_keys:
+            con.executemany("INSERT OR IGNORE INTO tag_keys VALUES (?)", [(k,) for k in sorted(found_keys)])
         if keys:
             con.execute("CREATE TEMP TABLE replace_keys (src VARCHAR, account VARCHAR, period DATE)")
             con.executemany("INSERT INTO replace_keys VALUES (?, ?, ?)", sorted(keys))
@@ -460,7 +496,7 @@ class DuckDBCostStore:
                 con.execute("DELETE FROM costs WHERE x_Source = ? AND coalesce(BillingAccountId, '') = ? "
                             "AND x_BillingPeriod = ?", [source, account, month])
                 duckdb_rollup.drop_period(con, source, account, month)
-        self._names = None
+        self._changed()
         return 0
 
     # -- usage metrics for allocation --------------------------------------------------------------------
@@ -548,6 +584,7 @@ class DuckDBCostStore:
             if added:
                 duckdb_rollup.rebuild(con, list(index.values()))
         self._tag_columns = None
+        self._changed()
         return added
 
     def tag_columns(self) -> dict[str, str]:
@@ -590,12 +627,12 @@ class DuckDBCostStore:
 
     def groups(self, spec: CostSpec, grouping: Grouping, top: int | None = None) -> list[tuple[str, Decimal]]:
         sql, params = sql_compile.groups_sql(spec, grouping, self.tag_keys(), self.tag_columns(),
-                                             self._table(spec, grouping), top)
+                                             self._table(spec, grouping), top, staged=True)
         return [(str(k), Decimal(c)) for k, c in self._fetch(sql, params)]
 
     def daily(self, spec: CostSpec, grouping: Grouping) -> list[DailyRow]:
         sql, params = sql_compile.daily_sql(spec, grouping, self.tag_keys(), self.tag_columns(),
-                                            self._table(spec, grouping))
+                                            self._table(spec, grouping), staged=True)
         return [DailyRow(d, str(k), Decimal(c)) for d, k, c in self._fetch(sql, params)]
 
     def quantities(self, spec: CostSpec, grouping: Grouping) -> list[tuple[str, Decimal]]:
@@ -606,21 +643,34 @@ class DuckDBCostStore:
         """Where the days with billing data are read: the rollup holds one row per day and combination."""
         return sql_compile.ROLLUP_TABLE if self._use_rollups else "costs"
 
+    def _span(self) -> tuple[date | None, date | None]:
+        """The first and last day with billing data: every answer asks (one read per change of the data)."""
+        def read() -> tuple[date | None, date | None]:
+            first, last = self._fetch(f"SELECT min(ChargePeriodStart), max(ChargePeriodStart) FROM {self._days()}",
+                                      {})[0]
+            return (first.date() if first else None, last.date() if last else None)
+
+        span: tuple[date | None, date | None] = self._once_per_change("span", read)
+        return span
+
     def freshness(self) -> date | None:
-        row = self._fetch(f"SELECT max(ChargePeriodStart) FROM {self._days()}", {})[0]
-        return row[0].date() if row[0] else None
+        return self._span()[1]
 
     def first_day(self) -> date | None:
-        row = self._fetch(f"SELECT min(ChargePeriodStart) FROM {self._days()}", {})[0]
-        return row[0].date() if row[0] else None
+        return self._span()[0]
 
     def distinct_values(self, column: str) -> list[str]:
+        """A column's values (`service:` words are resolved against them: one read per change of the data)."""
         if column not in sql_compile.ALLOWED_COLUMNS:
             raise ValueError(column)
         table = self._days() if column in sql_compile.ROLLUP_COLUMNS else "costs"
-        rows = self._fetch(f"SELECT DISTINCT {quote_ident(column)} FROM {table} WHERE {quote_ident(column)} "
-                           "IS NOT NULL ORDER BY 1", {})
-        return [str(r[0]) for r in rows]
+
+        def read() -> list[str]:
+            rows = self._fetch(f"SELECT DISTINCT {quote_ident(column)} FROM {table} WHERE {quote_ident(column)} "
+                               "IS NOT NULL ORDER BY 1", {})
+            return [str(r[0]) for r in rows]
+
+        return list(self._once_per_change(f"values:{column}", read))
 
     def tag_values(self, key: str) -> list[str]:
         table = self._days() if key.lower() in self.tag_columns() else "costs"
@@ -628,13 +678,10 @@ class DuckDBCostStore:
         return [str(r[0]) for r in self._fetch(sql, params)]
 
     def resource_names(self) -> dict[str, str]:
-        """Every resource's name; kept until the next ingest (200k resources take a scan of every line item)."""
-        generation = self.last_ingest()
-        cached = self._names
-        if cached is None or cached[0] != generation:
-            cached = (generation, {str(i): str(n) for i, n in self._fetch(sql_compile.RESOURCE_NAMES_SQL, {})})
-            self._names = cached
-        return dict(cached[1])
+        """Every resource's name; kept until the data changes (200k resources take a scan of every line item)."""
+        names: dict[str, str] = self._once_per_change(
+            "names", lambda: {str(i): str(n) for i, n in self._fetch(sql_compile.RESOURCE_NAMES_SQL, {})})
+        return dict(names)
 
     def row_count(self) -> int:
         return int(self._fetch("SELECT count(*) FROM costs", {})[0][0])

@@ -144,3 +144,17 @@ def test_two_providers_covering_one_account_and_region_are_an_error() -> None:
             {"kind": "aws", "name": "other", "regions": ["us-east-1"],
              "accounts": [{"id": "111122223333", "role_arn": ROLE, "regions": ["eu-west-1"]}]}]})
     assert "providers.0 and providers.1 both cover account 111122223333 in eu-west-1" in str(exc.value)
+
+
+def test_store_memory_limit_is_a_size_or_a_share_of_memory() -> None:
+    assert parse_config({}).store.memory_limit == "1GB"
+    assert parse_config({"store": {"memory_limit": " 512MiB", "threads": 2}}).store.memory_limit == "512MiB"
+    assert parse_config({"store": {"memory_limit": "25%"}}).store.memory_limit == "25%"
+    for value, why in [("lots", "'lots' is not a memory size such as 1GB, 512MB or 25%"),
+                       ("100MB", "'100MB' is too little memory for the store (at least 128MB)"),
+                       ("150%", "'150%' is not a share of memory between 0 and 100 %")]:
+        with pytest.raises(ConfigError) as exc:
+            parse_config({"store": {"memory_limit": value}}, "costbot.yml")
+        assert str(exc.value) == f"costbot.yml is not valid:\n  store.memory_limit: Value error, {why}"
+    with pytest.raises(ConfigError, match=r"store\.threads"):
+        parse_config({"store": {"threads": 0}}, "costbot.yml")

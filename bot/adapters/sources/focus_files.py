@@ -35,7 +35,8 @@ def is_focus(raw: RawFile) -> bool:
     return index.get("ChargePeriodStart") is not None or index.get("BilledCost") is not None
 
 
-def focus_mapping(raw: RawFile) -> Mapping:
+def focus_mapping(raw: RawFile, tag_keys: frozenset[str] | None = None) -> Mapping:
+    """`tag_keys`: the keys the file's tags hold (over `Mapping.tags_over_raw`), when the store has read them."""
     index = ColumnIndex(raw)
     exprs: dict[str, str] = {}
     checks: list[Check] = []
@@ -100,7 +101,7 @@ def focus_mapping(raw: RawFile) -> Mapping:
                         f"(SELECT {key} FROM {raw.relation} WHERE ({method}) IS NOT NULL))")
     if exprs["AllocatedTags"] == "NULL":  # no allocated tags in this file: Tags as they are
         exprs["x_OriginTags"] = exprs["Tags"]
-        exprs.update(cluster_exprs(exprs["Tags"], exprs["AllocatedResourceId"], node))
+        exprs.update(cluster_exprs(exprs["Tags"], exprs["AllocatedResourceId"], node, tag_keys))
         if method == "NULL":
             return Mapping("focus", exprs, checks)
         return Mapping("focus", exprs, checks, left_out=split_origin, left_out_note=_ORIGIN_NOTE)
@@ -109,7 +110,7 @@ def focus_mapping(raw: RawFile) -> Mapping:
     derived = [{"__origin_tags": exprs["Tags"], "__allocated_tags": exprs["AllocatedTags"]},
                {"__tags": f"map_concat(__origin_tags, coalesce(__allocated_tags, {_EMPTY_TAGS}))"}]
     exprs.update(Tags="__tags", x_OriginTags="__origin_tags", AllocatedTags="__allocated_tags")
-    exprs.update(cluster_exprs("__tags", exprs["AllocatedResourceId"], node))
+    exprs.update(cluster_exprs("__tags", exprs["AllocatedResourceId"], node, tag_keys))
     if method == "NULL":
         return Mapping("focus", exprs, checks, derived, raw_tags)
     return Mapping("focus", exprs, checks, derived, raw_tags, left_out=split_origin, left_out_note=_ORIGIN_NOTE)

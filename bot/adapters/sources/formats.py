@@ -19,6 +19,9 @@ class FileFormat:
     recognizes: Callable[[RawFile], bool]
     mapping: Callable[[RawFile], Mapping] | None  # None: a known dataset that holds no charges
     dataset: str = "costs"  # where its rows go: `costs`, or `commitments` (the store reads those itself)
+    # the same mapping once the store has read which tag keys the file holds (over `Mapping.tags_over_raw`):
+    # lookups of keys no row holds are left out of the insert; None: the keys do not matter to the mapping
+    keyed: Callable[[RawFile, frozenset[str]], Mapping] | None = None
 
 
 def is_focus_contract_commitment(raw: RawFile) -> bool:
@@ -30,7 +33,7 @@ def is_focus_contract_commitment(raw: RawFile) -> bool:
 #: tried in order: CUR first (a CUR 2.0 file can carry FOCUS-like names among its own)
 FORMATS: tuple[FileFormat, ...] = (
     FileFormat("cur", is_cur, cur_mapping),
-    FileFormat("focus", is_focus, focus_mapping),
+    FileFormat("focus", is_focus, focus_mapping, keyed=focus_mapping),
     FileFormat("focus-contract-commitment", is_focus_contract_commitment, None, "commitments"),
 )
 

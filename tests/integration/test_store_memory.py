@@ -1,0 +1,95 @@
+"""The embedded store's memory limit: from `store.memory_limit` or COSTBOT_DUCKDB_MEMORY into DuckDB, spilling
+beside the store, and the same figures as a store without a limit."""
+
+from __future__ import annotations
+
+import importlib.util
+from datetime import date
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from bot.adapters.duckdb_store import DuckDBCostStore
+from bot.app import Application
+from bot.config import CostbotConfig, Settings, parse_config
+from bot.domain.errors import ConfigError
+from bot.domain.query import Query
+from bot.services.allocation import AllocationService
+from bot.services.answers import AnswerService
+from bot.services.scopes import ScopeResolver
+
+ROOT = Path(__file__).resolve().parents[2]
+TODAY = date(2026, 4, 1)
+QUESTIONS = ["2026-01-01..2026-03-31", "team-ml 2026-Q1 by service", "2026-02 by day",
+             "2026-Q1 by resource top 10", "untagged 2026-03 by account"]
+
+
+def _generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("focus_year", ROOT / "bench" / "focus_year.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def months(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    return list(_generator().write_year(tmp_path_factory.mktemp("year"), 60_000, months=3, threads=1))
+
+
+@pytest.fixture(scope="module")
+def config() -> CostbotConfig:
+    return parse_config({"teams": {f"team-{t}": {"tags": {"team": t}} for t in ("ml", "vision", "search")}})
+
+
+def _setting(store: DuckDBCostStore, name: str) -> str:
+    return str(store._fetch("SELECT current_setting($n)", {"n": name})[0][0])
+
+
+def _answers(store: DuckDBCostStore, config: CostbotConfig) -> dict[str, object]:
+    scopes = ScopeResolver(store, config)
+    service = AnswerService(store, scopes, AllocationService(store, scopes, config, store), config, lambda: TODAY)
+    out: dict[str, object] = {}
+    for text in QUESTIONS:
+        query = service.parse(text)
+        assert isinstance(query, Query)
+        out[text] = service.answer(query)
+    return out
+
+
+def test_a_bounded_store_gives_the_same_answers_and_spills_beside_itself(
+        months: list[Path], config: CostbotConfig, tmp_path: Path) -> None:
+    bounded = DuckDBCostStore(tmp_path / "a" / "costs.duckdb", index_keys=config.indexed_tag_keys(),
+                              memory_limit="128MB")
+    free = DuckDBCostStore(tmp_path / "b" / "costs.duckdb", index_keys=config.indexed_tag_keys())
+    for month in months:  # month by month, as exports arrive
+        assert bounded.ingest_files([month]) == free.ingest_files([month])
+    assert _setting(bounded, "memory_limit") == "122.0 MiB"
+    assert _setting(bounded, "temp_directory") == f"{tmp_path / 'a' / 'costs.duckdb'}.tmp"
+    assert _setting(free, "memory_limit") != "122.0 MiB"
+    assert bounded.row_count() == free.row_count() == 60_000
+    assert _answers(bounded, config) == _answers(free, config)
+    reader = DuckDBCostStore(tmp_path / "a" / "costs.duckdb", read_only=True, memory_limit="200MB")
+    bounded.close()
+    assert _setting(reader, "memory_limit") == "190.7 MiB"
+    reader.close()
+    free.close()
+
+
+def test_the_limit_comes_from_the_config_and_the_environment_overrides_it(tmp_path: Path) -> None:
+    def limit(env: dict[str, str], store: dict[str, object] | None = None) -> str:
+        config = parse_config({"store": store} if store is not None else {})
+        app = Application(Settings({"COSTBOT_DATA_DIR": str(tmp_path), **env}), config)
+        assert app.cost_store is not None
+        try:
+            return str(app.cost_store._call("_fetch", "SELECT current_setting('memory_limit')", {})[0][0])
+        finally:
+            app.close()
+
+    assert limit({}) == "953.6 MiB"  # the default, 1GB
+    assert limit({}, {"memory_limit": "256MB"}) == "244.1 MiB"
+    assert limit({"COSTBOT_DUCKDB_MEMORY": "512MiB"}, {"memory_limit": "256MB"}) == "512.0 MiB"
+    with pytest.raises(ConfigError) as exc:
+        Application(Settings({"COSTBOT_DATA_DIR": str(tmp_path), "COSTBOT_DUCKDB_MEMORY": "lots"}))
+    assert str(exc.value) == "COSTBOT_DUCKDB_MEMORY: 'lots' is not a memory size such as 1GB, 512MB or 25%"

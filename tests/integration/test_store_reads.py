@@ -1,0 +1,53 @@
+"""What the store reads once per change of its data (the first and last day, a column's values, resource names)
+is read again after every write, through this store object or another one on the same file."""
+
+from __future__ import annotations
+
+import importlib.util
+from datetime import date
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from bot.adapters.duckdb_store import DuckDBCostStore
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("focus_year", ROOT / "bench" / "focus_year.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def months(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    return list(_generator().write_year(tmp_path_factory.mktemp("year"), 6_000, months=3, threads=1))
+
+
+def test_reads_follow_every_write(months: list[Path], tmp_path: Path) -> None:
+    path = tmp_path / "costs.duckdb"
+    store = DuckDBCostStore(path)
+    store.ingest_files([months[0]])
+    assert (store.first_day(), store.freshness()) == (date(2026, 1, 1), date(2026, 1, 31))
+    services = store.distinct_values("ServiceName")
+    names = store.resource_names()
+    assert services and names
+
+    store.ingest_files([months[1]])  # this object's write
+    assert (store.first_day(), store.freshness()) == (date(2026, 1, 1), date(2026, 2, 28))
+    assert len(store.resource_names()) >= len(names)
+
+    other = DuckDBCostStore(path)  # another object on the same file, as a second Application in one process
+    other.ingest_files([months[2]])
+    assert store.freshness() == date(2026, 3, 31)
+
+    store.clear_periods("focus", [("999900000000", date(2026, 3, 1)), ("999900000000", date(2026, 2, 1))])
+    assert store.freshness() == other.freshness() == date(2026, 1, 31)
+    assert store.distinct_values("ServiceName") == services  # January alone again
+    assert store.resource_names() == names
+    store.close()
+    other.close()
