@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
@@ -89,6 +90,9 @@ def _tag_value_expr(tags: str, spellings: Sequence[str], params: dict[str, Any])
     return refs[0] if len(refs) == 1 else f"coalesce({', '.join(refs)})"
 
 
+REST_MEMORY = "64MB"  # what the buffer pool is cut to when a long-lived process releases its cached pages
+
+
 class DuckDBCostStore:
     """CostStore on an embedded DuckDB file (or `:memory:`)."""
 
@@ -113,6 +117,11 @@ class DuckDBCostStore:
         self._generation: str | None = None
         self._key = str(Path(self.path).resolve()) if self.path != ":memory:" else f":memory:{id(self)}"
         self._kept: dict[str, tuple[int, Any]] = {}  # what was read, with the change count it was read at
+        # cached pages released when idle (`release_idle_memory`): reads and writes in flight, and the last use
+        self._gate = threading.Lock()
+        self._active = 0
+        self._last_used = time.monotonic()
+        self._released = False
 
     # -- connections -------------------------------------------------------------------------------
     def _root(self) -> duckdb.DuckDBPyConnection:
@@ -166,6 +175,9 @@ class DuckDBCostStore:
             return False
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
+        with self._gate:  # waits for a release under way, so no work runs under the rest limit
+            self._last_used = time.monotonic()
+            self._released = False
         cur = self._root().cursor()
         cur.execute("SET TimeZone = 'UTC'")
         if self._pending_index:
@@ -176,18 +188,57 @@ class DuckDBCostStore:
         return cur
 
     @contextlib.contextmanager
+    def _in_use(self) -> Iterator[None]:
+        """Work in flight (a read, a transaction): memory is never released under it."""
+        with self._gate:
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._gate:
+                self._active -= 1
+                self._last_used = time.monotonic()
+
+    def release_idle_memory(self, idle_seconds: float, rest: str = REST_MEMORY) -> bool:
+        """Give the buffer pool's cached pages back when nothing has used the store for `idle_seconds`: the
+        memory limit is cut to `rest` (DuckDB evicts down to it) and set back at once, so a long-lived
+        process rests at a fraction of its working memory; the next questions read their pages again (from the
+        OS page cache, cheaply). True when it released."""
+        with self._gate:
+            if (self._con is None or self._released or self._active
+                    or time.monotonic() - self._last_used < idle_seconds):
+                return False
+            con = self._con.cursor()
+            try:
+                try:
+                    con.execute(f"SET memory_limit = {quote_literal(rest)}")
+                except duckdb.OutOfMemoryException:  # pinned pages beyond `rest` stay (the rest went); not again
+                    self._released = True  # until the store is used
+                    return False
+                finally:
+                    if self._memory_limit:
+                        con.execute(f"SET memory_limit = {quote_literal(self._memory_limit)}")
+                    else:
+                        con.execute("RESET memory_limit")
+            finally:
+                con.close()
+            self._released = True
+            return True
+
+    @contextlib.contextmanager
     def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor inside one transaction: committed when the block ends, rolled back if it raises."""
-        con = self.cursor()
-        con.execute("BEGIN TRANSACTION")
-        try:
-            yield con
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        finally:
-            con.close()
+        with self._in_use():
+            con = self.cursor()
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            finally:
+                con.close()
 
     def close(self) -> None:
         with self._lock:
@@ -607,11 +658,12 @@ class DuckDBCostStore:
         return self._tag_keys
 
     def _fetch(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        con = self.cursor()
-        try:
-            return con.execute(sql, params).fetchall()
-        finally:
-            con.close()
+        with self._in_use():
+            con = self.cursor()
+            try:
+                return con.execute(sql, params).fetchall()
+            finally:
+                con.close()
 
     def _table(self, spec: CostSpec, grouping: Grouping | None) -> str:
         """The daily rollup when it holds what the question asks about, else the line items."""

@@ -45,6 +45,8 @@ class SharedCostStore:
         self._lock = threading.RLock()
         self._target: DuckDBCostStore | StoreClient | None = None
         self._server: StoreServer | None = None
+        self._resting = threading.Event()  # set: the idle-memory watch stops
+        self._watch: threading.Thread | None = None
 
     @property
     def role(self) -> Role | None:
@@ -115,7 +117,23 @@ class SharedCostStore:
                     self._target = None
             return getattr(self._current(), method)(*args, **kwargs)
 
+    def release_memory_when_idle(self, idle_seconds: float) -> None:
+        """For the long-lived processes: while this process holds the file, give the store's cached pages back
+        after `idle_seconds` without a question or a write (0: never), so the service rests small between bursts."""
+        if idle_seconds <= 0 or self._watch is not None:
+            return
+
+        def watch() -> None:
+            while not self._resting.wait(max(1.0, min(idle_seconds / 4, 15.0))):
+                target = self._target
+                if isinstance(target, DuckDBCostStore) and target.release_idle_memory(idle_seconds):
+                    log.debug("cost store idle for %.0f s: cached pages released", idle_seconds)
+
+        self._watch = threading.Thread(target=watch, name="costbot-store-rest", daemon=True)
+        self._watch.start()
+
     def close(self) -> None:
+        self._resting.set()
         with self._lock:
             if self._server is not None:
                 self._server.close()

@@ -93,3 +93,59 @@ def test_the_limit_comes_from_the_config_and_the_environment_overrides_it(tmp_pa
     with pytest.raises(ConfigError) as exc:
         Application(Settings({"COSTBOT_DATA_DIR": str(tmp_path), "COSTBOT_DUCKDB_MEMORY": "lots"}))
     assert str(exc.value) == "COSTBOT_DUCKDB_MEMORY: 'lots' is not a memory size such as 1GB, 512MB or 25%"
+
+
+def _pool_bytes(store: DuckDBCostStore) -> int:
+    con = store._root().cursor()  # not through cursor(): looking must not count as using the store
+    try:
+        return int(con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()[0])  # type: ignore[index]
+    finally:
+        con.close()
+
+
+def test_an_idle_store_gives_its_cached_pages_back_and_answers_the_same(
+        months: list[Path], config: CostbotConfig, tmp_path: Path) -> None:
+    store = DuckDBCostStore(tmp_path / "costs.duckdb", index_keys=config.indexed_tag_keys(), memory_limit="1GB")
+    for month in months:
+        store.ingest_files([month])
+    before = _answers(store, config)
+    working = _pool_bytes(store)
+    assert working > 2**20  # the questions left pages in the buffer pool (a small store: a few MB)
+    assert store.release_idle_memory(idle_seconds=3600, rest="2MB") is False  # used just now
+    assert store.release_idle_memory(idle_seconds=0, rest="2MB") is True
+    assert _pool_bytes(store) < working / 2
+    assert store.release_idle_memory(idle_seconds=0, rest="2MB") is False  # not used since: nothing to give
+    assert _setting(store, "memory_limit") == "953.6 MiB"  # the working limit is back
+    assert _answers(store, config) == before
+    with store._in_use():  # work in flight (a long read or an ingest): never under the rest limit
+        assert store.release_idle_memory(idle_seconds=0, rest="2MB") is False
+    _answers(store, config)
+    assert store.release_idle_memory(idle_seconds=0, rest="1KB") is False  # below what is pinned: DuckDB refuses
+    assert _setting(store, "memory_limit") == "953.6 MiB"  # and the working limit stays
+    assert _answers(store, config) == before
+    free = DuckDBCostStore(tmp_path / "free.duckdb")  # DuckDB's own limit is set back as it was
+    default = _setting(free, "memory_limit")
+    assert free.release_idle_memory(idle_seconds=0) is True and _setting(free, "memory_limit") == default
+    store.close()
+    free.close()
+
+
+def test_a_long_lived_process_releases_the_store_when_idle(months: list[Path], tmp_path: Path) -> None:
+    config = parse_config({"store": {"idle_release_seconds": 1}})
+    app = Application(Settings({"COSTBOT_DATA_DIR": str(tmp_path), "COSTBOT_CONFIG": ""}), config)
+    app.hold_store()
+    try:
+        assert app.cost_store is not None
+        store = app.cost_store._current()
+        assert isinstance(store, DuckDBCostStore)
+        store.ingest_files(months[:1])
+        assert store._released is False
+        import time
+
+        deadline = time.monotonic() + 30
+        while not store._released and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert store._released is True
+    finally:
+        app.close()
+    assert parse_config({}).store.idle_release_seconds == 60
