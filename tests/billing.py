@@ -52,3 +52,16 @@ def write_focus(path: Path, lines: Iterable[Line], account: str = "111122223333"
                              "" if ln.hours is None else str(ln.hours), "" if ln.hours is None else "Hrs",
                              json.dumps(ln.tags), ln.usage_type])
     return path
+
+
+def focus_year(out: Path, rows: int, months: int = 12) -> list[Path]:
+    """A year (or its first `months`) of hourly, resource-level FOCUS line items from the benchmarks' generator
+    (`bench/focus_year.py`), one Parquet file a month."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("focus_year", Path(__file__).resolve().parents[1] / "bench" /
+                                                  "focus_year.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return list(module.write_year(out, rows, months=months, threads=1))

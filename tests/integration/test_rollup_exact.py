@@ -5,13 +5,11 @@ in place."""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import duckdb
@@ -26,8 +24,8 @@ from bot.domain.spec import OTHER, UNTAGGED
 from bot.services.allocation import AllocationService
 from bot.services.answers import AnswerService
 from bot.services.scopes import ScopeResolver
+from tests.billing import focus_year
 
-ROOT = Path(__file__).resolve().parents[2]
 TODAY = date(2027, 1, 1)  # the generated year is 2026; "last-…" periods end on its last day
 ROWS = 120_000
 
@@ -47,17 +45,9 @@ TEAMS = ["ml", "vision", "search", "data", "platform", "ads", "speech", "infra",
 COLUMNS = {"service": 1, "account": 2, "region": 3, "category": 4, "resource": 5}  # positions in a Row
 
 
-def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("focus_year", ROOT / "bench" / "focus_year.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def year(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    return list(_generator().write_year(tmp_path_factory.mktemp("year"), ROWS, threads=1))
+    return focus_year(tmp_path_factory.mktemp("year"), ROWS)
 
 
 @pytest.fixture(scope="module")

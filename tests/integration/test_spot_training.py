@@ -5,6 +5,7 @@ never offered spot."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
@@ -68,13 +69,20 @@ def training(aws: Any, tmp_path: Path) -> Iterator[tuple[RunningBot, Any]]:
              "USE1-Train:ml.p3.2xlarge"),
         Line(day, Decimal("900.00"), {"team": "ml"}, "Amazon SageMaker",
              f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/ranker-ep", Decimal(48), "USE1-Host:ml.g4dn.xlarge")])
+    with billed_bot(tmp_path, billing, aws) as bot:
+        yield bot, aws
+
+
+@contextlib.contextmanager
+def billed_bot(tmp_path: Path, billing: Path, aws: Any) -> Iterator[RunningBot]:
+    """The real bot over signed HTTP with `billing` ingested, and moto's request count starting from here."""
     data = tmp_path / "data"
     data.mkdir()
     bot, server = start_bot(tmp_path, data, CONFIG)
     bot.services.ingest.ingest([billing])
     aws.reset()
     try:
-        yield bot, aws
+        yield bot
     finally:
         server.close()
         bot.stub.stop()
@@ -160,16 +168,8 @@ def gpu_training(aws: Any, tmp_path: Path) -> Iterator[tuple[RunningBot, dict[st
         Line(day, TRAIN_BILLED, {"team": "ml", "workload": "training"}, "Amazon Elastic Compute Cloud",
              f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/{ids['train-llm-2026-11-20']}", Decimal(120),
              "BoxUsage:p3.8xlarge")])
-    data = tmp_path / "data"
-    data.mkdir()
-    bot, server = start_bot(tmp_path, data, CONFIG)
-    bot.services.ingest.ingest([billing])
-    aws.reset()
-    try:
+    with billed_bot(tmp_path, billing, aws) as bot:
         yield bot, ids
-    finally:
-        server.close()
-        bot.stub.stop()
 
 
 def test_ec2_training_on_demand_is_offered_spot_for_its_next_launch(gpu_training) -> None:  # type: ignore[no-untyped-def]

@@ -3,10 +3,8 @@ beside the store, and the same figures as a store without a limit."""
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import date
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -18,24 +16,16 @@ from bot.domain.query import Query
 from bot.services.allocation import AllocationService
 from bot.services.answers import AnswerService
 from bot.services.scopes import ScopeResolver
+from tests.billing import focus_year
 
-ROOT = Path(__file__).resolve().parents[2]
 TODAY = date(2026, 4, 1)
 QUESTIONS = ["2026-01-01..2026-03-31", "team-ml 2026-Q1 by service", "2026-02 by day",
              "2026-Q1 by resource top 10", "untagged 2026-03 by account"]
 
 
-def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("focus_year", ROOT / "bench" / "focus_year.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def months(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    return list(_generator().write_year(tmp_path_factory.mktemp("year"), 60_000, months=3, threads=1))
+    return focus_year(tmp_path_factory.mktemp("year"), 60_000, months=3)
 
 
 @pytest.fixture(scope="module")

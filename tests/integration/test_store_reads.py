@@ -3,29 +3,18 @@ is read again after every write, through this store object or another one on the
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import date
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from bot.adapters.duckdb_store import DuckDBCostStore
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("focus_year", ROOT / "bench" / "focus_year.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.billing import focus_year
 
 
 @pytest.fixture(scope="module")
 def months(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    return list(_generator().write_year(tmp_path_factory.mktemp("year"), 6_000, months=3, threads=1))
+    return focus_year(tmp_path_factory.mktemp("year"), 6_000, months=3)
 
 
 def test_reads_follow_every_write(months: list[Path], tmp_path: Path) -> None:
