@@ -569,6 +569,12 @@ class CostbotConfig(_Strict):
                 return name
         return None
 
+    def is_prod(self, tags: dict[str, str]) -> bool:
+        """A production resource: `env=prod`, by the `env` tag itself or by the tag key `tag_keys.env` maps it to
+        (a policy or a schedule never acts on it, whichever of the two an organization tags with)."""
+        keys = {"env", self.grammar.tag_key_for("env").lower()}
+        return any(k.lower() in keys and v.strip().lower() == "prod" for k, v in tags.items())
+
     def rules_for(self, team: str | None) -> RulesConfig:
         if team is not None and team in self.teams and self.teams[team].rules is not None:
             return self.teams[team].rules  # type: ignore[return-value]

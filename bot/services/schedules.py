@@ -152,7 +152,7 @@ class ScheduleService:
         rules = domain_rules(self.config.rules_for(member.team))
         if is_protected(res, rules):
             return "protected: never touched"
-        if {k.lower(): v.lower() for k, v in res.tags.items()}.get("env") == "prod":
+        if self.config.is_prod(res.tags):
             return "env=prod: a schedule never stops it"
         if not res.running:
             return f"{res.state} now"

@@ -425,3 +425,26 @@ def test_a_heads_up_slack_could_not_take_is_posted_at_the_next_run_once(world) -
     assert channel == "C0TEAMML1" and len(view.planned) == 3
     event = world.schedule_store.event("office-hours", HEADS_UP, "2026-12-01", "team-ml")
     assert event is not None and event.message_ts == "1.000"
+
+
+def test_env_prod_is_read_through_tag_keys_too() -> None:
+    """An organization whose `env` dimension is the tag `environment`: environment=prod is production as well, so
+    neither a schedule nor any policy stops it."""
+    cfg = parse_config(yaml.safe_load(CONFIG_YAML.replace("timezone: Europe/Berlin",
+                                                          "timezone: Europe/Berlin\ntag_keys: {team: team, env: "
+                                                          "environment}")))
+    assert cfg.is_prod({"Environment": "Prod"}) and cfg.is_prod({"env": "prod"})
+    assert not cfg.is_prod({"environment": "dev", "stage": "prod"})
+    w = build_world(cfg, channel_ids=CHANNELS, clock=FakeClock(utc(2026, 12, 1, 12)))
+    caps = ("stop", "start", "schedule")
+    key = w.provider.add("i-p", name="serving", tags={"team": "ml", "environment": "prod",
+                                                      "costbot:schedule": "office-hours"},
+                         capabilities=caps, usage=IDLE)
+    (plan,) = [p for p in w.use_cases.schedules.plan() if p.name == "office-hours"]
+    assert [(r.name, r.note) for r in plan.rows] == [("serving", "env=prod: a schedule never stops it")]
+    svc = w.use_cases.schedules
+    assert svc.run(utc(2026, 12, 1, 18, 30)) == [] and svc.run(utc(2026, 12, 1, 19)) == []
+    assert w.provider.acted() == [] and w.provider.state_of(key)[0] == "running"
+    with pytest.raises(ActionNotAllowed, match="env=prod"):
+        w.use_cases.actions.request(key, "stop", "schedule:office-hours", policy="schedule:office-hours",
+                                    basis=("schedule", "office-hours@2026-12-01"))
