@@ -274,7 +274,8 @@ class ScheduleService:
                     continue
                 again = True
             if not channel or self.notifier is None:
-                steps.append(Step(event.schedule, HEADS_UP, day, team, where, "no channel: not posted"))
+                why = "Slack is not connected" if channel else "no channel (teams.*.channel or owners_channel)"
+                steps.append(Step(event.schedule, HEADS_UP, day, team, where, f"not posted: {why}"))
                 continue
             outcome = self._post_heads_up(event, team, channel)
             settled = settled and outcome is None

@@ -448,3 +448,18 @@ def test_env_prod_is_read_through_tag_keys_too() -> None:
     with pytest.raises(ActionNotAllowed, match="env=prod"):
         w.use_cases.actions.request(key, "stop", "schedule:office-hours", policy="schedule:office-hours",
                                     basis=("schedule", "office-hours@2026-12-01"))
+
+
+def test_a_heads_up_that_cannot_be_posted_says_why(world) -> None:  # type: ignore[no-untyped-def]
+    """Slack not connected (a terminal run with no token) and a resource no team owns with no owners_channel are
+    different fixes: the step names which one it is."""
+    from bot.services.schedules import ScheduleService
+
+    world.provider.add("i-u", name="unowned", tags={"costbot:schedule": "office-hours"},
+                       capabilities=("stop", "start", "schedule"), usage=IDLE)
+    svc = ScheduleService([world.provider], world.schedule_store, world.use_cases.actions, world.config, None,
+                          clock=world.clock)
+    steps = svc.run(utc(2026, 12, 1, 18, 30))
+    assert [(s.team, s.what, s.outcome) for s in steps] == [
+        (None, "(no channel)", "not posted: no channel (teams.*.channel or owners_channel)"),
+        ("team-ml", "#team-ml", "not posted: Slack is not connected")]
