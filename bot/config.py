@@ -270,7 +270,7 @@ class AwsProviderConfig(_Strict):
     regions: list[str] = Field(default_factory=lambda: ["us-east-1"], min_length=1)
     accounts: list[AwsAccountConfig] = Field(default_factory=list)
     role_arn: str | None = None
-    # the resource kinds to scan and act on (ec2, notebook, endpoint, volume, snapshot, bucket); default all.
+    # the resource kinds to scan and act on (ec2, notebook, endpoint, volume, snapshot, bucket, training); default all.
     # Each kind needs its own read permissions: list the ones its role may see.
     kinds: list[str] | None = Field(default=None, min_length=1)
 
