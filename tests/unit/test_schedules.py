@@ -463,3 +463,17 @@ def test_a_heads_up_that_cannot_be_posted_says_why(world) -> None:  # type: igno
     assert [(s.team, s.what, s.outcome) for s in steps] == [
         (None, "(no channel)", "not posted: no channel (teams.*.channel or owners_channel)"),
         ("team-ml", "#team-ml", "not posted: Slack is not connected")]
+
+
+def test_busy_is_judged_on_the_metrics_that_are_published(world) -> None:  # type: ignore[no-untyped-def]
+    """As the README says: GPU not measured -> CPU alone decides; nothing measured -> not busy, so stopped."""
+    caps = ("stop", "start", "schedule")
+    tags = {"team": "ml", "env": "dev"}
+    world.provider.add("i-h", name="cpu-only", tags=tags, capabilities=caps,
+                       usage=Utilization(hours=2, cpu_max=55.0))
+    world.provider.add("i-i", name="unmeasured", tags=tags, capabilities=caps)
+    dry = world.use_cases.schedules.run(utc(2026, 12, 1, 19, 0), apply=False)
+    outcomes = {s.what: s.outcome for s in dry}
+    assert outcomes["cpu-only"] == ("would keep running: busy at the off time (CPU 55%; idle is below GPU 5% and "
+                                    "CPU 10%)")
+    assert outcomes["unmeasured"] == "would stop (running now)"
