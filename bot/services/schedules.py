@@ -302,9 +302,12 @@ class ScheduleService:
     def _heads_up_view(self, claimed: ScheduleEvent) -> HeadsUp:
         day = date.fromisoformat(claimed.day)
         hours = self.hours(claimed.schedule)
-        return HeadsUp(claimed.schedule, day, claimed.team, hours.at(day, hours.off), hours.zone,
+        stop_at = hours.at(day, hours.off)
+        start = next_event(hours, stop_at, START)
+        return HeadsUp(claimed.schedule, day, claimed.team, stop_at, hours.zone,
                        tuple(self._team_rows(claimed.schedule, day, claimed.team)),
-                       self._skipped_by(claimed.schedule, day, claimed.team), claimed.id)
+                       self._skipped_by(claimed.schedule, day, claimed.team), claimed.id,
+                       start.at if start is not None else None)
 
     def _busy(self, members: Sequence[Member], at: datetime) -> dict[str, str]:
         """Resources above the idle rule's CPU or GPU threshold at the off time (its own CloudWatch metrics, in one

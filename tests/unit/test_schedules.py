@@ -477,3 +477,15 @@ def test_busy_is_judged_on_the_metrics_that_are_published(world) -> None:  # typ
     assert outcomes["cpu-only"] == ("would keep running: busy at the off time (CPU 55%; idle is below GPU 5% and "
                                     "CPU 10%)")
     assert outcomes["unmeasured"] == "would stop (running now)"
+
+
+def test_a_friday_heads_up_says_the_resources_come_back_on_monday(world) -> None:  # type: ignore[no-untyped-def]
+    """"Keep running tonight" on a Friday lasts the weekend, and a stop lasts to Monday: the heads-up says when the
+    schedule starts them again, in the schedule's time zone."""
+    from bot.render.schedule_blocks import heads_up_text
+
+    world.use_cases.schedules.run(utc(2026, 12, 4, 18, 30))  # Friday 4 December, 19:30 in Berlin
+    ((_, view),) = world.schedule_notifier.heads_ups
+    assert heads_up_text(view) == (":crescent_moon: *office-hours* stops 3 of team-ml's resources at 20:00 "
+                                   "(Europe/Berlin) on Fri 04 Dec; the schedule starts them again at 08:00 on Mon 07 "
+                                   "Dec")
