@@ -61,7 +61,10 @@ def describe_recommendation(rec: Recommendation, currency: str = "USD") -> str:
     parts = [head, rec.team or "no team", rec.reason]
     if rec.hourly_price is not None and rec.kind == IDLE:
         parts.append(f"{format_money(rec.hourly_price * 24, currency)}/day")
-    if rec.monthly_savings:
+    if rec.monthly_savings and rec.kind == SPOT:  # advice from past runs: what spot would have saved, not a promise
+        parts.append(f"spot would have saved ~{format_money(rec.monthly_savings, currency, whole=True)} over the "
+                     "last 30 days")
+    elif rec.monthly_savings:
         parts.append(f"saves ~{format_money(rec.monthly_savings, currency, whole=True)}/month")
     parts.append(f"{ref.kind} `{ref.id}` · {ref.account}/{ref.region}")
     return f"{parts[0]} — {' · '.join(parts[1:])}"
