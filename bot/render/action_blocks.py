@@ -165,14 +165,14 @@ def recommendations_blocks(team: str | None, rows: Sequence[RecommendationView],
                            snooze_days: int = 7) -> list[Block]:
     total = sum((r.recommendation.monthly_savings or Decimal(0) for r in rows), Decimal(0))
     blocks: list[Block] = [
-        HeaderBlock(text=clip(f"Idle and oversized resources · {team or 'no owner'}", 150)),
+        HeaderBlock(text=clip(f"Ways to save · {team or 'no owner'}", 150)),
         ContextBlock(elements=[MarkdownTextObject(
             text=f"{len(rows)} resource{'s' if len(rows) != 1 else ''} · ~{format_money(total, currency, whole=True)}"
                  "/month waiting · nothing is stopped or resized without an approver")]),
     ]
     if not rows:
         blocks.append(SectionBlock(text=MarkdownTextObject(
-            text="Nothing idle or oversized is open. Scans run every few hours (`costbot scan` runs one now).")))
+            text="Nothing to act on is open. Scans run every few hours (`costbot scan` runs one now).")))
     for row in rows[:MAX_ROWS]:
         rec, req = row.recommendation, row.request
         blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(describe_recommendation(rec, currency),

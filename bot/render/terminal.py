@@ -176,7 +176,7 @@ def render_recommendations(teams: Sequence[tuple[str | None, Sequence[Recommenda
                            currency: str) -> RenderableType:
     parts: list[RenderableType] = []
     for team, rows in teams:
-        table = Table(title=f"Idle and oversized resources · {team or 'all teams'}", box=None)
+        table = Table(title=f"Ways to save · {team or 'all teams'}", box=None)
         for col in ("resource", "team", "type", "finding", "saves/month", "status"):
             table.add_column(col)
         for row in rows:

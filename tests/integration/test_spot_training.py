@@ -100,6 +100,8 @@ def test_on_demand_training_runs_are_offered_spot_with_the_saving_from_their_bil
     labels = {e["text"]["text"] for b in post_.args["blocks"] if b["type"] == "actions" for e in b["elements"]}
     assert {"Remind me on the next run", "Dismiss"} <= labels and "Stop" not in labels
     text = blocks_text(post_.args["blocks"])  # a past run: what spot would have saved, never "saves …/month"
+    assert text.splitlines()[0] == "Ways to save · team-ml"
+    assert post_.args["text"] == "Ways to save for team-ml: 2 resources"
     (line,) = [t for t in text.splitlines() if "*bert-ft-2026-11-20*" in t]
     assert line.endswith("$61.20 in the bill over the last 30 days × 70% · spot would have saved ~$43 over the last "
                          "30 days · training `bert-ft-2026-11-20` · 123456789012/us-east-1")
