@@ -612,12 +612,16 @@ class ScheduleService:
         if not self.store.claim_event(claimed.schedule, SKIP, week_of(day), claimed.team, user):
             return Chosen(self._heads_up_view(claimed), ())
         changed = []
-        for row in self._team_rows(claimed.schedule, day, claimed.team):
+        rows = self._team_rows(claimed.schedule, day, claimed.team)
+        for row in rows:
             if self.store.move_night(claimed.schedule, day, row.resource_key, [PLANNED], SKIPPED, by=user,
                                      reason=f"the week skipped by <@{user}>"):
+                changed.append(row.name)
                 self.actions.record(user, "skip-week", row.resource_key, PLANNED,
                                     f"{claimed.schedule} {week_of(day)}: skipped")
-                changed.append(row.name)
+            elif row.state == KEPT:  # kept tonight already, but the skip still holds it the rest of the week
+                self.actions.record(user, "skip-week", row.resource_key, row.state,
+                                    f"{claimed.schedule} {week_of(day)}: skipped")
         return Chosen(self._refresh(claimed), tuple(changed))
 
     def _refresh(self, claimed: ScheduleEvent) -> HeadsUp:

@@ -489,3 +489,18 @@ def test_a_friday_heads_up_says_the_resources_come_back_on_monday(world) -> None
     assert heads_up_text(view) == (":crescent_moon: *office-hours* stops 3 of team-ml's resources at 20:00 "
                                    "(Europe/Berlin) on Fri 04 Dec; the schedule starts them again at 08:00 on Mon 07 "
                                    "Dec")
+
+
+def test_skip_this_week_is_audited_even_when_tonight_was_already_kept(world) -> None:  # type: ignore[no-untyped-def]
+    """Everything kept tonight, then *Skip this week*: the skip still holds the rest of the week, so it is in the
+    audit for each resource it covers."""
+    svc = world.use_cases.schedules
+    svc.run(utc(2026, 12, 1, 18, 30))
+    ((_, view),) = world.schedule_notifier.heads_ups
+    assert svc.keep(view.event_id, "U0MEMBER1").changed == ("busy", "dev-a", "dev-b")
+    assert svc.skip_week(view.event_id, "U0ML00001").changed == ()
+    skips = [(e.actor, e.resource_key) for e in world.action_store.audit(50) if e.action == "skip-week"]
+    assert sorted(skips) == sorted(("U0ML00001", world.keys[n]) for n in ("busy", "dev-a", "dev-b"))
+    assert svc.skip_week(view.event_id, "U0ADMIN01").changed == ()  # a second skip: nothing new, no new rows
+    assert len([e for e in world.action_store.audit(50) if e.action == "skip-week"]) == 3
+    assert {s.outcome for s in svc.run(utc(2026, 12, 2, 19, 0))} == {"skipped: the week skipped by <@U0ML00001>"}
