@@ -389,6 +389,10 @@ def test_the_cli_names_what_is_wrong(cli, tmp_path) -> None:  # type: ignore[no-
          "outcome": "would post: 2 to stop (gpu-dev-02, nb-ml-research)"}]}
     nothing = cli("schedules", "run", "--at", "2026-12-01T12:00")
     assert nothing.code == 0 and "Nothing is due." in nothing.out
+    # acting now as if it were later would judge "busy" on metrics that do not exist yet, with no heads-up time
+    ahead = cli("schedules", "run", "--at", "2099-12-01T20:00", "--apply")
+    assert ahead.code == 1 and "--apply acts now, and 2099-12-01T20:00 is still to come" in ahead.err
+    assert cli("schedules", "run", "--at", "2099-12-01T20:00").code == 0  # the dry run shows it
 
 
 def test_a_stop_whose_process_died_before_recording_it_is_still_started_in_the_morning(world) -> None:  # type: ignore[no-untyped-def]
