@@ -103,9 +103,15 @@ def _tier_button(rec: Recommendation) -> ButtonElement:
     return ButtonElement(
         text=TIER_BUTTONS.get(rec.target_type or "", f"Change to {rec.target_type}"), action_id=ACTION_RESIZE,
         value=rec.resource_key,
-        confirm=ConfirmObject(title="Change the tier?", confirm="Change", deny="Cancel",
-                              text=f"Change {rec.name} from {rec.resource_type} to {rec.target_type}? It is done "
-                                   "online (nothing stops) and re-checked first."))
+        confirm=ConfirmObject(title="Change the tier?", confirm="Change", deny="Cancel", text=_tier_question(rec)))
+
+
+def _tier_question(rec: Recommendation) -> str:
+    if rec.target_type == "INTELLIGENT_TIERING":  # a bucket: a lifecycle rule beside its own, not a type change
+        return (f"Add a lifecycle rule to {rec.name} moving its current objects to Intelligent-Tiering? Its "
+                "existing rules are kept, it is re-checked first, and Undo removes just this rule.")
+    return (f"Change {rec.name} from {rec.resource_type} to {rec.target_type}? It is done online (nothing stops) "
+            "and re-checked first.")
 
 
 def resource_buttons(rec: Recommendation, snooze_days: int = 7) -> ActionsBlock:
@@ -168,7 +174,7 @@ def recommendations_blocks(team: str | None, rows: Sequence[RecommendationView],
         HeaderBlock(text=clip(f"Ways to save · {team or 'no owner'}", 150)),
         ContextBlock(elements=[MarkdownTextObject(
             text=f"{len(rows)} resource{'s' if len(rows) != 1 else ''} · ~{format_money(total, currency, whole=True)}"
-                 "/month waiting · nothing is stopped or resized without an approver")]),
+                 "/month waiting · nothing is changed without an approver")]),
     ]
     if not rows:
         blocks.append(SectionBlock(text=MarkdownTextObject(
