@@ -393,6 +393,11 @@ def test_the_cli_names_what_is_wrong(cli, tmp_path) -> None:  # type: ignore[no-
     ahead = cli("schedules", "run", "--at", "2099-12-01T20:00", "--apply")
     assert ahead.code == 1 and "--apply acts now, and 2099-12-01T20:00 is still to come" in ahead.err
     assert cli("schedules", "run", "--at", "2099-12-01T20:00").code == 0  # the dry run shows it
+    # the plan names the next stop and start in the order they come
+    assert "next start Tue 2026-12-01 08:00 CET · next stop Tue 2026-12-01 20:00 CET" in \
+        cli("schedules", "--at", "2026-12-01T06:00").out
+    assert "next stop Tue 2026-12-01 20:00 CET · next start Wed 2026-12-02 08:00 CET" in \
+        cli("schedules", "--at", "2026-12-01T12:00").out
 
 
 def test_a_stop_whose_process_died_before_recording_it_is_still_started_in_the_morning(world) -> None:  # type: ignore[no-untyped-def]
