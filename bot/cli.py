@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Protocol
@@ -778,6 +778,9 @@ def _moment(text: str | None, zone: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(zone))
 
 
+APPLY_AHEAD = timedelta(minutes=5)  # `schedules run --apply --at`: how far ahead of now it may act (clock skew)
+
+
 def _need_schedules(config: CostbotConfig) -> None:
     if not config.schedules:
         raise ConfigError("no schedules configured: add `schedules: {office-hours: {on: \"08:00\", off: \"20:00\"}}` "
@@ -837,7 +840,13 @@ def schedules_run(
 
     application = _application(ctx)
     _need_schedules(application.config)
-    moment = _moment(at, application.config.timezone) or datetime.now(UTC)
+    now = datetime.now(UTC)
+    moment = _moment(at, application.config.timezone) or now
+    if apply and moment > now + APPLY_AHEAD:
+        raise ConfigError(f"--apply acts now, and {at} is still to come: its busy check would read metrics that do "
+                          "not exist yet (a busy box would be stopped) and the team would have no time to answer the "
+                          "heads-up. Leave out --apply to see what would happen then; the scheduler acts at that "
+                          "time.")
     steps = application.use_cases.schedules.run(moment, apply=apply)
     if as_json:
         sys.stdout.write(json.dumps({"at": moment.isoformat(), "applied": apply, "steps": [

@@ -270,7 +270,7 @@ class AwsProviderConfig(_Strict):
     regions: list[str] = Field(default_factory=lambda: ["us-east-1"], min_length=1)
     accounts: list[AwsAccountConfig] = Field(default_factory=list)
     role_arn: str | None = None
-    # the resource kinds to scan and act on (ec2, notebook, endpoint, volume, snapshot, bucket); default all.
+    # the resource kinds to scan and act on (ec2, notebook, endpoint, volume, snapshot, bucket, training); default all.
     # Each kind needs its own read permissions: list the ones its role may see.
     kinds: list[str] | None = Field(default=None, min_length=1)
 
@@ -608,6 +608,12 @@ class CostbotConfig(_Strict):
             if all(lowered.get(k.lower()) == v.lower() for k, v in wanted.items()):
                 return name
         return None
+
+    def is_prod(self, tags: dict[str, str]) -> bool:
+        """A production resource: `env=prod`, by the `env` tag itself or by the tag key `tag_keys.env` maps it to
+        (a policy or a schedule never acts on it, whichever of the two an organization tags with)."""
+        keys = {"env", self.grammar.tag_key_for("env").lower()}
+        return any(k.lower() in keys and v.strip().lower() == "prod" for k, v in tags.items())
 
     def rules_for(self, team: str | None) -> RulesConfig:
         if team is not None and team in self.teams and self.teams[team].rules is not None:

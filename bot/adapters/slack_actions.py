@@ -42,8 +42,9 @@ class SlackActionNotifier:
     def post_recommendations(self, channel: str, team: str | None,
                              rows: Sequence[RecommendationView]) -> tuple[str, str]:
         blocks = action_blocks.recommendations_blocks(team, rows, self.currency, self.snooze_days)
+        many = "s" if len(rows) != 1 else ""
         resp = self.client.chat_postMessage(channel=self.resolve_channel(channel), blocks=blocks,
-                                            text=f"{len(rows)} idle or oversized resources for {team or 'no owner'}")
+                                            text=f"Ways to save for {team or 'no owner'}: {len(rows)} resource{many}")
         return str(resp["channel"]), str(resp["ts"])
 
     @slack_call
@@ -51,7 +52,7 @@ class SlackActionNotifier:
                                rows: Sequence[RecommendationView]) -> None:
         blocks = action_blocks.recommendations_blocks(team, rows, self.currency, self.snooze_days)
         self.client.chat_update(channel=channel, ts=ts, blocks=blocks,
-                                text=f"Idle and oversized resources for {team or 'no owner'}")
+                                text=f"Ways to save for {team or 'no owner'}")
 
     @slack_call
     def post_approval_request(self, channel: str, request: ActionRequest, recommendation: Recommendation | None,

@@ -209,10 +209,15 @@ class HeadsUp:
     rows: tuple[NightResource, ...]
     skipped_by: str | None = None  # who skipped the rest of the week
     event_id: int | None = None  # the claimed heads-up: what its buttons name
+    start_at: datetime | None = None  # UTC: the next start (after a weekend or a holiday, days later)
 
     @property
     def stop_local(self) -> datetime:
         return self.stop_at.astimezone(ZoneInfo(self.zone))
+
+    @property
+    def start_local(self) -> datetime | None:
+        return self.start_at.astimezone(ZoneInfo(self.zone)) if self.start_at is not None else None
 
     @property
     def planned(self) -> tuple[NightResource, ...]:

@@ -61,7 +61,10 @@ def describe_recommendation(rec: Recommendation, currency: str = "USD") -> str:
     parts = [head, rec.team or "no team", rec.reason]
     if rec.hourly_price is not None and rec.kind == IDLE:
         parts.append(f"{format_money(rec.hourly_price * 24, currency)}/day")
-    if rec.monthly_savings:
+    if rec.monthly_savings and rec.kind == SPOT:  # advice from past runs: what spot would have saved, not a promise
+        parts.append(f"spot would have saved ~{format_money(rec.monthly_savings, currency, whole=True)} over the "
+                     "last 30 days")
+    elif rec.monthly_savings:
         parts.append(f"saves ~{format_money(rec.monthly_savings, currency, whole=True)}/month")
     parts.append(f"{ref.kind} `{ref.id}` · {ref.account}/{ref.region}")
     return f"{parts[0]} — {' · '.join(parts[1:])}"
@@ -100,9 +103,15 @@ def _tier_button(rec: Recommendation) -> ButtonElement:
     return ButtonElement(
         text=TIER_BUTTONS.get(rec.target_type or "", f"Change to {rec.target_type}"), action_id=ACTION_RESIZE,
         value=rec.resource_key,
-        confirm=ConfirmObject(title="Change the tier?", confirm="Change", deny="Cancel",
-                              text=f"Change {rec.name} from {rec.resource_type} to {rec.target_type}? It is done "
-                                   "online (nothing stops) and re-checked first."))
+        confirm=ConfirmObject(title="Change the tier?", confirm="Change", deny="Cancel", text=_tier_question(rec)))
+
+
+def _tier_question(rec: Recommendation) -> str:
+    if rec.target_type == "INTELLIGENT_TIERING":  # a bucket: a lifecycle rule beside its own, not a type change
+        return (f"Add a lifecycle rule to {rec.name} moving its current objects to Intelligent-Tiering? Its "
+                "existing rules are kept, it is re-checked first, and Undo removes just this rule.")
+    return (f"Change {rec.name} from {rec.resource_type} to {rec.target_type}? It is done online (nothing stops) "
+            "and re-checked first.")
 
 
 def resource_buttons(rec: Recommendation, snooze_days: int = 7) -> ActionsBlock:
@@ -162,14 +171,14 @@ def recommendations_blocks(team: str | None, rows: Sequence[RecommendationView],
                            snooze_days: int = 7) -> list[Block]:
     total = sum((r.recommendation.monthly_savings or Decimal(0) for r in rows), Decimal(0))
     blocks: list[Block] = [
-        HeaderBlock(text=clip(f"Idle and oversized resources · {team or 'no owner'}", 150)),
+        HeaderBlock(text=clip(f"Ways to save · {team or 'no owner'}", 150)),
         ContextBlock(elements=[MarkdownTextObject(
             text=f"{len(rows)} resource{'s' if len(rows) != 1 else ''} · ~{format_money(total, currency, whole=True)}"
-                 "/month waiting · nothing is stopped or resized without an approver")]),
+                 "/month waiting · nothing is changed without an approver")]),
     ]
     if not rows:
         blocks.append(SectionBlock(text=MarkdownTextObject(
-            text="Nothing idle or oversized is open. Scans run every few hours (`costbot scan` runs one now).")))
+            text="Nothing to act on is open. Scans run every few hours (`costbot scan` runs one now).")))
     for row in rows[:MAX_ROWS]:
         rec, req = row.recommendation, row.request
         blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(describe_recommendation(rec, currency),

@@ -33,9 +33,10 @@ def _row_text(row: NightResource) -> str:
 
 
 def heads_up_text(view: HeadsUp) -> str:
-    when = view.stop_local
+    when, back = view.stop_local, view.start_local
+    until = f"; the schedule starts them again at {back:%H:%M} on {back:%a %d %b}" if back is not None else ""
     return (f":crescent_moon: *{view.schedule}* stops {len(view.planned)} of {view.team or 'no team'}'s resources "
-            f"at {when:%H:%M} ({view.zone}) on {when:%a %d %b}")
+            f"at {when:%H:%M} ({view.zone}) on {when:%a %d %b}{until}")
 
 
 def heads_up_blocks(view: HeadsUp) -> list[Block]:

@@ -176,7 +176,7 @@ def render_recommendations(teams: Sequence[tuple[str | None, Sequence[Recommenda
                            currency: str) -> RenderableType:
     parts: list[RenderableType] = []
     for team, rows in teams:
-        table = Table(title=f"Idle and oversized resources · {team or 'all teams'}", box=None)
+        table = Table(title=f"Ways to save · {team or 'all teams'}", box=None)
         for col in ("resource", "team", "type", "finding", "saves/month", "status"):
             table.add_column(col)
         for row in rows:
@@ -335,9 +335,10 @@ def render_schedule_plans(plans: Sequence[SchedulePlan], currency: str) -> Rende
         holidays = f", not on {', '.join(d.isoformat() for d in p.holidays)}" if p.holidays else ""
         parts.append(heading(p.name))
         parts.append(Text(f"on {p.on}, off {p.off} ({p.zone}), {days}{holidays}"))
-        when = [f"next stop {p.next_stop.astimezone(zone):%a %Y-%m-%d %H:%M %Z}" if p.next_stop else "no next stop",
-                f"next start {p.next_start.astimezone(zone):%a %Y-%m-%d %H:%M %Z}" if p.next_start else
-                "no next start"]
+        events = sorted(((at, what) for what, at in (("stop", p.next_stop), ("start", p.next_start)) if at),
+                        key=lambda e: e[0])  # whichever comes first, first
+        when = [f"next {what} {at.astimezone(zone):%a %Y-%m-%d %H:%M %Z}" for at, what in events]
+        when += [f"no next {what}" for what, at in (("stop", p.next_stop), ("start", p.next_start)) if at is None]
         parts.append(Text(" · ".join(when)))
         table = Table(show_edge=False)
         for col in ("resource", "team", "state", "follows", "at the next stop"):

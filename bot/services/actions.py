@@ -339,7 +339,7 @@ class ActionService:
             params = {**params, "undo": "none"}  # nothing kept to come back from: the delete is final
         params.update(basis=why, basis_ref=why_ref)
         if policy is not None:
-            if {k.lower(): v.lower() for k, v in resource.tags.items()}.get("env") == "prod":
+            if self.config.is_prod(resource.tags):
                 raise ActionNotAllowed(f"{resource.name} is env=prod: a policy never acts on it without an approver")
             params["policy"] = policy
         approved = policy is not None or self.config.can_approve(user, team)

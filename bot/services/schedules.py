@@ -152,7 +152,7 @@ class ScheduleService:
         rules = domain_rules(self.config.rules_for(member.team))
         if is_protected(res, rules):
             return "protected: never touched"
-        if {k.lower(): v.lower() for k, v in res.tags.items()}.get("env") == "prod":
+        if self.config.is_prod(res.tags):
             return "env=prod: a schedule never stops it"
         if not res.running:
             return f"{res.state} now"
@@ -274,7 +274,8 @@ class ScheduleService:
                     continue
                 again = True
             if not channel or self.notifier is None:
-                steps.append(Step(event.schedule, HEADS_UP, day, team, where, "no channel: not posted"))
+                why = "Slack is not connected" if channel else "no channel (teams.*.channel or owners_channel)"
+                steps.append(Step(event.schedule, HEADS_UP, day, team, where, f"not posted: {why}"))
                 continue
             outcome = self._post_heads_up(event, team, channel)
             settled = settled and outcome is None
@@ -301,9 +302,12 @@ class ScheduleService:
     def _heads_up_view(self, claimed: ScheduleEvent) -> HeadsUp:
         day = date.fromisoformat(claimed.day)
         hours = self.hours(claimed.schedule)
-        return HeadsUp(claimed.schedule, day, claimed.team, hours.at(day, hours.off), hours.zone,
+        stop_at = hours.at(day, hours.off)
+        start = next_event(hours, stop_at, START)
+        return HeadsUp(claimed.schedule, day, claimed.team, stop_at, hours.zone,
                        tuple(self._team_rows(claimed.schedule, day, claimed.team)),
-                       self._skipped_by(claimed.schedule, day, claimed.team), claimed.id)
+                       self._skipped_by(claimed.schedule, day, claimed.team), claimed.id,
+                       start.at if start is not None else None)
 
     def _busy(self, members: Sequence[Member], at: datetime) -> dict[str, str]:
         """Resources above the idle rule's CPU or GPU threshold at the off time (its own CloudWatch metrics, in one
@@ -608,12 +612,16 @@ class ScheduleService:
         if not self.store.claim_event(claimed.schedule, SKIP, week_of(day), claimed.team, user):
             return Chosen(self._heads_up_view(claimed), ())
         changed = []
-        for row in self._team_rows(claimed.schedule, day, claimed.team):
+        rows = self._team_rows(claimed.schedule, day, claimed.team)
+        for row in rows:
             if self.store.move_night(claimed.schedule, day, row.resource_key, [PLANNED], SKIPPED, by=user,
                                      reason=f"the week skipped by <@{user}>"):
+                changed.append(row.name)
                 self.actions.record(user, "skip-week", row.resource_key, PLANNED,
                                     f"{claimed.schedule} {week_of(day)}: skipped")
-                changed.append(row.name)
+            elif row.state == KEPT:  # kept tonight already, but the skip still holds it the rest of the week
+                self.actions.record(user, "skip-week", row.resource_key, row.state,
+                                    f"{claimed.schedule} {week_of(day)}: skipped")
         return Chosen(self._refresh(claimed), tuple(changed))
 
     def _refresh(self, claimed: ScheduleEvent) -> HeadsUp:

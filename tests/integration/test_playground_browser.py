@@ -130,7 +130,7 @@ def test_the_demo_loop_in_a_browser(playground: Playground, page: Any, data_dir:
     # fast forward: the scan posts team-ml's idle GPU box; the analyst (no approvals) asks to stop it
     page.locator("#fast-forward").click()
     expect(page.locator("#status")).to_contain_text("scan")
-    recommendation = message(page, "Idle and oversized resources · team-ml")
+    recommendation = message(page, "Ways to save · team-ml")
     expect(recommendation).to_contain_text("gpu-dev-02")
     gpu_box = recommendation.locator(".section:has-text('gpu-dev-02') + .actions")  # its buttons
     click(page, gpu_box, "Stop", confirm="Stop")

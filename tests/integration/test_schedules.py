@@ -153,11 +153,11 @@ def test_heads_up_keep_busy_stop_and_the_morning_start(sched) -> None:  # type: 
         ("heads-up", "team-ml", "posted: 5 to stop (dev-cpu, gpu-dev-01, gpu-dev-02, gpu-dev-03, nb-dev)")]
     (data_msg,) = [c.args for c in bot.stub.api_calls("chat.postMessage") if c.args["channel"] == "C0TEAMDAT"]
     assert data_msg["text"] == ":crescent_moon: *office-hours* stops 1 of team-data's resources at 20:00 " \
-                               "(Europe/Berlin) on Tue 01 Dec"
+                               "(Europe/Berlin) on Tue 01 Dec; the schedule starts them again at 08:00 on Wed 02 Dec"
     msg = heads_up_post(bot)
     blocks = msg.args["blocks"]
     assert msg.args["text"] == ":crescent_moon: *office-hours* stops 5 of team-ml's resources at 20:00 " \
-                               "(Europe/Berlin) on Tue 01 Dec"
+                               "(Europe/Berlin) on Tue 01 Dec; the schedule starts them again at 08:00 on Wed 02 Dec"
     assert blocks_text(blocks).splitlines()[:6] == [
         msg.args["text"], "*dev-cpu* — stops", "*gpu-dev-01* — stops", "*gpu-dev-02* — stops",
         "*gpu-dev-03* — stops", "*nb-dev* — stops"]

@@ -107,6 +107,12 @@ def test_on_demand_training_runs_are_offered_spot_with_the_saving_from_their_bil
     (post_,) = [c for c in bot.stub.api_calls("chat.postMessage") if c.args["channel"] == "C0TEAMML1"]
     labels = {e["text"]["text"] for b in post_.args["blocks"] if b["type"] == "actions" for e in b["elements"]}
     assert {"Remind me on the next run", "Dismiss"} <= labels and "Stop" not in labels
+    text = blocks_text(post_.args["blocks"])  # a past run: what spot would have saved, never "saves …/month"
+    assert text.splitlines()[0] == "Ways to save · team-ml"
+    assert post_.args["text"] == "Ways to save for team-ml: 2 resources"
+    (line,) = [t for t in text.splitlines() if "*bert-ft-2026-11-20*" in t]
+    assert line.endswith("$61.20 in the bill over the last 30 days × 70% · spot would have saved ~$43 over the last "
+                         "30 days · training `bert-ft-2026-11-20` · 123456789012/us-east-1")
     waiting = bot.services.actions.savings_waiting("team-ml")
     assert [(r.recommendation.name, r.monthly_savings) for r in waiting.rows if r.recommendation.kind == SPOT] == [
         ("bert-ft-2026-11-20", Decimal("42.84")), ("bert-ft-2026-11-27", None)]

@@ -272,6 +272,11 @@ def test_large_rarely_read_buckets_without_a_tiering_rule_are_offered_one(bucket
     (post_,) = [c for c in bot.stub.api_calls("chat.postMessage") if c.args["channel"] == "C0TEAMML1"]
     labels = [e["text"]["text"] for b in post_.args["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert labels.count("Add Intelligent-Tiering rule") == 2 and "Stop" not in labels
+    (confirm,) = [e["confirm"]["text"]["text"] for b in post_.args["blocks"] if b["type"] == "actions"
+                  for e in b["elements"] if e["text"]["text"] == "Add Intelligent-Tiering rule" and e["value"] ==
+                  archive.resource_key]
+    assert confirm == ("Add a lifecycle rule to ml-archive moving its current objects to Intelligent-Tiering? Its "
+                       "existing rules are kept, it is re-checked first, and Undo removes just this rule.")
 
 
 def test_the_rule_is_added_beside_the_existing_ones_and_undo_restores_the_configuration(buckets) -> None:  # type: ignore[no-untyped-def]

@@ -70,6 +70,13 @@ def test_example_config_is_valid_and_complete() -> None:
     config = parse_config(yaml.safe_load(path.read_text()), str(path))
     assert config.owners_channel == "#cloud-owners"
     assert config.teams["team-ml"].members and config.rules.scan_every_hours == 6
+    # complete: every rule is there, and the provider lists every kind the registry has (its comment: "all")
+    from bot.adapters.providers.aws.kinds import KINDS
+    from bot.config import RulesConfig
+
+    example_rules = yaml.safe_load(path.read_text())["rules"]
+    assert set(RulesConfig.model_fields) - set(example_rules) == set()
+    assert config.providers[0].kinds == [k.name for k in KINDS]
 
 
 def test_owner_team_and_approvers() -> None:

@@ -62,7 +62,9 @@ def test_keep_one_keep_all_and_skip_answer_the_clicker(slack: Slack) -> None:
     updated = slack.world.schedule_notifier.updates[-1][2]
     assert updated.skipped_by == "U0ADMIN01"
     audit = [(e.actor, e.action) for e in slack.world.action_store.audit(20)]
-    assert sorted(audit) == sorted([("U0MEMBER1", "keep"), ("U0ML00001", "keep"), ("U0ML00001", "keep")])
+    # the skip holds the rest of the week even though tonight was kept: audited for each resource it covers
+    assert sorted(audit) == sorted([("U0MEMBER1", "keep"), ("U0ML00001", "keep"), ("U0ML00001", "keep"),
+                                    *[("U0ADMIN01", "skip-week")] * 3])
 
 
 def test_skip_first_keeps_everything_running(slack: Slack) -> None:

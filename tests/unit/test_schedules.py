@@ -389,6 +389,15 @@ def test_the_cli_names_what_is_wrong(cli, tmp_path) -> None:  # type: ignore[no-
          "outcome": "would post: 2 to stop (gpu-dev-02, nb-ml-research)"}]}
     nothing = cli("schedules", "run", "--at", "2026-12-01T12:00")
     assert nothing.code == 0 and "Nothing is due." in nothing.out
+    # acting now as if it were later would judge "busy" on metrics that do not exist yet, with no heads-up time
+    ahead = cli("schedules", "run", "--at", "2099-12-01T20:00", "--apply")
+    assert ahead.code == 1 and "--apply acts now, and 2099-12-01T20:00 is still to come" in ahead.err
+    assert cli("schedules", "run", "--at", "2099-12-01T20:00").code == 0  # the dry run shows it
+    # the plan names the next stop and start in the order they come
+    assert "next start Tue 2026-12-01 08:00 CET · next stop Tue 2026-12-01 20:00 CET" in \
+        cli("schedules", "--at", "2026-12-01T06:00").out
+    assert "next stop Tue 2026-12-01 20:00 CET · next start Wed 2026-12-02 08:00 CET" in \
+        cli("schedules", "--at", "2026-12-01T12:00").out
 
 
 def test_a_stop_whose_process_died_before_recording_it_is_still_started_in_the_morning(world) -> None:  # type: ignore[no-untyped-def]
@@ -425,3 +434,82 @@ def test_a_heads_up_slack_could_not_take_is_posted_at_the_next_run_once(world) -
     assert channel == "C0TEAMML1" and len(view.planned) == 3
     event = world.schedule_store.event("office-hours", HEADS_UP, "2026-12-01", "team-ml")
     assert event is not None and event.message_ts == "1.000"
+
+
+def test_env_prod_is_read_through_tag_keys_too() -> None:
+    """An organization whose `env` dimension is the tag `environment`: environment=prod is production as well, so
+    neither a schedule nor any policy stops it."""
+    cfg = parse_config(yaml.safe_load(CONFIG_YAML.replace("timezone: Europe/Berlin",
+                                                          "timezone: Europe/Berlin\ntag_keys: {team: team, env: "
+                                                          "environment}")))
+    assert cfg.is_prod({"Environment": "Prod"}) and cfg.is_prod({"env": "prod"})
+    assert not cfg.is_prod({"environment": "dev", "stage": "prod"})
+    w = build_world(cfg, channel_ids=CHANNELS, clock=FakeClock(utc(2026, 12, 1, 12)))
+    caps = ("stop", "start", "schedule")
+    key = w.provider.add("i-p", name="serving", tags={"team": "ml", "environment": "prod",
+                                                      "costbot:schedule": "office-hours"},
+                         capabilities=caps, usage=IDLE)
+    (plan,) = [p for p in w.use_cases.schedules.plan() if p.name == "office-hours"]
+    assert [(r.name, r.note) for r in plan.rows] == [("serving", "env=prod: a schedule never stops it")]
+    svc = w.use_cases.schedules
+    assert svc.run(utc(2026, 12, 1, 18, 30)) == [] and svc.run(utc(2026, 12, 1, 19)) == []
+    assert w.provider.acted() == [] and w.provider.state_of(key)[0] == "running"
+    with pytest.raises(ActionNotAllowed, match="env=prod"):
+        w.use_cases.actions.request(key, "stop", "schedule:office-hours", policy="schedule:office-hours",
+                                    basis=("schedule", "office-hours@2026-12-01"))
+
+
+def test_a_heads_up_that_cannot_be_posted_says_why(world) -> None:  # type: ignore[no-untyped-def]
+    """Slack not connected (a terminal run with no token) and a resource no team owns with no owners_channel are
+    different fixes: the step names which one it is."""
+    from bot.services.schedules import ScheduleService
+
+    world.provider.add("i-u", name="unowned", tags={"costbot:schedule": "office-hours"},
+                       capabilities=("stop", "start", "schedule"), usage=IDLE)
+    svc = ScheduleService([world.provider], world.schedule_store, world.use_cases.actions, world.config, None,
+                          clock=world.clock)
+    steps = svc.run(utc(2026, 12, 1, 18, 30))
+    assert [(s.team, s.what, s.outcome) for s in steps] == [
+        (None, "(no channel)", "not posted: no channel (teams.*.channel or owners_channel)"),
+        ("team-ml", "#team-ml", "not posted: Slack is not connected")]
+
+
+def test_busy_is_judged_on_the_metrics_that_are_published(world) -> None:  # type: ignore[no-untyped-def]
+    """As the README says: GPU not measured -> CPU alone decides; nothing measured -> not busy, so stopped."""
+    caps = ("stop", "start", "schedule")
+    tags = {"team": "ml", "env": "dev"}
+    world.provider.add("i-h", name="cpu-only", tags=tags, capabilities=caps,
+                       usage=Utilization(hours=2, cpu_max=55.0))
+    world.provider.add("i-i", name="unmeasured", tags=tags, capabilities=caps)
+    dry = world.use_cases.schedules.run(utc(2026, 12, 1, 19, 0), apply=False)
+    outcomes = {s.what: s.outcome for s in dry}
+    assert outcomes["cpu-only"] == ("would keep running: busy at the off time (CPU 55%; idle is below GPU 5% and "
+                                    "CPU 10%)")
+    assert outcomes["unmeasured"] == "would stop (running now)"
+
+
+def test_a_friday_heads_up_says_the_resources_come_back_on_monday(world) -> None:  # type: ignore[no-untyped-def]
+    """"Keep running tonight" on a Friday lasts the weekend, and a stop lasts to Monday: the heads-up says when the
+    schedule starts them again, in the schedule's time zone."""
+    from bot.render.schedule_blocks import heads_up_text
+
+    world.use_cases.schedules.run(utc(2026, 12, 4, 18, 30))  # Friday 4 December, 19:30 in Berlin
+    ((_, view),) = world.schedule_notifier.heads_ups
+    assert heads_up_text(view) == (":crescent_moon: *office-hours* stops 3 of team-ml's resources at 20:00 "
+                                   "(Europe/Berlin) on Fri 04 Dec; the schedule starts them again at 08:00 on Mon 07 "
+                                   "Dec")
+
+
+def test_skip_this_week_is_audited_even_when_tonight_was_already_kept(world) -> None:  # type: ignore[no-untyped-def]
+    """Everything kept tonight, then *Skip this week*: the skip still holds the rest of the week, so it is in the
+    audit for each resource it covers."""
+    svc = world.use_cases.schedules
+    svc.run(utc(2026, 12, 1, 18, 30))
+    ((_, view),) = world.schedule_notifier.heads_ups
+    assert svc.keep(view.event_id, "U0MEMBER1").changed == ("busy", "dev-a", "dev-b")
+    assert svc.skip_week(view.event_id, "U0ML00001").changed == ()
+    skips = [(e.actor, e.resource_key) for e in world.action_store.audit(50) if e.action == "skip-week"]
+    assert sorted(skips) == sorted(("U0ML00001", world.keys[n]) for n in ("busy", "dev-a", "dev-b"))
+    assert svc.skip_week(view.event_id, "U0ADMIN01").changed == ()  # a second skip: nothing new, no new rows
+    assert len([e for e in world.action_store.audit(50) if e.action == "skip-week"]) == 3
+    assert {s.outcome for s in svc.run(utc(2026, 12, 2, 19, 0))} == {"skipped: the week skipped by <@U0ML00001>"}
