@@ -233,6 +233,12 @@ class NightReport:
     team: str | None
     rows: tuple[NightResource, ...]
     dry_run: bool = False
+    start_at: datetime | None = None  # UTC: the start that brings them back (a Friday's: Monday's)
+    zone: str = "UTC"
+
+    @property
+    def start_local(self) -> datetime | None:
+        return self.start_at.astimezone(ZoneInfo(self.zone)) if self.start_at is not None else None
 
     @property
     def stopped(self) -> tuple[NightResource, ...]:

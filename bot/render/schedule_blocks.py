@@ -82,7 +82,9 @@ def night_report_blocks(report: NightReport) -> list[Block]:
         blocks.append(SectionBlock(text=MarkdownTextObject(
             text=clip("*Still running:*\n" + "\n".join(kept), MAX_TEXT_CHARS))))
     if report.stopped and not report.dry_run:
+        back = report.start_local
+        when = f"at {back:%H:%M} on {back:%a %d %b}" if back is not None else "in the morning"
         blocks.append(ContextBlock(elements=[MarkdownTextObject(
-            text="The morning start brings these back (only these).")]))
+            text=f"The schedule starts these again {when} (only these).")]))
     return blocks
 

@@ -384,7 +384,10 @@ class ScheduleService:
                       for r in rows_now]
             channel = self.config.channel_for(team)
             if channel and self.notifier is not None and rows_now and skipped is None:  # a skipped week: quiet
-                report = NightReport(event.schedule, day, team, tuple(rows_now), dry_run=self.config.dry_run)
+                hours = self.hours(event.schedule)
+                start = next_event(hours, hours.at(day, hours.off), START)
+                report = NightReport(event.schedule, day, team, tuple(rows_now), dry_run=self.config.dry_run,
+                                     start_at=start.at if start is not None else None, zone=hours.zone)
                 try:
                     self.notifier.post_night_report(channel, report)
                 except CostbotError as exc:

@@ -228,7 +228,7 @@ def test_heads_up_keep_busy_stop_and_the_morning_start(sched) -> None:  # type: 
         "• *dev-cpu* — left: stopped by someone else before the off time: the schedule leaves it",
         "• *gpu-dev-02* — busy: busy at the off time (GPU 91%, CPU 35%; idle is below GPU 5% and CPU 10%)",
         f"• *gpu-dev-03* — kept: kept running tonight by <@{keeps[0].actor}>",
-        "The morning start brings these back (only these)."]
+        "The schedule starts these again at 08:00 on Wed 02 Dec (only these)."]
     final = [c.args for c in bot.stub.api_calls("chat.update") if c.args["ts"] == event.message_ts][-1]
     assert buttons(final["blocks"]) == [] and not [b for b in final["blocks"] if b.get("accessory")]
     assert "*gpu-dev-01* — stopped" in blocks_text(final["blocks"]).splitlines()

@@ -498,6 +498,12 @@ def test_a_friday_heads_up_says_the_resources_come_back_on_monday(world) -> None
     assert heads_up_text(view) == (":crescent_moon: *office-hours* stops 3 of team-ml's resources at 20:00 "
                                    "(Europe/Berlin) on Fri 04 Dec; the schedule starts them again at 08:00 on Mon 07 "
                                    "Dec")
+    world.use_cases.schedules.run(utc(2026, 12, 4, 19, 0))  # the stop: its report names Monday's start too
+    from bot.render.schedule_blocks import night_report_blocks
+
+    ((_, report),) = world.schedule_notifier.reports
+    assert report.stopped and night_report_blocks(report)[-1].elements[0].text == (
+        "The schedule starts these again at 08:00 on Mon 07 Dec (only these).")
 
 
 def test_skip_this_week_is_audited_even_when_tonight_was_already_kept(world) -> None:  # type: ignore[no-untyped-def]
