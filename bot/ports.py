@@ -199,6 +199,11 @@ class ResourceProvider(Protocol):
         can stop and start, without asking for volumes, buckets or training jobs)."""
         ...
 
+    def kinds_with(self, capability: Capability) -> frozenset[str]:
+        """The names of this provider's kinds that declare `capability` (config that names kinds is checked
+        against them)."""
+        ...
+
     def check_ref(self, ref: ResourceRef) -> None:
         """Raise ActionNotAllowed unless the reference is one this provider may act on: a kind it knows, in an
         account and a region of the config (a button's value is never trusted for where to act)."""

@@ -722,6 +722,7 @@ class FakeProvider:
         self.name = name
         self.where = {a: tuple(r) for a, r in (where or {ACCOUNT: (REGION,)}).items()}
         self.kinds = tuple(kinds)
+        self.schedulable = frozenset({*self.kinds, "notebook"})  # kinds it stops and starts on a schedule
         self.usage: dict[str, Utilization] = {}
         self.resize_options: dict[str, ResizeOption] = {}
         self.calls: list[ProviderCall] = []
@@ -787,6 +788,12 @@ class FakeProvider:
             capabilities=box.capabilities, stop_means=POWER_OFF, idle_signal=UTILIZATION,
             stop_savings=box.hourly_price * HOURS_PER_MONTH if box.hourly_price is not None else None,
         )
+
+    def kinds_with(self, capability: Capability) -> frozenset[str]:
+        """The kinds of its resources declaring `capability`, and the kinds it says it can schedule."""
+        with self._lock:
+            found = frozenset(b.ref.kind for b in self._boxes.values() if capability in b.capabilities)
+        return found | (self.schedulable if capability == "schedule" else frozenset())
 
     def list_resources(self, capability: Capability | None = None) -> list[Resource]:
         self._count("list")

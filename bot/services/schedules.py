@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from bot.config import CostbotConfig
 from bot.domain.actions import ActionNotAllowed, ActionRequest
-from bot.domain.errors import CostbotError
+from bot.domain.errors import ConfigError, CostbotError
 from bot.domain.recommendations import is_protected
 from bot.domain.resources import Resource, ResourceRef
 from bot.domain.schedules import (
@@ -111,6 +111,18 @@ class ScheduleService:
         self.clock = clock
         self.grace = grace
 
+    def _check_kinds(self) -> None:
+        """A team's `schedule.kinds` must name kinds a configured provider can stop and start on a schedule: a
+        typo (or `endpoint`) would otherwise leave the team's resources running every night, silently."""
+        known = frozenset().union(*(p.kinds_with("schedule") for p in self.providers.values()))
+        for team, cfg in self.config.teams.items():
+            chosen = cfg.schedule
+            unknown = [k for k in (chosen.kinds or []) if k not in known] if chosen is not None else []
+            if unknown:
+                can = ", ".join(sorted(known)) or "none: no provider that can is configured"
+                raise ConfigError(f"teams.{team}.schedule.kinds: {', '.join(unknown)} cannot be stopped and "
+                                  f"started on a schedule (kinds that can: {can})")
+
     # -- what follows which schedule ------------------------------------------------------------------------
     def hours(self, name: str) -> OffHours:
         cfg = self.config.schedules[name]
@@ -120,6 +132,7 @@ class ScheduleService:
 
     def members(self) -> dict[str, list[Member]]:
         """Schedule name -> the resources following it (their own tag first, else their team's selector)."""
+        self._check_kinds()
         out: dict[str, list[Member]] = {name: [] for name in self.config.schedules}
         for provider in self.providers.values():
             for res in provider.list_resources("schedule"):

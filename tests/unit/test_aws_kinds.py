@@ -253,3 +253,13 @@ def test_spot_discounts_are_per_family_with_a_conservative_default(itype: str, d
     assert discount_for(itype) == Decimal(discount)
     assert run_family("bert-ft-2026-11-20") == run_family("BERT-FT-2026-11-27") == "bert-ft"
     assert run_family("train-7") == "train" and run_family("2026") == "2026"
+
+
+def test_the_kinds_a_schedule_can_stop_and_start() -> None:
+    from bot.adapters.providers.demo import DemoProvider
+    from bot.config import parse_config
+
+    cfg = parse_config({"providers": [{"kind": "aws", "accounts": [{"id": A}]}]})
+    assert AwsProvider.from_config(cfg.providers[0], cfg.rules).kinds_with("schedule") == {"ec2", "notebook"}
+    assert AwsProvider.from_config(cfg.providers[0], cfg.rules).kinds_with("delete") == {"volume", "snapshot"}
+    assert DemoProvider.kinds_with(None, "schedule") == {"ec2", "notebook"}  # type: ignore[arg-type]

@@ -488,6 +488,24 @@ def test_busy_is_judged_on_the_metrics_that_are_published(world) -> None:  # typ
     assert outcomes["unmeasured"] == "would stop (running now)"
 
 
+def test_a_team_schedule_naming_a_kind_no_provider_schedules_is_a_config_error(world) -> None:  # type: ignore[no-untyped-def]
+    """A typo or a kind that cannot be stopped on a schedule would leave the team's boxes running every night."""
+    from bot.domain.errors import ConfigError as Refused
+
+    svc = world.use_cases.schedules
+    team = svc.config.teams["team-ml"]
+    assert team.schedule is not None
+    svc.config = svc.config.model_copy(update={"teams": {**svc.config.teams, "team-ml": team.model_copy(update={
+        "schedule": team.schedule.model_copy(update={"kinds": ["vm", "endpoint", "nootbook"]})})}})
+    with pytest.raises(Refused) as err:
+        svc.plan(utc(2026, 12, 1, 12))
+    assert str(err.value) == ("teams.team-ml.schedule.kinds: endpoint, nootbook cannot be stopped and started on a "
+                              "schedule (kinds that can: notebook, vm)")
+    with pytest.raises(Refused):
+        svc.run(utc(2026, 12, 1, 18, 30))
+    assert world.schedule_notifier.heads_ups == [] and world.provider.calls == []
+
+
 def test_a_friday_heads_up_says_the_resources_come_back_on_monday(world) -> None:  # type: ignore[no-untyped-def]
     """"Keep running tonight" on a Friday lasts the weekend, and a stop lasts to Monday: the heads-up says when the
     schedule starts them again, in the schedule's time zone."""

@@ -189,6 +189,9 @@ class DemoProvider:
         saved = self.store.states(self.name)
         return {rid: saved.get(rid, m.initial) for rid, m in self.members.items()}
 
+    def kinds_with(self, capability: Capability) -> frozenset[str]:
+        return frozenset(name for name, kind in KINDS.items() if capability in kind.capabilities)
+
     def list_resources(self, capability: Capability | None = None) -> list[Resource]:
         self._count("ListResources")
         states = self._states()

@@ -139,6 +139,9 @@ class AwsProvider:
                 from None
 
     # -- inventory -------------------------------------------------------------------------------------------
+    def kinds_with(self, capability: Capability) -> frozenset[str]:
+        return frozenset(k.name for k in self.kinds.values() if capability in k.capabilities)
+
     def list_resources(self, capability: Capability | None = None) -> list[Resource]:
         """Every kind's resources in every account and region; with `capability`, only the kinds declaring it."""
         kinds = [k for k in self.kinds.values() if capability is None or capability in k.capabilities]
