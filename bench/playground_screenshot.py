@@ -45,7 +45,7 @@ def screenshot(target: Path) -> None:
                 page.goto(playground.url)
                 page.locator("#fast-forward").click()
                 expect(page.locator("#status")).to_contain_text("Ran:")  # digests, scan, alerts
-                recommendation = page.locator("article.msg", has_text="Idle and oversized resources · team-ml").last
+                recommendation = page.locator("article.msg", has_text="Ways to save · team-ml").last
                 page.locator("#box").fill("/cost team-ml last-week")
                 page.locator("#box").press("Enter")
                 expect(page.locator("article.msg", has_text="Why it changed").last).to_be_visible()
