@@ -691,6 +691,7 @@ class _Box:
     hourly_price: Decimal | None
     capabilities: frozenset[Capability]
     billing_id: str | None
+    changed_at: datetime | None = None  # when a person changed its state outside costbot (`console`)
 
 
 @dataclass(frozen=True)
@@ -756,6 +757,12 @@ class FakeProvider:
         with self._lock:
             self._boxes[key].state = state
 
+    def console(self, key: str, state: str, at: datetime) -> None:
+        """Someone changes the state outside costbot (the cloud's console): the provider reports when."""
+        with self._lock:
+            self._boxes[key].state = state
+            self._boxes[key].changed_at = at
+
     def set_tags(self, key: str, **tags: str) -> None:
         with self._lock:
             self._boxes[key].tags.update(tags)
@@ -787,6 +794,7 @@ class FakeProvider:
             hourly_price=box.hourly_price, running=box.state in self.RUNNING, stopped=box.state in self.STOPPED,
             capabilities=box.capabilities, stop_means=POWER_OFF, idle_signal=UTILIZATION,
             stop_savings=box.hourly_price * HOURS_PER_MONTH if box.hourly_price is not None else None,
+            state_changed_at=box.changed_at,
         )
 
     def kinds_with(self, capability: Capability) -> frozenset[str]:

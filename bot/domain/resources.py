@@ -90,6 +90,9 @@ class Resource:
     spot_discount: Decimal | None = None
     spot_savings: Decimal | None = None
     spot_reason: str | None = None
+    # when a request last changed its power state, where the provider says (EC2's StateTransitionReason): a
+    # schedule leaves off what someone started or stopped outside costbot after its own stop
+    state_changed_at: datetime | None = None
 
     def supports(self, action: str) -> bool:
         return action in self.capabilities

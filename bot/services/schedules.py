@@ -68,6 +68,7 @@ BUSY_HOURS = 2  # "busy at the off time": the idle rule's CPU / GPU maxima over 
 DONE = "*"  # the team of an event's "all teams done" mark: later runs skip it without listing resources
 UNPOSTED, RETRY = "heads-up-failed", "heads-up-retry"  # a heads-up Slack could not take; each attempt again
 GRACE = timedelta(hours=2)  # a scheduler that was down catches up on events this recent
+OUTSIDE_MARGIN = timedelta(minutes=2)  # the schedule's own stop is recorded this close to the provider's
 
 
 def _now() -> datetime:
@@ -507,6 +508,7 @@ class ScheduleService:
         if apply and rows and claim and not self.store.claim_event(event.schedule, START, event.day.isoformat(),
                                                                    None, "costbot"):
             return []
+        live = self._live() if apply and rows else {}
         for row in rows:
             if not apply:
                 why = self._not_startable(row)
@@ -515,7 +517,7 @@ class ScheduleService:
                 continue
             if not self.store.move_night(row.schedule, row.night, row.resource_key, [STOPPED], STARTING):
                 continue
-            state, reason = self._start_one(row, event, at)
+            state, reason = self._start_one(row, event, at, live.get(row.resource_key))
             steps.append(Step(event.schedule, START, event.day, row.team, row.name,
                               state + (f": {reason}" if reason else "")))
         return steps
@@ -539,10 +541,15 @@ class ScheduleService:
                 self.store.move_night(row.schedule, row.night, row.resource_key, [STOPPING], FAILED,
                                       reason="its process stopped before the stop took effect")
 
-    def _start_one(self, row: NightResource, event: Event, at: datetime) -> tuple[str, str | None]:
+    def _live(self) -> dict[str, Resource]:
+        """Every resource a schedule can stop and start, as it is now (one listing per provider)."""
+        return {r.ref.key: r for p in self.providers.values() for r in p.list_resources("schedule")}
+
+    def _start_one(self, row: NightResource, event: Event, at: datetime,
+                   live: Resource | None = None) -> tuple[str, str | None]:
         """Start one resource the schedule stopped (its record claimed): the action path re-checks it live, and
         one that runs again or is gone is left as it is."""
-        why = self._acted_since(row)
+        why = self._acted_since(row) or self._changed_outside(row, live)
         state, reason = LEFT, why
         if why is None:
             try:
@@ -570,12 +577,24 @@ class ScheduleService:
             return f"someone acted on it since ({latest.action} by {latest.requested_by}, {latest.status})"
         return None
 
+    def _changed_outside(self, row: NightResource, live: Resource | None) -> str | None:
+        """Someone started or stopped it outside costbot after the schedule's stop (the provider's record of the
+        last state change is later than the stop, as recorded and as its action request finished): it is theirs
+        now, and stays as they left it."""
+        changed = live.state_changed_at if live is not None else None
+        stop = self.actions.latest_request(row.resource_key) if row.request_id is not None else None
+        marks = [t for t in (row.stopped_at, stop.updated_at if stop is not None and stop.id == row.request_id
+                             else None) if t is not None]
+        if changed is None or not marks or changed <= max(marks) + OUTSIDE_MARGIN:
+            return None
+        return f"started or stopped outside costbot since the schedule stopped it ({changed:%Y-%m-%d %H:%M} UTC)"
+
     def _not_startable(self, row: NightResource) -> str | None:
         """Why a dry run would leave the resource off (read only)."""
         live = self._describe(row.resource_key)
         if live is None:
             return "it no longer exists"
-        why = self._acted_since(row)
+        why = self._acted_since(row) or self._changed_outside(row, live)
         if why is not None:
             return why
         if live.running:

@@ -263,3 +263,15 @@ def test_the_kinds_a_schedule_can_stop_and_start() -> None:
     assert AwsProvider.from_config(cfg.providers[0], cfg.rules).kinds_with("schedule") == {"ec2", "notebook"}
     assert AwsProvider.from_config(cfg.providers[0], cfg.rules).kinds_with("delete") == {"volume", "snapshot"}
     assert DemoProvider.kinds_with(None, "schedule") == {"ec2", "notebook"}  # type: ignore[arg-type]
+
+
+def test_when_a_request_last_changed_an_instance_is_read_from_its_transition_reason() -> None:
+    from datetime import UTC, datetime
+
+    from bot.adapters.providers.aws.ec2 import Ec2Instances
+
+    assert Ec2Instances.requested_at("User initiated (2026-12-01 21:03:44 GMT)") == datetime(2026, 12, 1, 21, 3, 44,
+                                                                                             tzinfo=UTC)
+    assert Ec2Instances.requested_at("User initiated (2026-12-01 21:03:44 UTC)") is not None  # moto's spelling
+    assert Ec2Instances.requested_at("Server.ScheduledStop: Stopped due to scheduled retirement") is None
+    assert Ec2Instances.requested_at("") is None and Ec2Instances.requested_at(None) is None

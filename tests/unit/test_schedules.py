@@ -488,6 +488,28 @@ def test_busy_is_judged_on_the_metrics_that_are_published(world) -> None:  # typ
     assert outcomes["unmeasured"] == "would stop (running now)"
 
 
+def test_what_someone_started_and_stopped_outside_costbot_overnight_is_left_off(world) -> None:  # type: ignore[no-untyped-def]
+    """The schedule stopped dev-a and dev-b; overnight someone started dev-b in the cloud's console and stopped it
+    again. Costbot has no record of that, but the provider says when its state last changed: dev-b is theirs now."""
+    svc, keys, provider = world.use_cases.schedules, world.keys, world.provider
+    svc.run(utc(2026, 12, 1, 18, 30))
+    ((_, view),) = world.schedule_notifier.heads_ups
+    svc.keep(view.event_id, "U0MEMBER1", keys["busy"])
+    svc.run(utc(2026, 12, 1, 19, 0))  # 20:00 in Berlin: dev-a and dev-b stopped
+    provider.console(keys["dev-b"], "running", utc(2026, 12, 1, 22, 10))
+    provider.console(keys["dev-b"], "stopped", utc(2026, 12, 1, 23, 40))
+    dry = svc.run(utc(2026, 12, 2, 7, 0), apply=False)
+    assert {(s.what, s.outcome) for s in dry} == {
+        ("dev-a", "would start"),
+        ("dev-b", "would leave it: started or stopped outside costbot since the schedule stopped it (2026-12-01 "
+                  "23:40 UTC)")}
+    steps = svc.run(utc(2026, 12, 2, 7, 0))  # 08:00 in Berlin
+    assert {(s.what, s.outcome) for s in steps} == {
+        ("dev-a", STARTED),
+        ("dev-b", "left: started or stopped outside costbot since the schedule stopped it (2026-12-01 23:40 UTC)")}
+    assert [c.key for c in provider.calls if c.op == "start"] == [keys["dev-a"]]
+
+
 def test_a_team_schedule_naming_a_kind_no_provider_schedules_is_a_config_error(world) -> None:  # type: ignore[no-untyped-def]
     """A typo or a kind that cannot be stopped on a schedule would leave the team's boxes running every night."""
     from bot.domain.errors import ConfigError as Refused

@@ -8,9 +8,11 @@ idle (Stop saves more) or people set it aside (`spot.py`)."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -22,6 +24,7 @@ from bot.domain.errors import ProviderError
 from bot.domain.resources import Resource, ResourceRef
 
 STATES = ["pending", "running", "stopping", "stopped"]
+_REQUESTED_AT = re.compile(r"\((\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) (?:GMT|UTC)\)")
 SPOT_CHANGE = ("launch it on Spot capacity (RunInstances InstanceMarketOptions MarketType=spot, or a Spot-backed "
                "Auto Scaling group or EC2 Fleet) and checkpoint to S3 so an interrupted run resumes")
 
@@ -52,6 +55,12 @@ class Ec2Instances(AwsKind):
         lowered = {k.lower(): v.lower() for k, v in tags.items()}
         return any(lowered.get(k.lower()) == v.lower() for k, v in self.settings.training_tags)
 
+    @staticmethod
+    def requested_at(reason: str | None) -> datetime | None:
+        """When a request last changed the instance's state: `User initiated (2026-12-01 21:03:44 GMT)`."""
+        found = _REQUESTED_AT.search(reason or "")
+        return datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC) if found else None
+
     def _resource(self, account: str, region: str, inst: dict[str, Any]) -> Resource:
         tags = {t["Key"]: t["Value"] for t in inst.get("Tags", [])}
         itype = inst["InstanceType"]
@@ -63,7 +72,8 @@ class Ec2Instances(AwsKind):
             state=inst["State"]["Name"], tags=tags, launched_at=inst.get("LaunchTime"), spot_discount=discount,
             spot_savings=price * HOURS_PER_MONTH * discount if price is not None and discount is not None else None,
             spot_reason=(f"batch training on on-demand capacity; Spot typically saves {discount:.0%} on {itype} — "
-                         f"next launch: {SPOT_CHANGE}") if discount is not None else None)
+                         f"next launch: {SPOT_CHANGE}") if discount is not None else None,
+            state_changed_at=self.requested_at(inst.get("StateTransitionReason")))
 
     def _describe(self, account: str, region: str, ids: list[str] | None = None) -> list[Resource]:
         ec2 = self.client(account, region, "ec2")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -84,7 +85,7 @@ class AwsKind:
                  capabilities: frozenset[Capability] | None = None, delete_savings: Decimal | None = None,
                  delete_price_ratio: Decimal | None = None, is_copy: bool = False,
                  spot_discount: Decimal | None = None, spot_savings: Decimal | None = None,
-                 spot_reason: str | None = None) -> Resource:
+                 spot_reason: str | None = None, state_changed_at: datetime | None = None) -> Resource:
         """A resource of this kind, with what it can do and how it is judged filled in. `hourly_price` for kinds
         priced by size rather than by type (storage)."""
         price = hourly_price if hourly_price is not None else self.prices.get(type)
@@ -99,6 +100,7 @@ class AwsKind:
             stop_savings=self.stop_savings(price, count), size_gib=size_gib, reads_per_day=reads_per_day,
             delete_savings=delete_savings, delete_price_ratio=delete_price_ratio, is_copy=is_copy,
             spot_discount=spot_discount, spot_savings=spot_savings, spot_reason=spot_reason,
+            state_changed_at=state_changed_at,
         )
 
     def is_stopped(self, state: str, count: int) -> bool:
