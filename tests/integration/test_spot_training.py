@@ -190,8 +190,8 @@ def test_ec2_training_on_demand_is_offered_spot_for_its_next_launch(gpu_training
     assert billed.resource_key == f"aws|{ACCOUNT}|{REGION}|ec2|{ids['train-llm-2026-11-20']}"
     assert billed.monthly_savings == TRAIN_BILLED * Decimal("0.70") == Decimal("1028.16")  # p3: 70 %
     assert billed.reason.startswith("batch training on on-demand capacity; Spot typically saves 70% on p3.8xlarge — "
-                                    "next launch: launch it on Spot capacity (RunInstances InstanceMarketOptions")
-    assert "checkpoint to S3" in billed.reason and "$1,468.80 in the bill over the last 30 days × 70%" in billed.reason
+                                    "next launch: on Spot capacity (RunInstances InstanceMarketOptions")
+    assert "checkpoints to S3" in billed.reason and "$1,468.80 in the bill over the last 30 days × 70%" in billed.reason
     listed = offered["train-llm-2026-11-27"]  # not in the bill: a month of its list price × 70 %
     assert listed.monthly_savings == Decimal("1.006") * 730 * Decimal("0.70")
     posts = [c for c in bot.stub.api_calls("chat.postMessage") if c.args["channel"] == "C0TEAMML1"]

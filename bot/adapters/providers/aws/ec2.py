@@ -25,8 +25,8 @@ from bot.domain.resources import Resource, ResourceRef
 
 STATES = ["pending", "running", "stopping", "stopped"]
 _REQUESTED_AT = re.compile(r"\((\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) (?:GMT|UTC)\)")
-SPOT_CHANGE = ("launch it on Spot capacity (RunInstances InstanceMarketOptions MarketType=spot, or a Spot-backed "
-               "Auto Scaling group or EC2 Fleet) and checkpoint to S3 so an interrupted run resumes")
+SPOT_CHANGE = ("on Spot capacity (RunInstances InstanceMarketOptions MarketType=spot, or a Spot-backed Auto Scaling "
+               "group or EC2 Fleet), with checkpoints to S3 so an interrupted run resumes")
 
 
 class Ec2Instances(AwsKind):
