@@ -112,8 +112,6 @@ class DuckDBCostStore:
         self._read_only = read_only and Path(self.path).exists()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.Lock()
-        self._tag_keys: tuple[str, ...] | None = None
-        self._tag_columns: dict[str, str] | None = None
         self._generation: str | None = None
         self._key = str(Path(self.path).resolve()) if self.path != ":memory:" else f":memory:{id(self)}"
         self._kept: dict[str, tuple[int, Any]] = {}  # what was read, with the change count it was read at
@@ -276,8 +274,6 @@ class DuckDBCostStore:
                 summary = self._ingest(con, files, source, progress, list(replace), set(replace_sources), pairs)
         finally:
             self._changed()
-        self._tag_keys = None
-        self._tag_columns = None
         return summary
 
     def _changed(self) -> None:
@@ -636,22 +632,24 @@ class DuckDBCostStore:
                 added.append(key)
             if added:
                 duckdb_rollup.rebuild(con, list(index.values()))
-        self._tag_columns = None
         self._changed()
         return added
 
     def tag_columns(self) -> dict[str, str]:
-        if self._tag_columns is None:
+        """Tag key -> its materialized column (one read per change of the data, as `tag_keys`)."""
+        def read() -> dict[str, str]:
             with self._using() as con:
-                self._tag_columns = self._index(con)
-        return self._tag_columns
+                return self._index(con)
+
+        columns: dict[str, str] = self._once_per_change("tag_columns", read)
+        return columns
 
     # -- reads ---------------------------------------------------------------------------------------
     def tag_keys(self) -> tuple[str, ...]:
-        if self._tag_keys is None:
-            with self._using() as con:
-                self._tag_keys = tuple(r[0] for r in con.execute("SELECT k FROM tag_keys ORDER BY k").fetchall())
-        return self._tag_keys
+        """Every tag key the data holds (one read per change of the data, through this store or another)."""
+        keys: tuple[str, ...] = self._once_per_change(
+            "tag_keys", lambda: tuple(str(k) for (k,) in self._fetch("SELECT k FROM tag_keys ORDER BY k", {})))
+        return keys
 
     def _fetch(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         with self._using() as con:
