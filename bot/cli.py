@@ -802,8 +802,10 @@ def schedules(
 
     application = _application(ctx)
     _need_schedules(application.config)
-    plans = application.use_cases.schedules.plan(_moment(at, application.config.timezone))
-    mistagged = application.use_cases.schedules.mistagged()
+    schedules = application.use_cases.schedules
+    listed = schedules.listed()  # one listing of the providers for the plan and the warnings
+    plans = schedules.plan(_moment(at, application.config.timezone), listed)
+    mistagged = schedules.mistagged(listed)
     currency = application.config.currency
     if as_json:
         sys.stdout.write(json.dumps({"currency": currency, "schedules": [{

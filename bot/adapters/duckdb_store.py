@@ -112,8 +112,6 @@ class DuckDBCostStore:
         self._read_only = read_only and Path(self.path).exists()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.Lock()
-        self._tag_keys: tuple[str, ...] | None = None
-        self._tag_columns: dict[str, str] | None = None
         self._generation: str | None = None
         self._key = str(Path(self.path).resolve()) if self.path != ":memory:" else f":memory:{id(self)}"
         self._kept: dict[str, tuple[int, Any]] = {}  # what was read, with the change count it was read at
@@ -204,7 +202,7 @@ class DuckDBCostStore:
         memory limit is cut to `rest` (DuckDB evicts down to it) and set back at once, so a long-lived
         process rests at a fraction of its working memory; the next questions read their pages again (from the
         OS page cache, cheaply). True when it released."""
-        with self._gate:
+        with self._gate:  # `close` takes it too: the connection is not closed under a release
             if (self._con is None or self._released or self._active
                     or time.monotonic() - self._last_used < idle_seconds):
                 return False
@@ -226,10 +224,20 @@ class DuckDBCostStore:
             return True
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A cursor inside one transaction: committed when the block ends, rolled back if it raises."""
+    def _using(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor for one read or write, counted as work in flight until it is closed: every use of the store
+        goes through here (or `_transaction`), so the idle release never cuts memory under a statement."""
         with self._in_use():
             con = self.cursor()
+            try:
+                yield con
+            finally:
+                con.close()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor inside one transaction: committed when the block ends, rolled back if it raises."""
+        with self._using() as con:
             con.execute("BEGIN TRANSACTION")
             try:
                 yield con
@@ -237,11 +245,9 @@ class DuckDBCostStore:
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-            finally:
-                con.close()
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._gate:
             if self._con is not None:
                 self._con.close()
                 self._con = None
@@ -268,8 +274,6 @@ class DuckDBCostStore:
                 summary = self._ingest(con, files, source, progress, list(replace), set(replace_sources), pairs)
         finally:
             self._changed()
-        self._tag_keys = None
-        self._tag_columns = None
         return summary
 
     def _changed(self) -> None:
@@ -509,21 +513,15 @@ class DuckDBCostStore:
                                                        {"s": source})}
 
     def record_source_files(self, source: str, etags: dict[str, str]) -> None:
-        con = self.cursor()
-        try:
+        with self._using() as con:
             con.executemany("INSERT OR REPLACE INTO source_files VALUES (?, ?, ?)",
                             [(source, k, v) for k, v in etags.items()])
-        finally:
-            con.close()
 
     def record_sync(self, source: str) -> None:
         """A sync of `source` succeeded now (with or without changes): `sources list` says when."""
-        con = self.cursor()
-        try:
+        with self._using() as con:
             con.execute("INSERT OR REPLACE INTO store_meta VALUES (?, ?)",
                         [f"sync:{source}", datetime.now(UTC).replace(tzinfo=None).isoformat()])
-        finally:
-            con.close()
 
     def holdings(self) -> list[SourceHolding]:
         """What each source label holds: billing accounts, months, rows, totals, when it last changed and synced."""
@@ -634,36 +632,28 @@ class DuckDBCostStore:
                 added.append(key)
             if added:
                 duckdb_rollup.rebuild(con, list(index.values()))
-        self._tag_columns = None
         self._changed()
         return added
 
     def tag_columns(self) -> dict[str, str]:
-        if self._tag_columns is None:
-            con = self.cursor()
-            try:
-                self._tag_columns = self._index(con)
-            finally:
-                con.close()
-        return self._tag_columns
+        """Tag key -> its materialized column (one read per change of the data, as `tag_keys`)."""
+        def read() -> dict[str, str]:
+            with self._using() as con:
+                return self._index(con)
+
+        columns: dict[str, str] = self._once_per_change("tag_columns", read)
+        return columns
 
     # -- reads ---------------------------------------------------------------------------------------
     def tag_keys(self) -> tuple[str, ...]:
-        if self._tag_keys is None:
-            con = self.cursor()
-            try:
-                self._tag_keys = tuple(r[0] for r in con.execute("SELECT k FROM tag_keys ORDER BY k").fetchall())
-            finally:
-                con.close()
-        return self._tag_keys
+        """Every tag key the data holds (one read per change of the data, through this store or another)."""
+        keys: tuple[str, ...] = self._once_per_change(
+            "tag_keys", lambda: tuple(str(k) for (k,) in self._fetch("SELECT k FROM tag_keys ORDER BY k", {})))
+        return keys
 
     def _fetch(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        with self._in_use():
-            con = self.cursor()
-            try:
-                return con.execute(sql, params).fetchall()
-            finally:
-                con.close()
+        with self._using() as con:
+            return con.execute(sql, params).fetchall()
 
     def _table(self, spec: CostSpec, grouping: Grouping | None) -> str:
         """The daily rollup when it holds what the question asks about, else the line items."""

@@ -47,8 +47,8 @@ class ResourceCostService:
         """What an hour of each resource costs in the bill: its cost over the last 30 days of data ÷ the hours it
         ran in them (its lines measured in hours). Ids whose lines carry no hours are left out. Two queries."""
         wanted = {i.lower() for i in ids}
-        spec = self._window()
-        if not wanted or spec is None:
+        spec = self._window() if wanted else None
+        if spec is None:
             return {}
         grouping = Grouping("column", "ResourceId")
         cost: dict[str, Decimal] = defaultdict(lambda: ZERO)
@@ -77,14 +77,9 @@ class ResourceCostService:
         query whatever the number of ids. `storage_only=False`: every line; `pace=False`: the window's sum as it
         is, never scaled."""
         wanted = {i.lower() for i in ids}
-        through = self.queries.freshness()
-        if not wanted or through is None:
+        spec = self._window() if wanted else None
+        if spec is None:
             return {}
-        end = through + timedelta(days=1)
-        start = max(end - timedelta(days=WINDOW_DAYS), self.queries.first_day() or end)
-        if start >= end:
-            return {}
-        spec = CostSpec(self.config.metric, start, end, (), self.config.grammar.team_tag_key)
         out: dict[str, Decimal] = defaultdict(lambda: ZERO)
         grouping = Grouping("column", "ResourceId", then=Grouping("column", "x_UsageType"))
         for group, amount in self.queries.groups(spec, grouping):
@@ -93,5 +88,5 @@ class ResourceCostService:
             if key in wanted and (not storage_only or is_storage_usage(usage)):
                 out[key] += amount
         # a store holding fewer days: their pace for 30
-        scale = Decimal(WINDOW_DAYS) / (end - start).days if pace else Decimal(1)
+        scale = Decimal(WINDOW_DAYS) / (spec.end - spec.start).days if pace else Decimal(1)
         return {key: amount * scale for key, amount in out.items()}

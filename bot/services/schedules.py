@@ -131,33 +131,36 @@ class ScheduleService:
                         weekends_off=cfg.weekends == "off", holidays=frozenset(cfg.holidays),
                         heads_up=timedelta(minutes=cfg.heads_up_minutes))
 
-    def members(self) -> dict[str, list[Member]]:
+    def listed(self) -> list[Resource]:
+        """Every resource a schedule can stop and start, as it is now (one listing per provider): what `members`,
+        `mistagged` and `plan` read when given it, so one command lists once."""
+        return [r for p in self.providers.values() for r in p.list_resources("schedule")]
+
+    def members(self, listed: Sequence[Resource] | None = None) -> dict[str, list[Member]]:
         """Schedule name -> the resources following it (their own tag first, else their team's selector)."""
         self._check_kinds()
         out: dict[str, list[Member]] = {name: [] for name in self.config.schedules}
-        for provider in self.providers.values():
-            for res in provider.list_resources("schedule"):
-                if not res.supports("schedule"):
-                    continue
-                name = self.config.schedule_for(res.tags, res.ref.kind)
-                if name is None:
-                    continue
-                own = any(k.lower() == SCHEDULE_TAG for k in res.tags)
-                out[name].append(Member(name, res, self.config.owner_team(res.tags), "tag" if own else "team"))
+        for res in self.listed() if listed is None else listed:
+            if not res.supports("schedule"):
+                continue
+            name = self.config.schedule_for(res.tags, res.ref.kind)
+            if name is None:
+                continue
+            own = any(k.lower() == SCHEDULE_TAG for k in res.tags)
+            out[name].append(Member(name, res, self.config.owner_team(res.tags), "tag" if own else "team"))
         for found in out.values():
             found.sort(key=lambda m: (m.team or "", m.resource.name, m.resource.ref.key))
         return out
 
-    def mistagged(self) -> list[tuple[str, str, str]]:
+    def mistagged(self, listed: Sequence[Resource] | None = None) -> list[tuple[str, str, str]]:
         """(resource name, key, its `costbot:schedule` value) of resources whose tag names no configured schedule
         (they follow none): what `costbot schedules` warns about."""
         out = []
-        for provider in self.providers.values():
-            for res in provider.list_resources("schedule"):
-                own = next((v.strip() for k, v in res.tags.items() if k.lower() == SCHEDULE_TAG), None)
-                if own is not None and own.lower() not in ("none", "off") and \
-                        self.config.schedule_for(res.tags, res.ref.kind) is None:
-                    out.append((res.name, res.ref.key, own))
+        for res in self.listed() if listed is None else listed:
+            own = next((v.strip() for k, v in res.tags.items() if k.lower() == SCHEDULE_TAG), None)
+            if own is not None and own.lower() not in ("none", "off") and \
+                    self.config.schedule_for(res.tags, res.ref.kind) is None:
+                out.append((res.name, res.ref.key, own))
         return sorted(out)
 
     def _excluded(self, member: Member) -> str | None:
@@ -173,11 +176,11 @@ class ScheduleService:
         return None
 
     # -- the plan -----------------------------------------------------------------------------------------
-    def plan(self, now: datetime | None = None) -> list[SchedulePlan]:
+    def plan(self, now: datetime | None = None, listed: Sequence[Resource] | None = None) -> list[SchedulePlan]:
         """Per schedule: its resources, what the next stop would stop, what the next start would bring back, when,
         and what it saved over the last 7 days."""
         now = now or self.clock()
-        members = self.members()
+        members = self.members(listed)
         out = []
         for name, cfg in self.config.schedules.items():
             hours = self.hours(name)
@@ -542,8 +545,8 @@ class ScheduleService:
                                       reason="its process stopped before the stop took effect")
 
     def _live(self) -> dict[str, Resource]:
-        """Every resource a schedule can stop and start, as it is now (one listing per provider)."""
-        return {r.ref.key: r for p in self.providers.values() for r in p.list_resources("schedule")}
+        """`listed`, by resource key."""
+        return {r.ref.key: r for r in self.listed()}
 
     def _start_one(self, row: NightResource, event: Event, at: datetime,
                    live: Resource | None = None) -> tuple[str, str | None]:

@@ -468,3 +468,24 @@ def test_a_resource_has_one_record_a_night_moved_on_by_one_caller(backend: Any) 
     assert store.nights("late") == [] and store.nights(night=date(2026, 12, 2)) == []
     with pytest.raises(ValueError, match="not a field of a schedule night: colour"):
         store.move_night("office-hours", night, KEY, ["kept"], "planned", colour="red")
+
+
+def test_a_nights_times_are_instants_whatever_their_time_zone(backend: Any) -> None:
+    """A stop recorded at an `--at` in the schedule's zone, and a digest's week in the config's zone (Monday 00:00
+    Berlin is Sunday 23:00 UTC), compare as the instants they are."""
+    from zoneinfo import ZoneInfo
+
+    store = _schedules(backend)
+    berlin = ZoneInfo("Europe/Berlin")
+    night = date(2026, 12, 1)
+    store.add_nights([NightResource("office-hours", night, KEY, "team-ml", "nb", "stopping")])
+    stop_at = datetime(2026, 12, 1, 19, tzinfo=berlin)  # 18:00 UTC
+    assert store.move_night("office-hours", night, KEY, ["stopping"], "stopped", stopped_at=stop_at)
+    (stopped,) = store.nights("office-hours", states=["stopped"])
+    assert stopped.stopped_at == stop_at
+    assert store.stopped_between(datetime(2026, 11, 30, tzinfo=berlin), datetime(2026, 12, 1, 18, 30, tzinfo=UTC))
+    assert store.stopped_between(datetime(2026, 11, 30, tzinfo=berlin), datetime(2026, 12, 1, 19, tzinfo=berlin)) == []
+    started = datetime(2026, 12, 2, 8, tzinfo=berlin)  # 07:00 UTC
+    assert store.move_night("office-hours", night, KEY, ["stopped"], "started", started_at=started)
+    assert store.stopped_between(datetime(2026, 12, 2, 7, 30, tzinfo=UTC), datetime(2026, 12, 3, tzinfo=UTC)) == []
+    assert store.stopped_between(datetime(2026, 12, 2, 7, 30, tzinfo=berlin), datetime(2026, 12, 3, tzinfo=berlin))

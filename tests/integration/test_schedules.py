@@ -290,7 +290,9 @@ def test_the_cli_shows_the_plan_and_a_dry_run_changes_nothing(sched, tmp_path: P
         "dev-cpu": (True, None), "gpu-dev-01": (True, None), "gpu-dev-02": (True, None), "gpu-dev-03": (True, None),
         "nb-dev": (True, None), "etl-dev": (True, None), "keep-me": (False, "protected: never touched"),
         "train-prod": (False, "env=prod: a schedule never stops it"), "off-box": (False, "stopped now")}
+    proxy.reset()
     assert main(["schedules", "--json"]) == 0
+    assert (proxy.counts["DescribeInstances"], proxy.counts["ListNotebookInstances"]) == (1, 1)  # listed once
     unknown = json.loads(capsys.readouterr().out)["unknown_schedule_tags"]
     assert unknown == [{"resource": key(ids["typo-box"]), "name": "typo-box", "schedule": "ofice-hours"}]
     assert main(["schedules"]) == 0

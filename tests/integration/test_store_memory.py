@@ -120,6 +120,36 @@ def test_an_idle_store_gives_its_cached_pages_back_and_answers_the_same(
     free.close()
 
 
+class _Releasing(DuckDBCostStore):
+    """A store that tries the idle release at every cursor it opens: what it gets is what a release racing that
+    statement would get."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.released_under: list[bool] = []
+
+    def cursor(self):  # type: ignore[no-untyped-def]
+        cur = super().cursor()
+        self.released_under.append(self.release_idle_memory(idle_seconds=0, rest="2MB"))
+        return cur
+
+
+def test_no_statement_runs_under_an_idle_release(months: list[Path], tmp_path: Path) -> None:
+    store = _Releasing(tmp_path / "costs.duckdb")
+    store.cursor().close()  # opened: nothing in flight yet, so this one releases
+    assert store.released_under == [True]
+    store.released_under.clear()
+    store.record_sync("cur")
+    store.record_source_files("cur", {"a.csv": "etag-1"})
+    assert store.tag_keys() == ()
+    assert store.tag_columns() == {}
+    store.ingest_files(months[:1])
+    assert store.source_etags("cur") == {"a.csv": "etag-1"}
+    assert store.released_under and not any(store.released_under)
+    store.close()
+    assert store.release_idle_memory(idle_seconds=0) is False  # closed: nothing to release, and no error
+
+
 def test_a_long_lived_process_releases_the_store_when_idle(months: list[Path], tmp_path: Path) -> None:
     config = parse_config({"store": {"idle_release_seconds": 1}})
     app = Application(Settings({"COSTBOT_DATA_DIR": str(tmp_path), "COSTBOT_CONFIG": ""}), config)
