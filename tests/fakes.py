@@ -1147,7 +1147,8 @@ class FakeScheduleStore:
         with self._lock:
             if key in self._events:
                 return False
-            self._events[key] = ScheduleEvent(next(self._ids), schedule, event, day, team or None, actor)
+            self._events[key] = ScheduleEvent(next(self._ids), schedule, event, day, team or None, actor,
+                                              at=datetime.now(UTC))
             return True
 
     def event(self, schedule: str, event: str, day: str, team: str | None) -> ScheduleEvent | None:

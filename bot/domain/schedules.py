@@ -145,6 +145,7 @@ class ScheduleEvent:
     actor: str
     channel: str | None = None
     message_ts: str | None = None
+    at: datetime | None = None  # when it was claimed (UTC, the database's clock)
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ BUSY_HOURS = 2  # "busy at the off time": the idle rule's CPU / GPU maxima over 
 DONE = "*"  # the team of an event's "all teams done" mark: later runs skip it without listing resources
 UNPOSTED, RETRY = "heads-up-failed", "heads-up-retry"  # a heads-up Slack could not take; each attempt again
 GRACE = timedelta(hours=2)  # a scheduler that was down catches up on events this recent
+LOST_AFTER = timedelta(minutes=3)  # a heads-up claimed this long ago and still unposted: its claimer died
 OUTSIDE_MARGIN = timedelta(minutes=2)  # the schedule's own stop is recorded this close to the provider's
 
 
@@ -282,13 +283,18 @@ class ScheduleService:
                 self.store.add_nights([self._night(m, day) for m in stopping])
                 again = False
             else:
-                # posted again only once a post has failed (never while the first is in flight), one run a minute
+                # posted again only once a post has failed, or its claimer died before posting (never while the
+                # first is in flight), one run a minute; until it is posted, later runs keep looking
                 claimed = self.store.event(event.schedule, HEADS_UP, day.isoformat(), team)
-                failed = self.store.event(event.schedule, UNPOSTED, day.isoformat(), team)
-                if claimed is None or claimed.message_ts or failed is None or not channel or self.notifier is None \
-                        or not self.store.claim_event(event.schedule, RETRY, f"{day.isoformat()}@{at:%H%M}", team,
-                                                      "costbot"):
+                if claimed is None or claimed.message_ts or not channel or self.notifier is None:
                     continue
+                failed = self.store.event(event.schedule, UNPOSTED, day.isoformat(), team) is not None or (
+                    claimed.at is not None and datetime.now(UTC) - claimed.at > LOST_AFTER)
+                if not failed or not self.store.claim_event(event.schedule, RETRY, f"{day.isoformat()}@{at:%H%M}",
+                                                            team, "costbot"):
+                    settled = False
+                    continue
+                self.store.add_nights([self._night(m, day) for m in stopping])  # a claimer that died before them
                 again = True
             if not channel or self.notifier is None:
                 why = "Slack is not connected" if channel else "no channel (teams.*.channel or owners_channel)"

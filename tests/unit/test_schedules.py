@@ -436,6 +436,25 @@ def test_a_heads_up_slack_could_not_take_is_posted_at_the_next_run_once(world) -
     assert event is not None and event.message_ts == "1.000"
 
 
+def test_a_heads_up_whose_claimer_died_before_posting_is_posted_by_a_later_run(world) -> None:  # type: ignore[no-untyped-def]
+    """The process that claimed the heads-up ended before it posted (no failure recorded): once the claim is
+    3 minutes old, a later run posts it (before the stop), once; a fresh claim is left to its claimer."""
+    from dataclasses import replace as changed
+
+    from bot.services.schedules import LOST_AFTER
+
+    svc, store, notifier = world.use_cases.schedules, world.schedule_store, world.schedule_notifier
+    assert store.claim_event("office-hours", HEADS_UP, "2026-12-01", "team-ml", "costbot")  # then the crash
+    assert svc.run(utc(2026, 12, 1, 18, 31)) == [] and notifier.heads_ups == []  # in flight, maybe: left alone
+    key = ("office-hours", HEADS_UP, "2026-12-01", "team-ml")
+    claimed = store._events[key]
+    store._events[key] = changed(claimed, at=claimed.at - LOST_AFTER - timedelta(seconds=1))
+    (step,) = svc.run(utc(2026, 12, 1, 18, 36))
+    assert step.outcome.startswith("posted again: ")
+    ((channel, _),) = notifier.heads_ups
+    assert channel == "C0TEAMML1" and svc.run(utc(2026, 12, 1, 18, 41)) == []
+
+
 def test_env_prod_is_read_through_tag_keys_too() -> None:
     """An organization whose `env` dimension is the tag `environment`: environment=prod is production as well, so
     neither a schedule nor any policy stops it."""

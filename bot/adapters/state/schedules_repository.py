@@ -29,7 +29,8 @@ def _night(row: ScheduleNightRow) -> NightResource:
 
 def _event(row: ScheduleEventRow) -> ScheduleEvent:
     return ScheduleEvent(id=row.id, schedule=row.schedule, event=row.event, day=row.day, team=row.team or None,
-                         actor=row.actor, channel=row.channel, message_ts=row.message_ts)
+                         actor=row.actor, channel=row.channel, message_ts=row.message_ts,
+                         at=aware(row.at) if row.at is not None else None)
 
 
 def _utc(value: datetime) -> datetime:
