@@ -231,3 +231,28 @@ def test_migration_keeps_one_open_request_per_resource(tmp_path: Path) -> None:
             text("SELECT id, status, open_key FROM action_requests ORDER BY id"))}
     assert got == {1: ("executing", "aws|1|r|ec2|a"), 2: ("expired", None), 3: ("expired", None),
                    4: ("approved", "aws|1|r|ec2|b"), 5: ("succeeded", None)}
+
+
+def test_every_time_column_keeps_the_instant_whatever_its_zone(store: SqlSubscriptionStore) -> None:
+    """20:00 in Berlin is 19:00 UTC, written, compared and read back as that instant on SQLite (which drops a
+    datetime's zone) as on PostgreSQL."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from bot.adapters.state.models import SubscriptionRow
+
+    berlin = datetime(2026, 12, 1, 20, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    with Session(store.engine) as s, s.begin():
+        s.add(SubscriptionRow(channel="C9", scope="team-ml", cadence="daily", cron="0 9 * * *", timezone="UTC",
+                              origin="slack", created_at=berlin))
+    with Session(store.engine) as s:
+        row = s.scalar(select(SubscriptionRow).where(SubscriptionRow.channel == "C9"))
+        assert row is not None and row.created_at == datetime(2026, 12, 1, 19, 0, tzinfo=UTC)
+        assert row.created_at.utcoffset() == timedelta(0)
+        later = select(SubscriptionRow.id).where(SubscriptionRow.created_at > datetime(2026, 12, 1, 19, 30, tzinfo=UTC))
+        assert s.scalars(later).all() == []
+        earlier = datetime(2026, 12, 1, 19, 30, tzinfo=ZoneInfo("Europe/Berlin"))  # 18:30 UTC
+        assert s.scalars(select(SubscriptionRow.id).where(SubscriptionRow.created_at > earlier)).all() == [row.id]

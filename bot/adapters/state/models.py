@@ -6,11 +6,32 @@ The schema is owned by the Alembic migrations next to this file; these models mu
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Boolean, Date, DateTime, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An instant, written and compared as UTC and read back as UTC whatever the database: SQLite keeps a
+    datetime's wall clock and drops its zone, so an instant in another zone (a moment in a schedule's or the
+    config's time zone) would otherwise come back hours off. The column is a plain timestamp with time zone."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -28,7 +49,7 @@ class SubscriptionRow(Base):
     timezone: Mapped[str] = mapped_column(String(64), nullable=False)
     origin: Mapped[str] = mapped_column(String(16), nullable=False)  # config | slack
     created_by: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
     __table_args__ = (UniqueConstraint("channel", "scope", name="uq_subscription_channel_scope"),)
 
@@ -44,7 +65,7 @@ class DigestRunRow(Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False)  # running | posted | failed
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     error: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
     __table_args__ = (UniqueConstraint("subscription_id", "run_key", name="uq_digest_run"),)
 
@@ -56,7 +77,7 @@ class LeaseRow(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128), nullable=False)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
 
 class RecommendationRow(Base):
@@ -73,9 +94,9 @@ class RecommendationRow(Base):
     monthly_savings: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
     reason: Mapped[str] = mapped_column(String(500), nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False)  # open | closed
-    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_seen: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     channel: Mapped[str | None] = mapped_column(String(64))
     message_ts: Mapped[str | None] = mapped_column(String(32))
     close_reason: Mapped[str | None] = mapped_column(String(300))
@@ -92,9 +113,9 @@ class ActionRequestRow(Base):
     requested_by: Mapped[str] = mapped_column(String(64), nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     approved_by: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     result: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     channel: Mapped[str | None] = mapped_column(String(64))
@@ -104,7 +125,7 @@ class ActionRequestRow(Base):
     # unique index makes "one open action per resource" a guarantee of the database, not a check-then-insert
     open_key: Mapped[str | None] = mapped_column(String(400), unique=True)
     owner: Mapped[str | None] = mapped_column(String(128))  # the process executing it
-    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # renewed while executing
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # renewed while executing
 
 
 class ActionClickRow(Base):
@@ -114,14 +135,14 @@ class ActionClickRow(Base):
 
     click_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     request_id: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
 
 class AuditRow(Base):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     actor: Mapped[str] = mapped_column(String(64), nullable=False)
     action: Mapped[str] = mapped_column(String(16), nullable=False)
     resource_key: Mapped[str] = mapped_column(String(400), nullable=False)
@@ -140,7 +161,7 @@ class BudgetRow(Base):
     scope: Mapped[str] = mapped_column(String(500), primary_key=True)
     monthly: Mapped[Decimal] = mapped_column(Numeric(18, 2), nullable=False)
     set_by: Mapped[str] = mapped_column(String(64), nullable=False)
-    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    set_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
 
 class BudgetAlertRow(Base):
@@ -150,7 +171,7 @@ class BudgetAlertRow(Base):
     scope: Mapped[str] = mapped_column(String(500), nullable=False)
     month: Mapped[str] = mapped_column(String(7), nullable=False)
     threshold: Mapped[str] = mapped_column(String(32), nullable=False)
-    posted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    posted_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
     __table_args__ = (UniqueConstraint("scope", "month", "threshold", name="uq_budget_alert"),)
 
@@ -169,7 +190,7 @@ class AnomalyRow(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(64))
     channel: Mapped[str | None] = mapped_column(String(64))
     message_ts: Mapped[str | None] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
     __table_args__ = (UniqueConstraint("team", "service", "day", name="uq_anomaly"),)
 
@@ -191,9 +212,9 @@ class PlanApprovalRow(Base):
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
     reasons: Mapped[str] = mapped_column(Text, nullable=False, default="[]")
     decided_by: Mapped[str | None] = mapped_column(String(64))
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     channel: Mapped[str | None] = mapped_column(String(64))
     message_ts: Mapped[str | None] = mapped_column(String(32))
 
@@ -212,7 +233,7 @@ class DemoResourceRow(Base):
     type: Mapped[str] = mapped_column(String(64), nullable=False)
     count: Mapped[int] = mapped_column(Integer, nullable=False)
     tags: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
 
 class InsightCheckRow(Base):
@@ -222,7 +243,7 @@ class InsightCheckRow(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     through: Mapped[date] = mapped_column(Date, nullable=False)
-    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    checked_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
 
 class ScheduleEventRow(Base):
@@ -237,7 +258,7 @@ class ScheduleEventRow(Base):
     day: Mapped[str] = mapped_column(String(16), nullable=False)  # the local day (ISO), or the ISO week for a skip
     team: Mapped[str] = mapped_column(String(64), nullable=False)  # "" for resources no team owns
     actor: Mapped[str] = mapped_column(String(64), nullable=False)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     channel: Mapped[str | None] = mapped_column(String(64))
     message_ts: Mapped[str | None] = mapped_column(String(32))
 
@@ -259,11 +280,11 @@ class ScheduleNightRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     by_user: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[int | None] = mapped_column(Integer)
-    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     hourly_cost: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
     cost_source: Mapped[str | None] = mapped_column(String(16))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
     __table_args__ = (UniqueConstraint("schedule", "night", "resource_key", name="uq_schedule_night"),
                       Index("ix_schedule_nights_state", "schedule", "state"))
