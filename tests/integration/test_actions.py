@@ -3,6 +3,7 @@ Slack stub. Resource states are read back from moto after each click."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -59,6 +60,23 @@ def start_bot(tmp: Path, demo_data: Path, config: dict[str, Any],
     server = make_server(application.wsgi(slack), "127.0.0.1", 0)
     threading.Thread(target=run_until_closed, args=(server,), daemon=True).start()
     return RunningBot(f"http://127.0.0.1:{server.effective_port}", stub, application, slack), server
+
+
+@contextlib.contextmanager
+def billed_bot(tmp_path: Path, billing: Path, aws: Any, config: dict[str, Any] | None = None) -> Iterator[RunningBot]:
+    """The real bot over signed HTTP (`config`, else CONFIG) on a fresh data folder with `billing` ingested, and
+    moto's request count starting from here."""
+    data = tmp_path / "data"
+    data.mkdir()
+    bot, server = start_bot(tmp_path, data, config or CONFIG)
+    bot.services.ingest.ingest([billing])
+    aws.reset()
+    try:
+        yield bot
+    finally:
+        server.close()
+        bot.stub.stop()
+        bot.app.close()
 
 
 @pytest.fixture

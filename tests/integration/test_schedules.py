@@ -22,7 +22,7 @@ from tests.billing import daily, write_focus
 from tests.conftest import TODAY
 from tests.integration.aws_world import REGION, launch, state_of
 from tests.integration.conftest import SECRET, RunningBot
-from tests.integration.test_actions import APPROVER, MEMBER, blocks_text, buttons, start_bot
+from tests.integration.test_actions import APPROVER, MEMBER, billed_bot, blocks_text, buttons, start_bot
 from tests.signing import actions_body, post
 
 ACCOUNT = "123456789012"
@@ -116,17 +116,8 @@ def sched(aws: Any, tmp_path: Path) -> Iterator[tuple[RunningBot, dict[str, str]
     billing = write_focus(tmp_path / "billing" / "ec2.csv", [
         *daily(end - timedelta(days=30), end, str(HOURLY * 24), tags={"team": "ml"}, resource=arn,
                hours=Decimal(24))])
-    data = tmp_path / "data"
-    data.mkdir()
-    bot, server = start_bot(tmp_path, data, CONFIG)
-    bot.services.ingest.ingest([billing])
-    aws.reset()
-    try:
+    with billed_bot(tmp_path, billing, aws, CONFIG) as bot:
         yield bot, ids, aws
-    finally:
-        server.close()
-        bot.stub.stop()
-        bot.app.close()
 
 
 def run(bot: RunningBot, when: str, apply: bool = True) -> list[Any]:

@@ -5,7 +5,6 @@ never offered spot."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
@@ -20,7 +19,7 @@ from tests.billing import Line, write_focus
 from tests.conftest import TODAY
 from tests.integration.aws_world import REGION
 from tests.integration.conftest import RunningBot
-from tests.integration.test_actions import APPROVER, CONFIG, MEMBER, blocks_text, click, start_bot
+from tests.integration.test_actions import APPROVER, CONFIG, MEMBER, billed_bot, blocks_text, click, start_bot
 
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/sagemaker"
@@ -71,21 +70,6 @@ def training(aws: Any, tmp_path: Path) -> Iterator[tuple[RunningBot, Any]]:
              f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/ranker-ep", Decimal(48), "USE1-Host:ml.g4dn.xlarge")])
     with billed_bot(tmp_path, billing, aws) as bot:
         yield bot, aws
-
-
-@contextlib.contextmanager
-def billed_bot(tmp_path: Path, billing: Path, aws: Any) -> Iterator[RunningBot]:
-    """The real bot over signed HTTP with `billing` ingested, and moto's request count starting from here."""
-    data = tmp_path / "data"
-    data.mkdir()
-    bot, server = start_bot(tmp_path, data, CONFIG)
-    bot.services.ingest.ingest([billing])
-    aws.reset()
-    try:
-        yield bot
-    finally:
-        server.close()
-        bot.stub.stop()
 
 
 def spot_recs(result: Any) -> dict[str, Any]:

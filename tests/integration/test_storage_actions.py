@@ -24,7 +24,16 @@ from tests.billing import daily, write_focus
 from tests.conftest import TODAY
 from tests.integration.aws_world import REGION, launch, put_series
 from tests.integration.conftest import SECRET, RunningBot
-from tests.integration.test_actions import APPROVER, CONFIG, MEMBER, blocks_text, bot_env, buttons, click, start_bot
+from tests.integration.test_actions import (
+    APPROVER,
+    CONFIG,
+    MEMBER,
+    billed_bot,
+    blocks_text,
+    bot_env,
+    buttons,
+    click,
+)
 from tests.signing import actions_body, post
 from tests.slack_stub import SlackStub
 
@@ -65,16 +74,8 @@ def storage(aws: Any, tmp_path: Path) -> Iterator[tuple[RunningBot, dict[str, st
     billing = write_focus(tmp_path / "billing" / "ebs.csv", [
         *daily(end - timedelta(days=30), end, str(DAILY), tags={"team": "ml"}, resource=arn),
         *daily(end - timedelta(days=30), end, "9.00", tags={"team": "ml"}, resource="i-0other")])
-    data = tmp_path / "data"
-    data.mkdir()
-    bot, server = start_bot(tmp_path, data, CONFIG)
-    bot.services.ingest.ingest([billing])
-    aws.reset()
-    try:
+    with billed_bot(tmp_path, billing, aws) as bot:
         yield bot, ids, aws
-    finally:
-        server.close()
-        bot.stub.stop()
 
 
 
@@ -238,16 +239,8 @@ def buckets(aws: Any, tmp_path: Path) -> Iterator[tuple[RunningBot, Any]]:
                service="Amazon Simple Storage Service", usage_type="USE1-TimedStorage-ByteHrs"),
         *daily(end - timedelta(days=30), end, "0.80", tags={"team": "ml"}, resource="ml-archive",
                service="Amazon Simple Storage Service", usage_type="USE1-Requests-Tier1")])
-    data = tmp_path / "data"
-    data.mkdir()
-    bot, server = start_bot(tmp_path, data, CONFIG)
-    bot.services.ingest.ingest([billing])
-    aws.reset()
-    try:
+    with billed_bot(tmp_path, billing, aws) as bot:
         yield bot, aws
-    finally:
-        server.close()
-        bot.stub.stop()
 
 
 def bucket_key(name: str) -> str:
