@@ -20,7 +20,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from query_bench import QUERIES, TEAMS, TODAY, generate  # noqa: E402
+from serving import free_port, wait_healthy  # noqa: E402
 
 from tests.signing import command_body, post  # noqa: E402
 from tests.slack_stub import SlackStub  # noqa: E402
@@ -122,7 +122,7 @@ def main() -> None:
         config = work / "costbot.yml"
         config.write_text("teams:\n" + "".join(f"  team-{x}: {{tags: {{team: {x}}}}}\n" for x in TEAMS))
         stub = SlackStub().start()
-        port = str(_free_port())
+        port = str(free_port())
         env = {**os.environ, "COSTBOT_DATA_DIR": str(data), "COSTBOT_TODAY": TODAY.isoformat(),
                "COSTBOT_CONFIG": str(config), "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
                "SLACK_API_URL": stub.api_url, "PORT": port, "COSTBOT_LOG_LEVEL": "WARNING",
@@ -138,7 +138,7 @@ def main() -> None:
                                   "--no-scheduler"], env=env)
         url = f"http://127.0.0.1:{port}"
         try:
-            _wait_healthy(url)
+            wait_healthy(url)
             ask_all(url, stub, "warm")
             watch = CpuWatch([os.getpid(), serve.pid])
             idle = ask_all(url, stub, "idle", rounds=args.rounds)
@@ -183,25 +183,6 @@ def main() -> None:
         f"{lat * 1000:.0f} ms at {sent - started_wall:.0f} s ({text})" for sent, lat, text in slowest))
     print(f"the ingest: {args.ingest_rows:,} rows through the service in {ingest_s:.1f} s "
           f"({args.ingest_rows / ingest_s / 1e6:.2f} M rows/s); store rows after: {rows}")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_healthy(url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("costbot serve did not start")
 
 
 if __name__ == "__main__":

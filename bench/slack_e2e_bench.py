@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from query_bench import QUERIES, TEAMS, TODAY, generate  # noqa: E402
+from serving import free_port, wait_healthy  # noqa: E402
 
 SECRET = "bench-secret"
 
@@ -131,7 +131,7 @@ def main() -> None:
         config = work / "costbot.yml"
         config.write_text("teams:\n" + "".join(f"  team-{x}: {{tags: {{team: {x}}}}}\n" for x in TEAMS))
         stub = SlackStub().start()
-        port = str(_free_port())
+        port = str(free_port())
         env = {**os.environ, "COSTBOT_DATA_DIR": str(data), "COSTBOT_TODAY": TODAY.isoformat(),
                "COSTBOT_CONFIG": str(config), "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
                "SLACK_API_URL": stub.api_url, "PORT": port, "COSTBOT_LOG_LEVEL": "INFO",
@@ -151,7 +151,7 @@ def main() -> None:
                                       "--no-scheduler"], env=env, cwd=ROOT, stderr=sink, stdout=sink)
             url = f"http://127.0.0.1:{port}"
             try:
-                _wait_healthy(url)
+                wait_healthy(url)
                 ask_all(url, stub, 1, "warm")
                 load_start = os.getloadavg()[0]
                 stub.reset()
@@ -193,25 +193,6 @@ def main() -> None:
     print("per question (median ms: answer / answer_in_slack / end to end):")
     for t in QUERIES:
         print(f"  {t:45s} {per_q_answer[t] * 1000:7.1f} {per_q_slack[t] * 1000:7.1f} {per_q_e2e[t] * 1000:7.1f}")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_healthy(url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("costbot serve did not start")
 
 
 if __name__ == "__main__":
