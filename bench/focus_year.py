@@ -26,6 +26,21 @@ TEAMS = ["ml", "vision", "search", "data", "platform", "ads", "speech", "infra",
 UNTAGGED_SHARE = 10  # percent of resources without tags
 PROJECTS = 60
 MODELS = 40
+ASKED_ON = date(year=2027, month=1, day=1)  # the questions are asked the day after the generated year (2026)
+# the questions a year answers, one of every shape: scopes, groupings, `by day` over the year, `by resource top 10`
+# (the scale benchmark times them; tests/integration/test_rollup_exact.py checks them to the cent)
+QUESTIONS = [
+    "2026-01-01..2026-12-31", "team-ml 2026-Q3", "team-vision 2026-06 by service", "2026-Q2 by team",
+    "2026-10 by service top 5", "project:p7 2026-Q4", "team-ml 2026-01-01..2026-12-31 by project",
+    "model:m3 2026-01-01..2026-12-31", "service:sagemaker 2026-11 by team", "untagged 2026-Q3 by account",
+    "region:us-east-1 2026-09-01..2026-09-07 by service", "account:100000000003 2026-05",
+    "team-search 2026-Q3 by month", "last-90d by team", "team-data 2026-12-31 by service",
+    "env:prod 2026-11 by model top 10", "2026-08 billed by region", "last-week", "2026-10 by category top 10",
+    "2026-01-01..2026-12-31 by day", "2026-Q1 by resource top 10", "team-ml 2026-02 by resource top 10",
+    "2026-Q4 by week", "project:p12 2026-Q2 by env", "team-ads 2026-07 by region", "2026-11 by account top 5",
+    "model:m10 2026-Q3 by service", 'service:"Amazon Elastic Compute Cloud" 2026-04 by project',
+    "untagged 2026-06", "last-30d by env",
+]
 
 
 def _sql_list(items: list[str]) -> str:

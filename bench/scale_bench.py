@@ -28,23 +28,10 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
-TODAY = date(2027, 1, 1)  # the generated year is 2026
-TEAMS = ["ml", "vision", "search", "data", "platform", "ads", "speech", "infra", "nlp", "recsys"]
-QUESTIONS = [
-    "2026-01-01..2026-12-31", "team-ml 2026-Q3", "team-vision 2026-06 by service", "2026-Q2 by team",
-    "2026-10 by service top 5", "project:p7 2026-Q4", "team-ml 2026-01-01..2026-12-31 by project",
-    "model:m3 2026-01-01..2026-12-31", "service:sagemaker 2026-11 by team", "untagged 2026-Q3 by account",
-    "region:us-east-1 2026-09-01..2026-09-07 by service", "account:100000000003 2026-05",
-    "team-search 2026-Q3 by month", "last-90d by team", "team-data 2026-12-31 by service",
-    "env:prod 2026-11 by model top 10", "2026-08 billed by region", "last-week", "2026-10 by category top 10",
-    "2026-01-01..2026-12-31 by day", "2026-Q1 by resource top 10", "team-ml 2026-02 by resource top 10",
-    "2026-Q4 by week", "project:p12 2026-Q2 by env", "team-ads 2026-07 by region", "2026-11 by account top 5",
-    "model:m10 2026-Q3 by service", 'service:"Amazon Elastic Compute Cloud" 2026-04 by project',
-    "untagged 2026-06", "last-30d by env",
-]
+from focus_year import ASKED_ON as TODAY
+from focus_year import QUESTIONS, TEAMS
 
 
 def peak_mb() -> float:

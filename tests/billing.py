@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import functools
+import importlib.util
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from types import ModuleType
 
 HEADER = ("BillingAccountId", "SubAccountId", "ProviderName", "BillingPeriodStart", "ChargePeriodStart",
           "ChargePeriodEnd", "ChargeCategory", "BilledCost", "EffectiveCost", "BillingCurrency", "ServiceName",
@@ -54,14 +57,18 @@ def write_focus(path: Path, lines: Iterable[Line], account: str = "111122223333"
     return path
 
 
-def focus_year(out: Path, rows: int, months: int = 12) -> list[Path]:
-    """A year (or its first `months`) of hourly, resource-level FOCUS line items from the benchmarks' generator
-    (`bench/focus_year.py`), one Parquet file a month."""
-    import importlib.util
-
+@functools.cache
+def year_generator() -> ModuleType:
+    """The benchmarks' year generator (`bench/focus_year.py`): `write_year`, its `TEAMS`, and the `QUESTIONS` a
+    year answers (asked on `ASKED_ON`)."""
     spec = importlib.util.spec_from_file_location("focus_year", Path(__file__).resolve().parents[1] / "bench" /
                                                   "focus_year.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return list(module.write_year(out, rows, months=months, threads=1))
+    return module
+
+
+def focus_year(out: Path, rows: int, months: int = 12) -> list[Path]:
+    """A year (or its first `months`) of hourly, resource-level FOCUS line items, one Parquet file a month."""
+    return list(year_generator().write_year(out, rows, months=months, threads=1))
