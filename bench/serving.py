@@ -1,10 +1,12 @@
-"""What the benchmarks that run `costbot serve` in its own process share: a free port, and waiting for it."""
+"""What the benchmarks share: a free port and waiting for `costbot serve` in its own process, and moto behind the
+counting proxy for the AWS ones."""
 
 from __future__ import annotations
 
 import socket
 import time
 import urllib.request
+from typing import Any
 
 
 def free_port() -> int:
@@ -23,3 +25,21 @@ def wait_healthy(url: str, seconds: float = 60) -> None:
         except OSError:
             time.sleep(0.2)
     raise RuntimeError("costbot serve did not start")
+
+
+def counted_aws() -> tuple[Any, Any]:
+    """moto in server mode behind the counting proxy, with boto3 pointed at it (AWS_ENDPOINT_URL and dummy keys):
+    the AWS benches count every request by operation. Returns (server, proxy); stop both when done."""
+    import os
+
+    from moto.server import ThreadedMotoServer
+
+    from tests.aws_proxy import CountingProxy
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    proxy = CountingProxy(host, port)
+    os.environ.update({"AWS_ENDPOINT_URL": proxy.url, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+                       "AWS_DEFAULT_REGION": "us-east-1"})
+    return server, proxy

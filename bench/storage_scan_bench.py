@@ -13,7 +13,6 @@ run, the naive scan: one GetMetricData per resource (timed on a sample of 500 an
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -31,16 +30,9 @@ def main() -> None:
     parser.add_argument("--buckets", type=int, default=500)
     args = parser.parse_args()
 
-    from moto.server import ThreadedMotoServer
+    from serving import counted_aws
 
-    from tests.aws_proxy import CountingProxy
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    proxy = CountingProxy(host, port)
-    os.environ.update({"AWS_ENDPOINT_URL": proxy.url, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-                       "AWS_DEFAULT_REGION": "us-east-1"})
+    server, proxy = counted_aws()
     import boto3
     from botocore.config import Config
 
