@@ -25,6 +25,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from serving import pct
+
 from bot.app import Application
 from bot.config import Settings
 from bot.demo import write_demo_csv
@@ -39,11 +41,6 @@ TODAY = "2026-11-28"
 QUESTIONS = ["team-ml last-week", "last-month by team", "mtd by service top 5", "team-vision last-30d by resource",
              "untagged last-month by account", "ytd by month", "project:fraud last-30d by service",
              "team-data 2026-Q3 by month", "last-90d by team", "service:sagemaker mtd by resource top 5"]
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def naive_app(services: Any) -> Any:

@@ -20,6 +20,8 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from serving import pct
+
 TODAY = date(2026, 11, 28)
 DAYS = 180
 TEAMS = ["ml", "vision", "search", "data", "platform", "ads", "speech", "infra"]
@@ -163,11 +165,6 @@ def bench_pandas(parquet: Path) -> dict[str, object]:
             del df, tags
         samples[text] = runs
     return {"samples": samples, "rss_mb": rss_mb()}
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def run_phase(phase: str, *args: str) -> dict[str, object]:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from focus_year import ASKED_ON as TODAY
 from focus_year import QUESTIONS, TEAMS
+from serving import pct
 
 
 def peak_mb() -> float:
@@ -199,11 +200,6 @@ def _answers_line(v: dict[str, object]) -> str:
     times = [s for x in v["rollup"].values() for s in x]  # type: ignore[attr-defined]
     return (f"answers with the rollup p50 {pct(times, 0.5) * 1000:.0f} ms, p95 {pct(times, 0.95) * 1000:.0f} ms "
             f"({len(times)}), RSS at rest {v['rest_mb']:.0f} MB")
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def run_phase(*args: str) -> dict[str, object]:

@@ -9,6 +9,12 @@ import urllib.request
 from typing import Any
 
 
+def pct(values: list[float], q: float) -> float:
+    """The `q` quantile of `values` (nearest rank): the p50 / p95 every benchmark reports."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

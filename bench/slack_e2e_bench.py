@@ -33,14 +33,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from query_bench import QUERIES, TEAMS, TODAY, generate  # noqa: E402
-from serving import free_port, wait_healthy  # noqa: E402
+from serving import free_port, pct, wait_healthy  # noqa: E402
 
 SECRET = "bench-secret"
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def direct_phase(rounds: int) -> None:
