@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from query_bench import QUERIES, TEAMS, TODAY, generate  # noqa: E402
-from serving import free_port, pct, wait_healthy  # noqa: E402
+from serving import free_port, pct, service_env, wait_healthy  # noqa: E402
 
 from tests.signing import command_body, post  # noqa: E402
 from tests.slack_stub import SlackStub  # noqa: E402
@@ -114,15 +114,10 @@ def main() -> None:
         generate(args.ingest_rows, bulk)
         print(f"generated {args.base_rows:,} + {args.ingest_rows:,} rows in {time.perf_counter() - t:.0f} s",
               flush=True)
-        config = work / "costbot.yml"
-        config.write_text("teams:\n" + "".join(f"  team-{x}: {{tags: {{team: {x}}}}}\n" for x in TEAMS))
         stub = SlackStub().start()
         port = str(free_port())
-        env = {**os.environ, "COSTBOT_DATA_DIR": str(data), "COSTBOT_TODAY": TODAY.isoformat(),
-               "COSTBOT_CONFIG": str(config), "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
-               "SLACK_API_URL": stub.api_url, "PORT": port, "COSTBOT_LOG_LEVEL": "WARNING",
-               "DATABASE_URL": f"sqlite:///{work / 'state.db'}"}
-        env.pop("SLACK_APP_TOKEN", None)
+        env = service_env(work, data, TEAMS, stub.api_url, port, SECRET, COSTBOT_TODAY=TODAY.isoformat(),
+                          COSTBOT_LOG_LEVEL="WARNING")
         t = time.perf_counter()
         loaded = subprocess.run([sys.executable, "-m", "bot", "ingest", str(base), "--source", "base"], env=env,
                                 capture_output=True, text=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 
@@ -13,6 +14,21 @@ def pct(values: list[float], q: float) -> float:
     """The `q` quantile of `values` (nearest rank): the p50 / p95 every benchmark reports."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def service_env(work: Path, data: Path, teams: list[str], slack_api_url: str, port: str, secret: str,
+                **extra: str) -> dict[str, str]:
+    """The environment of a `costbot serve` on `data` with one team per tag value in `teams` (its costbot.yml
+    written in `work`), the Slack stub at `slack_api_url`, HTTP on `port`, and app state in SQLite in `work`."""
+    import os
+
+    config = work / "costbot.yml"
+    config.write_text("teams:\n" + "".join(f"  team-{x}: {{tags: {{team: {x}}}}}\n" for x in teams))
+    env = {**os.environ, "COSTBOT_DATA_DIR": str(data), "COSTBOT_CONFIG": str(config),
+           "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": secret, "SLACK_API_URL": slack_api_url,
+           "PORT": port, "DATABASE_URL": f"sqlite:///{work / 'state.db'}", **extra}
+    env.pop("SLACK_APP_TOKEN", None)
+    return env
 
 
 def free_port() -> int:

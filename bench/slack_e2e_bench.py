@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from query_bench import QUERIES, TEAMS, TODAY, generate  # noqa: E402
-from serving import free_port, pct, wait_healthy  # noqa: E402
+from serving import free_port, pct, service_env, wait_healthy  # noqa: E402
 
 SECRET = "bench-secret"
 
@@ -123,15 +123,10 @@ def main() -> None:
         data = work / "data"
         data.mkdir(parents=True, exist_ok=True)
         parquet = work / f"focus-{args.rows}.parquet"
-        config = work / "costbot.yml"
-        config.write_text("teams:\n" + "".join(f"  team-{x}: {{tags: {{team: {x}}}}}\n" for x in TEAMS))
         stub = SlackStub().start()
         port = str(free_port())
-        env = {**os.environ, "COSTBOT_DATA_DIR": str(data), "COSTBOT_TODAY": TODAY.isoformat(),
-               "COSTBOT_CONFIG": str(config), "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
-               "SLACK_API_URL": stub.api_url, "PORT": port, "COSTBOT_LOG_LEVEL": "INFO",
-               "COSTBOT_LOG_FORMAT": "json", "DATABASE_URL": f"sqlite:///{work / 'state.db'}"}
-        env.pop("SLACK_APP_TOKEN", None)
+        env = service_env(work, data, TEAMS, stub.api_url, port, SECRET, COSTBOT_TODAY=TODAY.isoformat(),
+                          COSTBOT_LOG_LEVEL="INFO", COSTBOT_LOG_FORMAT="json")
         if not (data / "costs.duckdb").exists():
             if not parquet.exists():
                 generate(args.rows, parquet)
