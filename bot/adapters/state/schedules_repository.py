@@ -4,7 +4,7 @@ and night moved on by conditional updates, so two schedulers or two clicks never
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -33,17 +33,11 @@ def _event(row: ScheduleEventRow) -> ScheduleEvent:
                          at=aware(row.at) if row.at is not None else None)
 
 
-def _utc(value: datetime) -> datetime:
-    """An instant as UTC: SQLite keeps a datetime's wall clock and drops its zone (a stop at an `--at` in the
-    schedule's zone, a digest's week in the config's), so everything is written and compared in UTC."""
-    return value.astimezone(UTC)
-
-
 def _columns(fields: dict[str, Any]) -> dict[str, Any]:
     unknown = set(fields) - set(FIELDS)
     if unknown:
         raise ValueError(f"not a field of a schedule night: {', '.join(sorted(unknown))}")
-    return {("by_user" if k == "by" else k): _utc(v) if isinstance(v, datetime) else v for k, v in fields.items()}
+    return {("by_user" if k == "by" else k): v for k, v in fields.items()}  # times: UtcDateTime keeps them UTC
 
 
 class SqlScheduleStore(SqlRepository):
@@ -119,7 +113,7 @@ class SqlScheduleStore(SqlRepository):
         """Records of resources a schedule stopped whose time off overlaps [since, until)."""
         with self._session() as s:
             rows = s.scalars(select(ScheduleNightRow).where(
-                ScheduleNightRow.stopped_at.is_not(None), ScheduleNightRow.stopped_at < _utc(until),
-                or_(ScheduleNightRow.started_at.is_(None), ScheduleNightRow.started_at > _utc(since)))
+                ScheduleNightRow.stopped_at.is_not(None), ScheduleNightRow.stopped_at < until,
+                or_(ScheduleNightRow.started_at.is_(None), ScheduleNightRow.started_at > since))
                 .order_by(ScheduleNightRow.night, ScheduleNightRow.name))
             return [_night(r) for r in rows]
