@@ -8,6 +8,8 @@ Phases run in their own processes so each peak RSS is its own:
   ceiling  DuckDB's bare `CREATE TABLE AS SELECT * FROM read_parquet(month)` over the same files (ingest ceiling)
   ingest   `DuckDBCostStore.ingest_files` month by month (validation, replacement, tag columns, rollup: the
            whole command's work), peak RSS of each month and of the whole, the most the store spilled to disk
+  command  `costbot ingest MONTH` month by month, each its own process into a fresh data folder: the whole
+           command as a user runs it (interpreter start, configuration, the store's open and checkpoint)
   query    the 30 questions through AnswerService with the daily rollup, and again from the line items only
            (the rollup lever); every answer of one equals the other's; RSS at rest after the questions
 
@@ -105,6 +107,33 @@ def ceiling(data: Path, work: Path, months: int) -> dict[str, object]:
     return {"rows": rows, "seconds": seconds, "peak_mb": peak_mb(), "size_mb": size / 1e6}
 
 
+def store_bytes(path: Path) -> int:
+    """The store file and the billing files it keeps beside it (`<name>.items/`)."""
+    items = path.with_name(path.name.removesuffix(".duckdb") + ".items")
+    kept = sum(f.stat().st_size for f in items.iterdir()) if items.is_dir() else 0
+    return path.stat().st_size + kept
+
+
+def command(data: Path, work: Path) -> dict[str, object]:
+    """`costbot ingest` of each month in its own process, timed from outside (the whole command)."""
+    import shutil
+
+    folder = work / "command"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    config = folder / "costbot.yaml"
+    config.write_text("teams:\n" + "".join(f"  team-{t}:\n    tags: {{team: {t}}}\n" for t in TEAMS))
+    env = {**os.environ, "COSTBOT_DATA_DIR": str(folder / "data"), "COSTBOT_CONFIG": str(config),
+           "COSTBOT_DUCKDB_MEMORY": "1GB"}
+    costbot = str(Path(sys.executable).with_name("costbot"))
+    months = []
+    for f in files_in(data):
+        t = time.perf_counter()
+        subprocess.run([costbot, "ingest", str(f)], check=True, env=env, capture_output=True)
+        months.append(time.perf_counter() - t)
+    return {"seconds": sum(months), "months": months}
+
+
 def _config():  # type: ignore[no-untyped-def]
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from bot.config import parse_config
@@ -140,7 +169,7 @@ def ingest(data: Path, work: Path, name: str, memory_limit: str) -> dict[str, ob
     store.close()
     return {"rows": rows, "seconds": seconds, "months": months, "month_peaks_mb": month_peaks,
             "peak_mb": peak_mb(), "spilled_mb": spill.stop(), "memory_limit": setting,
-            "size_mb": path.stat().st_size / 1e6, "rollup_rows": rolled}
+            "size_mb": store_bytes(path) / 1e6, "rollup_rows": rolled}
 
 
 def query(work: Path, runs: int, name: str = "costs.duckdb", memory_limit: str = "default",
@@ -211,7 +240,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", type=Path)
     parser.add_argument("work", type=Path)
-    parser.add_argument("--phase", choices=["ceiling", "ingest", "query"])
+    parser.add_argument("--phase", choices=["ceiling", "ingest", "command", "query"])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--ceiling-months", type=int, default=12, help="months the bare ceiling loads (rate only)")
     parser.add_argument("--skip-ingest", action="store_true", help="query the store WORK already holds")
@@ -226,6 +255,7 @@ def main() -> None:
     if args.phase:
         result = {"ceiling": lambda: ceiling(args.data, args.work, args.ceiling_months),
                   "ingest": lambda: ingest(args.data, args.work, args.store, args.memory_limit),
+                  "command": lambda: command(args.data, args.work),
                   "query": lambda: query(args.work, args.runs, args.store, args.memory_limit,
                                          not args.no_items)}[args.phase]()
         print(json.dumps(result))
@@ -250,6 +280,12 @@ def main() -> None:
         i = run_phase(str(args.data), str(args.work), "--phase", "ingest", "--memory-limit", args.memory_limit)
         rows = int(i["rows"])  # type: ignore[call-overload]
         print(_ingest_line(f"measured {args.memory_limit}", i, c_rate), flush=True)
+        cmd = run_phase(str(args.data), str(args.work), "--phase", "command")
+        cmd_rate = rows / float(cmd["seconds"]) / 1e6  # type: ignore[arg-type]
+        cmd_months = [float(m) for m in cmd["months"]]  # type: ignore[attr-defined]
+        print(f"`costbot ingest MONTH`, month by month, each its own process (the whole command): "
+              f"{cmd['seconds']:.1f} s = {cmd_rate:.2f} M rows/s ({cmd_rate / c_rate:.2f}x the ceiling), months "
+              f"{min(cmd_months):.1f}-{max(cmd_months):.1f} s", flush=True)
         print(f"store: {i['size_mb']:.0f} MB ({float(i['size_mb']) / rows * 1e8 / 1e3:.1f} GB per 100M rows), "  # type: ignore[arg-type]
               f"rollup {int(i['rollup_rows']):,} rows ({rows / int(i['rollup_rows']):.1f}x fewer)")  # type: ignore[call-overload]
     q = run_phase(str(args.data), str(args.work), "--phase", "query", "--runs", str(args.runs),

@@ -57,6 +57,25 @@ def write_focus(path: Path, lines: Iterable[Line], account: str = "111122223333"
     return path
 
 
+def write_focus_parquet(path: Path, lines: Iterable[Line], account: str = "111122223333") -> Path:
+    """The same lines as `write_focus`, as a typed FOCUS Parquet file (timestamps, decimals, a MAP of tags)."""
+    import duckdb
+
+    text = write_focus(path.with_suffix(".csv"), lines, account)
+    con = duckdb.connect()
+    con.execute(
+        "COPY (SELECT BillingAccountId, SubAccountId, ProviderName, CAST(BillingPeriodStart AS TIMESTAMP) AS "
+        "BillingPeriodStart, CAST(ChargePeriodStart AS TIMESTAMP) AS ChargePeriodStart, CAST(ChargePeriodEnd AS "
+        "TIMESTAMP) AS ChargePeriodEnd, ChargeCategory, CAST(BilledCost AS DECIMAL(18,6)) AS BilledCost, "
+        "CAST(EffectiveCost AS DECIMAL(18,6)) AS EffectiveCost, BillingCurrency, ServiceName, ServiceCategory, "
+        "ResourceId, ResourceName, RegionId, TRY_CAST(ConsumedQuantity AS DOUBLE) AS ConsumedQuantity, "
+        "ConsumedUnit, json_transform(Tags, '\"MAP(VARCHAR, VARCHAR)\"') AS Tags "
+        f"FROM read_csv('{text}', all_varchar=true) ORDER BY ChargePeriodStart) TO '{path}' (FORMAT parquet)")
+    con.close()
+    text.unlink()
+    return path
+
+
 @functools.cache
 def year_generator() -> ModuleType:
     """The benchmarks' year generator (`bench/focus_year.py`): `write_year`, its `TEAMS`, and the `QUESTIONS` a

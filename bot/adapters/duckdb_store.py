@@ -1,4 +1,5 @@
-"""The embedded cost store: one DuckDB file of FOCUS line items.
+"""The embedded cost store: one DuckDB file of FOCUS line items, and the FOCUS Parquet files it keeps as they
+are beside it (`duckdb_items`); readers see both as the view `costs`.
 
 Every ingest is one transaction: files are validated first (a bad row rejects its file, and the batch, with
 file/row/column named), then the billing periods they carry are replaced (same source, billing account and
@@ -21,6 +22,7 @@ from typing import Any
 import duckdb
 
 from bot.adapters import duckdb_rollup, sql_compile
+from bot.adapters.duckdb_items import ITEMS_TABLE, RELATION, ItemFiles, ingested_at_literal, projection_sql
 from bot.adapters.sources.columns import (
     COST_TYPE,
     FOCUS_COLUMNS,
@@ -42,7 +44,7 @@ from bot.domain.spec import CostSpec, Grouping
 ProgressCallback = Callable[[Path, int, int], None]  # file, index, count
 
 _SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS costs ("
+    f"CREATE TABLE IF NOT EXISTS {ITEMS_TABLE} ("
     + ", ".join(f"{quote_ident(c)} {t}" for c, t in FOCUS_COLUMNS.items())
     + ")"
 )
@@ -77,11 +79,15 @@ _TAG_INDEX = "CREATE TABLE IF NOT EXISTS tag_index (k VARCHAR PRIMARY KEY, col V
 _CHANGES: dict[str, int] = defaultdict(int)
 
 
-def _tag_value_expr(tags: str, spellings: Sequence[str], params: dict[str, Any]) -> str:
+def _tag_value_expr(tags: str, spellings: Sequence[str], params: dict[str, Any] | None = None) -> str:
     """The tag's value (empty as NULL) under any of its spellings; the keys are bound parameters, added to
-    `params`, never text in the SQL (tag keys come from the billing data and may hold any character)."""
+    `params` (tag keys come from the billing data and may hold any character), or, with no `params` (a view's
+    definition), quoted literals."""
     refs = []
     for key in spellings:
+        if params is None:
+            refs.append(f"NULLIF(map_extract_value({tags}, {quote_literal(key)}), '')")
+            continue
         name = f"k{len(params)}"
         params[name] = key
         refs.append(f"NULLIF(map_extract_value({tags}, ${name}), '')")
@@ -114,6 +120,9 @@ class DuckDBCostStore:
         self._lock = threading.Lock()
         self._generation: str | None = None
         self._key = str(Path(self.path).resolve()) if self.path != ":memory:" else f":memory:{id(self)}"
+        # FOCUS Parquet files kept as they are beside the store file (none for an in-memory store)
+        items = ItemFiles(self.path) if self.path != ":memory:" else None
+        self._items = items if items is not None and items.usable else None
         self._kept: dict[str, tuple[int, Any]] = {}  # what was read, with the change count it was read at
         # cached pages released when idle (`release_idle_memory`): reads and writes in flight, and the last use
         self._gate = threading.Lock()
@@ -137,20 +146,46 @@ class DuckDBCostStore:
                 if self._memory_limit:
                     con.execute(f"SET memory_limit = {quote_literal(self._memory_limit)}")
                 if not self._read_only:
+                    self._upgrade_items(con)
                     con.execute(_SCHEMA)
                     for column, ctype in FOCUS_COLUMNS.items():  # a store made before a column was added
-                        con.execute(f"ALTER TABLE costs ADD COLUMN IF NOT EXISTS {quote_ident(column)} {ctype}")
+                        con.execute(f"ALTER TABLE {ITEMS_TABLE} ADD COLUMN IF NOT EXISTS {quote_ident(column)} "
+                                    f"{ctype}")
+                    ItemFiles.create_schema(con)
                     con.execute(_META)
                     con.execute(_TAG_KEYS)
                     con.execute(_TAG_INDEX)
                     con.execute(_SOURCE_FILES)
                     con.execute(_USAGE)
                     con.execute(_COMMITMENTS)
+                    if not con.execute("SELECT 1 FROM duckdb_views() WHERE view_name = 'costs' AND NOT temporary"
+                                       ).fetchall() or (self._items is not None and self._items.moved(con)):
+                        self._refresh_view(con)
                     self._upgrade_rollup(con)
                 elif not self._rollup_readable(con):
                     self._use_rollups = False
                 self._con = con
             return self._con
+
+    @staticmethod
+    def _upgrade_items(con: duckdb.DuckDBPyConnection) -> None:
+        """A store written before files were kept holds its line items in the table `costs`: it becomes
+        `line_items`, under the view `costs`."""
+        found = con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = 'costs' AND schema_name = 'main' "
+                            "AND NOT temporary").fetchall()
+        if found:
+            con.execute(f"ALTER TABLE costs RENAME TO {ITEMS_TABLE}")
+
+    def _indexed(self, con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+        """Each tag column and the spellings of its key the data holds."""
+        spellings = self._spellings(con)
+        return {col: spellings.get(k, [k]) for k, col in self._index(con).items()}
+
+    def _refresh_view(self, con: duckdb.DuckDBPyConnection) -> None:
+        if self._items is None:
+            con.execute(f"CREATE OR REPLACE VIEW costs AS SELECT * FROM {ITEMS_TABLE}")
+        else:
+            self._items.refresh_view(con, self._indexed(con), _tag_value_expr)
 
     def _upgrade_rollup(self, con: duckdb.DuckDBPyConnection) -> None:
         """A new store, or one written before the rollup (or with other tag columns): build it, in place."""
@@ -269,12 +304,32 @@ class DuckDBCostStore:
         if not files:
             raise IngestError("no billing files found (.csv, .csv.gz, .parquet)", ", ".join(map(str, paths)))
         pairs = {frozenset(p) for p in complements}
+        copies: dict[str, Path] = {}  # Parquet files copied into the store's folder by this ingest: the originals
+        kept: list[str] = []  # those the store keeps (the rest were read into `line_items`)
         try:
             with self._transaction() as con:
-                summary = self._ingest(con, files, source, progress, list(replace), set(replace_sources), pairs)
+                if self._items is not None:
+                    self._items.collect_garbage(con)
+                summary = self._ingest(con, files, source, progress, list(replace), set(replace_sources), pairs,
+                                       copies, kept)
+            self._checkpoint()
+        except IngestError as exc:
+            kept.clear()  # rolled back: no manifest names them
+            raise self._naming_originals(exc, copies) from None
+        except BaseException:
+            kept.clear()
+            raise
         finally:
+            if self._items is not None:
+                self._items.discard(set(copies) - set(kept))
             self._changed()
         return summary
+
+    def _checkpoint(self) -> None:
+        """Write the ingest's tables into the store file now, so its pages need not stay in memory until DuckDB's
+        write-ahead log grows large enough to be checkpointed (with files kept, an ingest logs only its rollup)."""
+        with self._using() as con, contextlib.suppress(duckdb.TransactionException):
+            con.execute("CHECKPOINT")  # a read under way: DuckDB checkpoints later on its own
 
     def _changed(self) -> None:
         """The line items (may) have changed: what was read from them is read again."""
@@ -288,17 +343,40 @@ class DuckDBCostStore:
             self._kept[name] = kept
         return kept[1]
 
+    def _naming_originals(self, exc: IngestError, copies: dict[str, Path]) -> IngestError:
+        """The error as the user's file names it, not the store's copy of it."""
+        if self._items is None or not copies:
+            return exc
+        path, reason = exc.path, exc.reason
+        for name, original in copies.items():
+            copy = str(self._items.folder / name)
+            path, reason = path.replace(copy, str(original)), reason.replace(copy, str(original))
+        return IngestError(reason, path, exc.row, exc.column)
+
+    def _open(self, con: duckdb.DuckDBPyConnection, path: Path, table: str, copies: dict[str, Path]) -> RawFile:
+        """The billing file as a relation. A Parquet file is first copied into the store's folder and read from
+        there: what is validated is what the store keeps, whatever happens to the original afterwards."""
+        if self._items is None or not path.name.lower().endswith(".parquet"):
+            return open_file(con, path, table)
+        try:
+            name = self._items.copy_in(path)
+        except OSError as exc:
+            raise IngestError(f"cannot copy it into the store's folder {self._items.folder}: {exc.strerror}",
+                              str(path)) from None
+        copies[name] = path
+        return dataclasses.replace(open_file(con, self._items.folder / name, table), path=path, kept_as=name)
+
     def _ingest(
         self, con: duckdb.DuckDBPyConnection, files: list[Path], source: str | None,
         progress: ProgressCallback | None, replace: list[tuple[str, date]], replace_sources: set[str],
-        complements: set[frozenset[str]],
+        complements: set[frozenset[str]], copies: dict[str, Path], kept: list[str],
     ) -> IngestSummary:
-        staged: list[tuple[RawFile, Mapping, str]] = []
+        staged: list[tuple[RawFile, Mapping, str, set[tuple[str, str, date]]]] = []
         keys: set[tuple[str, str, date]] = set()
         found_keys: set[str] = set()
         notes: list[str] = []
         for i, path in enumerate(files):
-            raw = open_file(con, path, f"raw_{i}")
+            raw = self._open(con, path, f"raw_{i}", copies)
             fmt = format_for(raw)
             if fmt.mapping is None:
                 count = self._ingest_commitments(con, raw, source or "focus")
@@ -318,13 +396,13 @@ class DuckDBCostStore:
             if fmt.keyed is not None:
                 mapping = fmt.keyed(raw, tag_keys)
             found_keys |= tag_keys
-            for account, period in con.execute(
+            periods = {(label, str(account), period) for account, period in con.execute(
                 f"SELECT DISTINCT coalesce({mapping.exprs['BillingAccountId']}, ''), "
                 f"CAST(date_trunc('month', coalesce({mapping.exprs['BillingPeriodStart']}, "
                 f"{mapping.exprs['ChargePeriodStart']})) AS DATE) FROM {raw.relation}"
-            ).fetchall():
-                keys.add((label, account, period))
-            staged.append((raw, mapping, label))
+            ).fetchall()}
+            keys |= periods
+            staged.append((raw, mapping, label, periods))
             if progress:
                 progress(path, i, len(files))
         keys |= self._overlaps(con, keys, replace_sources, complements)
@@ -332,31 +410,56 @@ class DuckDBCostStore:
             keys |= {(source, account, period) for account, period in replace}
         if found_keys:
             con.executemany("INSERT OR IGNORE INTO tag_keys VALUES (?)", [(k,) for k in sorted(found_keys)])
+        indexed = self._indexed(con)
         if keys:
-            con.execute("CREATE TEMP TABLE replace_keys (src VARCHAR, account VARCHAR, period DATE)")
-            con.executemany("INSERT INTO replace_keys VALUES (?, ?, ?)", sorted(keys))
-            con.execute(
-                "DELETE FROM costs WHERE (x_Source, coalesce(BillingAccountId, ''), x_BillingPeriod) "
-                "IN (SELECT src, account, period FROM replace_keys)"
-            )
-            duckdb_rollup.drop_replaced(con)
+            self._drop_periods(con, keys, indexed)
         now = datetime.now(UTC).replace(tzinfo=None)
-        spellings = self._spellings(con)
-        indexed = {col: spellings.get(k, [k]) for k, col in self._index(con).items()}
         rows = 0
-        for raw, mapping, label in staged:
+        inserted_any = False
+        for raw, mapping, label, periods in staged:
+            if self._items is not None and raw.kept_as and mapping.left_out is None:
+                rows += self._keep(con, raw, mapping, label, now, periods)
+                kept.append(raw.kept_as)
+                continue
             inserted = self._insert(con, raw, mapping, label, now, indexed)
+            inserted_any = True
             rows += inserted
             if mapping.left_out:  # the file's rows less those inserted (cheaper than deriving the file again)
                 found = con.execute(f"SELECT count(*) FROM {raw.relation}").fetchone()
                 left_out = int(found[0]) - inserted if found else 0
                 if left_out:
                     notes.append(f"{raw.path.name}: {left_out:,} {mapping.left_out_note}")
-        duckdb_rollup.add_ingested(con, list(indexed), now)
+        if kept:
+            self._refresh_view(con)
+        parts = [f"SELECT * FROM {ITEMS_TABLE} WHERE x_IngestedAt = {ingested_at_literal(now)}"] if inserted_any else []
+        if kept and self._items is not None:
+            parts += self._items.branches(con, indexed, _tag_value_expr, kept)
+        if parts:
+            relation = "(" + " UNION ALL BY NAME ".join(parts) + ")"
+            duckdb_rollup.add_ingested(con, list(indexed), relation, len({p for _, _, p in keys}))
+            summary = self._summary(con, relation, rows, len(files))
+        else:
+            summary = IngestSummary(files=len(files), rows=0, effective_cost=Decimal(0), billed_cost=Decimal(0),
+                                    first_day=None, last_day=None, providers=(), currencies=())
         con.execute(
             "INSERT OR REPLACE INTO store_meta VALUES ('generation', ?)", [now.isoformat()]
         )
-        return dataclasses.replace(self._summary(con, now, rows, len(files)), notes=tuple(notes))
+        return dataclasses.replace(summary, notes=tuple(notes))
+
+    def _drop_periods(self, con: duckdb.DuckDBPyConnection, keys: Iterable[tuple[str, str, date]],
+                      indexed: dict[str, list[str]]) -> None:
+        """Remove these (source, billing account, month) periods from the line items, the kept files (what a
+        file holds of other periods moves into `line_items`) and the rollup."""
+        con.execute("CREATE OR REPLACE TEMP TABLE replace_keys (src VARCHAR, account VARCHAR, period DATE)")
+        con.executemany("INSERT INTO replace_keys VALUES (?, ?, ?)", sorted(keys))
+        con.execute(
+            f"DELETE FROM {ITEMS_TABLE} WHERE (x_Source, coalesce(BillingAccountId, ''), x_BillingPeriod) "
+            "IN (SELECT src, account, period FROM replace_keys)"
+        )
+        if self._items is not None and self._items.release(con, indexed, _tag_value_expr, "replace_keys"):
+            self._refresh_view(con)
+        duckdb_rollup.drop_replaced(con)
+        con.execute("DROP TABLE replace_keys")
 
     @staticmethod
     def _overlaps(con: duckdb.DuckDBPyConnection, carried: set[tuple[str, str, date]], replace_sources: set[str],
@@ -371,10 +474,11 @@ class DuckDBCostStore:
         if labels:
             con.execute("CREATE TEMP TABLE carried_periods (account VARCHAR, period DATE)")
             con.executemany("INSERT INTO carried_periods VALUES (?, ?)", sorted(labels))
-            held = [(str(s), str(a), p) for s, a, p in con.execute(
-                "SELECT DISTINCT x_Source, coalesce(BillingAccountId, ''), x_BillingPeriod FROM costs "
+            held = [(str(s), str(a), p) for s, a, p in con.execute(  # kept files: their manifest, not their rows
+                f"SELECT DISTINCT x_Source, coalesce(BillingAccountId, ''), x_BillingPeriod FROM {ITEMS_TABLE} "
                 "WHERE (coalesce(BillingAccountId, ''), x_BillingPeriod) IN (SELECT account, period FROM "
-                "carried_periods)").fetchall()]
+                "carried_periods) UNION SELECT source, account, period FROM item_periods WHERE (account, period) "
+                "IN (SELECT account, period FROM carried_periods)").fetchall()]
             con.execute("DROP TABLE carried_periods")
         also: set[tuple[str, str, date]] = set()
         clashes: dict[tuple[str, str], list[tuple[str, date]]] = defaultdict(list)
@@ -458,41 +562,60 @@ class DuckDBCostStore:
                 reason = f"'{str(value[0])[:60]}' {reason}"
         raise IngestError(reason, str(raw.path), row=int(row), column=check.column)
 
-    def _insert(
-        self, con: duckdb.DuckDBPyConnection, raw: RawFile, mapping: Mapping, label: str, now: datetime,
-        indexed: dict[str, list[str]],
-    ) -> int:
+    @staticmethod
+    def _projection(mapping: Mapping, label: str, now: datetime, relation: str) -> str:
+        """The mapping's FOCUS columns over `relation`, with costbot's own (source, billing period, ingest)."""
         exprs = dict(mapping.exprs)
-        params: dict[str, Any] = {"source": label, "ingested_at": now}
-        exprs["x_Source"] = "CAST($source AS VARCHAR)"
+        exprs["x_Source"] = f"CAST({quote_literal(label)} AS VARCHAR)"
         exprs["x_BillingPeriod"] = (
             f"CAST(date_trunc('month', coalesce({exprs['BillingPeriodStart']}, {exprs['ChargePeriodStart']})) "
             "AS DATE)"
         )
-        exprs["x_IngestedAt"] = "CAST($ingested_at AS TIMESTAMP)"
+        exprs["x_IngestedAt"] = ingested_at_literal(now)
         for cost in ("BilledCost", "EffectiveCost", "ListCost"):
             exprs[cost] = f"coalesce({exprs[cost]}, 0)"
         if exprs.get("ChargePeriodEnd") == "NULL":
             exprs["ChargePeriodEnd"] = f"({exprs['ChargePeriodStart']}) + INTERVAL 1 DAY"
+        return projection_sql(exprs, mapping.insert_relation(relation))
+
+    def _insert(
+        self, con: duckdb.DuckDBPyConnection, raw: RawFile, mapping: Mapping, label: str, now: datetime,
+        indexed: dict[str, list[str]],
+    ) -> int:
+        params: dict[str, Any] = {}
         cols = ", ".join([quote_ident(c) for c in FOCUS_COLUMNS] + [quote_ident(c) for c in indexed])
-        values = ", ".join(f"{exprs.get(c, 'NULL')} AS {quote_ident(c)}" for c in FOCUS_COLUMNS)
         tag_values = "".join(f", {_tag_value_expr('Tags', keys, params)}" for keys in indexed.values())
-        relation = mapping.insert_relation(raw.relation)
         keep = f" WHERE NOT coalesce({mapping.left_out}, FALSE)" if mapping.left_out else ""
-        sql = f"INSERT INTO costs ({cols}) SELECT *{tag_values} FROM (SELECT {values} FROM {relation}{keep})"
+        projection = self._projection(mapping, label, now, raw.relation)
+        sql = f"INSERT INTO {ITEMS_TABLE} ({cols}) SELECT *{tag_values} FROM ({projection}{keep})"
         try:
             result = con.execute(sql, params).fetchone()
         except duckdb.Error as exc:
             raise describe_duckdb_error(exc, raw.path) from None
         return int(result[0]) if result else 0
 
-    def _summary(self, con: duckdb.DuckDBPyConnection, now: datetime, rows: int, files: int) -> IngestSummary:
+    def _keep(self, con: duckdb.DuckDBPyConnection, raw: RawFile, mapping: Mapping, label: str, now: datetime,
+              periods: set[tuple[str, str, date]]) -> int:
+        """Keep the (copied, validated) Parquet file as it is: its mapping goes into the manifest, which the view
+        `costs` reads it through. Returns its rows."""
+        assert self._items is not None and raw.kept_as
+        try:
+            found = con.execute(f"SELECT count(*) FROM {raw.relation}").fetchone()
+        except duckdb.Error as exc:
+            raise describe_duckdb_error(exc, raw.path) from None
+        rows = int(found[0]) if found else 0
+        ItemFiles.add(con, raw.kept_as, self._projection(mapping, label, now, RELATION), raw.path, rows, now,
+                      periods)
+        return rows
+
+    @staticmethod
+    def _summary(con: duckdb.DuckDBPyConnection, relation: str, rows: int, files: int) -> IngestSummary:
+        """What this ingest added: `relation`, its line items."""
         row = con.execute(
             "SELECT coalesce(sum(EffectiveCost), 0), coalesce(sum(BilledCost), 0), min(ChargePeriodStart), "
             "max(ChargePeriodStart), list(DISTINCT coalesce(ProviderName, '(unknown)') ORDER BY 1), "
             "list(DISTINCT coalesce(BillingCurrency, '(unknown)') ORDER BY 1) "
-            "FROM costs WHERE x_IngestedAt = ?",
-            [now],
+            f"FROM {relation}",
         ).fetchone()
         assert row is not None
         first, last = row[2], row[3]
@@ -540,11 +663,10 @@ class DuckDBCostStore:
 
     def clear_periods(self, source: str, periods: Iterable[tuple[str, date]]) -> int:
         """Remove a source's rows for these (billing account, month) periods: a re-read found them empty."""
-        with self._transaction() as con:
-            for account, month in periods:
-                con.execute("DELETE FROM costs WHERE x_Source = ? AND coalesce(BillingAccountId, '') = ? "
-                            "AND x_BillingPeriod = ?", [source, account, month])
-                duckdb_rollup.drop_period(con, source, account, month)
+        keys = {(source, account, month) for account, month in periods}
+        if keys:
+            with self._transaction() as con:
+                self._drop_periods(con, keys, self._indexed(con))
         self._changed()
         return 0
 
@@ -623,14 +745,15 @@ class DuckDBCostStore:
             spellings = self._spellings(con)
             for key in (k for k in wanted if k not in index):
                 column = f"x_tag_{len(index)}"
-                con.execute(f"ALTER TABLE costs ADD COLUMN {quote_ident(column)} VARCHAR")
+                con.execute(f"ALTER TABLE {ITEMS_TABLE} ADD COLUMN {quote_ident(column)} VARCHAR")
                 params: dict[str, Any] = {}
                 value = _tag_value_expr("Tags", spellings.get(key, [key]), params)
-                con.execute(f"UPDATE costs SET {quote_ident(column)} = {value}", params)
+                con.execute(f"UPDATE {ITEMS_TABLE} SET {quote_ident(column)} = {value}", params)
                 con.execute("INSERT INTO tag_index VALUES (?, ?)", [key, column])
                 index[key] = column
                 added.append(key)
             if added:
+                self._refresh_view(con)
                 duckdb_rollup.rebuild(con, list(index.values()))
         self._changed()
         return added

@@ -16,6 +16,7 @@ import yaml
 from bot.config import load_config
 from bot.domain.allocation import largest_remainder
 from tests.conftest import CliResult
+from tests.stores import copy_store
 
 START, END = "2026-10-01", "2026-11-01"  # last-month for today = 2026-11-28
 TEAMS = {"ml": "team-ml", "vision": "team-vision", "search": "team-search", "data": "team-data",
@@ -38,11 +39,10 @@ def cents(x: Decimal) -> Decimal:
 @pytest.fixture
 def alloc_env(demo_store: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
               cli: Callable[..., CliResult]) -> list[dict[str, str]]:
-    import shutil
 
     data = tmp_path / "store"
     data.mkdir()
-    shutil.copy(demo_store[0] / "costs.duckdb", data / "costs.duckdb")
+    copy_store(demo_store[0] / "costs.duckdb", data / "costs.duckdb")
     config = yaml.safe_load((Path(__file__).resolve().parents[2] / "bot" / "demo_config.yml").read_text())
     config["allocation"] = RULES
     (tmp_path / "costbot.yml").write_text(yaml.safe_dump(config))

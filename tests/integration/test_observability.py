@@ -31,6 +31,7 @@ from tests.integration.test_serve_process import free_port, running
 from tests.signing import actions_body, command_body, post
 from tests.slack_stub import SlackStub
 from tests.socket_stub import SocketModeStub
+from tests.stores import copy_store
 
 ADMIN = "metrics-admin-token-0123456789"
 
@@ -171,11 +172,10 @@ def test_a_failing_job_is_counted_and_logged(watched_bot: RunningBot, caplog: py
 def process_env(demo_store: tuple[Path, Path], tmp_path: Path) -> Iterator[dict[str, Any]]:
     """A costbot process's environment: its own copy of the store, SQLite state, Slack at a fresh stub."""
     import os
-    import shutil
 
     data = tmp_path / "data"
     data.mkdir()
-    shutil.copy(demo_store[0] / "costs.duckdb", data / "costs.duckdb")
+    copy_store(demo_store[0] / "costs.duckdb", data / "costs.duckdb")
     stub = SlackStub().start()
     env = {**os.environ, "COSTBOT_DATA_DIR": str(data), "COSTBOT_TODAY": TODAY, "PORT": str(free_port()),
            "SLACK_BOT_TOKEN": "xoxb-proc", "SLACK_API_URL": stub.api_url,

@@ -5,7 +5,6 @@ in place."""
 
 from __future__ import annotations
 
-import shutil
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -25,6 +24,7 @@ from bot.services.allocation import AllocationService
 from bot.services.answers import AnswerService
 from bot.services.scopes import ScopeResolver
 from tests.billing import focus_year, year_generator
+from tests.stores import copy_store
 
 TODAY = year_generator().ASKED_ON  # the generated year is 2026; "last-…" periods end on its last day
 ROWS = 120_000
@@ -168,7 +168,7 @@ def test_rollup_answers_equal_line_items_and_plain_python(text: str, store_path:
 def test_questions_the_rollup_holds_read_it_and_resource_questions_read_line_items(
         store_path: Path, config: CostbotConfig, tmp_path: Path) -> None:
     copy = tmp_path / "costs.duckdb"
-    shutil.copy(store_path, copy)
+    copy_store(store_path, copy)
     texts = ("team-ml 2026-Q3", "2026-Q1 by resource top 10")
     before = {t: ask(service_for(copy, config, rollups=True), t) for t in texts}
     con = duckdb.connect(str(copy))
@@ -193,7 +193,7 @@ def rollup_sums(path: Path, store: DuckDBCostStore | None = None) -> tuple[Any, 
 def test_a_rejected_batch_leaves_the_rollup_and_a_reingest_replaces(store_path: Path, year: list[Path],
                                                                      tmp_path: Path) -> None:
     copy = tmp_path / "costs.duckdb"
-    shutil.copy(store_path, copy)
+    copy_store(store_path, copy)
     before = rollup_sums(copy)
     bad = tmp_path / "bad.csv"
     bad.write_text("ChargePeriodStart,EffectiveCost,BilledCost,ServiceName\n2026-03-01,not-a-number,1,S3\n")
@@ -209,7 +209,7 @@ def test_a_rejected_batch_leaves_the_rollup_and_a_reingest_replaces(store_path: 
 def test_a_store_from_before_the_rollup_upgrades_in_place(store_path: Path, config: CostbotConfig,
                                                          tmp_path: Path) -> None:
     copy = tmp_path / "costs.duckdb"
-    shutil.copy(store_path, copy)
+    copy_store(store_path, copy)
     expected = rollup_sums(copy)
     con = duckdb.connect(str(copy))
     con.execute("DROP TABLE daily_costs")
@@ -222,7 +222,7 @@ def test_a_store_from_before_the_rollup_upgrades_in_place(store_path: Path, conf
 
 def test_a_new_tag_column_rebuilds_the_rollup(store_path: Path, config: CostbotConfig, tmp_path: Path) -> None:
     copy = tmp_path / "costs.duckdb"
-    shutil.copy(store_path, copy)
+    copy_store(store_path, copy)
     store = DuckDBCostStore(copy)
     assert store.index_tags(["owner"]) == ["owner"]
     store.close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from tests.integration.test_actions import CHANNELS, CONFIG
 from tests.integration.test_serve_process import free_port, running
 from tests.signing import command_body, post
 from tests.slack_stub import SlackStub
+from tests.stores import copy_store
 
 SECRET = "process-secret"
 EXTRA_COST = "1000.00"
@@ -60,7 +60,7 @@ def answer_over_slack(url: str, stub: SlackStub, text: str, name: str) -> str:
 def service_env(demo_store: tuple[Path, Path], tmp_path: Path) -> Any:
     data = tmp_path / "data"
     data.mkdir()
-    shutil.copy(demo_store[0] / "costs.duckdb", data / "costs.duckdb")
+    copy_store(demo_store[0] / "costs.duckdb", data / "costs.duckdb")
     stub = SlackStub().start()
     stub.channels = dict(CHANNELS)
     config = tmp_path / "costbot.yml"

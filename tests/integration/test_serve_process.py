@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -28,6 +27,7 @@ from tests.conftest import TODAY
 from tests.signing import actions_body, command_body, post
 from tests.slack_stub import SlackStub
 from tests.socket_stub import SocketModeStub
+from tests.stores import copy_store
 
 SECRET = "process-secret"
 
@@ -89,7 +89,7 @@ def proc_env(demo_store: tuple[Path, Path], tmp_path: Path) -> Iterator[dict[str
     and this test process has one open), state in SQLite, Slack at a fresh stub."""
     data = tmp_path / "data"
     data.mkdir()
-    shutil.copy(demo_store[0] / "costs.duckdb", data / "costs.duckdb")
+    copy_store(demo_store[0] / "costs.duckdb", data / "costs.duckdb")
     stub = SlackStub().start()
     env = {**os.environ, "COSTBOT_DATA_DIR": str(data), "COSTBOT_TODAY": TODAY, "PORT": str(free_port()),
            "SLACK_BOT_TOKEN": "xoxb-proc", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": stub.api_url,
@@ -128,7 +128,7 @@ def test_serve_http_process(demo_store: tuple[Path, Path], tmp_path: Path) -> No
     # its own copy of the store: one process at a time writes a DuckDB file, and this test process has one open
     data = tmp_path / "data"
     data.mkdir()
-    shutil.copy(demo_store[0] / "costs.duckdb", data / "costs.duckdb")
+    copy_store(demo_store[0] / "costs.duckdb", data / "costs.duckdb")
     stub = SlackStub().start()
     port = free_port()
     env = {**os.environ, "COSTBOT_DATA_DIR": str(data), "COSTBOT_TODAY": TODAY, "PORT": str(port),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import shutil
 import socket
 from datetime import date
 from decimal import Decimal
@@ -19,6 +18,7 @@ from bot.adapters.store_service import SOCKET_NAME, StoreClient
 from bot.adapters.store_wire import WireError, decode, encode
 from bot.domain.errors import IngestError, StoreBusy
 from bot.domain.spec import AllOf, ColumnIn, CostSpec, Grouping, TagMissing, TagsMatch, TeamRule
+from tests.stores import copy_store
 
 SPEC = CostSpec("EffectiveCost", date(2026, 11, 1), date(2026, 11, 28),
                 (AllOf((ColumnIn("ServiceName", ("Amazon Elastic Compute Cloud", "Amazon SageMaker")),
@@ -32,7 +32,7 @@ TEAMS = Grouping("teams", "team", teams=(TeamRule("team-ml", TagsMatch((("team",
 def folder(demo_store: tuple[Path, Path], tmp_path: Path) -> Path:
     data = tmp_path / "data"
     data.mkdir()
-    shutil.copy(demo_store[0] / "costs.duckdb", data / "costs.duckdb")
+    copy_store(demo_store[0] / "costs.duckdb", data / "costs.duckdb")
     return data
 
 
@@ -119,7 +119,7 @@ def test_what_is_not_a_store_call_is_refused(folder: Path) -> None:
 def test_a_long_folder_path_still_gets_a_socket(demo_store: tuple[Path, Path], tmp_path: Path) -> None:
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     deep.mkdir(parents=True)
-    shutil.copy(demo_store[0] / "costs.duckdb", deep / "costs.duckdb")
+    copy_store(demo_store[0] / "costs.duckdb", deep / "costs.duckdb")
     assert len(str(deep / SOCKET_NAME)) > 108
     owner, client = shared(deep, publish=True), shared(deep, publish=False)
     try:

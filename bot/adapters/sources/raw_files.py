@@ -35,6 +35,7 @@ class RawFile:
     relation: str  # SQL table expression with `__row` and the raw columns
     columns: tuple[RawColumn, ...]
     typed: bool = False  # Parquet: values arrive typed and clean; CSV text needs trimming and NULL spotting
+    kept_as: str | None = None  # read from the store's copy of the file, under this name (`duckdb_items`)
 
 
 def is_billing_file(path: Path) -> bool:

@@ -1,0 +1,169 @@
+"""FOCUS Parquet files are kept as they are beside the store (`<store>.items/`) and read through the view `costs`:
+the same figures as rows DuckDB holds, the same replace-by-period semantics, and still all or nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from bot.adapters.duckdb_items import ItemFiles
+from bot.adapters.duckdb_store import DuckDBCostStore
+from bot.domain.errors import IngestError
+from tests.billing import Line, daily, write_focus, write_focus_parquet
+
+JAN, FEB, MAR = date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)
+ML = {"team": "ml"}
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _kept(store_path: Path) -> list[Path]:
+    folder = ItemFiles(str(store_path)).folder
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+def _by_month(store: DuckDBCostStore, table: str = "costs") -> dict[date, Decimal]:
+    con = store.cursor()
+    try:
+        return {m.date() if hasattr(m, "date") else m: Decimal(c) for m, c in con.execute(
+            f"SELECT date_trunc('month', ChargePeriodStart)::DATE, sum(EffectiveCost) FROM {table} GROUP BY 1 "
+            "ORDER BY 1").fetchall()}
+    finally:
+        con.close()
+
+
+def _manifest(store: DuckDBCostStore) -> list[tuple[str, int]]:
+    con = store.cursor()
+    try:
+        return [(str(f), int(n)) for f, n in con.execute(
+            "SELECT source_file, row_count FROM item_files ORDER BY source_file").fetchall()]
+    finally:
+        con.close()
+
+
+def test_a_parquet_file_is_kept_byte_for_byte_and_read_in_place(tmp_path: Path) -> None:
+    lines = daily(JAN, FEB, "1.25", tags=ML) + daily(JAN, FEB, "0.10", resource="vol-1")
+    source = write_focus_parquet(tmp_path / "in" / "jan.parquet", lines)
+    store_path = tmp_path / "data" / "costs.duckdb"
+    store = DuckDBCostStore(store_path, index_keys=["team"])
+    summary = store.ingest_files([source])
+    assert (summary.rows, summary.effective_cost) == (62, Decimal("41.85"))  # 31 × 1.25 + 31 × 0.10
+    kept = _kept(store_path)
+    assert len(kept) == 1 and _digest(kept[0]) == _digest(source)
+    assert _manifest(store) == [("jan.parquet", 62)]
+    source.unlink()  # the store reads its own copy
+    assert store.row_count() == 62
+    assert _by_month(store) == {JAN: Decimal("41.85")} == _by_month(store, "daily_costs")
+    con = store.cursor()
+    assert con.execute("SELECT sum(EffectiveCost) FROM costs WHERE x_tag_0 = 'ml'").fetchone() == (
+        Decimal("38.750000000"),)  # the indexed tag column, read from the file's tags
+    con.close()
+    store.close()
+    # the DuckDB shell (or any process) opens the store as it is: the view names the files by their full path
+    shell = duckdb.connect(str(store_path), read_only=True)
+    assert shell.execute("SELECT count(*), sum(EffectiveCost) FROM costs").fetchone() == (62, Decimal("41.85"))
+    shell.close()
+
+
+def test_reingesting_replaces_the_kept_file_and_a_later_write_deletes_it(tmp_path: Path) -> None:
+    store_path = tmp_path / "costs.duckdb"
+    store = DuckDBCostStore(store_path)
+    first = write_focus_parquet(tmp_path / "v1" / "jan.parquet", daily(JAN, FEB, "1.00"))
+    second = write_focus_parquet(tmp_path / "v2" / "jan.parquet", daily(JAN, FEB, "2.00"))
+    store.ingest_files([first])
+    store.ingest_files([second])
+    assert _by_month(store) == {JAN: Decimal("62.00")} == _by_month(store, "daily_costs")  # never 93.00
+    assert len(_kept(store_path)) == 2  # the replaced copy stays until the next write (a read may be using it)
+    store.ingest_files([write_focus(tmp_path / "feb.csv", daily(FEB, MAR, "3.00"))])
+    assert [_digest(p) for p in _kept(store_path)] == [_digest(second)]
+    assert _by_month(store) == {JAN: Decimal("62.00"), FEB: Decimal("84.00")}
+
+
+def test_replacing_one_month_of_a_kept_file_keeps_its_other_months(tmp_path: Path) -> None:
+    store_path = tmp_path / "costs.duckdb"
+    store = DuckDBCostStore(store_path, index_keys=["team"])
+    both = write_focus_parquet(tmp_path / "jan-feb.parquet", daily(JAN, MAR, "1.00", tags=ML))
+    store.ingest_files([both])
+    store.ingest_files([write_focus_parquet(tmp_path / "feb.parquet", daily(FEB, MAR, "5.00", tags=ML))])
+    expected = {JAN: Decimal("31.00"), FEB: Decimal("140.00")}
+    assert _by_month(store) == expected == _by_month(store, "daily_costs")
+    assert _manifest(store) == [("feb.parquet", 28)]  # January moved into the rows DuckDB holds
+    assert _by_month(store, "line_items") == {JAN: Decimal("31.00")}
+    con = store.cursor()
+    assert con.execute("SELECT count(*) FROM line_items WHERE x_tag_0 = 'ml'").fetchone() == (31,)
+    con.close()
+    store.clear_periods("focus", [("111122223333", FEB)])  # a re-read found February empty
+    assert _by_month(store) == {JAN: Decimal("31.00")} == _by_month(store, "daily_costs")
+    assert _manifest(store) == []
+
+
+def test_a_rejected_batch_keeps_no_file_and_changes_nothing(tmp_path: Path) -> None:
+    store_path = tmp_path / "costs.duckdb"
+    store = DuckDBCostStore(store_path)
+    store.ingest_files([write_focus_parquet(tmp_path / "jan.parquet", daily(JAN, FEB, "1.00"))])
+    before = (_kept(store_path), _manifest(store), _by_month(store))
+    good = write_focus_parquet(tmp_path / "batch" / "a-feb.parquet", daily(FEB, MAR, "7.00"))
+    bad = write_focus(tmp_path / "batch" / "b-bad.csv", [Line(FEB, Decimal("1"))])
+    bad.write_text(bad.read_text().replace("2026-02-01T00:00:00Z,2026-02-02", "yesterday,2026-02-02"))
+    with pytest.raises(IngestError) as exc:
+        store.ingest_files([good, bad])
+    assert "b-bad.csv, row 1, column ChargePeriodStart" in str(exc.value)
+    assert (_kept(store_path), _manifest(store), _by_month(store)) == before
+
+
+def test_an_error_in_a_kept_file_names_the_users_file(tmp_path: Path) -> None:
+    source = write_focus_parquet(tmp_path / "jan.parquet", daily(JAN, FEB, "1.00"))
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(source.read_bytes()[:-64])
+    store_path = tmp_path / "costs.duckdb"
+    with pytest.raises(IngestError) as exc:
+        DuckDBCostStore(store_path).ingest_files([broken])
+    assert exc.value.path == str(broken) and ".items" not in str(exc.value)
+    assert _kept(store_path) == []
+
+
+def test_files_no_manifest_names_are_deleted_at_the_next_write(tmp_path: Path) -> None:
+    store_path = tmp_path / "costs.duckdb"
+    store = DuckDBCostStore(store_path)
+    store.ingest_files([write_focus_parquet(tmp_path / "jan.parquet", daily(JAN, FEB, "1.00"))])
+    stray = ItemFiles(str(store_path)).folder / "left-by-a-killed-ingest.parquet"
+    shutil.copy(tmp_path / "jan.parquet", stray)
+    assert store.row_count() == 31  # not read: the view names only what the manifest holds
+    store.ingest_files([write_focus(tmp_path / "feb.csv", daily(FEB, MAR, "1.00"))])
+    assert not stray.exists() and len(_kept(store_path)) == 1
+
+
+def test_a_moved_store_reads_its_files_from_the_new_place(tmp_path: Path) -> None:
+    old = tmp_path / "old" / "costs.duckdb"
+    store = DuckDBCostStore(old)
+    store.ingest_files([write_focus_parquet(tmp_path / "jan.parquet", daily(JAN, FEB, "1.50"))])
+    store.close()
+    new = tmp_path / "new" / "costs.duckdb"
+    shutil.move(old.parent, new.parent)
+    moved = DuckDBCostStore(new)
+    assert _by_month(moved) == {JAN: Decimal("46.50")}
+
+
+def test_a_store_from_before_kept_files_opens_with_its_rows(tmp_path: Path) -> None:
+    store_path = tmp_path / "costs.duckdb"
+    store = DuckDBCostStore(store_path)
+    store.ingest_files([write_focus(tmp_path / "jan.csv", daily(JAN, FEB, "2.00"))])
+    store.close()
+    con = duckdb.connect(str(store_path))  # as an older version left it: the line items in the table `costs`
+    con.execute("DROP VIEW costs")
+    con.execute("ALTER TABLE line_items RENAME TO costs")
+    con.execute("DROP TABLE daily_costs")
+    con.execute("DELETE FROM store_meta WHERE k = 'rollup'")
+    con.close()
+    reopened = DuckDBCostStore(store_path)
+    assert _by_month(reopened) == {JAN: Decimal("62.00")} == _by_month(reopened, "daily_costs")
+    reopened.ingest_files([write_focus_parquet(tmp_path / "feb.parquet", daily(FEB, MAR, "1.00"))])
+    assert _by_month(reopened) == {JAN: Decimal("62.00"), FEB: Decimal("28.00")}
