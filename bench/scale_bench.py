@@ -108,8 +108,8 @@ def ceiling(data: Path, work: Path, months: int) -> dict[str, object]:
 
 
 def store_bytes(path: Path) -> int:
-    """The store file and the billing files it keeps beside it (`<name>.items/`)."""
-    items = path.with_name(path.name.removesuffix(".duckdb") + ".items")
+    """The store file and the billing files it keeps beside it (`<name>.items/`, bot/adapters/duckdb_items.py)."""
+    items = path.with_name(path.name + ".items")
     kept = sum(f.stat().st_size for f in items.iterdir()) if items.is_dir() else 0
     return path.stat().st_size + kept
 

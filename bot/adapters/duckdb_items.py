@@ -1,5 +1,5 @@
 """Line items kept as their billing files: a FOCUS Parquet file is copied, byte for byte, into the store's folder
-(`<store>.items/`) and read in place, instead of being rewritten into DuckDB's own table.
+(`costs.duckdb.items/` beside `costs.duckdb`) and read in place, instead of being rewritten into DuckDB's own table.
 
 Rewriting a file into a table costs as much as DuckDB's whole `CREATE TABLE AS` (about 1 M rows/s on 2 cores);
 copying it costs a disk copy, and Parquet already holds typed, compressed, date-ordered columns with row-group
@@ -8,9 +8,10 @@ holds (`line_items`: CSV files, CUR exports, what a later ingest kept of a repla
 mapping over it, so every reader sees one table of FOCUS columns.
 
 The manifest (`item_files`, `item_periods`) lives in the DuckDB file and changes inside the ingest transaction,
-so an ingest is still all or nothing: a file copied in by an ingest that fails, or a process that dies, is in no
-manifest and is deleted the next time the store is written. A file a later ingest replaces leaves the manifest
-in that ingest's transaction and is deleted by the one after (a question already under way may still read it).
+so an ingest is still all or nothing: a file copied in by an ingest that fails is deleted at once, and one left
+by a process that died (in no manifest, untouched for an hour) by a later write. A file a later ingest replaces
+leaves the manifest in that ingest's transaction and is deleted by a write ten minutes or more later: a
+question that started before the replacement reads its snapshot, files included, to the end.
 The view names the files by their full path, so the store can be opened as it is from anywhere (the DuckDB
 shell included); a store moved with its folder is re-pointed when it is next opened for writing.
 """
@@ -21,7 +22,7 @@ import contextlib
 import shutil
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -34,6 +35,9 @@ _FILES = ("CREATE TABLE IF NOT EXISTS item_files (name VARCHAR PRIMARY KEY, proj
           "source_file VARCHAR, row_count BIGINT, ingested_at TIMESTAMP)")
 _PERIODS = ("CREATE TABLE IF NOT EXISTS item_periods (name VARCHAR NOT NULL, source VARCHAR NOT NULL, "
             "account VARCHAR NOT NULL, period DATE NOT NULL)")
+_RELEASED = "CREATE TABLE IF NOT EXISTS item_released (name VARCHAR PRIMARY KEY, released_at TIMESTAMP NOT NULL)"
+RELEASED_KEPT = timedelta(minutes=10)  # a replaced file outlives any question that could still be reading it
+STRAY_AFTER = timedelta(hours=1)  # a file in no manifest this old was left by an ingest that died
 RELATION = "__costbot_items_file__"  # where a projection reads its file: replaced with the file's `read_parquet`
 
 TagValue = Callable[[str, Sequence[str]], str]  # (tags expression, spellings of one key) -> SQL
@@ -44,7 +48,7 @@ class ItemFiles:
 
     def __init__(self, store_path: str) -> None:
         store = Path(store_path).resolve()
-        self.folder = store.with_name(store.name.removesuffix(".duckdb") + ".items")
+        self.folder = store.with_name(store.name + ".items")  # as DuckDB's own spill folder, `<store>.tmp`
         # read_parquet reads a name with wildcard characters as a pattern: such a folder cannot be named in it
         self.usable = not any(c in str(self.folder) for c in "*?[]{}")
 
@@ -52,6 +56,7 @@ class ItemFiles:
     def create_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(_FILES)
         con.execute(_PERIODS)
+        con.execute(_RELEASED)
 
     def reader(self, name: str) -> str:
         """The kept file's scan."""
@@ -67,7 +72,11 @@ class ItemFiles:
         """Copy a billing file into the folder under a new name (not yet in any manifest); returns the name."""
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"{uuid.uuid4().hex}.parquet"
-        shutil.copyfile(path, self.folder / name)
+        try:
+            shutil.copyfile(path, self.folder / name)
+        except BaseException:  # a partial copy (a full disk) goes at once
+            self.discard([name])
+            raise
         return name
 
     def discard(self, names: Iterable[str]) -> None:
@@ -75,12 +84,26 @@ class ItemFiles:
             with contextlib.suppress(FileNotFoundError):
                 (self.folder / name).unlink()
 
-    def collect_garbage(self, con: duckdb.DuckDBPyConnection, keep: Iterable[str] = ()) -> int:
-        """Delete the folder's files no manifest names (a failed or replaced ingest's); returns how many."""
+    def collect_garbage(self, con: duckdb.DuckDBPyConnection, now: datetime) -> int:
+        """Delete the files replaced `RELEASED_KEPT` ago or more, and those in no manifest untouched for
+        `STRAY_AFTER` (an ingest that died; one under way in this process copies its files in just now). Returns
+        how many went."""
         if not self.folder.is_dir():
             return 0
-        kept = {str(n) for (n,) in con.execute("SELECT name FROM item_files").fetchall()} | set(keep)
-        stale = [f.name for f in self.folder.iterdir() if f.is_file() and f.name not in kept]
+        named = {str(n) for (n,) in con.execute("SELECT name FROM item_files").fetchall()}
+        released = {str(n): at for n, at in con.execute("SELECT name, released_at FROM item_released").fetchall()}
+        stale = []
+        for f in self.folder.iterdir():
+            if not f.is_file() or f.name in named:
+                continue
+            if f.name in released:
+                if now - released[f.name] >= RELEASED_KEPT:
+                    stale.append(f.name)
+            elif now.timestamp() - f.stat().st_mtime >= STRAY_AFTER.total_seconds():
+                stale.append(f.name)
+        gone = [n for n in released if n in stale or not (self.folder / n).exists()]
+        if gone:
+            con.executemany("DELETE FROM item_released WHERE name = ?", [(n,) for n in gone])
         self.discard(stale)
         return len(stale)
 
@@ -102,7 +125,9 @@ class ItemFiles:
     def branch(self, name: str, projection: str, indexed: dict[str, list[str]], tag_value: TagValue) -> str:
         """One kept file as FOCUS rows: its projection, with the indexed tag columns read from its tags."""
         tags = "".join(f", {tag_value('Tags', keys)} AS {quote_ident(col)}" for col, keys in indexed.items())
-        return f"SELECT *{tags} FROM ({projection.replace(RELATION, self.reader(name))})"
+        head, found, tail = projection.rpartition(RELATION)  # the innermost relation: only `)` follow it
+        assert found and not tail.strip(")"), "a kept file's projection ends with its relation"
+        return f"SELECT *{tags} FROM ({head}{self.reader(name)}{tail})"
 
     def branches(self, con: duckdb.DuckDBPyConnection, indexed: dict[str, list[str]], tag_value: TagValue,
                  names: Iterable[str] | None = None) -> list[str]:
@@ -119,7 +144,7 @@ class ItemFiles:
         con.execute("INSERT OR REPLACE INTO store_meta VALUES ('items_folder', ?)", [str(self.folder)])
 
     def release(self, con: duckdb.DuckDBPyConnection, indexed: dict[str, list[str]], tag_value: TagValue,
-                keys_table: str) -> list[str]:
+                keys_table: str, now: datetime) -> list[str]:
         """Take out of the manifest every kept file holding a (source, account, month) in `keys_table` (columns
         src, account, period): what such a file holds of other periods moves into `line_items` first, so only the
         named periods go. Returns the files taken out (the view must then be refreshed)."""
@@ -141,6 +166,7 @@ class ItemFiles:
                     f"{keys_table})")
             con.execute("DELETE FROM item_periods WHERE name = ?", [name])
             con.execute("DELETE FROM item_files WHERE name = ?", [name])
+            con.execute("INSERT OR REPLACE INTO item_released VALUES (?, ?)", [name, now])
         return touched
 
 

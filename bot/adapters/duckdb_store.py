@@ -36,7 +36,7 @@ from bot.adapters.sources.formats import format_for
 from bot.adapters.sources.mapping import Check, ColumnIndex, Mapping
 from bot.adapters.sources.raw_files import RawColumn, RawFile, describe_duckdb_error, discover, open_file
 from bot.domain.commitments import Commitment, CommitmentReport
-from bot.domain.errors import IngestError, SourceOverlap, StoreBusy
+from bot.domain.errors import IngestError, SourceOverlap, StoreBusy, StoreUnreadable
 from bot.domain.figures import DailyRow, Totals
 from bot.domain.ingest import IngestSummary, SourceHolding, overlap_message
 from bot.domain.spec import CostSpec, Grouping
@@ -120,9 +120,11 @@ class DuckDBCostStore:
         self._lock = threading.Lock()
         self._generation: str | None = None
         self._key = str(Path(self.path).resolve()) if self.path != ":memory:" else f":memory:{id(self)}"
-        # FOCUS Parquet files kept as they are beside the store file (none for an in-memory store)
+        # FOCUS Parquet files kept as they are beside the store file (none for an in-memory store, or one whose
+        # folder read_parquet cannot name: those read every file into `line_items`)
         items = ItemFiles(self.path) if self.path != ":memory:" else None
         self._items = items if items is not None and items.usable else None
+        self._items_folder = items
         self._kept: dict[str, tuple[int, Any]] = {}  # what was read, with the change count it was read at
         # cached pages released when idle (`release_idle_memory`): reads and writes in flight, and the last use
         self._gate = threading.Lock()
@@ -140,32 +142,62 @@ class DuckDBCostStore:
                     if "lock" in str(exc).lower():
                         raise StoreBusy(f"the cost store {self.path} is in use by another process") from None
                     raise
-                con.execute("SET TimeZone = 'UTC'")
-                if self._threads:
-                    con.execute(f"SET threads = {int(self._threads)}")
-                if self._memory_limit:
-                    con.execute(f"SET memory_limit = {quote_literal(self._memory_limit)}")
-                if not self._read_only:
-                    self._upgrade_items(con)
-                    con.execute(_SCHEMA)
-                    for column, ctype in FOCUS_COLUMNS.items():  # a store made before a column was added
-                        con.execute(f"ALTER TABLE {ITEMS_TABLE} ADD COLUMN IF NOT EXISTS {quote_ident(column)} "
-                                    f"{ctype}")
-                    ItemFiles.create_schema(con)
-                    con.execute(_META)
-                    con.execute(_TAG_KEYS)
-                    con.execute(_TAG_INDEX)
-                    con.execute(_SOURCE_FILES)
-                    con.execute(_USAGE)
-                    con.execute(_COMMITMENTS)
-                    if not con.execute("SELECT 1 FROM duckdb_views() WHERE view_name = 'costs' AND NOT temporary"
-                                       ).fetchall() or (self._items is not None and self._items.moved(con)):
-                        self._refresh_view(con)
-                    self._upgrade_rollup(con)
-                elif not self._rollup_readable(con):
-                    self._use_rollups = False
+                try:
+                    self._prepare(con)
+                except BaseException:
+                    con.close()
+                    raise
                 self._con = con
             return self._con
+
+    def _prepare(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Settings, and (opened for writing) the schema brought up to date."""
+        con.execute("SET TimeZone = 'UTC'")
+        if self._threads:
+            con.execute(f"SET threads = {int(self._threads)}")
+        if self._memory_limit:
+            con.execute(f"SET memory_limit = {quote_literal(self._memory_limit)}")
+        if not self._read_only:
+            self._upgrade_items(con)
+            con.execute(_SCHEMA)
+            for column, ctype in FOCUS_COLUMNS.items():  # a store made before a column was added
+                con.execute(f"ALTER TABLE {ITEMS_TABLE} ADD COLUMN IF NOT EXISTS {quote_ident(column)} "
+                            f"{ctype}")
+            ItemFiles.create_schema(con)
+            self._check_items(con)
+            con.execute(_META)
+            con.execute(_TAG_KEYS)
+            con.execute(_TAG_INDEX)
+            con.execute(_SOURCE_FILES)
+            con.execute(_USAGE)
+            con.execute(_COMMITMENTS)
+            if not con.execute("SELECT 1 FROM duckdb_views() WHERE view_name = 'costs' AND NOT temporary"
+                               ).fetchall() or (self._items is not None and self._items.moved(con)):
+                self._refresh_view(con)
+            self._upgrade_rollup(con)
+        else:
+            self._check_items(con)
+            if not self._rollup_readable(con):
+                self._use_rollups = False
+
+    def _check_items(self, con: duckdb.DuckDBPyConnection) -> None:
+        """A store that keeps files must find them where its view names them: refuse, clearly, to answer from a
+        folder the view cannot read (a wildcard in its path; moved, and opened read-only before any write)."""
+        folder = self._items_folder
+        try:
+            kept = con.execute("SELECT count(*) FROM item_files").fetchone()
+        except duckdb.CatalogException:  # written before files were kept
+            return
+        if folder is None or not kept or not kept[0]:
+            return
+        if not folder.usable:
+            raise StoreUnreadable(f"the cost store {self.path} keeps billing files in {folder.folder}, whose path "
+                                  "holds a wildcard character (* ? [ ] { }): move the store and that folder to a path "
+                                  "without one")
+        if folder.moved(con) and self._read_only:
+            raise StoreUnreadable(f"the cost store {self.path} was moved: open it for writing once (any costbot "
+                                  "command, e.g. `costbot status`) so it reads its billing files from "
+                                  f"{folder.folder}")
 
     @staticmethod
     def _upgrade_items(con: duckdb.DuckDBPyConnection) -> None:
@@ -308,11 +340,9 @@ class DuckDBCostStore:
         kept: list[str] = []  # those the store keeps (the rest were read into `line_items`)
         try:
             with self._transaction() as con:
-                if self._items is not None:
-                    self._items.collect_garbage(con)
+                self._collect_garbage(con)
                 summary = self._ingest(con, files, source, progress, list(replace), set(replace_sources), pairs,
                                        copies, kept)
-            self._checkpoint()
         except IngestError as exc:
             kept.clear()  # rolled back: no manifest names them
             raise self._naming_originals(exc, copies) from None
@@ -323,7 +353,12 @@ class DuckDBCostStore:
             if self._items is not None:
                 self._items.discard(set(copies) - set(kept))
             self._changed()
+        self._checkpoint()  # committed: the kept files are the manifest's whatever happens now
         return summary
+
+    def _collect_garbage(self, con: duckdb.DuckDBPyConnection) -> None:
+        if self._items is not None:
+            self._items.collect_garbage(con, datetime.now(UTC).replace(tzinfo=None))
 
     def _checkpoint(self) -> None:
         """Write the ingest's tables into the store file now, so its pages need not stay in memory until DuckDB's
@@ -456,7 +491,8 @@ class DuckDBCostStore:
             f"DELETE FROM {ITEMS_TABLE} WHERE (x_Source, coalesce(BillingAccountId, ''), x_BillingPeriod) "
             "IN (SELECT src, account, period FROM replace_keys)"
         )
-        if self._items is not None and self._items.release(con, indexed, _tag_value_expr, "replace_keys"):
+        if self._items is not None and self._items.release(con, indexed, _tag_value_expr, "replace_keys",
+                                                           datetime.now(UTC).replace(tzinfo=None)):
             self._refresh_view(con)
         duckdb_rollup.drop_replaced(con)
         con.execute("DROP TABLE replace_keys")
@@ -666,6 +702,7 @@ class DuckDBCostStore:
         keys = {(source, account, month) for account, month in periods}
         if keys:
             with self._transaction() as con:
+                self._collect_garbage(con)
                 self._drop_periods(con, keys, self._indexed(con))
         self._changed()
         return 0

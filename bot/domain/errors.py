@@ -81,3 +81,8 @@ class QueryEngineError(CostbotError):
 
 class StoreBusy(CostbotError):
     """Another process holds the cost store."""
+
+
+class StoreUnreadable(CostbotError):
+    """The cost store cannot read the billing files it keeps from where it is (its folder was moved, or its path
+    cannot be named to DuckDB); the message says what to do."""

@@ -4,7 +4,10 @@ the same figures as rows DuckDB holds, the same replace-by-period semantics, and
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import threading
+import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -14,8 +17,9 @@ import pytest
 
 from bot.adapters.duckdb_items import ItemFiles
 from bot.adapters.duckdb_store import DuckDBCostStore
-from bot.domain.errors import IngestError
+from bot.domain.errors import IngestError, StoreUnreadable
 from tests.billing import Line, daily, write_focus, write_focus_parquet
+from tests.stores import copy_store
 
 JAN, FEB, MAR = date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)
 ML = {"team": "ml"}
@@ -81,10 +85,14 @@ def test_reingesting_replaces_the_kept_file_and_a_later_write_deletes_it(tmp_pat
     store.ingest_files([first])
     store.ingest_files([second])
     assert _by_month(store) == {JAN: Decimal("62.00")} == _by_month(store, "daily_costs")  # never 93.00
-    assert len(_kept(store_path)) == 2  # the replaced copy stays until the next write (a read may be using it)
     store.ingest_files([write_focus(tmp_path / "feb.csv", daily(FEB, MAR, "3.00"))])
+    assert len(_kept(store_path)) == 2  # the replaced copy stays ten minutes (a question may be reading it)
+    con = store.cursor()
+    con.execute("UPDATE item_released SET released_at = released_at - INTERVAL 10 MINUTE")
+    con.close()
+    store.ingest_files([write_focus(tmp_path / "mar.csv", daily(MAR, date(2026, 4, 1), "1.00"))])
     assert [_digest(p) for p in _kept(store_path)] == [_digest(second)]
-    assert _by_month(store) == {JAN: Decimal("62.00"), FEB: Decimal("84.00")}
+    assert _by_month(store) == {JAN: Decimal("62.00"), FEB: Decimal("84.00"), MAR: Decimal("31.00")}
 
 
 def test_replacing_one_month_of_a_kept_file_keeps_its_other_months(tmp_path: Path) -> None:
@@ -134,11 +142,29 @@ def test_files_no_manifest_names_are_deleted_at_the_next_write(tmp_path: Path) -
     store_path = tmp_path / "costs.duckdb"
     store = DuckDBCostStore(store_path)
     store.ingest_files([write_focus_parquet(tmp_path / "jan.parquet", daily(JAN, FEB, "1.00"))])
-    stray = ItemFiles(str(store_path)).folder / "left-by-a-killed-ingest.parquet"
+    folder = ItemFiles(str(store_path)).folder
+    stray, fresh = folder / "left-by-a-killed-ingest.parquet", folder / "an-ingest-under-way.parquet"
     shutil.copy(tmp_path / "jan.parquet", stray)
+    shutil.copy(tmp_path / "jan.parquet", fresh)
+    an_hour_ago = time.time() - 3601
+    os.utime(stray, (an_hour_ago, an_hour_ago))
     assert store.row_count() == 31  # not read: the view names only what the manifest holds
     store.ingest_files([write_focus(tmp_path / "feb.csv", daily(FEB, MAR, "1.00"))])
-    assert not stray.exists() and len(_kept(store_path)) == 1
+    assert not stray.exists() and fresh.exists() and len(_kept(store_path)) == 2
+
+
+class _CheckpointFails(DuckDBCostStore):
+    def _checkpoint(self) -> None:
+        raise RuntimeError("the disk filled up after the commit")
+
+
+def test_a_failure_after_the_commit_keeps_the_committed_files(tmp_path: Path) -> None:
+    store_path = tmp_path / "costs.duckdb"
+    store = _CheckpointFails(store_path)
+    with pytest.raises(RuntimeError):
+        store.ingest_files([write_focus_parquet(tmp_path / "jan.parquet", daily(JAN, FEB, "1.00"))])
+    assert len(_kept(store_path)) == 1 and _manifest(store) == [("jan.parquet", 31)]
+    assert _by_month(store) == {JAN: Decimal("31.00")} == _by_month(store, "daily_costs")
 
 
 def test_a_moved_store_reads_its_files_from_the_new_place(tmp_path: Path) -> None:
@@ -148,8 +174,25 @@ def test_a_moved_store_reads_its_files_from_the_new_place(tmp_path: Path) -> Non
     store.close()
     new = tmp_path / "new" / "costs.duckdb"
     shutil.move(old.parent, new.parent)
+    with pytest.raises(StoreUnreadable) as exc:  # read-only, the view still names the old folder
+        DuckDBCostStore(new, read_only=True).row_count()
+    assert "was moved: open it for writing once" in str(exc.value)
     moved = DuckDBCostStore(new)
     assert _by_month(moved) == {JAN: Decimal("46.50")}
+    moved.close()
+    assert _by_month(DuckDBCostStore(new, read_only=True)) == {JAN: Decimal("46.50")}
+    wild = copy_store(new, tmp_path / "backup [1]" / "costs.duckdb")
+    with pytest.raises(StoreUnreadable) as exc:  # read_parquet would read `[1]` as a pattern
+        DuckDBCostStore(wild).row_count()
+    assert "holds a wildcard character" in str(exc.value)
+
+
+def test_stores_side_by_side_keep_their_files_apart(tmp_path: Path) -> None:
+    one, two = DuckDBCostStore(tmp_path / "costs"), DuckDBCostStore(tmp_path / "costs.duckdb")
+    one.ingest_files([write_focus_parquet(tmp_path / "a.parquet", daily(JAN, FEB, "1.00"))])
+    two.ingest_files([write_focus_parquet(tmp_path / "b.parquet", daily(JAN, FEB, "2.00"))])
+    two.ingest_files([write_focus_parquet(tmp_path / "c.parquet", daily(JAN, FEB, "3.00"))])
+    assert _by_month(one) == {JAN: Decimal("31.00")} and _by_month(two) == {JAN: Decimal("93.00")}
 
 
 def test_a_store_from_before_kept_files_opens_with_its_rows(tmp_path: Path) -> None:
@@ -167,3 +210,32 @@ def test_a_store_from_before_kept_files_opens_with_its_rows(tmp_path: Path) -> N
     assert _by_month(reopened) == {JAN: Decimal("62.00")} == _by_month(reopened, "daily_costs")
     reopened.ingest_files([write_focus_parquet(tmp_path / "feb.parquet", daily(FEB, MAR, "1.00"))])
     assert _by_month(reopened) == {JAN: Decimal("62.00"), FEB: Decimal("28.00")}
+
+
+def test_questions_during_back_to_back_ingests_read_whole_snapshots(tmp_path: Path) -> None:
+    store = DuckDBCostStore(tmp_path / "costs.duckdb", threads=1)
+    versions = [write_focus_parquet(tmp_path / f"v{i}" / "jan.parquet", daily(JAN, FEB, f"{i + 1}.00") * 50)
+                for i in range(3)]
+    store.ingest_files([versions[0]])
+    valid = {Decimal(31 * 50 * (i + 1)) for i in range(3)}
+    stop, totals, errors = threading.Event(), [], []
+
+    def ask() -> None:
+        while not stop.is_set():
+            con = store.cursor()
+            try:
+                totals.append(con.execute("SELECT sum(EffectiveCost) FROM costs").fetchone()[0])  # type: ignore[index]
+            except duckdb.Error as exc:
+                errors.append(str(exc))
+            finally:
+                con.close()
+
+    readers = [threading.Thread(target=ask) for _ in range(2)]
+    for reader in readers:
+        reader.start()
+    for i in range(12):  # a sync of several sources ingests one after another
+        store.ingest_files([versions[i % 3]])
+    stop.set()
+    for reader in readers:
+        reader.join()
+    assert errors == [] and totals and set(totals) <= valid
