@@ -8,6 +8,8 @@ Phases run in their own processes so each peak RSS is its own:
   ceiling  DuckDB's bare `CREATE TABLE AS SELECT * FROM read_parquet(month)` over the same files (ingest ceiling)
   ingest   `DuckDBCostStore.ingest_files` month by month (validation, replacement, tag columns, rollup: the
            whole command's work), peak RSS of each month and of the whole, the most the store spilled to disk
+  insert   the ingest phase for the first `--insert-months` months with the files read into DuckDB's own table
+           (`keep_files=False`, how every ingest worked before files were kept): the kept-files lever's baseline
   command  `costbot ingest MONTH` month by month, each its own process into a fresh data folder: the whole
            command as a user runs it (interpreter start, configuration, the store's open and checkpoint)
   query    the 30 questions through AnswerService with the daily rollup, and again from the line items only
@@ -26,6 +28,7 @@ import hashlib
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -116,8 +119,6 @@ def store_bytes(path: Path) -> int:
 
 def command(data: Path, work: Path) -> dict[str, object]:
     """`costbot ingest` of each month in its own process, timed from outside (the whole command)."""
-    import shutil
-
     folder = work / "command"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -145,19 +146,22 @@ def _limit(text: str) -> str | None:
     return None if text == "default" else text
 
 
-def ingest(data: Path, work: Path, name: str, memory_limit: str) -> dict[str, object]:
+def ingest(data: Path, work: Path, name: str, memory_limit: str, first_months: int | None = None,
+           keep_files: bool = True) -> dict[str, object]:
     config = _config()
     from bot.adapters.duckdb_store import DuckDBCostStore
 
     path = work / name
     path.unlink(missing_ok=True)
-    store = DuckDBCostStore(path, index_keys=config.indexed_tag_keys(), memory_limit=_limit(memory_limit))
+    shutil.rmtree(f"{path}.items", ignore_errors=True)
+    store = DuckDBCostStore(path, index_keys=config.indexed_tag_keys(), memory_limit=_limit(memory_limit),
+                            keep_files=keep_files)
     store.cursor().close()  # the composition root's first use: tag columns made
     spill = SpillWatch(Path(f"{path}.tmp"))
     months, month_peaks = [], []
     t = time.perf_counter()
     rows = 0
-    for f in files_in(data):
+    for f in files_in(data)[:first_months]:
         reset_peak()
         m = time.perf_counter()
         rows += store.ingest_files([f]).rows
@@ -240,7 +244,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", type=Path)
     parser.add_argument("work", type=Path)
-    parser.add_argument("--phase", choices=["ceiling", "ingest", "command", "query"])
+    parser.add_argument("--phase", choices=["ceiling", "ingest", "insert", "command", "query"])
+    parser.add_argument("--insert-months", type=int, default=2,
+                        help="months the baseline ingest (files read into DuckDB's table) loads")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--ceiling-months", type=int, default=12, help="months the bare ceiling loads (rate only)")
     parser.add_argument("--skip-ingest", action="store_true", help="query the store WORK already holds")
@@ -255,6 +261,8 @@ def main() -> None:
     if args.phase:
         result = {"ceiling": lambda: ceiling(args.data, args.work, args.ceiling_months),
                   "ingest": lambda: ingest(args.data, args.work, args.store, args.memory_limit),
+                  "insert": lambda: ingest(args.data, args.work, "insert.duckdb", args.memory_limit,
+                                           args.insert_months, keep_files=False),
                   "command": lambda: command(args.data, args.work),
                   "query": lambda: query(args.work, args.runs, args.store, args.memory_limit,
                                          not args.no_items)}[args.phase]()
@@ -280,6 +288,14 @@ def main() -> None:
         i = run_phase(str(args.data), str(args.work), "--phase", "ingest", "--memory-limit", args.memory_limit)
         rows = int(i["rows"])  # type: ignore[call-overload]
         print(_ingest_line(f"measured {args.memory_limit}", i, c_rate), flush=True)
+        b = run_phase(str(args.data), str(args.work), "--phase", "insert", "--insert-months",
+                      str(args.insert_months), "--memory-limit", args.memory_limit)
+        b_rate = int(b["rows"]) / float(b["seconds"]) / 1e6  # type: ignore[arg-type, call-overload]
+        kept = [float(m) for m in i["months"]][:args.insert_months]  # type: ignore[attr-defined]
+        print(f"baseline, files read into DuckDB's table (the ingest before files were kept), first "
+              f"{args.insert_months} months: {b['seconds']:.1f} s = {b_rate:.2f} M rows/s; the same months kept as "
+              f"files: {sum(kept):.1f} s (kept-files lever {float(b['seconds']) / sum(kept):.1f}x)", flush=True)
+        (args.work / "insert.duckdb").unlink()
         cmd = run_phase(str(args.data), str(args.work), "--phase", "command")
         cmd_rate = rows / float(cmd["seconds"]) / 1e6  # type: ignore[arg-type]
         cmd_months = [float(m) for m in cmd["months"]]  # type: ignore[attr-defined]

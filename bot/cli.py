@@ -39,6 +39,7 @@ from bot.domain.errors import ConfigError, CostbotError, QueryError
 from bot.domain.query import Query, SavingsCommand, TagsCommand
 from bot.domain.status import OperatorStatus
 from bot.services.container import UseCases
+from bot.services.ingest import IngestService
 from bot.words import answer_in_terminal
 
 
@@ -50,6 +51,9 @@ class Application(Protocol):
 
     @property
     def use_cases(self) -> UseCases: ...
+
+    @property
+    def ingest_service(self) -> IngestService: ...
 
     def serve(self, http: bool, socket: bool, host: str, with_scheduler: bool) -> None: ...
 
@@ -207,10 +211,10 @@ def ingest(
     """Load billing files into the store, all or nothing."""
     from bot.render.terminal import render_ingest_summary
 
-    uc = _application(ctx).use_cases
+    ingest_service = _application(ctx).ingest_service
     started = time.perf_counter()
     with _progress("files") as step:
-        summary = uc.ingest.ingest(paths, source=source,
+        summary = ingest_service.ingest(paths, source=source,
                                    progress=lambda path, index, count: step(f"Read {path.name}", index + 1, count),
                                    replace_sources=replace_source or [])
     out.print(render_ingest_summary(summary))

@@ -103,9 +103,11 @@ class DuckDBCostStore:
     """CostStore on an embedded DuckDB file (or `:memory:`)."""
 
     def __init__(self, path: Path | str, read_only: bool = False, threads: int | None = None,
-                 index_keys: Iterable[str] = (), rollups: bool = True, memory_limit: str | None = None) -> None:
+                 index_keys: Iterable[str] = (), rollups: bool = True, memory_limit: str | None = None,
+                 keep_files: bool = True) -> None:
         """`index_keys`: tag keys to materialize as columns (see `index_tags`) when the store is first used.
         `rollups=False` answers every question from the line items (the rollup is still kept; benchmarks).
+        `keep_files=False` reads new Parquet files into `line_items` too, as CSV (files kept before stay; benchmarks).
         `memory_limit` bounds DuckDB's buffer pool (`1GB`; None: DuckDB's default, 80 % of RAM): work beyond it
         spills to `<path>.tmp` beside the store, and cached pages beyond it are evicted."""
         self.path = str(path)
@@ -125,6 +127,7 @@ class DuckDBCostStore:
         items = ItemFiles(self.path) if self.path != ":memory:" else None
         self._items = items if items is not None and items.usable else None
         self._items_folder = items
+        self._keep_files = keep_files
         self._kept: dict[str, tuple[int, Any]] = {}  # what was read, with the change count it was read at
         # cached pages released when idle (`release_idle_memory`): reads and writes in flight, and the last use
         self._gate = threading.Lock()
@@ -391,7 +394,7 @@ class DuckDBCostStore:
     def _open(self, con: duckdb.DuckDBPyConnection, path: Path, table: str, copies: dict[str, Path]) -> RawFile:
         """The billing file as a relation. A Parquet file is first copied into the store's folder and read from
         there: what is validated is what the store keeps, whatever happens to the original afterwards."""
-        if self._items is None or not path.name.lower().endswith(".parquet"):
+        if self._items is None or not self._keep_files or not path.name.lower().endswith(".parquet"):
             return open_file(con, path, table)
         try:
             name = self._items.copy_in(path)
