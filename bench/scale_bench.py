@@ -13,7 +13,9 @@ Phases run in their own processes so each peak RSS is its own:
   command  `costbot ingest MONTH` month by month, each its own process into a fresh data folder: the whole
            command as a user runs it (interpreter start, configuration, the store's open and checkpoint)
   query    the 30 questions through AnswerService with the daily rollup, and again from the line items only
-           (the rollup lever); every answer of one equals the other's; RSS at rest after the questions
+           (the rollup lever); every answer of one equals the other's; RSS at rest after the questions. Run twice:
+           right after the ingest (line items read from the kept files) and after
+  compact  what `serve` does once idle: every kept file folded into the store's table (tag columns materialized)
 
 `--variant LIMIT` (repeatable) ingests the year once more per variant, before the measured ingest, with DuckDB's
 memory limit LIMIT (`default`: DuckDB's own, 80 % of RAM): the memory lever against its baseline in the same run.
@@ -219,6 +221,20 @@ def query(work: Path, runs: int, name: str = "costs.duckdb", memory_limit: str =
     return out
 
 
+def compact(work: Path, memory_limit: str) -> dict[str, object]:
+    from bot.adapters.duckdb_store import DuckDBCostStore
+
+    store = DuckDBCostStore(work / "costs.duckdb", memory_limit=_limit(memory_limit))
+    t = time.perf_counter()
+    files = 0
+    while store.compact_when_idle(0):
+        files += 1
+    seconds = time.perf_counter() - t
+    store.close()
+    return {"files": files, "seconds": seconds, "size_mb": store_bytes(work / "costs.duckdb") / 1e6,
+            "peak_mb": peak_mb()}
+
+
 def _ingest_line(label: str, i: dict[str, object], c_rate: float) -> str:
     rate = int(i["rows"]) / float(i["seconds"]) / 1e6  # type: ignore[arg-type, call-overload]
     months = [float(m) for m in i["months"]]  # type: ignore[attr-defined]
@@ -244,7 +260,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", type=Path)
     parser.add_argument("work", type=Path)
-    parser.add_argument("--phase", choices=["ceiling", "ingest", "insert", "command", "query"])
+    parser.add_argument("--phase", choices=["ceiling", "ingest", "insert", "command", "query", "compact"])
     parser.add_argument("--insert-months", type=int, default=2,
                         help="months the baseline ingest (files read into DuckDB's table) loads")
     parser.add_argument("--runs", type=int, default=5)
@@ -264,6 +280,7 @@ def main() -> None:
                   "insert": lambda: ingest(args.data, args.work, "insert.duckdb", args.memory_limit,
                                            args.insert_months, keep_files=False),
                   "command": lambda: command(args.data, args.work),
+                  "compact": lambda: compact(args.work, args.memory_limit),
                   "query": lambda: query(args.work, args.runs, args.store, args.memory_limit,
                                          not args.no_items)}[args.phase]()
         print(json.dumps(result))
@@ -320,11 +337,29 @@ def main() -> None:
         same = sum(v["digests"][t] == q["digests"][t] for t in QUESTIONS)  # type: ignore[index]
         print(f"the measured store queried with memory_limit {limit}: {_answers_line(v)}; answers equal: "
               f"{same}/{len(QUESTIONS)}", flush=True)
+    report(q, "right after the ingest: line items read from the kept files")
+    c = run_phase(str(args.data), str(args.work), "--phase", "compact", "--memory-limit", args.memory_limit)
+    print(f"\ncompaction (what serve does once idle): {c['files']} kept files folded into the table in "
+          f"{c['seconds']:.1f} s, peak RSS {c['peak_mb']:.0f} MB; store now {c['size_mb']:.0f} MB", flush=True)
+    after = run_phase(str(args.data), str(args.work), "--phase", "query", "--runs", str(args.runs), "--no-items",
+                      "--memory-limit", args.memory_limit)
+    report(after, "once the idle service has folded the kept files into its table")
+    same = sum(after["digests"][t] == q["digests"][t] for t in QUESTIONS)  # type: ignore[index]
+    print(f"answers equal before and after the compaction: {same}/{len(QUESTIONS)}")
+
+
+def report(q: dict[str, object], when: str) -> None:
+    print(f"\n== answers {when}")
     rolled = [s for v in q["rollup"].values() for s in v]  # type: ignore[attr-defined]
-    items = [s for v in q["items"].values() for s in v]  # type: ignore[attr-defined]
     print(f"answers with the rollup:  p50 {pct(rolled, 0.5) * 1000:.0f} ms, p95 {pct(rolled, 0.95) * 1000:.0f} ms, "
           f"max {max(rolled) * 1000:.0f} ms over {len(rolled)} answers; RSS at rest {q['rest_mb']:.0f} MB, "
           f"{q['released_mb']:.0f} MB once the idle store released its cached pages")
+    if "items" not in q:
+        print("per question (median ms with rollup):")
+        for text in QUESTIONS:
+            print(f"  {text:58s} {statistics.median(q['rollup'][text]) * 1000:8.1f}")  # type: ignore[index]
+        return
+    items = [s for v in q["items"].values() for s in v]  # type: ignore[attr-defined]
     print(f"answers from line items: p50 {pct(items, 0.5) * 1000:.0f} ms, p95 {pct(items, 0.95) * 1000:.0f} ms "
           f"(rollup lever: p50 {pct(items, 0.5) / pct(rolled, 0.5):.1f}x, "
           f"p95 {pct(items, 0.95) / pct(rolled, 0.95):.1f}x)")

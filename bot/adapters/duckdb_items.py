@@ -143,6 +143,27 @@ class ItemFiles:
         con.execute(f"CREATE OR REPLACE VIEW {VIEW} AS " + " UNION ALL BY NAME ".join(parts))
         con.execute("INSERT OR REPLACE INTO store_meta VALUES ('items_folder', ?)", [str(self.folder)])
 
+    def oldest(self, con: duckdb.DuckDBPyConnection) -> str | None:
+        row = con.execute("SELECT name FROM item_files ORDER BY ingested_at, name LIMIT 1").fetchone()
+        return str(row[0]) if row else None
+
+    def fold(self, con: duckdb.DuckDBPyConnection, name: str, indexed: dict[str, list[str]], tag_value: TagValue,
+             now: datetime) -> int:
+        """Move every row of one kept file into `line_items` (tag columns materialized) and take it out of the
+        manifest: the rollup holds the same rows either way. Returns the rows moved."""
+        (projection,) = con.execute("SELECT projection FROM item_files WHERE name = ?", [name]).fetchone() or ("",)
+        columns = ", ".join(quote_ident(c) for c in (*FOCUS_COLUMNS, *indexed))
+        moved = con.execute(f"INSERT INTO {ITEMS_TABLE} ({columns}) SELECT {columns} FROM "
+                            f"({self.branch(name, str(projection), indexed, tag_value)})").fetchone()
+        self._take_out(con, name, now)
+        return int(moved[0]) if moved else 0
+
+    @staticmethod
+    def _take_out(con: duckdb.DuckDBPyConnection, name: str, now: datetime) -> None:
+        con.execute("DELETE FROM item_periods WHERE name = ?", [name])
+        con.execute("DELETE FROM item_files WHERE name = ?", [name])
+        con.execute("INSERT OR REPLACE INTO item_released VALUES (?, ?)", [name, now])
+
     def release(self, con: duckdb.DuckDBPyConnection, indexed: dict[str, list[str]], tag_value: TagValue,
                 keys_table: str, now: datetime) -> list[str]:
         """Take out of the manifest every kept file holding a (source, account, month) in `keys_table` (columns
@@ -164,9 +185,7 @@ class ItemFiles:
                     f"({self.branch(name, str(projection), indexed, tag_value)}) WHERE (x_Source, "
                     f"coalesce(BillingAccountId, ''), x_BillingPeriod) NOT IN (SELECT src, account, period FROM "
                     f"{keys_table})")
-            con.execute("DELETE FROM item_periods WHERE name = ?", [name])
-            con.execute("DELETE FROM item_files WHERE name = ?", [name])
-            con.execute("INSERT OR REPLACE INTO item_released VALUES (?, ?)", [name, now])
+            self._take_out(con, name, now)
         return touched
 
 

@@ -26,13 +26,13 @@ def layout(tag_columns: Sequence[str]) -> str:
     return ",".join([VERSION, *sorted(tag_columns)])
 
 
-def _select(tag_columns: Sequence[str], where: str, relation: str = "costs", ordered: bool = True) -> str:
+def _select(tag_columns: Sequence[str], where: str, relation: str = "costs") -> str:
     dims = ", ".join(quote_ident(c) for c in (*_KEEP, *sorted(tag_columns)))
     # the line items' own type: sums stay 64-bit integers (twice as fast to add up as 128-bit ones); a day's cost
     # of one account, service, region and tag set over $10^9 would fail the ingest loudly, never round
     sums = ", ".join(f"CAST(sum({quote_ident(c)}) AS {COST_TYPE}) AS {quote_ident(c)}" for c in COST_COLUMNS)
     return (f"SELECT date_trunc('day', ChargePeriodStart) AS ChargePeriodStart, {dims}, {sums}, "
-            f"count(*) AS x_Rows FROM {relation} WHERE {where} GROUP BY ALL{' ORDER BY 1' if ordered else ''}")
+            f"count(*) AS x_Rows FROM {relation} WHERE {where} GROUP BY ALL ORDER BY 1")
 
 
 def rebuild(con: duckdb.DuckDBPyConnection, tag_columns: Sequence[str]) -> None:
@@ -55,8 +55,7 @@ def drop_replaced(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def add_ingested(con: duckdb.DuckDBPyConnection, tag_columns: Sequence[str], relation: str, months: int) -> None:
-    """Roll up the line items this ingest wrote (`relation`). An ingest of one month writes its rows as they
-    come (month-by-month ingests keep the rollup in date order, so a one-week question reads one month's rows);
-    one of several months sorts them by day first (a third of the rollup's cost)."""
-    con.execute(f"INSERT INTO {ROLLUP_TABLE} BY NAME {_select(tag_columns, 'TRUE', relation, ordered=months > 1)}")
+def add_ingested(con: duckdb.DuckDBPyConnection, tag_columns: Sequence[str], relation: str) -> None:
+    """Roll up the line items this ingest wrote (`relation`), in date order: sorted, the day column compresses
+    to runs and a one-week question reads one week's row groups (sorting costs ~5 % of an ingest)."""
+    con.execute(f"INSERT INTO {ROLLUP_TABLE} BY NAME {_select(tag_columns, 'TRUE', relation)}")

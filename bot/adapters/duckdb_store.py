@@ -131,6 +131,7 @@ class DuckDBCostStore:
         self._kept: dict[str, tuple[int, Any]] = {}  # what was read, with the change count it was read at
         # cached pages released when idle (`release_idle_memory`): reads and writes in flight, and the last use
         self._gate = threading.Lock()
+        self._writing = threading.RLock()  # one write at a time in this process (ingest, compaction, index, clear)
         self._active = 0
         self._last_used = time.monotonic()
         self._released = False
@@ -342,7 +343,7 @@ class DuckDBCostStore:
         copies: dict[str, Path] = {}  # Parquet files copied into the store's folder by this ingest: the originals
         kept: list[str] = []  # those the store keeps (the rest were read into `line_items`)
         try:
-            with self._transaction() as con:
+            with self._writing, self._transaction() as con:
                 self._collect_garbage(con)
                 summary = self._ingest(con, files, source, progress, list(replace), set(replace_sources), pairs,
                                        copies, kept)
@@ -368,6 +369,28 @@ class DuckDBCostStore:
         write-ahead log grows large enough to be checkpointed (with files kept, an ingest logs only its rollup)."""
         with self._using() as con, contextlib.suppress(duckdb.TransactionException):
             con.execute("CHECKPOINT")  # a read under way: DuckDB checkpoints later on its own
+
+    def compact_when_idle(self, idle_seconds: float) -> bool:
+        """Fold the oldest kept file into `line_items` when nothing has used the store for `idle_seconds`: an
+        ingest stays a copy, and the long-lived service, once idle, gives questions that read line items (`by
+        resource`, a tag filter) materialized tag columns again. True when it folded one."""
+        if self._items is None:
+            return False
+        with self._gate:
+            if (self._con is None or self._active or self._read_only
+                    or time.monotonic() - self._last_used < idle_seconds):
+                return False
+        with self._writing:
+            with self._transaction() as con:
+                name = self._items.oldest(con)
+                if name is None:
+                    return False
+                self._items.fold(con, name, self._indexed(con), _tag_value_expr,
+                                 datetime.now(UTC).replace(tzinfo=None))
+                self._refresh_view(con)
+            self._changed()
+            self._checkpoint()
+        return True
 
     def _changed(self) -> None:
         """The line items (may) have changed: what was read from them is read again."""
@@ -474,7 +497,7 @@ class DuckDBCostStore:
             parts += self._items.branches(con, indexed, _tag_value_expr, kept)
         if parts:
             relation = "(" + " UNION ALL BY NAME ".join(parts) + ")"
-            duckdb_rollup.add_ingested(con, list(indexed), relation, len({p for _, _, p in keys}))
+            duckdb_rollup.add_ingested(con, list(indexed), relation)
             summary = self._summary(con, relation, rows, len(files))
         else:
             summary = IngestSummary(files=len(files), rows=0, effective_cost=Decimal(0), billed_cost=Decimal(0),
@@ -704,7 +727,7 @@ class DuckDBCostStore:
         """Remove a source's rows for these (billing account, month) periods: a re-read found them empty."""
         keys = {(source, account, month) for account, month in periods}
         if keys:
-            with self._transaction() as con:
+            with self._writing, self._transaction() as con:
                 self._collect_garbage(con)
                 self._drop_periods(con, keys, self._indexed(con))
         self._changed()
@@ -780,7 +803,7 @@ class DuckDBCostStore:
         if not wanted:
             return []
         added: list[str] = []
-        with self._transaction() as con:
+        with self._writing, self._transaction() as con:
             index = self._index(con)  # again, inside the transaction: another process may have indexed some
             spellings = self._spellings(con)
             for key in (k for k in wanted if k not in index):

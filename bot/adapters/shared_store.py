@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bot.adapters.duckdb_store import DuckDBCostStore
-from bot.adapters.store_service import StoreClient, StoreGone, StoreServer
+from bot.adapters.store_service import StoreClient, StoreGone, StoreServer, yield_cpu_to_answers
 from bot.domain.commitments import CommitmentReport
 from bot.domain.errors import StoreBusy
 from bot.domain.figures import DailyRow, Totals
@@ -118,15 +118,27 @@ class SharedCostStore:
             return getattr(self._current(), method)(*args, **kwargs)
 
     def release_memory_when_idle(self, idle_seconds: float) -> None:
-        """For the long-lived processes: while this process holds the file, give the store's cached pages back
-        after `idle_seconds` without a question or a write (0: never), so the service rests small between bursts."""
+        """For the long-lived processes: while this process holds the file, after `idle_seconds` without a
+        question or a write (0: never), fold the billing files the store keeps into its table one by one (so
+        questions that read line items find tag columns), then give the store's cached pages back, so the service
+        rests small between bursts."""
         if idle_seconds <= 0 or self._watch is not None:
             return
 
         def watch() -> None:
+            yield_cpu_to_answers()  # a compaction here takes the CPU questions leave
             while not self._resting.wait(max(1.0, min(idle_seconds / 4, 15.0))):
                 target = self._target
-                if isinstance(target, DuckDBCostStore) and target.release_idle_memory(idle_seconds):
+                if not isinstance(target, DuckDBCostStore):
+                    continue
+                try:
+                    if target.compact_when_idle(idle_seconds):
+                        log.info("cost store idle for %.0f s: a kept billing file folded into its table", idle_seconds)
+                        continue  # the next file (or the release) waits for the next quiet spell
+                except Exception as exc:  # the watch outlives one failure (nothing changed: one transaction)
+                    log.warning("folding a kept billing file into the store failed: %s", exc)
+                    continue
+                if target.release_idle_memory(idle_seconds):
                     log.debug("cost store idle for %.0f s: cached pages released", idle_seconds)
 
         self._watch = threading.Thread(target=watch, name="costbot-store-rest", daemon=True)

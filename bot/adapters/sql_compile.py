@@ -147,11 +147,17 @@ class SqlBuilder:
                 f"ELSE (CASE {' '.join(firsts)} {by_tags} ELSE {quote_literal(UNTAGGED)} END) END")
 
     def staged_key(self, grouping: Grouping) -> tuple[list[str], str] | None:
-        """`by team` in two steps, when every team is told by its tags: first the rows are summed per tag value
+        """`by day` / `week` / `month` in two steps: summed per period, then the period written as text (a year of
+        the rollup is 14 M rows and 365 days). `by team` in two steps, when every team is told by its tags: first
+        the rows are summed per tag value
         (and, for the few split charges a team may claim, per claimed team), then the team is read off each sum.
         The engine then evaluates the teams' comparisons on a few sums instead of on every row (DuckDB groups a
         year of the rollup by team ~2.5x faster). Returns the first step's columns and the second step's key over
         them, or None when the grouping is not such a `by team`."""
+        if grouping.kind == "time" and grouping.then is None:  # formatted once per period, not once per row
+            fmt = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m"}[grouping.target]
+            return ([f"date_trunc({quote_literal(grouping.target)}, ChargePeriodStart) AS t0"],
+                    f"strftime(t0, {quote_literal(fmt)})")
         rules = grouping.teams
         if grouping.kind != "teams" or grouping.then is not None or not rules:
             return None

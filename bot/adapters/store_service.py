@@ -147,9 +147,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(status, payload)
 
 
-def _yield_cpu_to_answers() -> None:
-    """Lower this thread's CPU priority (Linux nice values are per thread; the thread serves one connection and
-    ends with it): a long ingest then takes the CPU the answers leave, instead of half of it."""
+def yield_cpu_to_answers() -> None:
+    """Lower this thread's CPU priority (Linux nice values are per thread; a connection's thread ends with it, the
+    store's rest thread lives with the service): a long ingest or a compaction then takes the CPU the answers
+    leave, instead of half of it."""
     try:
         tid = threading.get_native_id()
         os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), WRITE_NICENESS))
@@ -159,7 +160,7 @@ def _yield_cpu_to_answers() -> None:
 
 def _dispatch(store: Any, method: str, args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     if method in WRITES:
-        _yield_cpu_to_answers()
+        yield_cpu_to_answers()
     started = time.monotonic()
     outcome = "ok"
     try:

@@ -239,3 +239,39 @@ def test_questions_during_back_to_back_ingests_read_whole_snapshots(tmp_path: Pa
     for reader in readers:
         reader.join()
     assert errors == [] and totals and set(totals) <= valid
+
+
+def test_an_idle_store_folds_its_kept_files_into_its_table(tmp_path: Path) -> None:
+    store_path = tmp_path / "costs.duckdb"
+    store = DuckDBCostStore(store_path, index_keys=["team"])
+    store.ingest_files([write_focus_parquet(tmp_path / "jan.parquet", daily(JAN, FEB, "1.00", tags=ML))])
+    store.ingest_files([write_focus_parquet(tmp_path / "feb.parquet", daily(FEB, MAR, "2.00"))])
+    expected = {JAN: Decimal("31.00"), FEB: Decimal("56.00")}
+    assert store.compact_when_idle(3600) is False  # used just now
+    assert store.compact_when_idle(0) is True  # the oldest first
+    assert _manifest(store) == [("feb.parquet", 28)]
+    assert _by_month(store, "line_items") == {JAN: Decimal("31.00")}
+    con = store.cursor()
+    assert con.execute("SELECT count(*) FROM line_items WHERE x_tag_0 = 'ml'").fetchone() == (31,)
+    con.close()
+    assert _by_month(store) == expected == _by_month(store, "daily_costs")
+    assert store.compact_when_idle(0) is True and store.compact_when_idle(0) is False  # nothing left to fold
+    assert _manifest(store) == [] and _by_month(store, "line_items") == expected == _by_month(store)
+
+
+def test_the_service_folds_kept_files_once_idle(tmp_path: Path) -> None:
+    from bot.adapters.shared_store import SharedCostStore
+
+    store_path = tmp_path / "costs.duckdb"
+    shared = SharedCostStore(lambda: DuckDBCostStore(store_path), tmp_path / "costbot.sock")
+    shared.ingest_files([write_focus_parquet(tmp_path / "jan.parquet", daily(JAN, FEB, "1.00"))])
+    shared.release_memory_when_idle(0.2)  # what `serve` and `scheduler` start, with store.idle_release_seconds
+    deadline, left = time.monotonic() + 30, None
+    while left != (0,) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        look = duckdb.connect(str(store_path))  # this process's database, without using the store (not a use)
+        left = look.execute("SELECT count(*) FROM item_files").fetchone()
+        look.close()
+    assert left == (0,)
+    assert shared.row_count() == 31 and shared.sources() == [("focus", 31)]
+    shared.close()
