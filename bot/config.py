@@ -485,7 +485,8 @@ class StoreConfig(_Strict):
 
     memory_limit: str = "1GB"  # COSTBOT_DUCKDB_MEMORY overrides
     threads: int | None = Field(default=None, ge=1)  # per query; COSTBOT_DUCKDB_THREADS overrides
-    # serve / scheduler: give the cached pages back after this long without a question or a write (0: never)
+    # serve / scheduler: after this long without a question or a write (0: never), fold the billing files the store
+    # keeps into its table (one at a time), then give the cached pages back
     idle_release_seconds: int = Field(default=60, ge=0, le=86400)
 
     @field_validator("memory_limit")

@@ -377,8 +377,7 @@ class DuckDBCostStore:
         if self._items is None:
             return False
         with self._gate:
-            if (self._con is None or self._active or self._read_only
-                    or time.monotonic() - self._last_used < idle_seconds):
+            if self._active or self._read_only or time.monotonic() - self._last_used < idle_seconds:
                 return False
         with self._writing:
             with self._transaction() as con:
