@@ -112,7 +112,7 @@ class Application:
         if store is None:
             return
         store.publish = True
-        store.release_memory_when_idle(self.config.store.idle_release_seconds)
+        store.rest_when_idle(self.config.store.idle_release_seconds)
         try:
             role = store.connect()
         except CostbotError as exc:  # e.g. a long `costbot ingest` holds the file: answers wait for it

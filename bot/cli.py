@@ -215,8 +215,9 @@ def ingest(
     started = time.perf_counter()
     with _progress("files") as step:
         summary = ingest_service.ingest(paths, source=source,
-                                   progress=lambda path, index, count: step(f"Read {path.name}", index + 1, count),
-                                   replace_sources=replace_source or [])
+                                        progress=lambda path, index, count: step(f"Read {path.name}", index + 1,
+                                                                                 count),
+                                        replace_sources=replace_source or [])
     out.print(render_ingest_summary(summary))
     out.print(f"Ingested {_took(started, summary.rows, 'rows')}", markup=False)
 

@@ -107,12 +107,6 @@ class ItemFiles:
         self.discard(stale)
         return len(stale)
 
-    def size(self) -> int:
-        """Bytes the kept files take on disk."""
-        if not self.folder.is_dir():
-            return 0
-        return sum(f.stat().st_size for f in self.folder.iterdir() if f.is_file())
-
     # -- manifest ------------------------------------------------------------------------------------
     @staticmethod
     def add(con: duckdb.DuckDBPyConnection, name: str, projection: str, source_file: Path, rows: int,
@@ -143,20 +137,35 @@ class ItemFiles:
         con.execute(f"CREATE OR REPLACE VIEW {VIEW} AS " + " UNION ALL BY NAME ".join(parts))
         con.execute("INSERT OR REPLACE INTO store_meta VALUES ('items_folder', ?)", [str(self.folder)])
 
-    def oldest(self, con: duckdb.DuckDBPyConnection) -> str | None:
-        row = con.execute("SELECT name FROM item_files ORDER BY ingested_at, name LIMIT 1").fetchone()
-        return str(row[0]) if row else None
+    @staticmethod
+    def oldest(con: duckdb.DuckDBPyConnection, skip: Iterable[str] = ()) -> str | None:
+        """The kept file ingested first (but those in `skip`)."""
+        for (name,) in con.execute("SELECT name FROM item_files ORDER BY ingested_at, name").fetchall():
+            if name not in set(skip):
+                return str(name)
+        return None
+
+    @staticmethod
+    def deletions_due(con: duckdb.DuckDBPyConnection, now: datetime) -> int:
+        """Replaced files whose `RELEASED_KEPT` is up (`collect_garbage` deletes them)."""
+        row = con.execute("SELECT count(*) FROM item_released WHERE released_at <= ?", [now - RELEASED_KEPT]
+                          ).fetchone()
+        return int(row[0]) if row else 0
 
     def fold(self, con: duckdb.DuckDBPyConnection, name: str, indexed: dict[str, list[str]], tag_value: TagValue,
-             now: datetime) -> int:
+             now: datetime) -> None:
         """Move every row of one kept file into `line_items` (tag columns materialized) and take it out of the
-        manifest: the rollup holds the same rows either way. Returns the rows moved."""
+        manifest: the rollup holds the same rows either way."""
+        self._move(con, name, indexed, tag_value)
+        self._take_out(con, name, now)
+
+    def _move(self, con: duckdb.DuckDBPyConnection, name: str, indexed: dict[str, list[str]], tag_value: TagValue,
+              where: str = "TRUE") -> None:
+        """A kept file's rows (those `where` selects) into `line_items`, tag columns materialized."""
         (projection,) = con.execute("SELECT projection FROM item_files WHERE name = ?", [name]).fetchone() or ("",)
         columns = ", ".join(quote_ident(c) for c in (*FOCUS_COLUMNS, *indexed))
-        moved = con.execute(f"INSERT INTO {ITEMS_TABLE} ({columns}) SELECT {columns} FROM "
-                            f"({self.branch(name, str(projection), indexed, tag_value)})").fetchone()
-        self._take_out(con, name, now)
-        return int(moved[0]) if moved else 0
+        con.execute(f"INSERT INTO {ITEMS_TABLE} ({columns}) SELECT {columns} FROM "
+                    f"({self.branch(name, str(projection), indexed, tag_value)}) WHERE {where}")
 
     @staticmethod
     def _take_out(con: duckdb.DuckDBPyConnection, name: str, now: datetime) -> None:
@@ -177,14 +186,8 @@ class ItemFiles:
                 f"SELECT count(*) FROM item_periods WHERE name = ? AND (source, account, period) NOT IN "
                 f"(SELECT src, account, period FROM {keys_table})", [name]).fetchone() or (0,)
             if left:
-                (projection,) = con.execute("SELECT projection FROM item_files WHERE name = ?", [name]).fetchone() \
-                    or ("",)
-                columns = ", ".join(quote_ident(c) for c in (*FOCUS_COLUMNS, *indexed))
-                con.execute(
-                    f"INSERT INTO {ITEMS_TABLE} ({columns}) SELECT {columns} FROM "
-                    f"({self.branch(name, str(projection), indexed, tag_value)}) WHERE (x_Source, "
-                    f"coalesce(BillingAccountId, ''), x_BillingPeriod) NOT IN (SELECT src, account, period FROM "
-                    f"{keys_table})")
+                self._move(con, name, indexed, tag_value, f"(x_Source, coalesce(BillingAccountId, ''), "
+                           f"x_BillingPeriod) NOT IN (SELECT src, account, period FROM {keys_table})")
             self._take_out(con, name, now)
         return touched
 

@@ -26,19 +26,19 @@ def layout(tag_columns: Sequence[str]) -> str:
     return ",".join([VERSION, *sorted(tag_columns)])
 
 
-def _select(tag_columns: Sequence[str], where: str, relation: str = "costs") -> str:
+def _select(tag_columns: Sequence[str], relation: str = "costs") -> str:
     dims = ", ".join(quote_ident(c) for c in (*_KEEP, *sorted(tag_columns)))
     # the line items' own type: sums stay 64-bit integers (twice as fast to add up as 128-bit ones); a day's cost
     # of one account, service, region and tag set over $10^9 would fail the ingest loudly, never round
     sums = ", ".join(f"CAST(sum({quote_ident(c)}) AS {COST_TYPE}) AS {quote_ident(c)}" for c in COST_COLUMNS)
     return (f"SELECT date_trunc('day', ChargePeriodStart) AS ChargePeriodStart, {dims}, {sums}, "
-            f"count(*) AS x_Rows FROM {relation} WHERE {where} GROUP BY ALL ORDER BY 1")
+            f"count(*) AS x_Rows FROM {relation} GROUP BY ALL ORDER BY 1")
 
 
 def rebuild(con: duckdb.DuckDBPyConnection, tag_columns: Sequence[str]) -> None:
     """The rollup afresh from every line item (a new store, an older store's first open, a new tag column)."""
     con.execute(f"DROP TABLE IF EXISTS {ROLLUP_TABLE}")
-    con.execute(f"CREATE TABLE {ROLLUP_TABLE} AS {_select(tag_columns, 'TRUE')}")
+    con.execute(f"CREATE TABLE {ROLLUP_TABLE} AS {_select(tag_columns)}")
     con.execute("INSERT OR REPLACE INTO store_meta VALUES ('rollup', ?)", [layout(tag_columns)])
 
 
@@ -58,4 +58,4 @@ def drop_replaced(con: duckdb.DuckDBPyConnection) -> None:
 def add_ingested(con: duckdb.DuckDBPyConnection, tag_columns: Sequence[str], relation: str) -> None:
     """Roll up the line items this ingest wrote (`relation`), in date order: sorted, the day column compresses
     to runs and a one-week question reads one week's row groups (sorting costs ~5 % of an ingest)."""
-    con.execute(f"INSERT INTO {ROLLUP_TABLE} BY NAME {_select(tag_columns, 'TRUE', relation)}")
+    con.execute(f"INSERT INTO {ROLLUP_TABLE} BY NAME {_select(tag_columns, relation)}")

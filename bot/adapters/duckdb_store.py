@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 
 from bot.adapters import duckdb_rollup, sql_compile
-from bot.adapters.duckdb_items import ITEMS_TABLE, RELATION, ItemFiles, ingested_at_literal, projection_sql
+from bot.adapters.duckdb_items import ITEMS_TABLE, RELATION, VIEW, ItemFiles, ingested_at_literal, projection_sql
 from bot.adapters.sources.columns import (
     COST_TYPE,
     FOCUS_COLUMNS,
@@ -107,7 +107,8 @@ class DuckDBCostStore:
                  keep_files: bool = True) -> None:
         """`index_keys`: tag keys to materialize as columns (see `index_tags`) when the store is first used.
         `rollups=False` answers every question from the line items (the rollup is still kept; benchmarks).
-        `keep_files=False` reads new Parquet files into `line_items` too, as CSV (files kept before stay; benchmarks).
+        `keep_files=False` reads new Parquet files into `line_items` too, like CSV files (files kept before stay;
+        benchmarks).
         `memory_limit` bounds DuckDB's buffer pool (`1GB`; None: DuckDB's default, 80 % of RAM): work beyond it
         spills to `<path>.tmp` beside the store, and cached pages beyond it are evicted."""
         self.path = str(path)
@@ -126,12 +127,13 @@ class DuckDBCostStore:
         # folder read_parquet cannot name: those read every file into `line_items`)
         items = ItemFiles(self.path) if self.path != ":memory:" else None
         self._items = items if items is not None and items.usable else None
-        self._items_folder = items
+        self._item_files = items
         self._keep_files = keep_files
-        self._kept: dict[str, tuple[int, Any]] = {}  # what was read, with the change count it was read at
+        self._read_cache: dict[str, tuple[int, Any]] = {}  # what was read, with the change count it was read at
         # cached pages released when idle (`release_idle_memory`): reads and writes in flight, and the last use
         self._gate = threading.Lock()
-        self._writing = threading.RLock()  # one write at a time in this process (ingest, compaction, index, clear)
+        self._writing = threading.RLock()  # one write at a time through this object (ingest, fold, index, clear)
+        self._unfoldable: set[str] = set()  # kept files a fold failed on (left for the next process)
         self._active = 0
         self._last_used = time.monotonic()
         self._released = False
@@ -175,9 +177,7 @@ class DuckDBCostStore:
             con.execute(_SOURCE_FILES)
             con.execute(_USAGE)
             con.execute(_COMMITMENTS)
-            if not con.execute("SELECT 1 FROM duckdb_views() WHERE view_name = 'costs' AND NOT temporary"
-                               ).fetchall() or (self._items is not None and self._items.moved(con)):
-                self._refresh_view(con)
+            self._refresh_view(con)  # new columns, a moved folder: the view is written again at every writable open
             self._upgrade_rollup(con)
         else:
             self._check_items(con)
@@ -187,21 +187,21 @@ class DuckDBCostStore:
     def _check_items(self, con: duckdb.DuckDBPyConnection) -> None:
         """A store that keeps files must find them where its view names them: refuse, clearly, to answer from a
         folder the view cannot read (a wildcard in its path; moved, and opened read-only before any write)."""
-        folder = self._items_folder
+        files = self._item_files
         try:
             kept = con.execute("SELECT count(*) FROM item_files").fetchone()
         except duckdb.CatalogException:  # written before files were kept
             return
-        if folder is None or not kept or not kept[0]:
+        if files is None or not kept or not kept[0]:
             return
-        if not folder.usable:
-            raise StoreUnreadable(f"the cost store {self.path} keeps billing files in {folder.folder}, whose path "
+        if not files.usable:
+            raise StoreUnreadable(f"the cost store {self.path} keeps billing files in {files.folder}, whose path "
                                   "holds a wildcard character (* ? [ ] { }): move the store and that folder to a path "
                                   "without one")
-        if folder.moved(con) and self._read_only:
+        if files.moved(con) and self._read_only:
             raise StoreUnreadable(f"the cost store {self.path} was moved: open it for writing once (any costbot "
                                   "command, e.g. `costbot status`) so it reads its billing files from "
-                                  f"{folder.folder}")
+                                  f"{files.folder}")
 
     @staticmethod
     def _upgrade_items(con: duckdb.DuckDBPyConnection) -> None:
@@ -219,7 +219,7 @@ class DuckDBCostStore:
 
     def _refresh_view(self, con: duckdb.DuckDBPyConnection) -> None:
         if self._items is None:
-            con.execute(f"CREATE OR REPLACE VIEW costs AS SELECT * FROM {ITEMS_TABLE}")
+            con.execute(f"CREATE OR REPLACE VIEW {VIEW} AS SELECT * FROM {ITEMS_TABLE}")
         else:
             self._items.refresh_view(con, self._indexed(con), _tag_value_expr)
 
@@ -318,11 +318,11 @@ class DuckDBCostStore:
                 raise
 
     def close(self) -> None:
-        with self._lock, self._gate:
+        with self._writing, self._lock, self._gate:  # a fold or an ingest under way ends first
             if self._con is not None:
                 self._con.close()
                 self._con = None
-            self._kept = {}  # closed, the file may be written by another process before it is opened again
+            self._read_cache = {}  # closed, the file may be written by another process before it is opened again
 
     # -- ingest --------------------------------------------------------------------------------------
     def ingest_files(
@@ -342,16 +342,25 @@ class DuckDBCostStore:
         pairs = {frozenset(p) for p in complements}
         copies: dict[str, Path] = {}  # Parquet files copied into the store's folder by this ingest: the originals
         kept: list[str] = []  # those the store keeps (the rest were read into `line_items`)
+        committed = False
         try:
-            with self._writing, self._transaction() as con:
-                self._collect_garbage(con)
-                summary = self._ingest(con, files, source, progress, list(replace), set(replace_sources), pairs,
-                                       copies, kept)
+            with self._writing, self._using() as con:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    self._collect_garbage(con)
+                    summary = self._ingest(con, files, source, progress, list(replace), set(replace_sources),
+                                           pairs, copies, kept)
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+                committed = True
         except IngestError as exc:
             kept.clear()  # rolled back: no manifest names them
             raise self._naming_originals(exc, copies) from None
         except BaseException:
-            kept.clear()
+            if not committed:
+                kept.clear()
             raise
         finally:
             if self._items is not None:
@@ -371,24 +380,37 @@ class DuckDBCostStore:
             con.execute("CHECKPOINT")  # a read under way: DuckDB checkpoints later on its own
 
     def compact_when_idle(self, idle_seconds: float) -> bool:
-        """Fold the oldest kept file into `line_items` when nothing has used the store for `idle_seconds`: an
-        ingest stays a copy, and the long-lived service, once idle, gives questions that read line items (`by
-        resource`, a tag filter) materialized tag columns again. True when it folded one."""
-        if self._items is None:
+        """Fold the oldest kept file into `line_items` when nothing has used the store for `idle_seconds` (and
+        delete the replaced files whose ten minutes are up): an ingest stays a copy, and the long-lived service,
+        once idle, gives questions that read line items (`by resource`, a tag filter) materialized tag columns.
+        True when it did either; looking costs nothing and does not count as a use (the idle release follows)."""
+        if self._items is None or self._read_only:
             return False
-        with self._gate:
-            if self._active or self._read_only or time.monotonic() - self._last_used < idle_seconds:
-                return False
         with self._writing:
-            with self._transaction() as con:
-                name = self._items.oldest(con)
-                if name is None:
-                    return False
-                self._items.fold(con, name, self._indexed(con), _tag_value_expr,
-                                 datetime.now(UTC).replace(tzinfo=None))
-                self._refresh_view(con)
+            with self._gate:
+                if self._con is None or self._active or time.monotonic() - self._last_used < idle_seconds:
+                    return False  # closed (or not opened by this process), or in use
+                look = self._con.cursor()
+            try:
+                now = datetime.now(UTC).replace(tzinfo=None)
+                name = self._items.oldest(look, skip=self._unfoldable)
+                due = self._items.deletions_due(look, now)
+            finally:
+                look.close()
+            if name is None and not due:
+                return False
+            try:
+                with self._transaction() as con:
+                    self._collect_garbage(con)
+                    if name is not None:
+                        self._items.fold(con, name, self._indexed(con), _tag_value_expr, now)
+                        self._refresh_view(con)
+            except BaseException:
+                if name is not None:
+                    self._unfoldable.add(name)  # not again in this process: the next file's turn, then the release
+                raise
             self._changed()
-            self._checkpoint()
+        self._checkpoint()
         return True
 
     def _changed(self) -> None:
@@ -397,10 +419,10 @@ class DuckDBCostStore:
 
     def _once_per_change(self, name: str, read: Callable[[], Any]) -> Any:
         count = _CHANGES[self._key]
-        kept = self._kept.get(name)
+        kept = self._read_cache.get(name)
         if kept is None or kept[0] != count:
             kept = (count, read())
-            self._kept[name] = kept
+            self._read_cache[name] = kept
         return kept[1]
 
     def _naming_originals(self, exc: IngestError, copies: dict[str, Path]) -> IngestError:
@@ -414,10 +436,11 @@ class DuckDBCostStore:
         return IngestError(reason, path, exc.row, exc.column)
 
     def _open(self, con: duckdb.DuckDBPyConnection, path: Path, table: str, copies: dict[str, Path]) -> RawFile:
-        """The billing file as a relation. A Parquet file is first copied into the store's folder and read from
-        there: what is validated is what the store keeps, whatever happens to the original afterwards."""
-        if self._items is None or not self._keep_files or not path.name.lower().endswith(".parquet"):
-            return open_file(con, path, table)
+        """The billing file as a relation. A FOCUS Parquet file is first copied into the store's folder and read
+        from there: what is validated is what the store keeps, whatever happens to the original afterwards."""
+        raw = open_file(con, path, table)
+        if self._items is None or not self._keep_files or not raw.typed or format_for(raw).name != "focus":
+            return raw
         try:
             name = self._items.copy_in(path)
         except OSError as exc:
@@ -477,7 +500,7 @@ class DuckDBCostStore:
         rows = 0
         inserted_any = False
         for raw, mapping, label, periods in staged:
-            if self._items is not None and raw.kept_as and mapping.left_out is None:
+            if self._items is not None and raw.kept_as and mapping.kind == "focus" and mapping.left_out is None:
                 rows += self._keep(con, raw, mapping, label, now, periods)
                 kept.append(raw.kept_as)
                 continue

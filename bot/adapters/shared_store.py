@@ -117,7 +117,7 @@ class SharedCostStore:
                     self._target = None
             return getattr(self._current(), method)(*args, **kwargs)
 
-    def release_memory_when_idle(self, idle_seconds: float) -> None:
+    def rest_when_idle(self, idle_seconds: float) -> None:
         """For the long-lived processes: while this process holds the file, after `idle_seconds` without a
         question or a write (0: never), fold the billing files the store keeps into its table one by one (so
         questions that read line items find tag columns), then give the store's cached pages back, so the service
@@ -133,11 +133,10 @@ class SharedCostStore:
                     continue
                 try:
                     if target.compact_when_idle(idle_seconds):
-                        log.info("cost store idle for %.0f s: a kept billing file folded into its table", idle_seconds)
+                        log.info("cost store idle for %.0f s: kept billing files folded or deleted", idle_seconds)
                         continue  # the next file (or the release) waits for the next quiet spell
-                except Exception as exc:  # the watch outlives one failure (nothing changed: one transaction)
-                    log.warning("folding a kept billing file into the store failed: %s", exc)
-                    continue
+                except Exception as exc:  # the watch outlives a failure (nothing changed: one transaction), and
+                    log.warning("folding a kept billing file into the store failed: %s", exc)  # that file is skipped
                 if target.release_idle_memory(idle_seconds):
                     log.debug("cost store idle for %.0f s: cached pages released", idle_seconds)
 

@@ -39,6 +39,7 @@ ALLOWED_COLUMNS = {
 #: the daily rollup: line items summed per UTC day and these columns (plus the indexed tag columns, the source
 #: and billing period an ingest replaces by); it answers every question whose filters and groups it holds
 ROLLUP_TABLE = "daily_costs"
+PERIOD_FORMATS = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m"}  # `by day` keys, as text
 ROLLUP_COLUMNS = ("BillingAccountId", "SubAccountId", "ProviderName", "ServiceName", "ServiceCategory", "RegionId",
                   "ChargeCategory", "BillingCurrency", "x_Cluster", "x_Namespace")
 #: also kept whole in the rollup: a shared cluster's split charges carry the tags they are allocated to (NULL on
@@ -153,11 +154,10 @@ class SqlBuilder:
         (and, for the few split charges a team may claim, per claimed team), then the team is read off each sum.
         The engine then evaluates the teams' comparisons on a few sums instead of on every row (DuckDB groups a
         year of the rollup by team ~2.5x faster). Returns the first step's columns and the second step's key over
-        them, or None when the grouping is not such a `by team`."""
+        them, or None when the grouping is neither a period nor such a `by team`."""
         if grouping.kind == "time" and grouping.then is None:  # formatted once per period, not once per row
-            fmt = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m"}[grouping.target]
             return ([f"date_trunc({quote_literal(grouping.target)}, ChargePeriodStart) AS t0"],
-                    f"strftime(t0, {quote_literal(fmt)})")
+                    f"strftime(t0, {quote_literal(PERIOD_FORMATS[grouping.target])})")
         rules = grouping.teams
         if grouping.kind != "teams" or grouping.then is not None or not rules:
             return None
@@ -248,7 +248,7 @@ class SqlBuilder:
                 raise ValueError(f"column {grouping.target} cannot be grouped on")
             return f"coalesce({quote_ident(grouping.target)}, {quote_literal(NONE_KEY)})"
         if grouping.kind == "time":
-            fmt = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m"}[grouping.target]
+            fmt = PERIOD_FORMATS[grouping.target]
             return f"strftime(date_trunc({quote_literal(grouping.target)}, ChargePeriodStart), {quote_literal(fmt)})"
         raise ValueError(grouping.kind)
 
@@ -294,7 +294,7 @@ def groups_sql(
     table: str = "costs", top: int | None = None, staged: bool = False,
 ) -> tuple[str, dict[str, Any]]:
     """Groups largest first; with `top`, the `top` largest and then the rest summed as one OTHER row (if any).
-    `staged`: a `by team` in two steps where it can be (`SqlBuilder.staged_key`; the embedded store)."""
+    `staged`: a `by team` or a period in two steps where it can be (`SqlBuilder.staged_key`; the embedded store)."""
     b = SqlBuilder(tag_keys, tag_columns, table)
     metric = quote_ident(spec.metric)
     where = b.where(spec, spec.start, spec.end)

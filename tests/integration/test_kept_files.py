@@ -203,9 +203,13 @@ def test_a_store_from_before_kept_files_opens_with_its_rows(tmp_path: Path) -> N
     con = duckdb.connect(str(store_path))  # as an older version left it: the line items in the table `costs`
     con.execute("DROP VIEW costs")
     con.execute("ALTER TABLE line_items RENAME TO costs")
-    con.execute("DROP TABLE daily_costs")
-    con.execute("DELETE FROM store_meta WHERE k = 'rollup'")
+    for table in ("daily_costs", "item_files", "item_periods", "item_released"):
+        con.execute(f"DROP TABLE {table}")
+    con.execute("DELETE FROM store_meta WHERE k IN ('rollup', 'items_folder')")
     con.close()
+    old = DuckDBCostStore(store_path, read_only=True)  # read-only, as it is: from its line items
+    assert old.row_count() == 31
+    old.close()
     reopened = DuckDBCostStore(store_path)
     assert _by_month(reopened) == {JAN: Decimal("62.00")} == _by_month(reopened, "daily_costs")
     reopened.ingest_files([write_focus_parquet(tmp_path / "feb.parquet", daily(FEB, MAR, "1.00"))])
@@ -265,7 +269,7 @@ def test_the_service_folds_kept_files_once_idle(tmp_path: Path) -> None:
     store_path = tmp_path / "costs.duckdb"
     shared = SharedCostStore(lambda: DuckDBCostStore(store_path), tmp_path / "costbot.sock")
     shared.ingest_files([write_focus_parquet(tmp_path / "jan.parquet", daily(JAN, FEB, "1.00"))])
-    shared.release_memory_when_idle(0.2)  # what `serve` and `scheduler` start, with store.idle_release_seconds
+    shared.rest_when_idle(0.2)  # what `serve` and `scheduler` start, with store.idle_release_seconds
     deadline, left = time.monotonic() + 30, None
     while left != (0,) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -275,3 +279,51 @@ def test_the_service_folds_kept_files_once_idle(tmp_path: Path) -> None:
     assert left == (0,)
     assert shared.row_count() == 31 and shared.sources() == [("focus", 31)]
     shared.close()
+
+
+def test_a_cur_parquet_export_is_read_into_the_table(tmp_path: Path) -> None:
+    cur = tmp_path / "cur2.parquet"
+    con = duckdb.connect()
+    con.execute(f"""COPY (SELECT * FROM (VALUES
+        ('999', '111', TIMESTAMP '2026-06-01', 'Usage', TIMESTAMP '2026-06-10 00:00', TIMESTAMP '2026-06-10 01:00',
+         'AmazonS3', 1.25::DOUBLE, 'USD', 'Amazon Simple Storage Service', MAP {{'user_team': 'data'}})
+        ) t(bill_payer_account_id, line_item_usage_account_id, bill_billing_period_start_date,
+            line_item_line_item_type, line_item_usage_start_date, line_item_usage_end_date, line_item_product_code,
+            line_item_unblended_cost, line_item_currency_code, product_product_name, resource_tags))
+        TO '{cur}' (FORMAT parquet)""")
+    con.close()
+    store_path = tmp_path / "data" / "costs.duckdb"
+    store = DuckDBCostStore(store_path)
+    store.ingest_files([cur])
+    assert _kept(store_path) == [] and _manifest(store) == []  # its mapping runs windows over the file: not kept
+    assert _by_month(store, "line_items") == {date(2026, 6, 1): Decimal("1.25")}
+
+
+def test_an_idle_store_with_nothing_to_fold_still_rests(tmp_path: Path) -> None:
+    store = DuckDBCostStore(tmp_path / "costs.duckdb")
+    store.ingest_files([write_focus_parquet(tmp_path / "jan.parquet", daily(JAN, FEB, "1.00"))])
+    assert store.compact_when_idle(0) is True
+    assert store.compact_when_idle(0) is False  # nothing left: looking is not a use of the store
+    assert store.release_idle_memory(0) is True  # so the rest thread's release comes next
+
+
+class _FoldFails(DuckDBCostStore):
+    def _refresh_view(self, con: duckdb.DuckDBPyConnection) -> None:
+        if self._unfoldable is not None and getattr(self, "fail_folds", False):
+            raise duckdb.IOException("the kept file cannot be read")
+        super()._refresh_view(con)
+
+
+def test_a_file_that_cannot_be_folded_is_skipped_and_nothing_changes(tmp_path: Path) -> None:
+    store = _FoldFails(tmp_path / "costs.duckdb")
+    store.ingest_files([write_focus_parquet(tmp_path / "jan.parquet", daily(JAN, FEB, "1.00"))])
+    store.ingest_files([write_focus_parquet(tmp_path / "feb.parquet", daily(FEB, MAR, "2.00"))])
+    store.fail_folds = True  # type: ignore[attr-defined]
+    with pytest.raises(duckdb.IOException):
+        store.compact_when_idle(0)
+    assert _manifest(store) == [("feb.parquet", 28), ("jan.parquet", 31)]  # rolled back
+    store.fail_folds = False  # type: ignore[attr-defined]
+    assert store.compact_when_idle(0) is True  # January is skipped from now on: February's turn
+    assert _manifest(store) == [("jan.parquet", 31)]
+    assert store.compact_when_idle(0) is False
+    assert _by_month(store) == {JAN: Decimal("31.00"), FEB: Decimal("56.00")} == _by_month(store, "daily_costs")

@@ -67,7 +67,8 @@ def quote_ident(name: str) -> str:
 
 def quote_literal(text: str) -> str:
     """A DuckDB string literal, for constants and names read from file headers while ingesting. DuckDB reads
-    backslashes and NUL in '...' as themselves. Questions never use it for keys or values: those are bound."""
+    backslashes and NUL in '...' as themselves. Questions never use it for keys or values: those are bound (the
+    store's view over kept files names the indexed tag keys with it: they come from the config and the data)."""
     return "'" + text.replace("'", "''") + "'"
 
 
