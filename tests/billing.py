@@ -76,6 +76,22 @@ def write_focus_parquet(path: Path, lines: Iterable[Line], account: str = "11112
     return path
 
 
+CUR2_COLUMNS = ("bill_payer_account_id, line_item_usage_account_id, bill_billing_period_start_date, "
+                "line_item_line_item_type, line_item_usage_start_date, line_item_usage_end_date, "
+                "line_item_product_code, line_item_unblended_cost, line_item_currency_code, product_product_name, "
+                "resource_tags")
+
+
+def write_cur2_parquet(path: Path, values: str) -> Path:
+    """A CUR 2.0 Parquet export of these rows (SQL VALUES tuples in the order of `CUR2_COLUMNS`)."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT * FROM (VALUES {values}) t({CUR2_COLUMNS})) TO '{path}' (FORMAT parquet)")
+    con.close()
+    return path
+
+
 @functools.cache
 def year_generator() -> ModuleType:
     """The benchmarks' year generator (`bench/focus_year.py`): `write_year`, its `TEAMS`, and the `QUESTIONS` a

@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.billing import write_cur2_parquet
 from tests.conftest import CliResult
 
 HEADER = ["ChargePeriodStart", "ChargePeriodEnd", "BilledCost", "EffectiveCost", "ServiceName", "SubAccountId",
@@ -155,19 +156,12 @@ def test_legacy_cur_csv_mapping(cli: Callable[..., CliResult], tmp_path: Path) -
 
 
 def test_cur2_parquet_with_resource_tags_map(cli: Callable[..., CliResult], tmp_path: Path) -> None:
-    pq = tmp_path / "cur2.parquet"
-    con = duckdb.connect()
-    con.execute(f"""COPY (SELECT * FROM (VALUES
+    pq = write_cur2_parquet(tmp_path / "cur2.parquet", """
         ('999', '111', TIMESTAMP '2026-06-01', 'Usage', TIMESTAMP '2026-06-10 00:00', TIMESTAMP '2026-06-10 01:00',
          'AmazonS3', 1.25::DOUBLE, 'USD', 'Amazon Simple Storage Service',
-         MAP {{'user_team': 'data', 'user_project': 'etl', 'aws_createdBy': 'x'}}),
+         MAP {'user_team': 'data', 'user_project': 'etl', 'aws_createdBy': 'x'}),
         ('999', '111', TIMESTAMP '2026-06-01', 'Usage', TIMESTAMP '2026-06-11 00:00', TIMESTAMP '2026-06-11 01:00',
-         'AmazonS3', 0.75::DOUBLE, 'USD', 'Amazon Simple Storage Service', MAP {{'user_team': ''}})
-        ) t(bill_payer_account_id, line_item_usage_account_id, bill_billing_period_start_date,
-            line_item_line_item_type, line_item_usage_start_date, line_item_usage_end_date, line_item_product_code,
-            line_item_unblended_cost, line_item_currency_code, product_product_name, resource_tags))
-        TO '{pq}' (FORMAT parquet)""")
-    con.close()
+         'AmazonS3', 0.75::DOUBLE, 'USD', 'Amazon Simple Storage Service', MAP {'user_team': ''})""")
     assert cli("ingest", str(pq)).code == 0
     answer = ask_json(cli, "2026-06 by project")
     assert {g["key"]: g["cost"] for g in answer["groups"]} == {"etl": 1.25, "(untagged)": 0.75}

@@ -18,7 +18,7 @@ import pytest
 from bot.adapters.duckdb_items import ItemFiles
 from bot.adapters.duckdb_store import DuckDBCostStore
 from bot.domain.errors import IngestError, StoreUnreadable
-from tests.billing import Line, daily, write_focus, write_focus_parquet
+from tests.billing import Line, daily, write_cur2_parquet, write_focus, write_focus_parquet
 from tests.stores import copy_store
 
 JAN, FEB, MAR = date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)
@@ -282,16 +282,9 @@ def test_the_service_folds_kept_files_once_idle(tmp_path: Path) -> None:
 
 
 def test_a_cur_parquet_export_is_read_into_the_table(tmp_path: Path) -> None:
-    cur = tmp_path / "cur2.parquet"
-    con = duckdb.connect()
-    con.execute(f"""COPY (SELECT * FROM (VALUES
+    cur = write_cur2_parquet(tmp_path / "cur2.parquet", """
         ('999', '111', TIMESTAMP '2026-06-01', 'Usage', TIMESTAMP '2026-06-10 00:00', TIMESTAMP '2026-06-10 01:00',
-         'AmazonS3', 1.25::DOUBLE, 'USD', 'Amazon Simple Storage Service', MAP {{'user_team': 'data'}})
-        ) t(bill_payer_account_id, line_item_usage_account_id, bill_billing_period_start_date,
-            line_item_line_item_type, line_item_usage_start_date, line_item_usage_end_date, line_item_product_code,
-            line_item_unblended_cost, line_item_currency_code, product_product_name, resource_tags))
-        TO '{cur}' (FORMAT parquet)""")
-    con.close()
+         'AmazonS3', 1.25::DOUBLE, 'USD', 'Amazon Simple Storage Service', MAP {'user_team': 'data'})""")
     store_path = tmp_path / "data" / "costs.duckdb"
     store = DuckDBCostStore(store_path)
     store.ingest_files([cur])
