@@ -7,13 +7,18 @@ statistics, so a one-week question still reads one week of it. The store's `cost
 holds (`line_items`: CSV files, CUR exports, what a later ingest kept of a replaced file) with every kept file's
 mapping over it, so every reader sees one table of FOCUS columns.
 
-The manifest (`item_files`, `item_periods`) lives in the DuckDB file and changes inside the ingest transaction,
+The manifest (`item_files`, `item_periods`, `item_released`) lives in the DuckDB file and changes inside the
+ingest transaction,
 so an ingest is still all or nothing: a file copied in by an ingest that fails is deleted at once, and one left
 by a process that died (in no manifest, untouched for an hour) by a later write. A file a later ingest replaces
 leaves the manifest in that ingest's transaction and is deleted by a write ten minutes or more later: a
 question that started before the replacement reads its snapshot, files included, to the end.
 The view names the files by their full path, so the store can be opened as it is from anywhere (the DuckDB
 shell included); a store moved with its folder is re-pointed when it is next opened for writing.
+
+Reading a kept file costs each question that reads line items a pass over its tag maps; the long-lived service
+folds kept files into `line_items` (tag columns materialized) once idle (`fold`, from
+`DuckDBCostStore.compact_when_idle`), so the copy is the ingest's fast path, not the store's resting form.
 """
 
 from __future__ import annotations
