@@ -632,6 +632,20 @@ def export(
     out.print(f"Wrote {len(records):,} rows for {span.describe()} to {path}", markup=False)
 
 
+@app.command()
+def fold(ctx: typer.Context) -> None:
+    """Fold the Parquet files the store keeps into its table now (serve and scheduler do it once idle):
+    questions that read line items (by resource, resource:) then find tag columns materialized."""
+    ingest_service = _application(ctx).ingest_service
+    started = time.perf_counter()
+    folded = ingest_service.fold()
+    if not folded:
+        out.print("The store keeps no billing files to fold.", markup=False)
+        return
+    out.print(f"Folded {folded} billing file{'' if folded == 1 else 's'} into the store's table in "
+              f"{time.perf_counter() - started:.1f} s.", markup=False)
+
+
 @app.command("ingest-usage")
 def ingest_usage(
     ctx: typer.Context,

@@ -399,19 +399,42 @@ class DuckDBCostStore:
                 look.close()
             if name is None and not due:
                 return False
-            try:
-                with self._transaction() as con:
-                    self._collect_garbage(con)
-                    if name is not None:
-                        self._items.fold(con, name, self._indexed(con), _tag_value_expr, now)
-                        self._refresh_view(con)
-            except BaseException:
-                if name is not None:
-                    self._unfoldable.add(name)  # not again in this process: the next file's turn, then the release
-                raise
-            self._changed()
+            self._fold(name, now)
         self._checkpoint()
         return True
+
+    def fold_kept_files(self) -> int:
+        """Fold every kept file into `line_items` now, oldest first (`costbot fold`: what the idle service does,
+        for a store only a terminal uses). Returns how many were folded."""
+        if self._items is None or self._read_only:
+            return 0
+        folded = 0
+        with self._writing:
+            while True:
+                with self._using() as con:
+                    name = self._items.oldest(con, skip=self._unfoldable)
+                if name is None:
+                    break
+                self._fold(name, datetime.now(UTC).replace(tzinfo=None))
+                folded += 1
+        if folded:
+            self._checkpoint()
+        return folded
+
+    def _fold(self, name: str | None, now: datetime) -> None:
+        """One transaction (under `_writing`): the replaced copies whose time is up deleted, and `name` folded."""
+        assert self._items is not None
+        try:
+            with self._transaction() as con:
+                self._collect_garbage(con)
+                if name is not None:
+                    self._items.fold(con, name, self._indexed(con), _tag_value_expr, now)
+                    self._refresh_view(con)
+        except BaseException:
+            if name is not None:
+                self._unfoldable.add(name)  # not again in this process: the next file's turn, then the release
+            raise
+        self._changed()
 
     def _changed(self) -> None:
         """The line items (may) have changed: what was read from them is read again."""

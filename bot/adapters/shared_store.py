@@ -225,6 +225,9 @@ class SharedCostStore:
     def clear_periods(self, source: str, periods: Iterable[tuple[str, date]]) -> int:
         return int(self._call("clear_periods", source, list(periods)))
 
+    def fold_kept_files(self) -> int:
+        return int(self._call("fold_kept_files"))
+
     def holdings(self) -> list[SourceHolding]:
         result: list[SourceHolding] = self._call("holdings")
         return result

@@ -44,7 +44,8 @@ log = logging.getLogger("costbot.store")
 SOCKET_NAME = "costbot.sock"
 MAX_MESSAGE_BYTES = 1024 * 1024
 READ_TIMEOUT = 120.0  # a question; ingests and usage loads wait as long as they take
-WRITES = frozenset({"ingest_files", "record_source_files", "record_sync", "clear_periods", "ingest_usage"})
+WRITES = frozenset({"ingest_files", "record_source_files", "record_sync", "clear_periods", "fold_kept_files",
+                    "ingest_usage"})
 _SUN_PATH_MAX = 100  # sockaddr_un holds 108 bytes on Linux (104 on macOS): longer paths go through /proc
 WRITE_NICENESS = 10  # a write from a command runs at this CPU priority, below the service's answers
 
@@ -377,6 +378,9 @@ class StoreClient:
 
     def clear_periods(self, source: str, periods: Iterable[tuple[str, date]]) -> int:
         return int(self._call("clear_periods", source=source, periods=list(periods)))
+
+    def fold_kept_files(self) -> int:
+        return int(self._call("fold_kept_files"))
 
     def holdings(self) -> list[SourceHolding]:
         return list(self._call("holdings"))

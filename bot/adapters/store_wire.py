@@ -37,7 +37,8 @@ VERSION = "1"  # the protocol; a client and a server of different versions refus
 METHODS = frozenset({
     "totals", "groups", "daily", "quantities", "freshness", "first_day", "distinct_values", "tag_keys", "tag_values",
     "resource_names", "row_count", "sources",
-    "ingest_files", "source_etags", "record_source_files", "record_sync", "clear_periods", "holdings",
+    "ingest_files", "source_etags", "record_source_files", "record_sync", "clear_periods", "fold_kept_files",
+    "holdings",
     "commitments",
     "ingest_usage", "usage_by_team",
 })

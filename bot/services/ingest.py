@@ -38,6 +38,12 @@ class IngestService:
         return self.store.ingest_files(paths, source=source, progress=progress, replace_sources=replace_sources,
                                        complements=self.complements)
 
+    def fold(self) -> int:
+        """Fold the billing files the store keeps into its table now (the idle service does it on its own)."""
+        if self.store is None:
+            raise CostbotError(QUERY_ONLY.format("fold"))
+        return self.store.fold_kept_files()
+
     def ingest_usage(self, path: Path) -> int:
         if self.usage is None:
             raise CostbotError(QUERY_ONLY.format("ingest-usage"))

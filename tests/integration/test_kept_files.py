@@ -8,6 +8,7 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +20,7 @@ from bot.adapters.duckdb_items import ItemFiles
 from bot.adapters.duckdb_store import DuckDBCostStore
 from bot.domain.errors import IngestError, StoreUnreadable
 from tests.billing import Line, daily, write_cur2_parquet, write_focus, write_focus_parquet
+from tests.conftest import CliResult
 from tests.stores import copy_store
 
 JAN, FEB, MAR = date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)
@@ -320,3 +322,18 @@ def test_a_file_that_cannot_be_folded_is_skipped_and_nothing_changes(tmp_path: P
     assert _manifest(store) == [("jan.parquet", 31)]
     assert store.compact_when_idle(0) is False
     assert _by_month(store) == {JAN: Decimal("31.00"), FEB: Decimal("56.00")} == _by_month(store, "daily_costs")
+
+
+def test_costbot_fold_folds_what_the_store_keeps(cli: Callable[..., CliResult], data_dir: Path,
+                                                 tmp_path: Path) -> None:
+    lines = daily(JAN, FEB, "1.25", tags=ML, resource="i-gpu") + daily(JAN, FEB, "0.50", resource="vol-1")
+    assert cli("ingest", str(write_focus_parquet(tmp_path / "jan.parquet", lines))).code == 0
+    before = cli("ask", "team-ml 2026-01 by resource", "--json")
+    assert before.code == 0 and before.json()["total"] == 38.75  # 31 × 1.25
+    result = cli("fold")
+    assert (result.code, result.out.split(" in ")[0]) == (0, "Folded 1 billing file into the store's table")
+    assert cli("ask", "team-ml 2026-01 by resource", "--json").json() == before.json()
+    store = DuckDBCostStore(data_dir / "costs.duckdb")
+    assert _manifest(store) == [] and _by_month(store, "line_items") == {JAN: Decimal("54.25")}
+    store.close()
+    assert cli("fold").out.strip() == "The store keeps no billing files to fold."

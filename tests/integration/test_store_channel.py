@@ -18,6 +18,7 @@ from bot.adapters.store_service import SOCKET_NAME, StoreClient
 from bot.adapters.store_wire import WireError, decode, encode
 from bot.domain.errors import IngestError, StoreBusy
 from bot.domain.spec import AllOf, ColumnIn, CostSpec, Grouping, TagMissing, TagsMatch, TeamRule
+from tests.billing import daily, write_focus_parquet
 from tests.stores import copy_store
 
 SPEC = CostSpec("EffectiveCost", date(2026, 11, 1), date(2026, 11, 28),
@@ -167,3 +168,22 @@ def test_a_command_holding_the_file_is_waited_for_then_named(folder: Path) -> No
         assert not (folder / SOCKET_NAME).exists()
     finally:
         alone.close()
+
+
+def test_a_client_folds_the_owners_kept_files(folder: Path, tmp_path: Path) -> None:
+    owner = shared(folder, publish=True)
+    client = shared(folder, publish=False)
+    jan = write_focus_parquet(tmp_path / "jan.parquet", daily(date(2026, 1, 1), date(2026, 2, 1), "1.00"),
+                              account="444455556666")
+    try:
+        owner.connect()
+        assert client.connect() == "client"
+        rows = client.row_count()
+        client.ingest_files([jan], source="january")
+        assert client.fold_kept_files() == 1  # `costbot fold` beside a running service: the owner folds
+        assert client.fold_kept_files() == 0
+        assert client.row_count() == owner.row_count() == rows + 31
+        assert ("january", 31) in client.sources()
+    finally:
+        client.close()
+        owner.close()
