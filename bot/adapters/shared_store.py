@@ -135,8 +135,9 @@ class SharedCostStore:
                     if target.compact_when_idle(idle_seconds):
                         log.info("cost store idle for %.0f s: kept billing files folded or deleted", idle_seconds)
                         continue  # the next file (or the release) waits for the next quiet spell
-                except Exception as exc:  # the watch outlives a failure (nothing changed: one transaction), and
-                    log.warning("folding a kept billing file into the store failed: %s", exc)  # that file is skipped
+                except Exception as exc:  # the watch outlives a failure: nothing changed (one transaction), the
+                    # file is skipped from now on, and the release below still comes
+                    log.warning("folding a kept billing file into the store failed: %s", exc)
                 if target.release_idle_memory(idle_seconds):
                     log.debug("cost store idle for %.0f s: cached pages released", idle_seconds)
 

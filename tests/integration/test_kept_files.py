@@ -304,7 +304,7 @@ def test_an_idle_store_with_nothing_to_fold_still_rests(tmp_path: Path) -> None:
 
 class _FoldFails(DuckDBCostStore):
     def _refresh_view(self, con: duckdb.DuckDBPyConnection) -> None:
-        if self._unfoldable is not None and getattr(self, "fail_folds", False):
+        if getattr(self, "fail_folds", False):
             raise duckdb.IOException("the kept file cannot be read")
         super()._refresh_view(con)
 
